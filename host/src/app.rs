@@ -1,0 +1,43 @@
+//! From parsed arguments to an exit code.
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::exit::{Code, Exit};
+use crate::history;
+use crate::ui::Verbosity;
+
+/// Run the command line; `argv` is recorded in history.
+pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
+    let cfg = Config::load(&cli.config).map_err(|e| Exit::usage(e.to_string()))?;
+    match &cli.command {
+        Some(Command::History { env }) => print_history(&cfg, env.as_deref()),
+        None => {
+            let verbosity = if cli.quiet {
+                Some(Verbosity::Quiet)
+            } else if cli.verbose > 0 {
+                Some(Verbosity::Verbose)
+            } else {
+                None
+            };
+            crate::run::run(&cfg, &cli.run, verbosity, argv)
+        }
+    }
+}
+
+fn print_history(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
+    if let Some(e) = env {
+        cfg.env(e).map_err(Exit::usage)?;
+    }
+    let entries = history::read(&cfg.state_dir).map_err(|e| Exit::failed(format!("cannot read history: {e}")))?;
+    for e in entries.iter().filter(|e| env.is_none_or(|x| x == e.env)) {
+        let what = match (&e.app, &e.migration) {
+            (Some(a), Some(m)) => format!("{} {a} {m}", e.action),
+            (Some(a), None) => format!("{} {a}", e.action),
+            _ => e.action.clone(),
+        };
+        let changed = e.applied.len();
+        let err = e.error.as_deref().map(|x| format!(" - {x}")).unwrap_or_default();
+        println!("{}  {:<5} {:<9} {:<24} {changed} changed  {} ms  {}@{}{err}", e.started, e.env, e.outcome, what, e.duration_ms, e.user, e.host);
+    }
+    Ok(Code::Success)
+}

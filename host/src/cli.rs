@@ -1,0 +1,79 @@
+//! The command line, defined in one place.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Run Django database migrations safely across dev, test and prod, through sandboxed
+/// WebAssembly plugins.
+///
+/// Steps: 1 validate environment, 2 connect to database, 3 backup, 4 show migration plan,
+/// 5 execute, 6 verify database state.
+#[derive(Debug, Parser)]
+#[command(name = "platform-migrate", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Config file.
+    #[arg(long, global = true, value_name = "PATH", default_value = "platform-migrate.toml")]
+    pub config: PathBuf,
+
+    /// More output (-v shows debug logs, -vv traces). dev is verbose by default.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less output: only the outcome and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Flags of a migration run (the default command).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Target environment, as configured in `[env.NAME]` (dev, test, prod).
+    #[arg(long, value_name = "ENV", required = true)]
+    pub env: Option<String>,
+
+    /// Show the migration plan (pending migrations) without running anything.
+    #[arg(long, conflicts_with_all = ["make", "fake"])]
+    pub show: bool,
+
+    /// Create new migrations for --app from its model changes.
+    #[arg(long, requires = "app", conflicts_with_all = ["rollback", "migration", "fake"])]
+    pub make: bool,
+
+    /// Only this Django app.
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+
+    /// Migrate --app to this migration (a name or unique prefix like 0002; `zero` unapplies all).
+    #[arg(long, value_name = "NAME", requires = "app")]
+    pub migration: Option<String>,
+
+    /// Roll back the last applied migration of --app.
+    #[arg(long, requires = "app", conflicts_with = "migration")]
+    pub rollback: bool,
+
+    /// Mark migrations as applied (or unapplied) without running their operations.
+    #[arg(long)]
+    pub fake: bool,
+
+    /// Confirm a run in an environment that requires it (prod).
+    #[arg(long)]
+    pub confirm: bool,
+}
+
+/// Other commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the run history recorded next to the config.
+    History {
+        /// Only runs of this environment.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
+}

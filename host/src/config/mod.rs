@@ -1,0 +1,342 @@
+//! Loading and checking `platform-migrate.toml`. Every error names file, line and column.
+
+mod raw;
+
+pub use raw::SecretSource;
+
+use crate::policy::{self, DirGrant, Grants};
+use raw::{RawConfig, RawEnv, RawPlugin};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Default upper bound for one child process of a plugin.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
+
+/// A config problem at a place in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} not found; create it or pass --config PATH (see the README's config reference)")]
+    Missing { path: String },
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    At { path: String, line: usize, column: usize, message: String },
+}
+
+/// A place in the config file, for later errors (e.g. a plugin file that is missing).
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Loc {
+    pub fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::At {
+            path: self.path.clone(),
+            line: self.line,
+            column: self.column,
+            message: message.into(),
+        }
+    }
+}
+
+/// One plugin entry, resolved.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    pub name: String,
+    /// Absolute path of the `.wasm` file.
+    pub path: PathBuf,
+    /// Where `path` is written in the config.
+    pub path_loc: Loc,
+    /// Settings, strings as they are and other values as JSON.
+    pub settings: Vec<(String, String)>,
+    pub grants: Grants,
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+/// One environment, resolved.
+#[derive(Debug, Clone)]
+pub struct EnvConfig {
+    pub name: String,
+    pub runner: String,
+    pub backup: Option<String>,
+    pub backup_required: bool,
+    pub backup_dir: PathBuf,
+    pub notifiers: Vec<String>,
+    pub verbose: bool,
+    pub require_confirm: bool,
+}
+
+/// The whole config, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file.
+    pub path: PathBuf,
+    /// Its folder; relative paths in the config start here.
+    pub base_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub plugins: BTreeMap<String, PluginConfig>,
+    pub envs: BTreeMap<String, EnvConfig>,
+}
+
+struct Source<'a> {
+    path: String,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn loc(&self, span: Range<usize>) -> Loc {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        Loc { path: self.path.clone(), line, column }
+    }
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        self.loc(span).error(message)
+    }
+}
+
+impl Config {
+    /// Read and check the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::Missing { path: shown });
+            }
+            Err(e) => return Err(ConfigError::Unreadable { path: shown, reason: e.to_string() }),
+        };
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base_dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, &shown, abs.clone(), base_dir)
+    }
+
+    /// Parse config text; `shown` names the file in messages.
+    pub fn parse(text: &str, shown: &str, path: PathBuf, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let src = Source { path: shown.to_string(), text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            match e.span() {
+                Some(span) => src.err(span, message),
+                None => ConfigError::At { path: shown.into(), line: 1, column: 1, message },
+            }
+        })?;
+        let state_dir = base_dir.join(raw.state_dir.as_deref().unwrap_or(".platform-migrate"));
+        let mut plugins = BTreeMap::new();
+        for (name, p) in raw.plugins {
+            let resolved = resolve_plugin(&src, &base_dir, &name, p)?;
+            plugins.insert(name, resolved);
+        }
+        let mut envs = BTreeMap::new();
+        for (name, e) in raw.env {
+            let resolved = resolve_env(&src, &base_dir, &state_dir, &plugins, &name, e)?;
+            envs.insert(name, resolved);
+        }
+        Ok(Config { path, base_dir, state_dir, plugins, envs })
+    }
+
+    /// The environment called `name`, or a usage message listing the configured ones.
+    pub fn env(&self, name: &str) -> Result<&EnvConfig, String> {
+        self.envs.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
+            if known.is_empty() {
+                format!("unknown environment '{name}': {} configures none; add an [env.{name}] table", self.path.display())
+            } else {
+                format!(
+                    "unknown environment '{name}'; configured environments: {} (add [env.{name}] to {} to create it)",
+                    known.join(", "),
+                    self.path.display()
+                )
+            }
+        })
+    }
+}
+
+fn to_setting(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+fn resolve_plugin(src: &Source<'_>, base: &Path, name: &str, p: RawPlugin) -> Result<PluginConfig, ConfigError> {
+    let path_loc = src.loc(p.path.span());
+    let path = base.join(p.path.get_ref());
+    let mut dirs = Vec::new();
+    for d in p.grants.dirs {
+        let guest = d.guest.get_ref().clone();
+        if !policy::dirs::valid_guest_path(&guest) {
+            return Err(src.err(d.guest.span(), format!(
+                "guest path {guest:?} must be absolute with no `.` or `..`, like \"/project\""
+            )));
+        }
+        dirs.push(DirGrant { host: base.join(&d.host), guest, access: d.access });
+    }
+    let mut env = Vec::new();
+    for v in p.grants.env.iter().chain(p.grants.inherit_env.iter()) {
+        if let Some(why) = policy::env::forbidden(v.get_ref()) {
+            return Err(src.err(v.span(), format!("environment variable {} cannot be granted: {why}", v.get_ref())));
+        }
+    }
+    env.extend(p.grants.env.iter().map(|v| v.get_ref().clone()));
+    let mut secrets = BTreeMap::new();
+    for (secret, source) in p.grants.secrets {
+        let s = source.get_ref();
+        if s.env.is_some() == s.file.is_some() {
+            return Err(src.err(source.span(), format!(
+                "secret '{secret}' needs exactly one source: {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+            )));
+        }
+        let mut s = s.clone();
+        if let Some(f) = &s.file {
+            s.file = Some(base.join(f).display().to_string());
+        }
+        secrets.insert(secret, s);
+    }
+    let grants = Grants {
+        plugin: name.to_string(),
+        commands: p.grants.commands,
+        dirs,
+        env,
+        inherit_env: p.grants.inherit_env.into_iter().map(|v| v.into_inner()).collect(),
+        secrets: secrets.keys().cloned().collect(),
+        timeout_secs: p.grants.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+    };
+    Ok(PluginConfig {
+        name: name.to_string(),
+        path,
+        path_loc,
+        settings: p.settings.iter().map(|(k, v)| (k.clone(), to_setting(v))).collect(),
+        grants,
+        secrets,
+    })
+}
+
+fn resolve_env(
+    src: &Source<'_>,
+    base: &Path,
+    state_dir: &Path,
+    plugins: &BTreeMap<String, PluginConfig>,
+    name: &str,
+    e: RawEnv,
+) -> Result<EnvConfig, ConfigError> {
+    let known = || plugins.keys().cloned().collect::<Vec<_>>().join(", ");
+    let check = |r: &toml::Spanned<String>, role: &str| -> Result<String, ConfigError> {
+        if plugins.contains_key(r.get_ref()) {
+            Ok(r.get_ref().clone())
+        } else {
+            Err(src.err(r.span(), format!(
+                "env.{name}.{role} names plugin '{}', which is not configured; configured plugins: [{}]",
+                r.get_ref(),
+                known()
+            )))
+        }
+    };
+    let runner = check(&e.runner, "runner")?;
+    let backup = e.backup.as_ref().map(|b| check(b, "backup")).transpose()?;
+    let notifiers = e.notifiers.iter().map(|n| check(n, "notifiers")).collect::<Result<Vec<_>, _>>()?;
+    let prod = name == "prod";
+    Ok(EnvConfig {
+        name: name.to_string(),
+        runner,
+        backup,
+        backup_required: e.backup_required.unwrap_or(prod),
+        backup_dir: match &e.backup_dir {
+            Some(d) => base.join(d),
+            None => state_dir.join("backups").join(name),
+        },
+        notifiers,
+        verbose: e.verbose.unwrap_or(name == "dev"),
+        require_confirm: e.require_confirm.unwrap_or(prod),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "pm.toml", "/cfg/pm.toml".into(), "/cfg".into())
+    }
+
+    const GOOD: &str = r#"
+[plugins.django]
+path = "django.wasm"
+settings = { manage = ["python", "manage.py"], database = "default" }
+grants.commands = [{ program = "python", args = ["manage.py", "**"] }]
+grants.env = ["DJANGO_SETTINGS_MODULE"]
+grants.dirs = [{ host = "app", guest = "/project", access = "read-only" }]
+grants.secrets = { db = { env = "DATABASE_URL" } }
+
+[env.dev]
+runner = "django"
+
+[env.prod]
+runner = "django"
+"#;
+
+    #[test]
+    fn parses_a_good_config() {
+        let c = parse(GOOD).unwrap();
+        let p = &c.plugins["django"];
+        assert_eq!(p.path, PathBuf::from("/cfg/django.wasm"));
+        assert_eq!(p.grants.dirs[0].host, PathBuf::from("/cfg/app"));
+        assert!(p.settings.contains(&("manage".into(), "[\"python\",\"manage.py\"]".into())));
+        assert!(p.settings.contains(&("database".into(), "default".into())));
+        assert_eq!(p.grants.secrets, vec!["db".to_string()]);
+        assert!(c.envs["dev"].verbose && !c.envs["dev"].require_confirm);
+        assert!(c.envs["prod"].require_confirm && c.envs["prod"].backup_required);
+        assert_eq!(c.envs["dev"].backup_dir, PathBuf::from("/cfg/.platform-migrate/backups/dev"));
+    }
+
+    #[test]
+    fn syntax_errors_have_line_and_column() {
+        let e = parse("[env.dev]\nrunner = \"x\"\nbad line here\n").unwrap_err().to_string();
+        assert!(e.starts_with("pm.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_at_their_place() {
+        let e = parse("[env.dev]\nrunner = \"x\"\nrunnr = \"y\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("pm.toml:3:1"), "{e}");
+        assert!(e.contains("runnr"), "{e}");
+    }
+
+    #[test]
+    fn unknown_plugin_reference_lists_known_ones() {
+        let text = GOOD.replace("[env.prod]\nrunner = \"django\"", "[env.prod]\nrunner = \"djang\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("'djang'") && e.contains("[django]"), "{e}");
+        assert!(e.starts_with("pm.toml:14:10"), "{e}");
+    }
+
+    #[test]
+    fn forbidden_env_grants_are_rejected() {
+        let text = GOOD.replace("\"DJANGO_SETTINGS_MODULE\"", "\"LD_PRELOAD\"");
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("LD_PRELOAD cannot be granted"), "{e}");
+    }
+
+    #[test]
+    fn secrets_need_one_source() {
+        let text = GOOD.replace("{ env = \"DATABASE_URL\" }", "{ }");
+        assert!(parse(&text).unwrap_err().to_string().contains("exactly one source"));
+    }
+
+    #[test]
+    fn bad_guest_paths_are_rejected() {
+        let text = GOOD.replace("\"/project\"", "\"../x\"");
+        assert!(parse(&text).unwrap_err().to_string().contains("must be absolute"));
+    }
+
+    #[test]
+    fn unknown_env_lists_configured_ones() {
+        let c = parse(GOOD).unwrap();
+        let e = c.env("staging").unwrap_err();
+        assert!(e.contains("dev, prod"), "{e}");
+    }
+}

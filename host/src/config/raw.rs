@@ -1,0 +1,81 @@
+//! The config file as written (serde model of the TOML). See the README's config reference.
+
+use crate::policy::{Access, CommandGrant};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfig {
+    /// Where history and backups go; default `.platform-migrate` next to the config.
+    pub state_dir: Option<String>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, RawPlugin>,
+    #[serde(default)]
+    pub env: BTreeMap<String, RawEnv>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPlugin {
+    /// The `.wasm` component, relative to the config file.
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub settings: toml::Table,
+    #[serde(default)]
+    pub grants: RawGrants,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawGrants {
+    #[serde(default)]
+    pub commands: Vec<CommandGrant>,
+    #[serde(default)]
+    pub dirs: Vec<RawDir>,
+    #[serde(default)]
+    pub env: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub inherit_env: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Spanned<SecretSource>>,
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDir {
+    /// Host directory, relative to the config file.
+    pub host: String,
+    /// Where the plugin sees it.
+    pub guest: Spanned<String>,
+    pub access: Access,
+}
+
+/// Where a secret's value comes from: an environment variable of the host, or a file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SecretSource {
+    pub env: Option<String>,
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawEnv {
+    /// The migration-runner plugin.
+    pub runner: Spanned<String>,
+    /// The backup-provider plugin, if any.
+    pub backup: Option<Spanned<String>>,
+    /// Fail the run when the backup fails (default: true in prod, false elsewhere).
+    pub backup_required: Option<bool>,
+    /// Where backups go; default `<state-dir>/backups/<env>`.
+    pub backup_dir: Option<String>,
+    #[serde(default)]
+    pub notifiers: Vec<Spanned<String>>,
+    /// Show each command and Django's output (default: true in dev).
+    pub verbose: Option<bool>,
+    /// Require --confirm (default: true in prod).
+    pub require_confirm: Option<bool>,
+}

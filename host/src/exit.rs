@@ -1,0 +1,45 @@
+//! Exit codes (documented in the README) and the error type that carries one to `main`.
+
+use std::fmt;
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// 0: everything asked for was done and verified.
+    Success = 0,
+    /// 1: the run failed (connection, backup, migration or verification failure, plugin crash).
+    Failed = 1,
+    /// 2: bad command line or config: fix the input and run again; nothing was changed.
+    Usage = 2,
+    /// 3: a safety gate refused the run (e.g. prod without --confirm); nothing was changed.
+    Refused = 3,
+    /// 4: a plugin asked for something its grants do not allow; the message names the grant.
+    Denied = 4,
+}
+
+/// An error that ends the run with a specific exit code.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Exit {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Exit { code, message: message.into() }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Exit::new(Code::Usage, message)
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Exit::new(Code::Failed, message)
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}

@@ -1,0 +1,139 @@
+//! Run history: one JSON line per run (refused runs included) appended to
+//! `<state-dir>/history.jsonl` and fsync'd.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One step's result in a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: usize,
+    pub name: String,
+    pub status: String,
+    pub duration_ms: u64,
+}
+
+/// A migration in a plan or in what changed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MigrationRecord {
+    pub app: String,
+    pub name: String,
+    pub backwards: bool,
+}
+
+/// The backup a run took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupRecord {
+    pub id: String,
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub verified: bool,
+}
+
+/// One line of history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub run_id: String,
+    pub started: String,
+    pub user: String,
+    pub host: String,
+    pub env: String,
+    /// `migrate`, `show`, `make` or `rollback`.
+    pub action: String,
+    /// The command line as given.
+    pub args: Vec<String>,
+    pub app: Option<String>,
+    pub migration: Option<String>,
+    pub fake: bool,
+    /// `succeeded`, `failed`, `refused` or `shown`.
+    pub outcome: String,
+    pub exit_code: i32,
+    pub error: Option<String>,
+    pub plan: Vec<MigrationRecord>,
+    /// What changed in the database, as observed by the host before and after.
+    pub applied: Vec<MigrationRecord>,
+    /// Migrations created by `--make`.
+    pub created: Vec<String>,
+    pub backup: Option<BackupRecord>,
+    pub steps: Vec<StepRecord>,
+    pub duration_ms: u64,
+}
+
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("history.jsonl")
+}
+
+/// Append one entry and fsync it.
+pub fn append(state_dir: &Path, entry: &Entry) -> std::io::Result<()> {
+    std::fs::create_dir_all(state_dir)?;
+    let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path(state_dir))?;
+    f.write_all(line.as_bytes())?;
+    f.sync_all()
+}
+
+/// Read every entry (a missing file is an empty history).
+pub fn read(state_dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let text = match std::fs::read_to_string(path(state_dir)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| std::io::Error::other(format!("history line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> Entry {
+        Entry {
+            run_id: id.into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            user: "u".into(),
+            host: "h".into(),
+            env: "dev".into(),
+            action: "migrate".into(),
+            args: vec![],
+            app: None,
+            migration: None,
+            fake: false,
+            outcome: "succeeded".into(),
+            exit_code: 0,
+            error: None,
+            plan: vec![],
+            applied: vec![],
+            created: vec![],
+            backup: None,
+            steps: vec![],
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn appends_and_reads_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        append(&state, &entry("a")).unwrap();
+        append(&state, &entry("b")).unwrap();
+        let all = read(&state).unwrap();
+        assert_eq!(all.iter().map(|e| e.run_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let text = std::fs::read_to_string(path(&state)).unwrap();
+        assert_eq!(text.lines().count(), 2);
+    }
+
+    #[test]
+    fn missing_history_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read(dir.path()).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,20 @@
+//! platform-migrate: run Django migrations safely across environments through sandboxed
+//! WebAssembly plugins. Where things are:
+//! - `cli`: the command line; `exit`: exit codes.
+//! - `config`: `platform-migrate.toml`; `policy`: grants and their checks (no wasmtime);
+//!   `secrets`: resolution and redaction.
+//! - `sandbox`: wasmtime, WASI and the host imports (`log`, `config`, `process`);
+//!   `proc`: spawning child processes for plugins.
+//! - `run`: the six steps, one file each; `history`: the run log; `ui`: human output.
+
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod history;
+pub mod policy;
+pub mod proc;
+pub mod run;
+pub mod sandbox;
+pub mod secrets;
+pub mod ui;
+pub mod app;

@@ -1,0 +1,186 @@
+//! Command grants: a program and an argument pattern.
+//!
+//! Pattern elements: a literal matches itself; `*` matches any one argument; a literal ending
+//! in `*` (like `--database=*`) matches arguments with that prefix; `**` as the last element
+//! matches any number of further arguments (including none).
+
+use super::Denied;
+use serde::Deserialize;
+
+/// `[[plugins.NAME.grants.commands]]`
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CommandGrant {
+    /// Program exactly as the plugin names it: a bare name looked up on the host's fixed PATH,
+    /// or a path relative to the config file.
+    pub program: String,
+    /// Argument pattern. Absent means no arguments at all.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// What a plugin asked to run.
+#[derive(Debug)]
+pub struct CommandRequest<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    pub env: &'a [(String, String)],
+}
+
+impl CommandGrant {
+    /// Does this grant allow `program` with `args`?
+    pub fn allows(&self, program: &str, args: &[String]) -> bool {
+        self.program == program && args_match(&self.args, args)
+    }
+}
+
+fn element_matches(pattern: &str, arg: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) if !prefix.is_empty() => arg.starts_with(prefix),
+        _ => pattern == arg,
+    }
+}
+
+/// Match an argument list against a pattern list.
+pub fn args_match(pattern: &[String], args: &[String]) -> bool {
+    match pattern.split_first() {
+        None => args.is_empty(),
+        Some((p, _)) if p == "**" => true,
+        Some((p, rest)) => match args.split_first() {
+            Some((a, args_rest)) => element_matches(p, a) && args_match(rest, args_rest),
+            None => false,
+        },
+    }
+}
+
+/// A short, safe rendering of an argv for messages: long arguments are cut.
+pub fn display_argv(program: &str, args: &[String]) -> String {
+    let mut out = program.to_string();
+    for a in args.iter().take(6) {
+        out.push(' ');
+        let one_line = a.replace('\n', "⏎");
+        if a.contains('\n') {
+            out.push_str(&format!("<{}-line script>", a.lines().count()));
+        } else if one_line.chars().count() > 40 {
+            out.extend(one_line.chars().take(37));
+            out.push_str("...");
+        } else {
+            out.push_str(&one_line);
+        }
+    }
+    if args.len() > 6 {
+        out.push_str(" ...");
+    }
+    out
+}
+
+/// Check a request against the grants of `plugin`.
+pub fn check(plugin: &str, grants: &[CommandGrant], req: &CommandRequest<'_>) -> Result<(), Denied> {
+    if grants.iter().any(|g| g.allows(req.program, req.args)) {
+        return Ok(());
+    }
+    let shown = display_argv(req.program, req.args);
+    let first = req.args.first().map(|a| format!("\"{a}\", ")).unwrap_or_default();
+    let hint = if grants.iter().any(|g| g.program == req.program) {
+        "its arguments match none of the granted patterns"
+    } else {
+        "the program is not granted"
+    };
+    Err(Denied(format!(
+        "plugin '{plugin}' may not run `{shown}`: {hint}; to allow it add \
+         {{ program = \"{}\", args = [{first}\"**\"] }} to plugins.{plugin}.grants.commands",
+        req.program
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn grant(program: &str, args: &[&str]) -> CommandGrant {
+        CommandGrant { program: program.into(), args: v(args) }
+    }
+
+    #[test]
+    fn literal_patterns_match_exactly() {
+        assert!(args_match(&v(&["manage.py", "migrate"]), &v(&["manage.py", "migrate"])));
+        assert!(!args_match(&v(&["manage.py", "migrate"]), &v(&["manage.py", "shell"])));
+        assert!(!args_match(&v(&["manage.py"]), &v(&["manage.py", "migrate"])));
+        assert!(!args_match(&v(&["manage.py", "migrate"]), &v(&["manage.py"])));
+    }
+
+    #[test]
+    fn empty_pattern_allows_only_no_arguments() {
+        assert!(args_match(&[], &[]));
+        assert!(!args_match(&[], &v(&["-c"])));
+    }
+
+    #[test]
+    fn star_matches_one_argument() {
+        let p = v(&["manage.py", "migrate", "*"]);
+        assert!(args_match(&p, &v(&["manage.py", "migrate", "users"])));
+        assert!(!args_match(&p, &v(&["manage.py", "migrate"])));
+        assert!(!args_match(&p, &v(&["manage.py", "migrate", "users", "0001"])));
+    }
+
+    #[test]
+    fn double_star_matches_the_rest() {
+        let p = v(&["manage.py", "**"]);
+        assert!(args_match(&p, &v(&["manage.py"])));
+        assert!(args_match(&p, &v(&["manage.py", "migrate", "--fake"])));
+        assert!(!args_match(&p, &v(&["other.py", "migrate"])));
+    }
+
+    #[test]
+    fn prefix_star_matches_by_prefix() {
+        let p = v(&["--database=*"]);
+        assert!(args_match(&p, &v(&["--database=default"])));
+        assert!(!args_match(&p, &v(&["--settings=x"])));
+    }
+
+    #[test]
+    fn program_must_match_exactly() {
+        let g = grant("python", &["**"]);
+        assert!(g.allows("python", &v(&["-c", "1"])));
+        assert!(!g.allows("/bin/sh", &v(&["-c", "1"])));
+        assert!(!g.allows("python3", &[]));
+    }
+
+    #[test]
+    fn denial_names_the_grant_to_add() {
+        let args = v(&["manage.py", "migrate"]);
+        let req = CommandRequest { program: ".venv/bin/python", args: &args, env: &[] };
+        let err = check("django", &[grant("python", &["**"])], &req).unwrap_err();
+        assert!(err.0.contains("plugins.django.grants.commands"), "{}", err.0);
+        assert!(err.0.contains("program = \".venv/bin/python\""), "{}", err.0);
+        assert!(err.0.contains("not granted"), "{}", err.0);
+    }
+
+    #[test]
+    fn denial_with_granted_program_says_arguments_differ() {
+        let args = v(&["-c", "import os"]);
+        let req = CommandRequest { program: "python", args: &args, env: &[] };
+        let err = check("django", &[grant("python", &["manage.py", "**"])], &req).unwrap_err();
+        assert!(err.0.contains("arguments match none"), "{}", err.0);
+    }
+
+    #[test]
+    fn scripts_are_summarised() {
+        let shown = display_argv("python", &v(&["-c", "a = 1\nprint(a)\n"]));
+        assert_eq!(shown, "python -c <2-line script>");
+    }
+
+    #[test]
+    fn long_arguments_are_cut_in_messages() {
+        let long = "x".repeat(500);
+        let shown = display_argv("python", &[long]);
+        assert!(shown.len() < 60, "{shown}");
+    }
+}

@@ -1,0 +1,96 @@
+//! Directory grants: a host directory mounted at a guest path, read-only or read-write.
+
+use super::Denied;
+use serde::Deserialize;
+use std::path::{Component, Path, PathBuf};
+
+/// Rights on a granted directory.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// A granted directory, with its host path already resolved against the config's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    pub host: PathBuf,
+    pub guest: String,
+    pub access: Access,
+}
+
+/// Check a guest path's shape: absolute, no `.`/`..` components, no empty segments.
+pub fn valid_guest_path(guest: &str) -> bool {
+    guest.starts_with('/')
+        && !guest.contains('\0')
+        && Path::new(guest).components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+}
+
+/// Map a guest path (e.g. a working directory a plugin asks for) to the host path under the
+/// grant that contains it. `..` and symlinks are rejected by refusing anything but plain
+/// components; the caller opens the result with cap-std for the final check.
+pub fn to_host(plugin: &str, grants: &[DirGrant], guest: &str) -> Result<(PathBuf, Access), Denied> {
+    if !valid_guest_path(guest) {
+        return Err(Denied(format!(
+            "plugin '{plugin}' asked for directory {guest:?}: only absolute guest paths without `.` or `..` are allowed"
+        )));
+    }
+    let wanted = Path::new(guest);
+    // Longest matching mount wins.
+    let best = grants
+        .iter()
+        .filter_map(|g| wanted.strip_prefix(&g.guest).ok().map(|rest| (g, rest)))
+        .max_by_key(|(g, _)| g.guest.len());
+    match best {
+        Some((g, rest)) => Ok((g.host.join(rest), g.access)),
+        None => Err(Denied(format!(
+            "plugin '{plugin}' asked for directory {guest}, which no grant mounts; add \
+             {{ host = \"...\", guest = \"{guest}\", access = \"read-only\" }} to plugins.{plugin}.grants.dirs"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants() -> Vec<DirGrant> {
+        vec![
+            DirGrant { host: "/srv/app".into(), guest: "/project".into(), access: Access::ReadOnly },
+            DirGrant { host: "/srv/data".into(), guest: "/project/data".into(), access: Access::ReadWrite },
+        ]
+    }
+
+    #[test]
+    fn maps_inside_a_mount() {
+        let (p, a) = to_host("p", &grants(), "/project/sub").unwrap();
+        assert_eq!(p, PathBuf::from("/srv/app/sub"));
+        assert_eq!(a, Access::ReadOnly);
+    }
+
+    #[test]
+    fn longest_mount_wins() {
+        let (p, a) = to_host("p", &grants(), "/project/data/x").unwrap();
+        assert_eq!(p, PathBuf::from("/srv/data/x"));
+        assert_eq!(a, Access::ReadWrite);
+    }
+
+    #[test]
+    fn dot_dot_is_refused() {
+        assert!(to_host("p", &grants(), "/project/../etc").is_err());
+        assert!(to_host("p", &grants(), "project").is_err());
+    }
+
+    #[test]
+    fn unmounted_paths_name_the_grant() {
+        let e = to_host("p", &grants(), "/etc").unwrap_err();
+        assert!(e.0.contains("plugins.p.grants.dirs"), "{}", e.0);
+    }
+
+    #[test]
+    fn prefix_of_a_name_is_not_a_mount() {
+        // "/projectx" is not inside "/project".
+        assert!(to_host("p", &grants(), "/projectx").is_err());
+    }
+}

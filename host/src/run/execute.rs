@@ -1,0 +1,63 @@
+//! Step 5: execute: apply the plan (or create migrations with --make). When it fails, the host
+//! reads the state again so that history and the message say exactly what did change.
+
+use super::request::Action;
+use super::state::{changed_summary, diff};
+use super::{Done, Fail, Run};
+
+impl Run<'_> {
+    pub(super) fn execute(&mut self) -> Result<Done, Fail> {
+        let ctx = self.ctx();
+        if self.req.action == Action::Show {
+            return Ok(Done::Skipped("--show".into()));
+        }
+        if self.req.action == Action::Make {
+            let app = self.req.app.clone().unwrap_or_default();
+            let runner = self.runner.as_mut().expect("runner loaded in step 1");
+            let created = runner.make_migrations(&ctx, &app)?.map_err(|e| self.runner_fail("makemigrations", e))?;
+            self.entry.created = created.iter().map(|m| format!("{}.{}", m.app, m.name)).collect();
+            if created.is_empty() {
+                return Ok(Done::Ok("no changes detected".into()));
+            }
+            for c in &self.entry.created {
+                self.ui.detail(&format!("created {c}"));
+            }
+            return Ok(Done::Ok(format!("{} migration(s) created", created.len())));
+        }
+        let plan = self.plan.as_ref().expect("planned in step 2");
+        if plan.steps.is_empty() {
+            return Ok(Done::Skipped("nothing to migrate".into()));
+        }
+        let resolved = plan.resolved.clone();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        let result = runner.apply(&ctx, &resolved, self.req.fake);
+        // Whatever happened, find out what changed.
+        let after = runner.list_migrations(&ctx);
+        if let Ok(Ok(after)) = &after {
+            self.entry.applied = diff(&self.before, after, &self.entry.plan);
+        }
+        match result? {
+            Ok(()) => {
+                let n = self.entry.applied.len();
+                Ok(Done::Ok(if self.req.fake { format!("{n} recorded (fake)") } else { format!("{n} migration(s)") }))
+            }
+            Err(e) => {
+                let mut fail = self.runner_fail("migration", e);
+                match &after {
+                    Ok(Ok(_)) => {
+                        let changed = changed_summary(&self.entry.applied);
+                        if changed.is_empty() {
+                            self.ui.detail("the database was not changed");
+                        } else {
+                            self.ui.detail(&format!("changed before the failure: {changed}"));
+                        }
+                    }
+                    _ => {
+                        fail.message.push_str("; the database state after the failure could not be read, check it with --show");
+                    }
+                }
+                Err(fail)
+            }
+        }
+    }
+}

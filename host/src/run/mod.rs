@@ -1,0 +1,228 @@
+//! One migration run: the six documented steps, in order, each in its own file:
+//! `validate.rs` (1), `connect.rs` (2), `backup.rs` (3), `plan.rs` (4), `execute.rs` (5),
+//! `verify.rs` (6). This file runs them, prints the outcome, notifies and writes history.
+
+mod backup;
+mod errors;
+mod connect;
+mod execute;
+mod notify;
+mod plan;
+pub mod request;
+mod state;
+mod validate;
+mod verify;
+
+use crate::config::{Config, EnvConfig};
+use crate::exit::{Code, Exit};
+use crate::history::{self, Entry, StepRecord};
+use crate::sandbox::{Backup, Notifier, Runner, Sandbox};
+use crate::sandbox::worlds_types::{Migration, Plan};
+use crate::secrets::Redactor;
+use crate::ui::{fmt_duration, Ui, Verbosity};
+use request::{Action, Request};
+use std::time::{Duration, Instant};
+
+/// How a step ended when it did not fail.
+pub(crate) enum Done {
+    /// Ran; the text is the outcome word or phrase (e.g. `ok`, `5 pending`).
+    Ok(String),
+    /// Did not need to run; the text says why.
+    Skipped(String),
+}
+
+/// How a step failed: the exit code, the outcome word for history, and a one-line message.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Fail {
+    pub fn new(code: Code, message: impl Into<String>) -> Fail {
+        Fail { code, message: message.into() }
+    }
+    pub fn failed(message: impl Into<String>) -> Fail {
+        Fail::new(Code::Failed, message)
+    }
+    pub fn usage(message: impl Into<String>) -> Fail {
+        Fail::new(Code::Usage, message)
+    }
+    pub fn refused(message: impl Into<String>) -> Fail {
+        Fail::new(Code::Refused, message)
+    }
+}
+
+impl From<crate::sandbox::PluginError> for Fail {
+    fn from(e: crate::sandbox::PluginError) -> Fail {
+        let code = if e.is_config_problem() { Code::Usage } else { Code::Failed };
+        Fail::new(code, e.to_string())
+    }
+}
+
+/// Everything a run carries from step to step.
+pub(crate) struct Run<'a> {
+    pub cfg: &'a Config,
+    pub env: &'a EnvConfig,
+    pub req: Request,
+    pub ui: Ui,
+    pub redactor: Redactor,
+    pub sandbox: Sandbox,
+    pub run_id: String,
+    pub verbose: bool,
+    pub runner: Option<Runner>,
+    pub backup: Option<Backup>,
+    pub notifiers: Vec<Notifier>,
+    /// Migrations as they stood after connecting.
+    pub before: Vec<Migration>,
+    pub plan: Option<Plan>,
+    pub entry: Entry,
+}
+
+impl Run<'_> {
+    /// The message to end with when a plugin was denied something: the denial says the fix.
+    fn denial(&self) -> Option<String> {
+        let all = self.runner.iter().flat_map(|r| r.denials().iter())
+            .chain(self.backup.iter().flat_map(|b| b.denials().iter()));
+        all.cloned().next()
+    }
+
+    fn record_step(&mut self, n: usize, name: &str, status: &str, took: Duration) {
+        self.entry.steps.push(StepRecord {
+            step: n,
+            name: name.to_string(),
+            status: status.to_string(),
+            duration_ms: took.as_millis() as u64,
+        });
+    }
+
+    /// Run one step: time it, print it, record it.
+    fn step(&mut self, n: usize, name: &str, f: impl FnOnce(&mut Self) -> Result<Done, Fail>) -> Result<(), Fail> {
+        self.ui.begin(n, name);
+        let started = Instant::now();
+        let result = f(self);
+        let took = started.elapsed();
+        match result {
+            Ok(Done::Ok(word)) => {
+                self.ui.step(n, name, &word, took);
+                self.record_step(n, name, "ok", took);
+                Ok(())
+            }
+            Ok(Done::Skipped(why)) => {
+                self.ui.step(n, name, &format!("skipped, {why}"), took);
+                self.record_step(n, name, "skipped", took);
+                Ok(())
+            }
+            Err(mut fail) => {
+                if let Some(d) = self.denial() {
+                    fail = Fail::new(Code::Denied, d);
+                }
+                fail.message = self.redactor.redact(&fail.message);
+                let word = if fail.code == Code::Refused { "refused" } else { "failed" };
+                self.ui.step(n, name, word, took);
+                self.record_step(n, name, word, took);
+                Err(fail)
+            }
+        }
+    }
+
+    fn steps(&mut self) -> Result<(), Fail> {
+        self.step(1, "validate environment", Self::validate)?;
+        self.step(2, "connect to database", Self::connect)?;
+        self.step(3, "backup", Self::backup)?;
+        self.step(4, "show migration plan", Self::show_plan)?;
+        self.step(5, "execute", Self::execute)?;
+        self.step(6, "verify database state", Self::verify)?;
+        Ok(())
+    }
+}
+
+fn run_id(env: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let now = chrono::Utc::now();
+    let seed = format!("{:?}{}{}", now, std::process::id(), env);
+    let h = hex::encode(Sha256::digest(seed.as_bytes()));
+    format!("{env}-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &h[..6])
+}
+
+fn user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+/// Carry out a migration run; returns the exit code. `verbosity` is what -v/-q asked for;
+/// `None` means the environment's default.
+pub fn run(cfg: &Config, args: &crate::cli::RunArgs, verbosity: Option<Verbosity>, argv: Vec<String>) -> Result<Code, Exit> {
+    let req = Request::from_args(args)?;
+    let env = cfg.env(&req.env).map_err(Exit::usage)?;
+    let level = verbosity.unwrap_or(if env.verbose { Verbosity::Verbose } else { Verbosity::Normal });
+    let ui = Ui::new(level);
+    let redactor = Redactor::default();
+    let sandbox = Sandbox::new(redactor.clone(), ui.clone()).map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let run_id = run_id(&env.name);
+    let started = Instant::now();
+    let entry = Entry {
+        run_id: run_id.clone(),
+        started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        user: user(),
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+        env: env.name.clone(),
+        action: req.action.as_str().into(),
+        args: argv,
+        app: req.app.clone(),
+        migration: req.migration.clone(),
+        fake: req.fake,
+        outcome: String::new(),
+        exit_code: 0,
+        error: None,
+        plan: vec![],
+        applied: vec![],
+        created: vec![],
+        backup: None,
+        steps: vec![],
+        duration_ms: 0,
+    };
+    let mut run = Run {
+        cfg,
+        env,
+        req,
+        ui: ui.clone(),
+        redactor: redactor.clone(),
+        sandbox,
+        run_id,
+        verbose: level == Verbosity::Verbose,
+        runner: None,
+        backup: None,
+        notifiers: Vec::new(),
+        before: Vec::new(),
+        plan: None,
+        entry,
+    };
+    ui.heading(&format!("platform-migrate: {} in env {} (run {})", run.req.describe(), env.name, run.run_id));
+    let result = run.steps();
+    let took = started.elapsed();
+    run.entry.duration_ms = took.as_millis() as u64;
+    let (code, outcome) = match &result {
+        Ok(()) if run.req.action == Action::Show => (Code::Success, "shown"),
+        Ok(()) => (Code::Success, "succeeded"),
+        Err(f) if f.code == Code::Refused => (f.code, "refused"),
+        Err(f) => (f.code, "failed"),
+    };
+    run.entry.outcome = outcome.into();
+    run.entry.exit_code = code as i32;
+    run.entry.error = result.as_ref().err().map(|f| f.message.clone());
+    run.notify_all(outcome, took);
+    if let Err(e) = history::append(&cfg.state_dir, &run.entry) {
+        ui.outcome(&format!("warning: could not write history to {}: {e}", history::path(&cfg.state_dir).display()));
+    }
+    match result {
+        Ok(()) => {
+            ui.outcome(&format!("{}: {} ({})", outcome, state::summary(&run), fmt_duration(took)));
+            Ok(Code::Success)
+        }
+        Err(f) => {
+            let applied = state::changed_summary(&run.entry.applied);
+            let extra = if applied.is_empty() { String::new() } else { format!(" (database changed before the failure: {applied})") };
+            Err(Exit::new(f.code, format!("{outcome}: {}{extra}", f.message)))
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Step 1: validate the environment: the safety gates, and every plugin the run needs loaded,
+//! instantiated and checked against its grants before anything touches the database.
+
+use super::request::Action;
+use super::{Done, Fail, Run};
+use crate::exit::Code;
+use crate::policy::Grants;
+use crate::sandbox::{Backup, Info, Notifier, Runner};
+
+fn check(grants: &Grants, info: &Info) -> Result<(), Fail> {
+    grants.check_needs(&info.needs).map_err(|d| Fail::new(Code::Denied, d.0))
+}
+
+fn label(name: &str, info: &Info) -> String {
+    format!("{name} ({} {})", info.name, info.version)
+}
+
+impl Run<'_> {
+    pub(super) fn validate(&mut self) -> Result<Done, Fail> {
+        let env = self.env;
+        if env.require_confirm && !self.req.confirm && self.req.action != Action::Show {
+            return Err(Fail::refused(format!(
+                "env {} requires --confirm; this run would {}. Check the plan with `--env {} --show`, then re-run with --confirm",
+                env.name,
+                self.req.describe(),
+                env.name
+            )));
+        }
+        let changes = self.req.action.changes_database();
+        if changes && env.backup_required && env.backup.is_none() {
+            return Err(Fail::usage(format!(
+                "env {} requires a backup before migrating but none is configured; set env.{}.backup to a backup-provider plugin",
+                env.name, env.name
+            )));
+        }
+
+        let runner_cfg = &self.cfg.plugins[&env.runner];
+        let loaded = self.sandbox.load(self.cfg, runner_cfg, None)?;
+        let mut runner = Runner::instantiate(&self.sandbox, loaded)?;
+        let info = runner.describe()?;
+        check(&runner_cfg.grants, &info)?;
+        let mut parts = vec![format!("runner {}", label(&env.runner, &info))];
+        self.runner = Some(runner);
+
+        if let (true, Some(name)) = (changes, &env.backup) {
+            let cfg = &self.cfg.plugins[name];
+            let loaded = self.sandbox.load(self.cfg, cfg, Some(&env.backup_dir))?;
+            let mut backup = Backup::instantiate(&self.sandbox, loaded)?;
+            let info = backup.describe()?;
+            check(&cfg.grants, &info)?;
+            parts.push(format!("backup {}", label(name, &info)));
+            self.backup = Some(backup);
+        }
+        for name in &env.notifiers {
+            let cfg = &self.cfg.plugins[name];
+            let loaded = self.sandbox.load(self.cfg, cfg, None)?;
+            let mut n = Notifier::instantiate(&self.sandbox, loaded)?;
+            let info = n.describe()?;
+            check(&cfg.grants, &info)?;
+            parts.push(format!("notifier {}", label(name, &info)));
+            self.notifiers.push(n);
+        }
+        self.ui.detail(&parts.join("; "));
+        Ok(Done::Ok("ok".into()))
+    }
+}

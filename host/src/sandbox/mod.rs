@@ -1,0 +1,170 @@
+//! The plugin sandbox: wasmtime with WASI p2, no ambient authority. A plugin sees only the
+//! directories its grant mounts, no environment, no arguments, no stdin and no network; its
+//! host imports (`log`, `config`, `process`) check every request against its grants.
+
+pub mod bindings;
+mod host_config;
+mod host_log;
+mod host_process;
+mod state;
+mod worlds;
+
+pub use state::PluginState;
+pub use worlds::{bt, nt, rt, Backup, Info, Notifier, Runner};
+
+/// The runner world's types, for the steps.
+pub mod worlds_types {
+    pub use super::bindings::runner::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
+    pub use super::worlds::rt::*;
+}
+
+use crate::config::{Config, PluginConfig};
+use crate::policy::Access;
+use crate::secrets::Redactor;
+use crate::ui::Ui;
+use std::path::Path;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// How much of a plugin's own stdout/stderr the host keeps.
+const PLUGIN_OUTPUT_CAP: usize = 1024 * 1024;
+
+/// Why a plugin could not be loaded or called.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("{loc}: plugin '{plugin}': file {path} not found; build the plugins (`just plugins`) or fix plugins.{plugin}.path")]
+    FileMissing { plugin: String, path: String, loc: String },
+    #[error("plugin '{plugin}': {path} is not a WebAssembly component ({why}); build it with `cargo build --target wasm32-wasip2`")]
+    NotComponent { plugin: String, path: String, why: String },
+    #[error("plugin '{plugin}': cannot compile {path}: {message}")]
+    Compile { plugin: String, path: String, message: String },
+    #[error("plugin '{plugin}' is not a {world} plugin: {message}")]
+    WrongWorld { plugin: String, world: &'static str, message: String },
+    #[error("plugin '{plugin}': {message}")]
+    Setup { plugin: String, message: String },
+    #[error("plugin '{plugin}' crashed in {call}: {message}")]
+    Trap { plugin: String, call: &'static str, message: String },
+}
+
+impl PluginError {
+    /// Errors the user fixes in the config or build (exit code 2) rather than run failures.
+    pub fn is_config_problem(&self) -> bool {
+        !matches!(self, PluginError::Trap { .. })
+    }
+}
+
+/// One engine and linker per process; plugins are compiled and instantiated from it.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    redactor: Redactor,
+    ui: Ui,
+}
+
+/// A compiled plugin with its store, ready to be instantiated as one world.
+pub struct Loaded {
+    pub name: String,
+    pub component: Component,
+    pub store: Store<PluginState>,
+}
+
+/// Read the 8-byte header: `\0asm` then version/layer. Components have layer 1.
+fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+        return Err("it is not WebAssembly at all".into());
+    }
+    if bytes[6..8] == [0, 0] {
+        return Err("it is a core module, not a component".into());
+    }
+    Ok(())
+}
+
+impl Sandbox {
+    pub fn new(redactor: Redactor, ui: Ui) -> anyhow::Result<Sandbox> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)?;
+        let mut linker: Linker<PluginState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        use bindings::platform::migrate::{config as cfg, log, process};
+        log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        Ok(Sandbox { engine, linker, redactor, ui })
+    }
+
+    /// Compile a plugin and give it a store with exactly its grants. `backup_dir` is mounted
+    /// read-write at `/backups` for backup providers.
+    pub fn load(&self, config: &Config, plugin: &PluginConfig, backup_dir: Option<&Path>) -> Result<Loaded, PluginError> {
+        let name = plugin.name.clone();
+        let shown = plugin.path.display().to_string();
+        let bytes = std::fs::read(&plugin.path).map_err(|_| PluginError::FileMissing {
+            plugin: name.clone(),
+            path: shown.clone(),
+            loc: format!("{}:{}:{}", plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column),
+        })?;
+        check_component_header(&bytes).map_err(|why| PluginError::NotComponent { plugin: name.clone(), path: shown.clone(), why })?;
+        let component = Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
+            plugin: name.clone(),
+            path: shown.clone(),
+            message: format!("{e:#}"),
+        })?;
+
+        let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(output.clone()).stderr(output.clone());
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        let setup = |message: String| PluginError::Setup { plugin: name.clone(), message };
+        for d in &plugin.grants.dirs {
+            let perms = match d.access {
+                Access::ReadOnly => FsPerms::ReadOnly,
+                Access::ReadWrite => FsPerms::ReadWrite,
+            };
+            if !d.host.is_dir() {
+                return Err(setup(format!(
+                    "granted directory {} (mounted at {}) does not exist; create it or fix plugins.{name}.grants.dirs",
+                    d.host.display(),
+                    d.guest
+                )));
+            }
+            wasi.preopened_dir(&d.host, &d.guest, perms).map_err(|e| setup(format!("cannot mount {}: {e}", d.host.display())))?;
+        }
+        if let Some(dir) = backup_dir {
+            std::fs::create_dir_all(dir).map_err(|e| setup(format!("cannot create backup directory {}: {e}", dir.display())))?;
+            wasi.preopened_dir(dir, "/backups", FsPerms::ReadWrite)
+                .map_err(|e| setup(format!("cannot mount {}: {e}", dir.display())))?;
+        }
+        let state = PluginState::new(
+            wasi.build(),
+            output,
+            plugin.grants.clone(),
+            plugin.settings.clone(),
+            plugin.secrets.clone(),
+            self.redactor.clone(),
+            self.ui.clone(),
+            config.base_dir.clone(),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        Ok(Loaded { name, component, store })
+    }
+
+    pub fn linker(&self) -> &Linker<PluginState> {
+        &self.linker
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_component_header;
+
+    #[test]
+    fn headers_tell_components_from_modules() {
+        assert!(check_component_header(b"\0asm\x0d\x00\x01\x00").is_ok());
+        assert!(check_component_header(b"\0asm\x01\x00\x00\x00").unwrap_err().contains("core module"));
+        assert!(check_component_header(b"hello world").unwrap_err().contains("not WebAssembly"));
+        assert!(check_component_header(b"").is_err());
+    }
+}

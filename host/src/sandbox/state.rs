@@ -1,0 +1,76 @@
+//! What a plugin's store holds: its WASI context, its grants, and what the host learned while
+//! serving it (denials, captured stderr).
+
+use crate::config::SecretSource;
+use crate::policy::Grants;
+use crate::secrets::Redactor;
+use crate::ui::Ui;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Linear memory a plugin may grow to.
+pub const MEMORY_LIMIT: usize = 512 * 1024 * 1024;
+
+pub struct PluginState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub grants: Grants,
+    pub settings: Vec<(String, String)>,
+    pub secrets: BTreeMap<String, SecretSource>,
+    pub redactor: Redactor,
+    pub ui: Ui,
+    /// Folder relative programs are resolved against and commands run in by default.
+    pub base_dir: PathBuf,
+    /// Every denial in this plugin's life, in order.
+    pub denials: Vec<String>,
+    /// The plugin's own stdout/stderr (panics land here).
+    pub output: MemoryOutputPipe,
+}
+
+impl PluginState {
+    pub fn new(
+        wasi: WasiCtx,
+        output: MemoryOutputPipe,
+        grants: Grants,
+        settings: Vec<(String, String)>,
+        secrets: BTreeMap<String, SecretSource>,
+        redactor: Redactor,
+        ui: Ui,
+        base_dir: PathBuf,
+    ) -> Self {
+        PluginState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).instances(16).build(),
+            grants,
+            settings,
+            secrets,
+            redactor,
+            ui,
+            base_dir,
+            denials: Vec::new(),
+            output,
+        }
+    }
+
+    pub fn plugin(&self) -> &str {
+        &self.grants.plugin
+    }
+
+    pub fn deny(&mut self, message: String) -> String {
+        tracing::warn!(plugin = %self.grants.plugin, "denied: {message}");
+        self.denials.push(message.clone());
+        message
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

@@ -1,0 +1,152 @@
+//! Typed handles on the three plugin worlds. Every call drains the plugin's own output into the
+//! log and turns a trap into a `PluginError` naming the plugin and the call.
+
+use super::bindings::{backup, notifier, runner};
+use super::{Loaded, PluginError, PluginState, Sandbox};
+use crate::policy::Need;
+use wasmtime::Store;
+
+/// What a plugin said about itself, independent of its world.
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub needs: Vec<Need>,
+}
+
+macro_rules! info_from {
+    ($module:ident) => {
+        impl From<$module::platform::migrate::types::PluginInfo> for Info {
+            fn from(i: $module::platform::migrate::types::PluginInfo) -> Info {
+                use $module::platform::migrate::types::Capability as C;
+                Info {
+                    name: i.name,
+                    version: i.version,
+                    description: i.description,
+                    needs: i
+                        .capabilities
+                        .into_iter()
+                        .map(|c| match c {
+                            C::RunProgram(s) => Need::RunProgram(s),
+                            C::Directory(s) => Need::Directory(s),
+                            C::EnvVar(s) => Need::EnvVar(s),
+                            C::Secret(s) => Need::Secret(s),
+                            C::OutboundHttp(s) => Need::OutboundHttp(s),
+                        })
+                        .collect(),
+                }
+            }
+        }
+    };
+}
+info_from!(runner);
+info_from!(backup);
+info_from!(notifier);
+
+fn finish<T>(store: &mut Store<PluginState>, plugin: &str, call: &'static str, r: wasmtime::Result<T>) -> Result<T, PluginError> {
+    let out = store.data().output.contents();
+    if !out.is_empty() {
+        let text = store.data().redactor.redact(&String::from_utf8_lossy(&out));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::debug!(plugin = %plugin, "output: {line}");
+        }
+    }
+    r.map_err(|e| {
+        let mut message = store.data().redactor.redact(&format!("{e:#}"));
+        let panic = String::from_utf8_lossy(&out).lines().find(|l| l.contains("panicked")).map(str::to_string);
+        if let Some(p) = panic {
+            message = format!("{}; {message}", store.data().redactor.redact(&p));
+        }
+        PluginError::Trap { plugin: plugin.to_string(), call, message }
+    })
+}
+
+macro_rules! world_handle {
+    ($name:ident, $module:ident, $bindings:ident, $world:literal) => {
+        /// A loaded plugin of this world.
+        pub struct $name {
+            pub name: String,
+            pub store: Store<PluginState>,
+            bindings: $module::$bindings,
+        }
+
+        impl $name {
+            /// Instantiate a loaded plugin; fails when it does not implement the world.
+            pub fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError> {
+                let Loaded { name, component, mut store } = loaded;
+                let bindings = $module::$bindings::instantiate(&mut store, &component, sandbox.linker())
+                    .map_err(|e| PluginError::WrongWorld { plugin: name.clone(), world: $world, message: format!("{e:#}") })?;
+                Ok($name { name, store, bindings })
+            }
+
+            /// Denials the host made while serving this plugin.
+            pub fn denials(&self) -> &[String] {
+                &self.store.data().denials
+            }
+        }
+    };
+}
+
+world_handle!(Runner, runner, MigrationRunner, "migration-runner");
+world_handle!(Backup, backup, BackupProvider, "backup-provider");
+world_handle!(Notifier, notifier, Notifier, "notifier");
+
+pub use runner::platform::migrate::runner_types as rt;
+
+impl Runner {
+    pub fn describe(&mut self) -> Result<Info, PluginError> {
+        let r = self.bindings.call_describe(&mut self.store);
+        finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+    }
+    pub fn check_connection(&mut self, ctx: &runner::platform::migrate::types::RunContext) -> Result<Result<rt::ConnectionInfo, rt::RunnerError>, PluginError> {
+        let r = self.bindings.call_check_connection(&mut self.store, ctx);
+        finish(&mut self.store, &self.name, "check-connection", r)
+    }
+    pub fn list_migrations(&mut self, ctx: &runner::platform::migrate::types::RunContext) -> Result<Result<Vec<rt::Migration>, rt::RunnerError>, PluginError> {
+        let r = self.bindings.call_list_migrations(&mut self.store, ctx);
+        finish(&mut self.store, &self.name, "list-migrations", r)
+    }
+    pub fn plan(&mut self, ctx: &runner::platform::migrate::types::RunContext, target: &rt::Target) -> Result<Result<rt::Plan, rt::RunnerError>, PluginError> {
+        let r = self.bindings.call_plan(&mut self.store, ctx, target);
+        finish(&mut self.store, &self.name, "plan", r)
+    }
+    pub fn apply(&mut self, ctx: &runner::platform::migrate::types::RunContext, target: &rt::ResolvedTarget, fake: bool) -> Result<Result<(), rt::RunnerError>, PluginError> {
+        let r = self.bindings.call_apply(&mut self.store, ctx, target, fake);
+        finish(&mut self.store, &self.name, "apply", r)
+    }
+    pub fn make_migrations(&mut self, ctx: &runner::platform::migrate::types::RunContext, app: &str) -> Result<Result<Vec<runner::platform::migrate::types::MigrationRef>, rt::RunnerError>, PluginError> {
+        let r = self.bindings.call_make_migrations(&mut self.store, ctx, app);
+        finish(&mut self.store, &self.name, "make-migrations", r)
+    }
+}
+
+pub use backup::platform::migrate::backup_types as bt;
+
+impl Backup {
+    pub fn describe(&mut self) -> Result<Info, PluginError> {
+        let r = self.bindings.call_describe(&mut self.store);
+        finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+    }
+    pub fn create(&mut self, ctx: &backup::platform::migrate::types::RunContext) -> Result<Result<bt::BackupInfo, bt::BackupError>, PluginError> {
+        let r = self.bindings.call_create(&mut self.store, ctx);
+        finish(&mut self.store, &self.name, "create", r)
+    }
+    pub fn verify(&mut self, ctx: &backup::platform::migrate::types::RunContext, info: &bt::BackupInfo) -> Result<Result<(), bt::BackupError>, PluginError> {
+        let r = self.bindings.call_verify(&mut self.store, ctx, info);
+        finish(&mut self.store, &self.name, "verify", r)
+    }
+}
+
+pub use notifier::platform::migrate::notifier_types as nt;
+
+impl Notifier {
+    pub fn describe(&mut self) -> Result<Info, PluginError> {
+        let r = self.bindings.call_describe(&mut self.store);
+        finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+    }
+    pub fn notify(&mut self, event: &nt::RunEvent) -> Result<Result<(), nt::NotifyError>, PluginError> {
+        let r = self.bindings.call_notify(&mut self.store, event);
+        finish(&mut self.store, &self.name, "notify", r)
+    }
+}

@@ -1,0 +1,110 @@
+//! Secrets: resolved from the host's environment or a file, and redacted from all output.
+
+use crate::config::SecretSource;
+use std::sync::{Arc, RwLock};
+
+/// Replaces every secret value the host has handed out with `[REDACTED]`. Cloning shares the
+/// list, so a secret resolved by one plugin is redacted everywhere.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    values: Arc<RwLock<Vec<String>>>,
+}
+
+pub const MASK: &str = "[REDACTED]";
+
+impl Redactor {
+    /// Remember a value to redact. Very short values are not worth masking (and would mangle
+    /// output); they are still never logged by the host.
+    pub fn add(&self, value: &str) {
+        if value.len() < 4 {
+            return;
+        }
+        if let Ok(mut v) = self.values.write() {
+            if !v.iter().any(|x| x == value) {
+                v.push(value.to_string());
+                // Longest first, so a secret containing another is masked whole.
+                v.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            }
+        }
+    }
+
+    /// `text` with every known secret masked.
+    pub fn redact(&self, text: &str) -> String {
+        let Ok(values) = self.values.read() else { return text.to_string() };
+        let mut out = text.to_string();
+        for v in values.iter() {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), MASK);
+            }
+        }
+        out
+    }
+}
+
+/// Why a secret could not be resolved. Messages name the source, never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret '{name}' is not granted to plugin '{plugin}'; add it to plugins.{plugin}.grants.secrets")]
+    NotGranted { plugin: String, name: String },
+    #[error("secret '{name}': environment variable {var} is not set; export it before running")]
+    EnvMissing { name: String, var: String },
+    #[error("secret '{name}': cannot read file {file}: {reason}")]
+    FileUnreadable { name: String, file: String, reason: String },
+}
+
+/// Read a secret's value from its source (trailing newline of a file trimmed) and register it
+/// with the redactor.
+pub fn resolve(name: &str, source: &SecretSource, redactor: &Redactor) -> Result<String, SecretError> {
+    let value = if let Some(var) = &source.env {
+        std::env::var(var).map_err(|_| SecretError::EnvMissing { name: name.into(), var: var.clone() })?
+    } else if let Some(file) = &source.file {
+        std::fs::read_to_string(file)
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|e| SecretError::FileUnreadable { name: name.into(), file: file.clone(), reason: e.to_string() })?
+    } else {
+        return Err(SecretError::EnvMissing { name: name.into(), var: "(none)".into() });
+    };
+    redactor.add(&value);
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_every_occurrence_longest_first() {
+        let r = Redactor::default();
+        r.add("hunter2hunter2");
+        r.add("hunter2");
+        let out = r.redact("a hunter2hunter2 b hunter2 c");
+        assert_eq!(out, "a [REDACTED] b [REDACTED] c");
+    }
+
+    #[test]
+    fn clones_share_secrets() {
+        let r = Redactor::default();
+        let other = r.clone();
+        r.add("s3cr3t-value");
+        assert_eq!(other.redact("x s3cr3t-value"), "x [REDACTED]");
+    }
+
+    #[test]
+    fn file_secrets_are_trimmed_and_registered() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "postgres://u:pw1234@h/db\n").unwrap();
+        let r = Redactor::default();
+        let src = SecretSource { env: None, file: Some(f.display().to_string()) };
+        let v = resolve("db", &src, &r).unwrap();
+        assert_eq!(v, "postgres://u:pw1234@h/db");
+        assert_eq!(r.redact(&v), MASK);
+    }
+
+    #[test]
+    fn missing_env_names_the_variable_not_a_value() {
+        let src = SecretSource { env: Some("PM_TEST_SURELY_UNSET_VAR".into()), file: None };
+        let e = resolve("db", &src, &Redactor::default()).unwrap_err().to_string();
+        assert!(e.contains("PM_TEST_SURELY_UNSET_VAR"), "{e}");
+    }
+}

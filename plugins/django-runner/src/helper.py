@@ -1,0 +1,178 @@
+# Run by the django-runner plugin through `manage.py shell -c`, with PM_ARGS_HEX defined in a
+# line the plugin puts in front of this file (hex-encoded JSON, so no argument can change the
+# code). Prints one line `@@PM-JSON@@{...}` with {"ok": ...} or {"error": {"kind", "message"}}.
+import json
+import sys
+
+import django
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+MARK = "@@PM-JSON@@"
+ARGS = json.loads(bytes.fromhex(PM_ARGS_HEX).decode("utf-8"))  # noqa: F821 (defined by the plugin)
+
+
+class Fail(Exception):
+    def __init__(self, kind, message, **extra):
+        super().__init__(message)
+        self.payload = {"kind": kind, "message": message, **extra}
+
+
+def emit(obj):
+    sys.stdout.write(MARK + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def ops_of(migration):
+    return [
+        {"description": op.describe(), "reversible": bool(op.reversible)}
+        for op in migration.operations
+    ]
+
+
+def connect(conn):
+    try:
+        conn.ensure_connection()
+    except Exception as e:  # any driver error means "cannot connect"
+        raise Fail("connection", f"{type(e).__name__}: {e}".strip())
+    return {
+        "vendor": conn.vendor,
+        "database": str(conn.settings_dict.get("NAME") or ""),
+        "framework": "Django " + django.get_version(),
+    }
+
+
+def list_migrations(conn):
+    loader = MigrationLoader(conn, ignore_no_migrations=True)
+    graph = loader.graph
+    applied = set(loader.applied_migrations)
+    out = []
+    for key in sorted(graph.nodes):
+        m = graph.nodes[key]
+        out.append(
+            {
+                "app": key[0],
+                "name": key[1],
+                "applied": key in applied,
+                "dependencies": sorted([list(p.key) for p in graph.node_map[key].parents]),
+                "operations": ops_of(m),
+            }
+        )
+    return out
+
+
+def rollback_target(loader, app):
+    graph = loader.graph
+    applied = [k for k in loader.applied_migrations if k[0] == app and k in graph.nodes]
+    if not applied:
+        raise Fail("nothing-to-roll-back", f"app '{app}' has no applied migration")
+    applied_set = set(applied)
+    leaves = sorted(
+        k for k in applied
+        if not any(c.key in applied_set for c in graph.node_map[k].children)
+    )
+    if len(leaves) != 1:
+        names = ", ".join(k[1] for k in leaves)
+        raise Fail(
+            "ambiguous",
+            f"app '{app}' has {len(leaves)} latest applied migrations ({names}); "
+            f"name the one to go back to with --migration",
+        )
+    leaf = leaves[0]
+    parents = sorted(p.key for p in graph.node_map[leaf].parents if p.key[0] == app)
+    if len(parents) > 1:
+        names = ", ".join(p[1] for p in parents)
+        raise Fail(
+            "ambiguous",
+            f"{app}.{leaf[1]} is a merge migration with parents {names}; "
+            f"name the one to go back to with --migration",
+        )
+    return parents[0][1] if parents else None
+
+
+def plan(conn, target):
+    executor = MigrationExecutor(conn)
+    loader = executor.loader
+    loader.check_consistent_history(conn)
+    graph = loader.graph
+    kind = target["kind"]
+    app = target.get("app")
+    if app is not None and app not in loader.migrated_apps:
+        raise Fail("unknown-app", app)
+    if kind == "all":
+        targets = graph.leaf_nodes()
+        resolved = {"kind": "all"}
+    elif kind == "app":
+        targets = [k for k in graph.leaf_nodes() if k[0] == app]
+        resolved = {"kind": "app", "app": app}
+    elif kind == "migration":
+        name = target["name"]
+        if name == "zero":
+            found = None
+        else:
+            try:
+                found = loader.get_migration_by_prefix(app, name).name
+            except AmbiguityError:
+                raise Fail("ambiguous", f"more than one migration of '{app}' starts with '{name}'; give more of the name")
+            except KeyError:
+                raise Fail("unknown-migration", f"{app}.{name}", app=app, name=name)
+        targets = [(app, found)]
+        resolved = {"kind": "position", "app": app, "migration": found}
+    elif kind == "rollback":
+        found = rollback_target(loader, app)
+        targets = [(app, found)]
+        resolved = {"kind": "position", "app": app, "migration": found}
+    else:
+        raise Fail("other", f"unknown target kind {kind}")
+    steps = []
+    for migration, backwards in executor.migration_plan(targets):
+        ops = ops_of(migration)
+        steps.append(
+            {
+                "app": migration.app_label,
+                "name": migration.name,
+                "backwards": bool(backwards),
+                "operations": [o["description"] for o in ops],
+                "irreversible": any(not o["reversible"] for o in ops),
+            }
+        )
+    return {"resolved": resolved, "steps": steps}
+
+
+def app_exists(app):
+    from django.apps import apps
+
+    try:
+        apps.get_app_config(app)
+    except LookupError:
+        raise Fail("unknown-app", app)
+    return True
+
+
+def main():
+    conn = connections[ARGS.get("database") or DEFAULT_DB_ALIAS]
+    cmd = ARGS["cmd"]
+    try:
+        if cmd == "connect":
+            result = connect(conn)
+        elif cmd == "list":
+            connect(conn)
+            result = list_migrations(conn)
+        elif cmd == "plan":
+            connect(conn)
+            result = plan(conn, ARGS["target"])
+        elif cmd == "app-exists":
+            result = app_exists(ARGS["app"])
+        else:
+            raise Fail("other", f"unknown helper command {cmd}")
+    except Fail as f:
+        emit({"error": f.payload})
+    except Exception as e:
+        emit({"error": {"kind": "other", "message": f"{type(e).__name__}: {e}"}})
+    else:
+        emit({"ok": result})
+
+
+main()

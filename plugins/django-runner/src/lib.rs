@@ -1,0 +1,309 @@
+//! django-runner: a platform-migrate migration runner that drives a Django project's
+//! `manage.py` through the host's `process` capability.
+//!
+//! Settings (`[plugins.NAME.settings]`):
+//! - `manage` (required): the argv that reaches `manage.py`, e.g.
+//!   `[".venv/bin/python", "manage.py"]` or
+//!   `["docker", "compose", "exec", "-T", "web", "python", "manage.py"]`. Its first element must
+//!   be granted as a command.
+//! - `project-dir`: guest path of a granted directory to run in (default: the config's folder).
+//! - `database`: Django database alias (default `default`).
+//! - `env`: table of environment variables for Django (each name granted in `grants.env`).
+//! - `secret-env`: table mapping an environment variable to a granted secret's name, e.g.
+//!   `{ DATABASE_URL = "database-url" }`.
+//!
+//! Reading state never scrapes text: a helper script run through `manage.py shell -c` prints
+//! the migration graph as JSON from Django's own loader.
+
+use platform_migrate_sdk::log;
+use platform_migrate_sdk::process::{self, Command, Failure};
+use platform_migrate_sdk::register_runner;
+use platform_migrate_sdk::runner::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+mod settings;
+use settings::Settings;
+
+const HELPER: &str = include_str!("helper.py");
+const MARK: &str = "@@PM-JSON@@";
+
+struct Django;
+
+/// Build a `manage.py` command from the settings.
+fn manage(s: &Settings, args: &[&str]) -> Result<Command, RunnerError> {
+    let mut cmd = Command::from_argv(s.manage.iter().cloned())
+        .ok_or_else(|| RunnerError::Misconfigured("setting `manage` is empty".into()))?
+        .args(args.iter().copied());
+    if let Some(dir) = &s.project_dir {
+        cmd = cmd.cwd(dir.clone());
+    }
+    for (k, v) in &s.env {
+        cmd = cmd.env(k.clone(), v.clone());
+    }
+    for (var, secret) in &s.secret_env {
+        let value = platform_migrate_sdk::config::secret(secret).map_err(|e| match e {
+            platform_migrate_sdk::config::SecretError::NotGranted(n) => {
+                RunnerError::Denied(format!("secret `{n}` is not granted"))
+            }
+            platform_migrate_sdk::config::SecretError::Unavailable(m) => {
+                RunnerError::Misconfigured(m)
+            }
+        })?;
+        cmd = cmd.env(var.clone(), value);
+    }
+    Ok(cmd)
+}
+
+fn host_error(e: process::Error) -> RunnerError {
+    match e {
+        process::Error::Denied(m) => RunnerError::Denied(m),
+        other => RunnerError::Other(process::message(&other)),
+    }
+}
+
+fn failure(f: Failure) -> RunnerError {
+    match f {
+        Failure::Host(e) => host_error(e),
+        Failure::Exit { command, exit_code, output_tail } => {
+            RunnerError::CommandFailed(CommandFailure { command, exit_code, output_tail })
+        }
+    }
+}
+
+/// Run the helper script with `args` and return its `ok` payload.
+fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
+    if let Some(db) = &s.database {
+        args["database"] = json!(db);
+    }
+    let hex: String = args.to_string().bytes().map(|b| format!("{b:02x}")).collect();
+    let code = format!("PM_ARGS_HEX = \"{hex}\"\n{HELPER}");
+    let cmd = manage(s, &["shell", "-c", &code])?;
+    let out = cmd.run().map_err(host_error)?;
+    let line = out.stdout.lines().rev().find_map(|l| l.strip_prefix(MARK));
+    let Some(line) = line else {
+        // No answer from the helper: Django itself failed (settings, imports, ...).
+        return Err(RunnerError::CommandFailed(CommandFailure {
+            command: format!("{} shell -c <helper>", s.manage.join(" ")),
+            exit_code: out.exit_code,
+            output_tail: process::tail(&format!("{}\n{}", out.stdout, out.stderr), 20),
+        }));
+    };
+    let reply: Value = serde_json::from_str(line)
+        .map_err(|e| RunnerError::Other(format!("unreadable helper output: {e}")))?;
+    if let Some(err) = reply.get("error") {
+        let kind = err["kind"].as_str().unwrap_or("other");
+        let message = err["message"].as_str().unwrap_or("").to_string();
+        return Err(match kind {
+            "connection" => RunnerError::Connection(message),
+            "unknown-app" => RunnerError::UnknownApp(message),
+            "unknown-migration" => RunnerError::UnknownMigration(MigrationRef {
+                app: err["app"].as_str().unwrap_or("").into(),
+                name: err["name"].as_str().unwrap_or("").into(),
+            }),
+            "ambiguous" => RunnerError::Ambiguous(message),
+            "nothing-to-roll-back" => RunnerError::NothingToRollBack(message),
+            _ => RunnerError::Other(message),
+        });
+    }
+    reply
+        .get("ok")
+        .cloned()
+        .ok_or_else(|| RunnerError::Other("helper answered neither ok nor error".into()))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, RunnerError> {
+    serde_json::from_value(v).map_err(|e| RunnerError::Other(format!("unexpected helper output: {e}")))
+}
+
+#[derive(Deserialize)]
+struct JsonConnection {
+    vendor: String,
+    database: String,
+    framework: String,
+}
+
+#[derive(Deserialize)]
+struct JsonOp {
+    description: String,
+    reversible: bool,
+}
+
+#[derive(Deserialize)]
+struct JsonMigration {
+    app: String,
+    name: String,
+    applied: bool,
+    dependencies: Vec<(String, String)>,
+    operations: Vec<JsonOp>,
+}
+
+#[derive(Deserialize)]
+struct JsonStep {
+    app: String,
+    name: String,
+    backwards: bool,
+    operations: Vec<String>,
+    irreversible: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum JsonResolved {
+    All,
+    App { app: String },
+    Position { app: String, migration: Option<String> },
+}
+
+#[derive(Deserialize)]
+struct JsonPlan {
+    resolved: JsonResolved,
+    steps: Vec<JsonStep>,
+}
+
+fn mref(app: String, name: String) -> MigrationRef {
+    MigrationRef { app, name }
+}
+
+fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
+    let migrations: Vec<JsonMigration> = parse(helper(s, json!({"cmd": "list"}))?)?;
+    Ok(migrations
+        .into_iter()
+        .map(|m| Migration {
+            id: mref(m.app, m.name),
+            applied: m.applied,
+            dependencies: m.dependencies.into_iter().map(|(a, n)| mref(a, n)).collect(),
+            operations: m
+                .operations
+                .into_iter()
+                .map(|o| Operation { description: o.description, reversible: o.reversible })
+                .collect(),
+        })
+        .collect())
+}
+
+impl Runner for Django {
+    fn describe() -> PluginInfo {
+        let mut caps = Vec::new();
+        if let Ok(s) = Settings::load() {
+            if let Some(program) = s.manage.first() {
+                caps.push(Capability::RunProgram(program.clone()));
+            }
+            if let Some(dir) = &s.project_dir {
+                caps.push(Capability::Directory(dir.clone()));
+            }
+            caps.extend(s.env.keys().map(|k| Capability::EnvVar(k.clone())));
+            for (var, secret) in &s.secret_env {
+                caps.push(Capability::EnvVar(var.clone()));
+                caps.push(Capability::Secret(secret.clone()));
+            }
+        }
+        platform_migrate_sdk::info!(
+            "django-runner",
+            "Runs Django migrations through the project's manage.py",
+            []
+        )
+        .with_capabilities(caps)
+    }
+
+    fn check_connection(_ctx: RunContext) -> Result<ConnectionInfo, RunnerError> {
+        let s = Settings::load()?;
+        let c: JsonConnection = parse(helper(&s, json!({"cmd": "connect"}))?)?;
+        Ok(ConnectionInfo { vendor: c.vendor, database: c.database, framework: c.framework })
+    }
+
+    fn list_migrations(_ctx: RunContext) -> Result<Vec<Migration>, RunnerError> {
+        list(&Settings::load()?)
+    }
+
+    fn plan(_ctx: RunContext, target: Target) -> Result<Plan, RunnerError> {
+        let s = Settings::load()?;
+        let target = match target {
+            Target::All => json!({"kind": "all"}),
+            Target::App(app) => json!({"kind": "app", "app": app}),
+            Target::Migration(m) => json!({"kind": "migration", "app": m.app, "name": m.name}),
+            Target::Rollback(app) => json!({"kind": "rollback", "app": app}),
+        };
+        let p: JsonPlan = parse(helper(&s, json!({"cmd": "plan", "target": target}))?)?;
+        Ok(Plan {
+            resolved: match p.resolved {
+                JsonResolved::All => ResolvedTarget::All,
+                JsonResolved::App { app } => ResolvedTarget::App(app),
+                JsonResolved::Position { app, migration } => {
+                    ResolvedTarget::Position(AppPosition { app, migration })
+                }
+            },
+            steps: p
+                .steps
+                .into_iter()
+                .map(|st| PlanStep {
+                    id: mref(st.app, st.name),
+                    backwards: st.backwards,
+                    operations: st.operations,
+                    irreversible: st.irreversible,
+                })
+                .collect(),
+        })
+    }
+
+    fn apply(_ctx: RunContext, target: ResolvedTarget, fake: bool) -> Result<(), RunnerError> {
+        let s = Settings::load()?;
+        let mut args: Vec<String> = vec!["migrate".into()];
+        match &target {
+            ResolvedTarget::All => {}
+            ResolvedTarget::App(app) => args.push(app.clone()),
+            ResolvedTarget::Position(p) => {
+                args.push(p.app.clone());
+                args.push(p.migration.clone().unwrap_or_else(|| "zero".into()));
+            }
+        }
+        args.push("--noinput".into());
+        if fake {
+            args.push("--fake".into());
+        }
+        if let Some(db) = &s.database {
+            args.push(format!("--database={db}"));
+        }
+        args.push("-v1".into());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = manage(&s, &refs)?.echo(true);
+        if let Some(secs) = s.timeout_secs {
+            cmd = cmd.timeout_ms(secs.saturating_mul(1000));
+        }
+        log::debug(&format!("running {}", cmd.display()));
+        cmd.run_ok().map(|_| ()).map_err(failure)
+    }
+
+    fn make_migrations(_ctx: RunContext, app: String) -> Result<Vec<MigrationRef>, RunnerError> {
+        let s = Settings::load()?;
+        helper(&s, json!({"cmd": "app-exists", "app": app}))?;
+        let before: Vec<MigrationRef> = list(&s)?.into_iter().map(|m| m.id).collect();
+        manage(&s, &["makemigrations", &app, "--noinput"])?
+            .echo(true)
+            .run_ok()
+            .map_err(failure)?;
+        let created = list(&s)?
+            .into_iter()
+            .map(|m| m.id)
+            .filter(|id| !before.iter().any(|b| b.app == id.app && b.name == id.name))
+            .collect();
+        Ok(created)
+    }
+}
+
+trait WithCapabilities {
+    fn with_capabilities(self, caps: Vec<Capability>) -> Self;
+}
+
+impl WithCapabilities for PluginInfo {
+    fn with_capabilities(mut self, caps: Vec<Capability>) -> Self {
+        self.capabilities = caps;
+        self
+    }
+}
+
+/// Unused keys are fine; the map keeps the settings' order stable for `describe`.
+type Env = BTreeMap<String, String>;
+
+register_runner!(Django);

@@ -1,0 +1,90 @@
+//! # platform-migrate SDK
+//!
+//! Write plugins for [platform-migrate](https://example.invalid/platform-migrate) in Rust: a
+//! **migration runner**, a **backup provider** or a **notifier**. A plugin is a WebAssembly
+//! component built for `wasm32-wasip2`; the host gives it nothing but what its config grants.
+//!
+//! 1. Depend on this crate with exactly one world feature: `runner`, `backup` or `notifier`.
+//! 2. Implement the world's trait ([`Runner`], [`BackupProvider`] or [`Notifier`]); methods with
+//!    a sensible default may be left out.
+//! 3. Register the type with [`register_runner!`], [`register_backup!`] or [`register_notifier!`].
+//! 4. `cargo build --release --target wasm32-wasip2` and point a `[plugins.NAME]` entry at the
+//!    `.wasm` file.
+//!
+//! Host calls are wrapped in small helpers: [`process`] runs granted programs, [`config`] reads
+//! settings and secrets, [`log`] writes into the host's log.
+//!
+//! ```ignore
+//! use platform_migrate_sdk::{notifier::*, Notifier, register_notifier, log};
+//!
+//! struct Echo;
+//! impl Notifier for Echo {
+//!     fn describe() -> PluginInfo {
+//!         platform_migrate_sdk::info!("echo-notifier", "Logs each run", [])
+//!     }
+//!     fn notify(event: RunEvent) -> Result<(), NotifyError> {
+//!         log::info(&format!("run {} in {} ended", event.run_id, event.env));
+//!         Ok(())
+//!     }
+//! }
+//! register_notifier!(Echo);
+//! ```
+
+// Lets the generated export macros name this crate the same way from inside and outside.
+extern crate self as platform_migrate_sdk;
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// Raw bindings of the host imports (`log`, `config`, `process`), shared by every world.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit/since_v0.1.0",
+        world: "host",
+        runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
+        generate_all,
+    });
+}
+
+pub mod config;
+pub mod log;
+pub mod process;
+
+#[cfg(feature = "runner")]
+pub mod runner;
+#[cfg(feature = "runner")]
+pub use runner::Runner;
+
+#[cfg(feature = "backup")]
+pub mod backup;
+#[cfg(feature = "backup")]
+pub use backup::BackupProvider;
+
+#[cfg(feature = "notifier")]
+pub mod notifier;
+#[cfg(feature = "notifier")]
+pub use notifier::Notifier;
+
+#[cfg(any(
+    all(feature = "runner", feature = "backup"),
+    all(feature = "runner", feature = "notifier"),
+    all(feature = "backup", feature = "notifier")
+))]
+compile_error!(
+    "enable exactly one of the features `runner`, `backup`, `notifier`: a plugin implements one world"
+);
+
+/// Build a `PluginInfo` from the crate's version and a list of capabilities.
+///
+/// `info!("my-plugin", "What it does", [Capability::RunProgram("python".into())])`
+#[macro_export]
+macro_rules! info {
+    ($name:expr, $description:expr, [$($cap:expr),* $(,)?]) => {
+        PluginInfo {
+            name: ::std::string::String::from($name),
+            version: ::std::string::String::from(env!("CARGO_PKG_VERSION")),
+            description: ::std::string::String::from($description),
+            capabilities: ::std::vec![$($cap),*],
+        }
+    };
+}

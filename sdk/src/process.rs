@@ -1,0 +1,146 @@
+//! Run granted programs on the host: an argv vector, never a shell.
+//!
+//! ```ignore
+//! let out = platform_migrate_sdk::process::Command::new("python")
+//!     .args(["manage.py", "migrate", "--noinput"])
+//!     .echo(true)
+//!     .run()?;
+//! ```
+
+use crate::bindings::platform::migrate::process as host;
+pub use host::{Error, Output};
+
+/// A program invocation, built up and then [`run`](Command::run).
+#[derive(Debug, Clone)]
+pub struct Command {
+    inner: host::Command,
+}
+
+impl Command {
+    /// A command for `program` as named in the plugin's command grant.
+    pub fn new(program: impl Into<String>) -> Self {
+        Command {
+            inner: host::Command {
+                program: program.into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                cwd: None,
+                timeout_ms: None,
+                echo: false,
+            },
+        }
+    }
+
+    /// Build a command from an argv vector (`argv[0]` is the program). `None` when empty.
+    pub fn from_argv<I, S>(argv: I) -> Option<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut it = argv.into_iter();
+        let program = it.next()?;
+        Some(Command::new(program).args(it))
+    }
+
+    /// Add one argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.inner.args.push(arg.into());
+        self
+    }
+
+    /// Add arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.inner.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Set an environment variable; its name must be in the plugin's `grants.env`.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.inner.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Run in this guest directory (inside a granted directory).
+    pub fn cwd(mut self, dir: impl Into<String>) -> Self {
+        self.inner.cwd = Some(dir.into());
+        self
+    }
+
+    /// Ask the host to kill the program after `ms` milliseconds.
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.inner.timeout_ms = Some(ms);
+        self
+    }
+
+    /// Show the program's output to the user as it runs (verbose runs only).
+    pub fn echo(mut self, echo: bool) -> Self {
+        self.inner.echo = echo;
+        self
+    }
+
+    /// The command line for messages: program and arguments joined with spaces.
+    pub fn display(&self) -> String {
+        let mut s = self.inner.program.clone();
+        for a in &self.inner.args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+
+    /// Run to completion. A non-zero exit is not an error here: check [`Output::exit_code`]
+    /// or use [`Command::run_ok`].
+    pub fn run(&self) -> Result<Output, Error> {
+        host::run(&self.inner)
+    }
+
+    /// Run and treat a non-zero exit as a failure, returning a [`Failure`].
+    pub fn run_ok(&self) -> Result<Output, Failure> {
+        match self.run() {
+            Ok(out) if out.exit_code == Some(0) => Ok(out),
+            Ok(out) => Err(Failure::Exit {
+                command: self.display(),
+                exit_code: out.exit_code,
+                output_tail: tail(&format!("{}{}", out.stdout, out.stderr), 20),
+            }),
+            Err(e) => Err(Failure::Host(e)),
+        }
+    }
+}
+
+/// Why [`Command::run_ok`] failed.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// The host did not run the program to completion (denied, not found, timed out, ...).
+    Host(Error),
+    /// The program ran and exited unsuccessfully.
+    Exit {
+        /// Command line for display.
+        command: String,
+        /// Its exit code; `None` when killed by a signal.
+        exit_code: Option<i32>,
+        /// The last lines of its combined output.
+        output_tail: String,
+    },
+}
+
+/// The last `n` non-empty lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].join("\n")
+}
+
+/// A readable one-line message for a host error.
+pub fn message(e: &Error) -> String {
+    match e {
+        Error::Denied(m) => format!("denied: {m}"),
+        Error::NotFound(m) => format!("program not found: {m}"),
+        Error::TimedOut(ms) => format!("timed out after {ms} ms"),
+        Error::Io(m) => m.clone(),
+    }
+}

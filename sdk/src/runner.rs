@@ -1,0 +1,91 @@
+//! The **migration-runner** world: drive a migration framework.
+//!
+//! Implement [`Runner`] and register it with [`register_runner!`](crate::register_runner).
+
+#[doc(hidden)]
+pub mod world {
+    wit_bindgen::generate!({
+        path: "../wit/since_v0.1.0",
+        world: "migration-runner",
+        runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
+        with: {
+            "platform:migrate/log@0.1.0": crate::bindings::platform::migrate::log,
+            "platform:migrate/config@0.1.0": crate::bindings::platform::migrate::config,
+            "platform:migrate/process@0.1.0": crate::bindings::platform::migrate::process,
+        },
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_runner_world",
+        default_bindings_module: "::platform_migrate_sdk::runner::world",
+    });
+}
+
+pub use world::platform::migrate::runner_types::{
+    AppPosition, CommandFailure, ConnectionInfo, Migration, Operation, Plan, PlanStep,
+    ResolvedTarget, RunnerError, Target,
+};
+pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
+
+/// A migration runner. Only `describe`, `check_connection`, `list_migrations`, `plan` and `apply`
+/// are required.
+pub trait Runner {
+    /// Name, version and the capabilities the plugin needs.
+    fn describe() -> PluginInfo;
+    /// Connect to the database (step 2).
+    fn check_connection(ctx: RunContext) -> Result<ConnectionInfo, RunnerError>;
+    /// Every migration with its applied state.
+    fn list_migrations(ctx: RunContext) -> Result<Vec<Migration>, RunnerError>;
+    /// The steps reaching `target` takes.
+    fn plan(ctx: RunContext, target: Target) -> Result<Plan, RunnerError>;
+    /// Migrate to `target`; with `fake`, only record the state.
+    fn apply(ctx: RunContext, target: ResolvedTarget, fake: bool) -> Result<(), RunnerError>;
+    /// Create migrations from model changes. Default: not supported.
+    fn make_migrations(ctx: RunContext, app: String) -> Result<Vec<MigrationRef>, RunnerError> {
+        let _ = (ctx, app);
+        Err(RunnerError::Other("this runner cannot create migrations".into()))
+    }
+}
+
+/// Export a [`Runner`] implementation as the plugin's component exports.
+#[macro_export]
+macro_rules! register_runner {
+    ($t:ty) => {
+        #[doc(hidden)]
+        pub struct __PlatformMigrateRunner;
+        impl $crate::runner::world::Guest for __PlatformMigrateRunner {
+            fn describe() -> $crate::runner::PluginInfo {
+                <$t as $crate::runner::Runner>::describe()
+            }
+            fn check_connection(
+                ctx: $crate::runner::RunContext,
+            ) -> Result<$crate::runner::ConnectionInfo, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::check_connection(ctx)
+            }
+            fn list_migrations(
+                ctx: $crate::runner::RunContext,
+            ) -> Result<Vec<$crate::runner::Migration>, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::list_migrations(ctx)
+            }
+            fn plan(
+                ctx: $crate::runner::RunContext,
+                target: $crate::runner::Target,
+            ) -> Result<$crate::runner::Plan, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::plan(ctx, target)
+            }
+            fn apply(
+                ctx: $crate::runner::RunContext,
+                target: $crate::runner::ResolvedTarget,
+                fake: bool,
+            ) -> Result<(), $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::apply(ctx, target, fake)
+            }
+            fn make_migrations(
+                ctx: $crate::runner::RunContext,
+                app: String,
+            ) -> Result<Vec<$crate::runner::MigrationRef>, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::make_migrations(ctx, app)
+            }
+        }
+        $crate::runner::world::__export_runner_world!(__PlatformMigrateRunner);
+    };
+}
