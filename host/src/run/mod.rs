@@ -146,7 +146,17 @@ fn run_id(env: &str) -> String {
 }
 
 fn user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    if let Ok(u) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        return u;
+    }
+    // SAFETY: getpwuid returns a pointer into static storage or null; read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned();
+        }
+        format!("uid-{}", libc::getuid())
+    }
 }
 
 /// Carry out a migration run; returns the exit code. `verbosity` is what -v/-q asked for;
@@ -222,7 +232,8 @@ pub fn run(cfg: &Config, args: &crate::cli::RunArgs, verbosity: Option<Verbosity
         Err(f) => {
             let applied = state::changed_summary(&run.entry.applied);
             let extra = if applied.is_empty() { String::new() } else { format!(" (database changed before the failure: {applied})") };
-            Err(Exit::new(f.code, format!("{outcome}: {}{extra}", f.message)))
+            let prefix = if f.code == Code::Refused { "refused: " } else { "" };
+            Err(Exit::new(f.code, format!("{prefix}{}{extra}", f.message)))
         }
     }
 }

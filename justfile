@@ -1,0 +1,40 @@
+# Every task a person runs. Start with `./just demo` (installs `just` itself when missing).
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+python := env_var_or_default("PYTHON", "python3")
+venv := justfile_directory() / ".venv"
+bin := justfile_directory() / "target/release/platform-migrate"
+plugins := "django-runner file-backup"
+
+# Build everything and run the demo: show the plan, then migrate the demo project in dev.
+demo: build
+    cd examples/demo && {{bin}} --env dev --show
+    cd examples/demo && {{bin}} --env dev
+
+# Build everything and run every test (unit and integration, real Django and plugins).
+test: build
+    cargo test --release
+    for p in {{plugins}}; do cargo test --release -p "$p"; done
+
+# Install what a fresh machine lacks: the wasm target and the demo's venv with Django.
+setup:
+    rustup target add wasm32-wasip2
+    test -x {{venv}}/bin/python || {{python}} -m venv {{venv}}
+    {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r examples/demo/requirements.txt
+
+# Build the plugins (one at a time: each enables one SDK world feature).
+plugins: setup
+    for p in {{plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
+
+# Build the host and the plugins.
+build: plugins
+    cargo build --release -p platform-migrate
+
+# Forget the demo's database, history and backups.
+demo-reset:
+    rm -rf examples/demo/db.sqlite3 examples/demo/.platform-migrate
+
+# Format and lint.
+lint:
+    cargo fmt --all --check
+    cargo clippy --release --workspace -- -D warnings

@@ -1,0 +1,197 @@
+//! Shared harness: a fresh copy of the demo project in a temp dir, a config pointing at the
+//! built plugins and the venv, and helpers that read the real SQLite database and history.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn python() -> PathBuf {
+    let p = root().join(".venv/bin/python");
+    assert!(p.exists(), "{} is missing: run the tests with `just test`, which creates it", p.display());
+    p
+}
+
+pub fn plugin(name: &str) -> PathBuf {
+    let p = root().join("target/wasm32-wasip2/release").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} is missing: run the tests with `just test`, which builds the plugins", p.display());
+    p
+}
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let n = name.to_string_lossy();
+        if n == "db.sqlite3" || n == ".platform-migrate" || n == "__pycache__" || n == "platform-migrate.toml" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// The config the tests use: the demo's, with absolute paths.
+pub fn config_text() -> String {
+    let py = python().display().to_string();
+    format!(
+        r#"
+[plugins.django]
+path = "{runner}"
+settings = {{ manage = ["{py}", "manage.py"] }}
+grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
+
+[plugins.sqlite-backup]
+path = "{backup}"
+settings = {{ source = "/project/db.sqlite3" }}
+grants.dirs = [{{ host = ".", guest = "/project", access = "read-only" }}]
+
+[env.dev]
+runner = "django"
+backup = "sqlite-backup"
+
+[env.test]
+runner = "django"
+
+[env.prod]
+runner = "django"
+backup = "sqlite-backup"
+"#,
+        runner = plugin("django_runner").display(),
+        backup = plugin("file_backup").display(),
+    )
+}
+
+impl Project {
+    /// A fresh copy of examples/demo with the test config.
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&root().join("examples/demo"), dir.path());
+        std::fs::write(dir.path().join("platform-migrate.toml"), config_text()).unwrap();
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.path().join("platform-migrate.toml"), text).unwrap();
+    }
+
+    /// Run the built binary in the project folder.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_platform-migrate"))
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("PLATFORM_MIGRATE_LOG")
+            .output()
+            .unwrap();
+        Run::from(out)
+    }
+
+    /// `(app, name)` of every migration recorded as applied in the real SQLite file.
+    pub fn applied(&self) -> BTreeSet<(String, String)> {
+        let db = self.path().join("db.sqlite3");
+        if !db.exists() {
+            return BTreeSet::new();
+        }
+        let script = "import sqlite3,sys,json\n\
+            c=sqlite3.connect(sys.argv[1])\n\
+            t=c.execute(\"select count(*) from sqlite_master where name='django_migrations'\").fetchone()[0]\n\
+            rows=c.execute('select app,name from django_migrations').fetchall() if t else []\n\
+            print(json.dumps(rows))";
+        let out = Command::new(python()).args(["-c", script]).arg(&db).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+        rows.into_iter().collect()
+    }
+
+    /// Names of the tables in the SQLite file.
+    pub fn tables(&self) -> BTreeSet<String> {
+        let script = "import sqlite3,sys,json\n\
+            c=sqlite3.connect(sys.argv[1])\n\
+            print(json.dumps([r[0] for r in c.execute(\"select name from sqlite_master where type='table'\")]))";
+        let out = Command::new(python()).args(["-c", script]).arg(self.path().join("db.sqlite3")).output().unwrap();
+        let rows: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+        rows.into_iter().collect()
+    }
+
+    /// History lines as JSON.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        match std::fs::read_to_string(self.path().join(".platform-migrate/history.jsonl")) {
+            Ok(t) => t.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn backups(&self, env: &str) -> Vec<PathBuf> {
+        let dir = self.path().join(".platform-migrate/backups").join(env);
+        let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        };
+        v.sort();
+        v
+    }
+}
+
+pub fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items.iter().map(|(a, n)| (a.to_string(), n.to_string())).collect()
+}
+
+pub const ALL: &[(&str, &str)] = &[
+    ("users", "0001_initial"),
+    ("users", "0002_user_email_user_joined"),
+    ("users", "0003_fill_emails"),
+    ("orders", "0001_initial"),
+    ("orders", "0002_order_status"),
+    ("orders", "0003_order_note"),
+];
+
+/// A finished run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "unexpected exit code\n{}", self.all());
+        self
+    }
+
+    /// The one-line error message main printed.
+    pub fn error_line(&self) -> String {
+        self.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or("").to_string()
+    }
+}
