@@ -8,7 +8,11 @@ use common::Project;
 /// Nothing happened to the database and no backup was written.
 #[track_caller]
 fn unchanged(p: &Project) {
-    assert!(p.applied().is_empty(), "database changed: {:?}", p.applied());
+    assert!(
+        p.applied().is_empty(),
+        "database changed: {:?}",
+        p.applied()
+    );
     assert!(p.backups("dev").is_empty() && p.backups("prod").is_empty());
 }
 
@@ -26,7 +30,12 @@ fn unknown_env_lists_the_configured_ones() {
     let p = Project::new();
     let r = p.run(&["--env", "staging"]);
     r.expect(2);
-    assert!(r.error_line().contains("unknown environment 'staging'; configured environments: dev, prod, test"), "{}", r.all());
+    assert!(
+        r.error_line()
+            .contains("unknown environment 'staging'; configured environments: dev, prod, test"),
+        "{}",
+        r.all()
+    );
     unchanged(&p);
 }
 
@@ -49,7 +58,12 @@ fn unknown_app_names_the_known_ones() {
     let p = Project::new();
     let r = p.run(&["--env", "dev", "--app", "payments"]);
     r.expect(2);
-    assert!(r.error_line().contains("unknown app 'payments'; apps with migrations: orders, users"), "{}", r.all());
+    assert!(
+        r.error_line()
+            .contains("unknown app 'payments'; apps with migrations: orders, users"),
+        "{}",
+        r.all()
+    );
     unchanged(&p);
 }
 
@@ -59,7 +73,11 @@ fn unknown_migration_lists_the_apps_migrations() {
     let r = p.run(&["--env", "dev", "--app", "users", "--migration", "0009"]);
     r.expect(2);
     let e = r.error_line();
-    assert!(e.contains("unknown migration '0009' for app users"), "{}", r.all());
+    assert!(
+        e.contains("unknown migration '0009' for app users"),
+        "{}",
+        r.all()
+    );
     assert!(e.contains("0001_initial"), "{e}");
     unchanged(&p);
 }
@@ -69,7 +87,11 @@ fn shell_metacharacters_in_app_never_reach_a_shell() {
     let p = Project::new();
     let marker = p.path().join("pwned");
     let app = format!("users; touch {}", marker.display());
-    for flags in [vec!["--app", app.as_str()], vec!["--make", "--app", app.as_str()], vec!["--rollback", "--app", app.as_str()]] {
+    for flags in [
+        vec!["--app", app.as_str()],
+        vec!["--make", "--app", app.as_str()],
+        vec!["--rollback", "--app", app.as_str()],
+    ] {
         let mut args = vec!["--env", "dev"];
         args.extend(flags);
         let r = p.run(&args);
@@ -86,7 +108,11 @@ fn missing_config_says_how_to_fix_it() {
     std::fs::remove_file(p.path().join("platform-migrate.toml")).unwrap();
     let r = p.run(&["--env", "dev"]);
     r.expect(2);
-    assert!(r.error_line().contains("platform-migrate.toml not found"), "{}", r.all());
+    assert!(
+        r.error_line().contains("platform-migrate.toml not found"),
+        "{}",
+        r.all()
+    );
     assert!(r.error_line().contains("--config"), "{}", r.all());
 }
 
@@ -96,12 +122,25 @@ fn malformed_config_names_file_line_and_column() {
     p.write_config("[env.dev]\nrunner = \"django\"\nbackup = = \"x\"\n");
     let r = p.run(&["--env", "dev"]);
     r.expect(2);
-    assert!(r.error_line().starts_with("error: platform-migrate.toml:3:"), "{}", r.all());
+    assert!(
+        r.error_line()
+            .starts_with("error: platform-migrate.toml:3:"),
+        "{}",
+        r.all()
+    );
 
-    p.write_config(&common::config_text().replace("runner = \"django\"\nbackup", "runner = \"djangoo\"\nbackup"));
+    p.write_config(&common::config_text().replace(
+        "runner = \"django\"\nbackup",
+        "runner = \"djangoo\"\nbackup",
+    ));
     let r = p.run(&["--env", "dev"]);
     r.expect(2);
-    assert!(r.error_line().contains("names plugin 'djangoo', which is not configured"), "{}", r.all());
+    assert!(
+        r.error_line()
+            .contains("names plugin 'djangoo', which is not configured"),
+        "{}",
+        r.all()
+    );
     unchanged(&p);
 }
 
@@ -114,7 +153,11 @@ fn missing_plugin_file_is_named_with_its_config_location() {
     let r = p.run(&["--env", "dev"]);
     r.expect(2);
     let e = r.error_line();
-    assert!(e.contains("/nonexistent/runner.wasm not found"), "{}", r.all());
+    assert!(
+        e.contains("/nonexistent/runner.wasm not found"),
+        "{}",
+        r.all()
+    );
     assert!(e.contains("platform-migrate.toml:3:"), "{e}");
     unchanged(&p);
 }
@@ -132,7 +175,11 @@ fn files_that_are_not_components_are_refused() {
         let r = p.run(&["--env", "dev"]);
         r.expect(2);
         let e = r.error_line();
-        assert!(e.contains("is not a WebAssembly component") && e.contains(why), "{}", r.all());
+        assert!(
+            e.contains("is not a WebAssembly component") && e.contains(why),
+            "{}",
+            r.all()
+        );
     }
     unchanged(&p);
 }
@@ -147,7 +194,11 @@ fn a_runner_plugged_into_the_wrong_world_is_refused() {
     p.write_config(&text);
     let r = p.run(&["--env", "dev"]);
     r.expect(2);
-    assert!(r.error_line().contains("is not a migration-runner plugin"), "{}", r.all());
+    assert!(
+        r.error_line().contains("is not a migration-runner plugin"),
+        "{}",
+        r.all()
+    );
     unchanged(&p);
 }
 
@@ -175,12 +226,19 @@ fn arguments_outside_the_grant_are_denied_at_call_time() {
     let p = Project::new();
     // The program is granted, but only for `manage.py migrate ...`: the runner's
     // `manage.py shell -c` is refused by the host before anything is spawned.
-    let text = common::config_text().replace("args = [\"manage.py\", \"**\"]", "args = [\"manage.py\", \"migrate\", \"**\"]");
+    let text = common::config_text().replace(
+        "args = [\"manage.py\", \"**\"]",
+        "args = [\"manage.py\", \"migrate\", \"**\"]",
+    );
     p.write_config(&text);
     let r = p.run(&["--env", "dev"]);
     r.expect(4);
     let e = r.error_line();
-    assert!(e.contains("may not run") && e.contains("arguments match none"), "{}", r.all());
+    assert!(
+        e.contains("may not run") && e.contains("arguments match none"),
+        "{}",
+        r.all()
+    );
     assert!(e.contains("plugins.django.grants.commands"), "{e}");
     unchanged(&p);
 }

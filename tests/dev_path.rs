@@ -12,9 +12,18 @@ fn show_lists_pending_migrations_and_changes_nothing() {
     let r = p.run(&["--env", "dev", "--show"]);
     r.expect(0);
     for (app, name) in ALL {
-        assert!(r.stdout.contains(&format!("apply {app}.{name}")), "{} missing\n{}", name, r.all());
+        assert!(
+            r.stdout.contains(&format!("apply {app}.{name}")),
+            "{} missing\n{}",
+            name,
+            r.all()
+        );
     }
-    assert!(r.stdout.contains("[4/6] show migration plan: 6 step(s)"), "{}", r.all());
+    assert!(
+        r.stdout.contains("[4/6] show migration plan: 6 step(s)"),
+        "{}",
+        r.all()
+    );
     assert!(r.stdout.contains("[5/6] execute: skipped"), "{}", r.all());
     assert!(p.applied().is_empty());
     assert!(p.backups("dev").is_empty());
@@ -29,17 +38,35 @@ fn migrate_all_runs_six_steps_and_verifies() {
     let p = Project::new();
     let r = p.run(&["--env", "dev"]);
     r.expect(0);
-    for (n, name) in ["validate environment", "connect to database", "backup", "show migration plan", "execute", "verify database state"]
-        .iter()
-        .enumerate()
+    for (n, name) in [
+        "validate environment",
+        "connect to database",
+        "backup",
+        "show migration plan",
+        "execute",
+        "verify database state",
+    ]
+    .iter()
+    .enumerate()
     {
         let prefix = format!("[{}/6] {name}: ", n + 1);
-        let line = r.stdout.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no line {prefix}\n{}", r.all()));
-        assert!(line.ends_with(" ms)") || line.ends_with(" s)"), "no duration in {line}");
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no line {prefix}\n{}", r.all()));
+        assert!(
+            line.ends_with(" ms)") || line.ends_with(" s)"),
+            "no duration in {line}"
+        );
     }
     // dev is verbose: the commands and Django's own output are shown.
     assert!(r.stdout.contains("$ "), "{}", r.all());
-    assert!(r.stdout.contains("Applying users.0001_initial... OK"), "{}", r.all());
+    assert!(
+        r.stdout.contains("Applying users.0001_initial... OK"),
+        "{}",
+        r.all()
+    );
     assert_eq!(p.applied(), set(ALL));
     assert!(p.tables().contains("orders_order"));
     let h = p.history();
@@ -52,15 +79,26 @@ fn migrate_all_runs_six_steps_and_verifies() {
     // A second run has nothing to do and still succeeds.
     let again = p.run(&["--env", "dev"]);
     again.expect(0);
-    assert!(again.stdout.contains("nothing to migrate"), "{}", again.all());
+    assert!(
+        again.stdout.contains("nothing to migrate"),
+        "{}",
+        again.all()
+    );
     assert_eq!(p.history().len(), 2);
 }
 
 #[test]
 fn migrate_one_app_up_to_a_named_migration() {
     let p = Project::new();
-    p.run(&["--env", "dev", "--app", "users", "--migration", "0002"]).expect(0);
-    assert_eq!(p.applied(), set(&[("users", "0001_initial"), ("users", "0002_user_email_user_joined")]));
+    p.run(&["--env", "dev", "--app", "users", "--migration", "0002"])
+        .expect(0);
+    assert_eq!(
+        p.applied(),
+        set(&[
+            ("users", "0001_initial"),
+            ("users", "0002_user_email_user_joined")
+        ])
+    );
     let h = p.history();
     assert_eq!(h[0]["app"], "users");
     assert_eq!(h[0]["migration"], "0002");
@@ -79,7 +117,11 @@ fn rollback_unapplies_the_apps_last_migration_after_a_backup() {
     p.run(&["--env", "dev"]).expect(0);
     let r = p.run(&["--env", "dev", "--rollback", "--app", "orders"]);
     r.expect(0);
-    assert!(r.stdout.contains("unapply orders.0003_order_note"), "{}", r.all());
+    assert!(
+        r.stdout.contains("unapply orders.0003_order_note"),
+        "{}",
+        r.all()
+    );
     let mut expected = set(ALL);
     expected.remove(&("orders".to_string(), "0003_order_note".to_string()));
     assert_eq!(p.applied(), expected);
@@ -92,25 +134,37 @@ fn rollback_unapplies_the_apps_last_migration_after_a_backup() {
     let backups = p.backups("dev");
     assert_eq!(backups.len(), 1, "{backups:?}");
     let bytes = std::fs::read(&backups[0]).unwrap();
-    assert_eq!(last["backup"]["sha256"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(
+        last["backup"]["sha256"],
+        hex::encode(Sha256::digest(&bytes))
+    );
     assert_eq!(last["backup"]["size"], bytes.len() as u64);
     assert!(bytes.starts_with(b"SQLite format 3\0"));
 
     // Rolling back again goes one further; backups are never overwritten.
-    p.run(&["--env", "dev", "--rollback", "--app", "orders"]).expect(0);
-    assert!(!p.applied().contains(&("orders".into(), "0002_order_status".into())));
+    p.run(&["--env", "dev", "--rollback", "--app", "orders"])
+        .expect(0);
+    assert!(!p
+        .applied()
+        .contains(&("orders".into(), "0002_order_status".into())));
     assert_eq!(p.backups("dev").len(), 2);
 }
 
 #[test]
 fn rollback_to_zero_and_nothing_left_to_roll_back() {
     let p = Project::new();
-    p.run(&["--env", "dev", "--app", "users", "--migration", "0001"]).expect(0);
-    p.run(&["--env", "dev", "--rollback", "--app", "users"]).expect(0);
+    p.run(&["--env", "dev", "--app", "users", "--migration", "0001"])
+        .expect(0);
+    p.run(&["--env", "dev", "--rollback", "--app", "users"])
+        .expect(0);
     assert!(p.applied().is_empty());
     let r = p.run(&["--env", "dev", "--rollback", "--app", "users"]);
     r.expect(2);
-    assert!(r.error_line().contains("nothing to roll back"), "{}", r.all());
+    assert!(
+        r.error_line().contains("nothing to roll back"),
+        "{}",
+        r.all()
+    );
 }
 
 #[test]
@@ -131,8 +185,17 @@ fn make_creates_a_migration_after_a_model_edit() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("0004"))
         .collect();
-    assert_eq!(created, vec!["0004_user_nickname.py".to_string()], "{}", r.all());
-    assert!(r.stdout.contains("created users.0004_user_nickname"), "{}", r.all());
+    assert_eq!(
+        created,
+        vec!["0004_user_nickname.py".to_string()],
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("created users.0004_user_nickname"),
+        "{}",
+        r.all()
+    );
     let h = p.history();
     assert_eq!(h[0]["action"], "make");
     assert_eq!(h[0]["created"][0], "users.0004_user_nickname");
@@ -142,7 +205,11 @@ fn make_creates_a_migration_after_a_model_edit() {
     // No model change: nothing created.
     let again = p.run(&["--env", "dev", "--make", "--app", "users"]);
     again.expect(0);
-    assert!(again.stdout.contains("no changes detected"), "{}", again.all());
+    assert!(
+        again.stdout.contains("no changes detected"),
+        "{}",
+        again.all()
+    );
 }
 
 #[test]
@@ -152,8 +219,14 @@ fn fake_records_migrations_without_running_them() {
     r.expect(0);
     assert_eq!(p.applied(), set(ALL));
     let tables = p.tables();
-    assert!(!tables.contains("users_user"), "--fake created tables: {tables:?}");
-    assert!(!tables.contains("orders_order"), "--fake created tables: {tables:?}");
+    assert!(
+        !tables.contains("users_user"),
+        "--fake created tables: {tables:?}"
+    );
+    assert!(
+        !tables.contains("orders_order"),
+        "--fake created tables: {tables:?}"
+    );
     assert_eq!(p.history()[0]["fake"], true);
 }
 
@@ -167,7 +240,11 @@ fn history_command_prints_each_run() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", r.all());
     assert!(lines[0].contains("shown"), "{}", lines[0]);
-    assert!(lines[1].contains("succeeded") && lines[1].contains("migrate users"), "{}", lines[1]);
+    assert!(
+        lines[1].contains("succeeded") && lines[1].contains("migrate users"),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]
@@ -176,7 +253,12 @@ fn quiet_prints_only_the_outcome() {
     let r = p.run(&["--env", "dev", "-q"]);
     r.expect(0);
     assert_eq!(r.stdout.lines().count(), 1, "{}", r.all());
-    assert!(r.stdout.starts_with("succeeded: 6 migration(s) applied in dev"), "{}", r.all());
+    assert!(
+        r.stdout
+            .starts_with("succeeded: 6 migration(s) applied in dev"),
+        "{}",
+        r.all()
+    );
 }
 
 #[test]
@@ -186,10 +268,131 @@ fn automation_script_is_the_same_binary() {
     let out = std::process::Command::new(&script)
         .args(["--env", "test", "--show"])
         .current_dir(p.path())
-        .env("PLATFORM_MIGRATE_BIN", env!("CARGO_BIN_EXE_platform-migrate"))
+        .env(
+            "PLATFORM_MIGRATE_BIN",
+            env!("CARGO_BIN_EXE_platform-migrate"),
+        )
         .output()
         .unwrap();
     let r = common::Run::from(out);
     r.expect(0);
-    assert!(r.stdout.contains("[4/6] show migration plan: 6 step(s)"), "{}", r.all());
+    assert!(
+        r.stdout.contains("[4/6] show migration plan: 6 step(s)"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn show_with_rollback_previews_the_rollback_and_changes_nothing() {
+    let p = Project::new();
+    p.run(&["--env", "dev"]).expect(0);
+    let r = p.run(&["--env", "dev", "--show", "--rollback", "--app", "users"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("unapply users.0003_fill_emails"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(p.applied(), set(ALL));
+    assert!(p.backups("dev").is_empty());
+}
+
+/// Write a test-only migration into the copied project.
+fn add_migration(p: &Project, app: &str, name: &str, body: &str) {
+    std::fs::write(
+        p.path()
+            .join(app)
+            .join("migrations")
+            .join(format!("{name}.py")),
+        body,
+    )
+    .unwrap();
+}
+
+#[test]
+fn irreversible_migrations_are_marked_and_never_unapplied() {
+    let p = Project::new();
+    add_migration(
+        &p,
+        "orders",
+        "0004_irreversible",
+        "from django.db import migrations\n\n\
+         def forwards(apps, schema_editor):\n    pass\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(forwards)]\n",
+    );
+    let shown = p.run(&["--env", "dev", "--show"]);
+    shown.expect(0);
+    assert!(
+        shown
+            .stdout
+            .contains("apply orders.0004_irreversible  [irreversible: cannot be undone later]"),
+        "{}",
+        shown.all()
+    );
+    p.run(&["--env", "dev"]).expect(0);
+    let before = p.applied();
+    let r = p.run(&["--env", "dev", "--rollback", "--app", "orders"]);
+    r.expect(3);
+    assert!(
+        r.error_line()
+            .contains("cannot unapply orders.0004_irreversible"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(p.applied(), before);
+    assert_eq!(p.history().last().unwrap()["outcome"], "refused");
+}
+
+#[test]
+fn a_migration_that_fails_midway_is_reported_exactly() {
+    let p = Project::new();
+    add_migration(
+        &p,
+        "orders",
+        "0004_boom",
+        "from django.db import migrations\n\n\
+         def boom(apps, schema_editor):\n    raise RuntimeError(\"boom: the data is not what this migration expects\")\n\n\
+         class Migration(migrations.Migration):\n    atomic = True\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(boom, migrations.RunPython.noop)]\n",
+    );
+    let r = p.run(&["--env", "dev", "--app", "orders"]);
+    r.expect(1);
+    let e = r.error_line();
+    assert!(
+        e.contains("boom: the data is not what this migration expects"),
+        "{}",
+        r.all()
+    );
+    assert!(e.contains("database changed before the failure"), "{e}");
+    // Everything before the failing migration applied; it did not.
+    let applied = p.applied();
+    assert!(applied.contains(&("orders".into(), "0003_order_note".into())));
+    assert!(!applied.contains(&("orders".into(), "0004_boom".into())));
+    let h = p.history();
+    let last = h.last().unwrap();
+    assert_eq!(last["outcome"], "failed");
+    assert_eq!(last["exit_code"], 1);
+    let recorded: Vec<String> = last["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}.{}",
+                a["app"].as_str().unwrap(),
+                a["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        vec![
+            "users.0001_initial",
+            "orders.0001_initial",
+            "orders.0002_order_status",
+            "orders.0003_order_note"
+        ]
+    );
 }

@@ -28,7 +28,8 @@ fn print_history(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
     if let Some(e) = env {
         cfg.env(e).map_err(Exit::usage)?;
     }
-    let entries = history::read(&cfg.state_dir).map_err(|e| Exit::failed(format!("cannot read history: {e}")))?;
+    let entries = history::read(&cfg.state_dir)
+        .map_err(|e| Exit::failed(format!("cannot read history: {e}")))?;
     for e in entries.iter().filter(|e| env.is_none_or(|x| x == e.env)) {
         let what = match (&e.app, &e.migration) {
             (Some(a), Some(m)) => format!("{} {a} {m}", e.action),
@@ -36,8 +37,15 @@ fn print_history(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
             _ => e.action.clone(),
         };
         let changed = e.applied.len();
-        let err = e.error.as_deref().map(|x| format!(" - {x}")).unwrap_or_default();
-        println!("{}  {:<5} {:<9} {:<24} {changed} changed  {} ms  {}@{}{err}", e.started, e.env, e.outcome, what, e.duration_ms, e.user, e.host);
+        let err = e
+            .error
+            .as_deref()
+            .map(|x| format!(" - {x}"))
+            .unwrap_or_default();
+        println!(
+            "{}  {:<5} {:<9} {:<24} {changed} changed  {} ms  {}@{}{err}",
+            e.started, e.env, e.outcome, what, e.duration_ms, e.user, e.host
+        );
     }
     Ok(Code::Success)
 }

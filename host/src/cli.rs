@@ -19,7 +19,12 @@ pub struct Cli {
     pub run: RunArgs,
 
     /// Config file.
-    #[arg(long, global = true, value_name = "PATH", default_value = "platform-migrate.toml")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "platform-migrate.toml"
+    )]
     pub config: PathBuf,
 
     /// More output (-v shows debug logs, -vv traces). dev is verbose by default.

@@ -26,13 +26,19 @@ pub struct Exit {
 
 impl Exit {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Exit { code, message: message.into() }
+        Exit {
+            code,
+            message: message.into(),
+        }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Exit::new(Code::Usage, message)
     }
     pub fn failed(message: impl Into<String>) -> Self {
         Exit::new(Code::Failed, message)
+    }
+    pub fn refused(message: impl Into<String>) -> Self {
+        Exit::new(Code::Refused, message)
     }
 }
 

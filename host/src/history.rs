@@ -70,7 +70,10 @@ pub fn append(state_dir: &Path, entry: &Entry) -> std::io::Result<()> {
     std::fs::create_dir_all(state_dir)?;
     let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
     line.push('\n');
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path(state_dir))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path(state_dir))?;
     f.write_all(line.as_bytes())?;
     f.sync_all()
 }
@@ -86,7 +89,8 @@ pub fn read(state_dir: &Path) -> std::io::Result<Vec<Entry>> {
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| std::io::Error::other(format!("history line {}: {e}", i + 1)))
+            serde_json::from_str(l)
+                .map_err(|e| std::io::Error::other(format!("history line {}: {e}", i + 1)))
         })
         .collect()
 }
@@ -126,7 +130,10 @@ mod tests {
         append(&state, &entry("a")).unwrap();
         append(&state, &entry("b")).unwrap();
         let all = read(&state).unwrap();
-        assert_eq!(all.iter().map(|e| e.run_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            all.iter().map(|e| e.run_id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         let text = std::fs::read_to_string(path(&state)).unwrap();
         assert_eq!(text.lines().count(), 2);
     }

@@ -7,6 +7,7 @@
 //!   `proc`: spawning child processes for plugins.
 //! - `run`: the six steps, one file each; `history`: the run log; `ui`: human output.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod exit;
@@ -17,4 +18,3 @@ pub mod run;
 pub mod sandbox;
 pub mod secrets;
 pub mod ui;
-pub mod app;

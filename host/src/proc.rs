@@ -45,7 +45,11 @@ pub enum ProcError {
 pub fn resolve_program(program: &str, base: &std::path::Path) -> Result<PathBuf, ProcError> {
     if program.contains('/') {
         let p = base.join(program);
-        return if p.is_file() { Ok(p) } else { Err(ProcError::NotFound(p.display().to_string())) };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(ProcError::NotFound(p.display().to_string()))
+        };
     }
     FIXED_PATH
         .split(':')
@@ -116,15 +120,30 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         _ => ProcError::Io(format!("cannot start {}: {e}", spawn.program.display())),
     })?;
     let pid = child.id();
-    let stdout = child.stdout.take().ok_or_else(|| ProcError::Io("no stdout pipe".into()))?;
-    let stderr = child.stderr.take().ok_or_else(|| ProcError::Io("no stderr pipe".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| ProcError::Io("no stdout pipe".into()))?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| ProcError::Io("no stderr pipe".into()))?;
     let echo = spawn.echo;
     let work = async {
-        let (o, e, status) = tokio::join!(read_capped(stdout, echo), read_capped(stderr, echo), child.wait());
+        let (o, e, status) = tokio::join!(
+            read_capped(stdout, echo),
+            read_capped(stderr, echo),
+            child.wait()
+        );
         let (stdout, t1) = o.map_err(|e| ProcError::Io(e.to_string()))?;
         let (stderr, t2) = e.map_err(|e| ProcError::Io(e.to_string()))?;
         let status = status.map_err(|e| ProcError::Io(e.to_string()))?;
-        Ok::<_, ProcError>(Finished { exit_code: status.code(), stdout, stderr, truncated: t1 || t2 })
+        Ok::<_, ProcError>(Finished {
+            exit_code: status.code(),
+            stdout,
+            stderr,
+            truncated: t1 || t2,
+        })
     };
     match tokio::time::timeout(spawn.timeout, work).await {
         Ok(result) => result,
@@ -187,12 +206,21 @@ mod tests {
         let mut s = spawn("sh", &["-c", "echo a; echo b"]);
         s.echo = Some(&f);
         run(s).unwrap();
-        assert_eq!(*seen.lock().unwrap(), vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec!["a".to_string(), "b".to_string()]
+        );
     }
 
     #[test]
     fn missing_programs_are_not_found() {
-        assert!(matches!(resolve_program("surely-no-such-program-x", std::path::Path::new("/")), Err(ProcError::NotFound(_))));
-        assert!(matches!(resolve_program("./nope", std::path::Path::new("/tmp")), Err(ProcError::NotFound(_))));
+        assert!(matches!(
+            resolve_program("surely-no-such-program-x", std::path::Path::new("/")),
+            Err(ProcError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve_program("./nope", std::path::Path::new("/tmp")),
+            Err(ProcError::NotFound(_))
+        ));
     }
 }

@@ -30,7 +30,9 @@ impl Redactor {
 
     /// `text` with every known secret masked.
     pub fn redact(&self, text: &str) -> String {
-        let Ok(values) = self.values.read() else { return text.to_string() };
+        let Ok(values) = self.values.read() else {
+            return text.to_string();
+        };
         let mut out = text.to_string();
         for v in values.iter() {
             if out.contains(v.as_str()) {
@@ -49,20 +51,38 @@ pub enum SecretError {
     #[error("secret '{name}': environment variable {var} is not set; export it before running")]
     EnvMissing { name: String, var: String },
     #[error("secret '{name}': cannot read file {file}: {reason}")]
-    FileUnreadable { name: String, file: String, reason: String },
+    FileUnreadable {
+        name: String,
+        file: String,
+        reason: String,
+    },
 }
 
 /// Read a secret's value from its source (trailing newline of a file trimmed) and register it
 /// with the redactor.
-pub fn resolve(name: &str, source: &SecretSource, redactor: &Redactor) -> Result<String, SecretError> {
+pub fn resolve(
+    name: &str,
+    source: &SecretSource,
+    redactor: &Redactor,
+) -> Result<String, SecretError> {
     let value = if let Some(var) = &source.env {
-        std::env::var(var).map_err(|_| SecretError::EnvMissing { name: name.into(), var: var.clone() })?
+        std::env::var(var).map_err(|_| SecretError::EnvMissing {
+            name: name.into(),
+            var: var.clone(),
+        })?
     } else if let Some(file) = &source.file {
         std::fs::read_to_string(file)
             .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| SecretError::FileUnreadable { name: name.into(), file: file.clone(), reason: e.to_string() })?
+            .map_err(|e| SecretError::FileUnreadable {
+                name: name.into(),
+                file: file.clone(),
+                reason: e.to_string(),
+            })?
     } else {
-        return Err(SecretError::EnvMissing { name: name.into(), var: "(none)".into() });
+        return Err(SecretError::EnvMissing {
+            name: name.into(),
+            var: "(none)".into(),
+        });
     };
     redactor.add(&value);
     Ok(value)
@@ -95,7 +115,10 @@ mod tests {
         let f = dir.path().join("pw");
         std::fs::write(&f, "postgres://u:pw1234@h/db\n").unwrap();
         let r = Redactor::default();
-        let src = SecretSource { env: None, file: Some(f.display().to_string()) };
+        let src = SecretSource {
+            env: None,
+            file: Some(f.display().to_string()),
+        };
         let v = resolve("db", &src, &r).unwrap();
         assert_eq!(v, "postgres://u:pw1234@h/db");
         assert_eq!(r.redact(&v), MASK);
@@ -103,8 +126,13 @@ mod tests {
 
     #[test]
     fn missing_env_names_the_variable_not_a_value() {
-        let src = SecretSource { env: Some("PM_TEST_SURELY_UNSET_VAR".into()), file: None };
-        let e = resolve("db", &src, &Redactor::default()).unwrap_err().to_string();
+        let src = SecretSource {
+            env: Some("PM_TEST_SURELY_UNSET_VAR".into()),
+            file: None,
+        };
+        let e = resolve("db", &src, &Redactor::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("PM_TEST_SURELY_UNSET_VAR"), "{e}");
     }
 }

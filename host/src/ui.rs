@@ -43,7 +43,10 @@ pub fn fmt_duration(d: Duration) -> String {
 
 impl Ui {
     pub fn new(v: Verbosity) -> Ui {
-        Ui { level: Arc::new(AtomicU8::new(v as u8)), step: Arc::default() }
+        Ui {
+            level: Arc::new(AtomicU8::new(v as u8)),
+            step: Arc::default(),
+        }
     }
 
     pub fn set(&self, v: Verbosity) {
@@ -74,7 +77,10 @@ impl Ui {
     /// A step starts: its details are collected until [`Ui::step`].
     pub fn begin(&self, n: usize, name: &str) {
         if let Ok(mut s) = self.step.lock() {
-            *s = OpenStep { title: Some(format!("[{n}/{STEPS}] {name}")), ..OpenStep::default() };
+            *s = OpenStep {
+                title: Some(format!("[{n}/{STEPS}] {name}")),
+                ..OpenStep::default()
+            };
         }
     }
 
@@ -85,7 +91,10 @@ impl Ui {
             Err(_) => Vec::new(),
         };
         if self.level() >= Verbosity::Normal as u8 {
-            self.out(&format!("[{n}/{STEPS}] {name}: {outcome} ({})", fmt_duration(took)));
+            self.out(&format!(
+                "[{n}/{STEPS}] {name}: {outcome} ({})",
+                fmt_duration(took)
+            ));
             for d in details {
                 self.out(&d);
             }

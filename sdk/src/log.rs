@@ -1,12 +1,14 @@
 //! Lines into the host's log. The host redacts secrets from them.
 
-pub use crate::bindings::platform::migrate::log::Level;
 use crate::bindings::platform::migrate::log::write;
+pub use crate::bindings::platform::migrate::log::Level;
 
 /// Write a line at `level` with key/value fields.
 pub fn with_fields(level: Level, message: &str, fields: &[(&str, &str)]) {
-    let fields: Vec<(String, String)> =
-        fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     write(level, message, &fields);
 }
 

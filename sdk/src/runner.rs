@@ -42,7 +42,9 @@ pub trait Runner {
     /// Create migrations from model changes. Default: not supported.
     fn make_migrations(ctx: RunContext, app: String) -> Result<Vec<MigrationRef>, RunnerError> {
         let _ = (ctx, app);
-        Err(RunnerError::Other("this runner cannot create migrations".into()))
+        Err(RunnerError::Other(
+            "this runner cannot create migrations".into(),
+        ))
     }
 }
 

@@ -7,18 +7,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn python() -> PathBuf {
     let p = root().join(".venv/bin/python");
-    assert!(p.exists(), "{} is missing: run the tests with `just test`, which creates it", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run the tests with `just test`, which creates it",
+        p.display()
+    );
     p
 }
 
 pub fn plugin(name: &str) -> PathBuf {
-    let p = root().join("target/wasm32-wasip2/release").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} is missing: run the tests with `just test`, which builds the plugins", p.display());
+    let p = root()
+        .join("target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run the tests with `just test`, which builds the plugins",
+        p.display()
+    );
     p
 }
 
@@ -32,7 +45,11 @@ fn copy_tree(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         let name = entry.file_name();
         let n = name.to_string_lossy();
-        if n == "db.sqlite3" || n == ".platform-migrate" || n == "__pycache__" || n == "platform-migrate.toml" {
+        if n == "db.sqlite3"
+            || n == ".platform-migrate"
+            || n == "__pycache__"
+            || n == "platform-migrate.toml"
+        {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
@@ -114,8 +131,16 @@ impl Project {
             t=c.execute(\"select count(*) from sqlite_master where name='django_migrations'\").fetchone()[0]\n\
             rows=c.execute('select app,name from django_migrations').fetchall() if t else []\n\
             print(json.dumps(rows))";
-        let out = Command::new(python()).args(["-c", script]).arg(&db).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(python())
+            .args(["-c", script])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let rows: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
         rows.into_iter().collect()
     }
@@ -125,7 +150,11 @@ impl Project {
         let script = "import sqlite3,sys,json\n\
             c=sqlite3.connect(sys.argv[1])\n\
             print(json.dumps([r[0] for r in c.execute(\"select name from sqlite_master where type='table'\")]))";
-        let out = Command::new(python()).args(["-c", script]).arg(self.path().join("db.sqlite3")).output().unwrap();
+        let out = Command::new(python())
+            .args(["-c", script])
+            .arg(self.path().join("db.sqlite3"))
+            .output()
+            .unwrap();
         let rows: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
         rows.into_iter().collect()
     }
@@ -133,7 +162,10 @@ impl Project {
     /// History lines as JSON.
     pub fn history(&self) -> Vec<serde_json::Value> {
         match std::fs::read_to_string(self.path().join(".platform-migrate/history.jsonl")) {
-            Ok(t) => t.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+            Ok(t) => t
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -150,7 +182,10 @@ impl Project {
 }
 
 pub fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items.iter().map(|(a, n)| (a.to_string(), n.to_string())).collect()
+    items
+        .iter()
+        .map(|(a, n)| (a.to_string(), n.to_string()))
+        .collect()
 }
 
 pub const ALL: &[(&str, &str)] = &[
@@ -192,6 +227,10 @@ impl Run {
 
     /// The one-line error message main printed.
     pub fn error_line(&self) -> String {
-        self.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or("").to_string()
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or("")
+            .to_string()
     }
 }

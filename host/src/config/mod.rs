@@ -21,7 +21,12 @@ pub enum ConfigError {
     #[error("cannot read config file {path}: {reason}")]
     Unreadable { path: String, reason: String },
     #[error("{path}:{line}:{column}: {message}")]
-    At { path: String, line: usize, column: usize, message: String },
+    At {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 /// A place in the config file, for later errors (e.g. a plugin file that is missing).
@@ -91,8 +96,17 @@ impl Source<'_> {
     fn loc(&self, span: Range<usize>) -> Loc {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-        Loc { path: self.path.clone(), line, column }
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
+        Loc {
+            path: self.path.clone(),
+            line,
+            column,
+        }
     }
     fn err(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         self.loc(span).error(message)
@@ -108,21 +122,42 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ConfigError::Missing { path: shown });
             }
-            Err(e) => return Err(ConfigError::Unreadable { path: shown, reason: e.to_string() }),
+            Err(e) => {
+                return Err(ConfigError::Unreadable {
+                    path: shown,
+                    reason: e.to_string(),
+                })
+            }
         };
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let base_dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let base_dir = abs
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         Config::parse(&text, &shown, abs.clone(), base_dir)
     }
 
     /// Parse config text; `shown` names the file in messages.
-    pub fn parse(text: &str, shown: &str, path: PathBuf, base_dir: PathBuf) -> Result<Config, ConfigError> {
-        let src = Source { path: shown.to_string(), text };
+    pub fn parse(
+        text: &str,
+        shown: &str,
+        path: PathBuf,
+        base_dir: PathBuf,
+    ) -> Result<Config, ConfigError> {
+        let src = Source {
+            path: shown.to_string(),
+            text,
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_string();
             match e.span() {
                 Some(span) => src.err(span, message),
-                None => ConfigError::At { path: shown.into(), line: 1, column: 1, message },
+                None => ConfigError::At {
+                    path: shown.into(),
+                    line: 1,
+                    column: 1,
+                    message,
+                },
             }
         })?;
         let state_dir = base_dir.join(raw.state_dir.as_deref().unwrap_or(".platform-migrate"));
@@ -136,7 +171,13 @@ impl Config {
             let resolved = resolve_env(&src, &base_dir, &state_dir, &plugins, &name, e)?;
             envs.insert(name, resolved);
         }
-        Ok(Config { path, base_dir, state_dir, plugins, envs })
+        Ok(Config {
+            path,
+            base_dir,
+            state_dir,
+            plugins,
+            envs,
+        })
     }
 
     /// The environment called `name`, or a usage message listing the configured ones.
@@ -163,23 +204,41 @@ fn to_setting(value: &toml::Value) -> String {
     }
 }
 
-fn resolve_plugin(src: &Source<'_>, base: &Path, name: &str, p: RawPlugin) -> Result<PluginConfig, ConfigError> {
+fn resolve_plugin(
+    src: &Source<'_>,
+    base: &Path,
+    name: &str,
+    p: RawPlugin,
+) -> Result<PluginConfig, ConfigError> {
     let path_loc = src.loc(p.path.span());
     let path = base.join(p.path.get_ref());
     let mut dirs = Vec::new();
     for d in p.grants.dirs {
         let guest = d.guest.get_ref().clone();
         if !policy::dirs::valid_guest_path(&guest) {
-            return Err(src.err(d.guest.span(), format!(
-                "guest path {guest:?} must be absolute with no `.` or `..`, like \"/project\""
-            )));
+            return Err(src.err(
+                d.guest.span(),
+                format!(
+                    "guest path {guest:?} must be absolute with no `.` or `..`, like \"/project\""
+                ),
+            ));
         }
-        dirs.push(DirGrant { host: base.join(&d.host), guest, access: d.access });
+        dirs.push(DirGrant {
+            host: base.join(&d.host),
+            guest,
+            access: d.access,
+        });
     }
     let mut env = Vec::new();
     for v in p.grants.env.iter().chain(p.grants.inherit_env.iter()) {
         if let Some(why) = policy::env::forbidden(v.get_ref()) {
-            return Err(src.err(v.span(), format!("environment variable {} cannot be granted: {why}", v.get_ref())));
+            return Err(src.err(
+                v.span(),
+                format!(
+                    "environment variable {} cannot be granted: {why}",
+                    v.get_ref()
+                ),
+            ));
         }
     }
     env.extend(p.grants.env.iter().map(|v| v.get_ref().clone()));
@@ -202,7 +261,12 @@ fn resolve_plugin(src: &Source<'_>, base: &Path, name: &str, p: RawPlugin) -> Re
         commands: p.grants.commands,
         dirs,
         env,
-        inherit_env: p.grants.inherit_env.into_iter().map(|v| v.into_inner()).collect(),
+        inherit_env: p
+            .grants
+            .inherit_env
+            .into_iter()
+            .map(|v| v.into_inner())
+            .collect(),
         secrets: secrets.keys().cloned().collect(),
         timeout_secs: p.grants.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
     };
@@ -210,7 +274,11 @@ fn resolve_plugin(src: &Source<'_>, base: &Path, name: &str, p: RawPlugin) -> Re
         name: name.to_string(),
         path,
         path_loc,
-        settings: p.settings.iter().map(|(k, v)| (k.clone(), to_setting(v))).collect(),
+        settings: p
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), to_setting(v)))
+            .collect(),
         grants,
         secrets,
     })
@@ -238,7 +306,11 @@ fn resolve_env(
     };
     let runner = check(&e.runner, "runner")?;
     let backup = e.backup.as_ref().map(|b| check(b, "backup")).transpose()?;
-    let notifiers = e.notifiers.iter().map(|n| check(n, "notifiers")).collect::<Result<Vec<_>, _>>()?;
+    let notifiers = e
+        .notifiers
+        .iter()
+        .map(|n| check(n, "notifiers"))
+        .collect::<Result<Vec<_>, _>>()?;
     let prod = name == "prod";
     Ok(EnvConfig {
         name: name.to_string(),
@@ -285,30 +357,42 @@ runner = "django"
         let p = &c.plugins["django"];
         assert_eq!(p.path, PathBuf::from("/cfg/django.wasm"));
         assert_eq!(p.grants.dirs[0].host, PathBuf::from("/cfg/app"));
-        assert!(p.settings.contains(&("manage".into(), "[\"python\",\"manage.py\"]".into())));
+        assert!(p
+            .settings
+            .contains(&("manage".into(), "[\"python\",\"manage.py\"]".into())));
         assert!(p.settings.contains(&("database".into(), "default".into())));
         assert_eq!(p.grants.secrets, vec!["db".to_string()]);
         assert!(c.envs["dev"].verbose && !c.envs["dev"].require_confirm);
         assert!(c.envs["prod"].require_confirm && c.envs["prod"].backup_required);
-        assert_eq!(c.envs["dev"].backup_dir, PathBuf::from("/cfg/.platform-migrate/backups/dev"));
+        assert_eq!(
+            c.envs["dev"].backup_dir,
+            PathBuf::from("/cfg/.platform-migrate/backups/dev")
+        );
     }
 
     #[test]
     fn syntax_errors_have_line_and_column() {
-        let e = parse("[env.dev]\nrunner = \"x\"\nbad line here\n").unwrap_err().to_string();
+        let e = parse("[env.dev]\nrunner = \"x\"\nbad line here\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("pm.toml:3:"), "{e}");
     }
 
     #[test]
     fn unknown_keys_are_errors_at_their_place() {
-        let e = parse("[env.dev]\nrunner = \"x\"\nrunnr = \"y\"\n").unwrap_err().to_string();
+        let e = parse("[env.dev]\nrunner = \"x\"\nrunnr = \"y\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("pm.toml:3:1"), "{e}");
         assert!(e.contains("runnr"), "{e}");
     }
 
     #[test]
     fn unknown_plugin_reference_lists_known_ones() {
-        let text = GOOD.replace("[env.prod]\nrunner = \"django\"", "[env.prod]\nrunner = \"djang\"");
+        let text = GOOD.replace(
+            "[env.prod]\nrunner = \"django\"",
+            "[env.prod]\nrunner = \"djang\"",
+        );
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("'djang'") && e.contains("[django]"), "{e}");
         assert!(e.starts_with("pm.toml:14:10"), "{e}");
@@ -324,13 +408,19 @@ runner = "django"
     #[test]
     fn secrets_need_one_source() {
         let text = GOOD.replace("{ env = \"DATABASE_URL\" }", "{ }");
-        assert!(parse(&text).unwrap_err().to_string().contains("exactly one source"));
+        assert!(parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one source"));
     }
 
     #[test]
     fn bad_guest_paths_are_rejected() {
         let text = GOOD.replace("\"/project\"", "\"../x\"");
-        assert!(parse(&text).unwrap_err().to_string().contains("must be absolute"));
+        assert!(parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("must be absolute"));
     }
 
     #[test]

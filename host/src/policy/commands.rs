@@ -78,12 +78,20 @@ pub fn display_argv(program: &str, args: &[String]) -> String {
 }
 
 /// Check a request against the grants of `plugin`.
-pub fn check(plugin: &str, grants: &[CommandGrant], req: &CommandRequest<'_>) -> Result<(), Denied> {
+pub fn check(
+    plugin: &str,
+    grants: &[CommandGrant],
+    req: &CommandRequest<'_>,
+) -> Result<(), Denied> {
     if grants.iter().any(|g| g.allows(req.program, req.args)) {
         return Ok(());
     }
     let shown = display_argv(req.program, req.args);
-    let first = req.args.first().map(|a| format!("\"{a}\", ")).unwrap_or_default();
+    let first = req
+        .args
+        .first()
+        .map(|a| format!("\"{a}\", "))
+        .unwrap_or_default();
     let hint = if grants.iter().any(|g| g.program == req.program) {
         "its arguments match none of the granted patterns"
     } else {
@@ -105,15 +113,30 @@ mod tests {
     }
 
     fn grant(program: &str, args: &[&str]) -> CommandGrant {
-        CommandGrant { program: program.into(), args: v(args) }
+        CommandGrant {
+            program: program.into(),
+            args: v(args),
+        }
     }
 
     #[test]
     fn literal_patterns_match_exactly() {
-        assert!(args_match(&v(&["manage.py", "migrate"]), &v(&["manage.py", "migrate"])));
-        assert!(!args_match(&v(&["manage.py", "migrate"]), &v(&["manage.py", "shell"])));
-        assert!(!args_match(&v(&["manage.py"]), &v(&["manage.py", "migrate"])));
-        assert!(!args_match(&v(&["manage.py", "migrate"]), &v(&["manage.py"])));
+        assert!(args_match(
+            &v(&["manage.py", "migrate"]),
+            &v(&["manage.py", "migrate"])
+        ));
+        assert!(!args_match(
+            &v(&["manage.py", "migrate"]),
+            &v(&["manage.py", "shell"])
+        ));
+        assert!(!args_match(
+            &v(&["manage.py"]),
+            &v(&["manage.py", "migrate"])
+        ));
+        assert!(!args_match(
+            &v(&["manage.py", "migrate"]),
+            &v(&["manage.py"])
+        ));
     }
 
     #[test]
@@ -127,7 +150,10 @@ mod tests {
         let p = v(&["manage.py", "migrate", "*"]);
         assert!(args_match(&p, &v(&["manage.py", "migrate", "users"])));
         assert!(!args_match(&p, &v(&["manage.py", "migrate"])));
-        assert!(!args_match(&p, &v(&["manage.py", "migrate", "users", "0001"])));
+        assert!(!args_match(
+            &p,
+            &v(&["manage.py", "migrate", "users", "0001"])
+        ));
     }
 
     #[test]
@@ -156,17 +182,33 @@ mod tests {
     #[test]
     fn denial_names_the_grant_to_add() {
         let args = v(&["manage.py", "migrate"]);
-        let req = CommandRequest { program: ".venv/bin/python", args: &args, env: &[] };
+        let req = CommandRequest {
+            program: ".venv/bin/python",
+            args: &args,
+            env: &[],
+        };
         let err = check("django", &[grant("python", &["**"])], &req).unwrap_err();
-        assert!(err.0.contains("plugins.django.grants.commands"), "{}", err.0);
-        assert!(err.0.contains("program = \".venv/bin/python\""), "{}", err.0);
+        assert!(
+            err.0.contains("plugins.django.grants.commands"),
+            "{}",
+            err.0
+        );
+        assert!(
+            err.0.contains("program = \".venv/bin/python\""),
+            "{}",
+            err.0
+        );
         assert!(err.0.contains("not granted"), "{}", err.0);
     }
 
     #[test]
     fn denial_with_granted_program_says_arguments_differ() {
         let args = v(&["-c", "import os"]);
-        let req = CommandRequest { program: "python", args: &args, env: &[] };
+        let req = CommandRequest {
+            program: "python",
+            args: &args,
+            env: &[],
+        };
         let err = check("django", &[grant("python", &["manage.py", "**"])], &req).unwrap_err();
         assert!(err.0.contains("arguments match none"), "{}", err.0);
     }

@@ -24,13 +24,19 @@ pub struct DirGrant {
 pub fn valid_guest_path(guest: &str) -> bool {
     guest.starts_with('/')
         && !guest.contains('\0')
-        && Path::new(guest).components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        && Path::new(guest)
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
 }
 
 /// Map a guest path (e.g. a working directory a plugin asks for) to the host path under the
 /// grant that contains it. `..` and symlinks are rejected by refusing anything but plain
 /// components; the caller opens the result with cap-std for the final check.
-pub fn to_host(plugin: &str, grants: &[DirGrant], guest: &str) -> Result<(PathBuf, Access), Denied> {
+pub fn to_host(
+    plugin: &str,
+    grants: &[DirGrant],
+    guest: &str,
+) -> Result<(PathBuf, Access), Denied> {
     if !valid_guest_path(guest) {
         return Err(Denied(format!(
             "plugin '{plugin}' asked for directory {guest:?}: only absolute guest paths without `.` or `..` are allowed"
@@ -57,8 +63,16 @@ mod tests {
 
     fn grants() -> Vec<DirGrant> {
         vec![
-            DirGrant { host: "/srv/app".into(), guest: "/project".into(), access: Access::ReadOnly },
-            DirGrant { host: "/srv/data".into(), guest: "/project/data".into(), access: Access::ReadWrite },
+            DirGrant {
+                host: "/srv/app".into(),
+                guest: "/project".into(),
+                access: Access::ReadOnly,
+            },
+            DirGrant {
+                host: "/srv/data".into(),
+                guest: "/project/data".into(),
+                access: Access::ReadWrite,
+            },
         ]
     }
 

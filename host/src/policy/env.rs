@@ -4,7 +4,14 @@ use super::Denied;
 
 /// Variables that change how programs load code; never set or inherited, whatever a grant says.
 const FORBIDDEN_PREFIXES: &[&str] = &["LD_", "DYLD_"];
-const FORBIDDEN: &[&str] = &["PATH", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "BASH_ENV", "ENV"];
+const FORBIDDEN: &[&str] = &[
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "BASH_ENV",
+    "ENV",
+];
 
 /// `Some(reason)` when no grant may name this variable.
 pub fn forbidden(name: &str) -> Option<&'static str> {
@@ -39,7 +46,12 @@ mod tests {
 
     #[test]
     fn granted_names_pass() {
-        assert!(check_settable("p", &["DJANGO_SETTINGS_MODULE".into()], "DJANGO_SETTINGS_MODULE").is_ok());
+        assert!(check_settable(
+            "p",
+            &["DJANGO_SETTINGS_MODULE".into()],
+            "DJANGO_SETTINGS_MODULE"
+        )
+        .is_ok());
     }
 
     #[test]
@@ -50,7 +62,13 @@ mod tests {
 
     #[test]
     fn loader_variables_are_refused_even_when_granted() {
-        for name in ["LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "PATH", "PYTHONPATH"] {
+        for name in [
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "DYLD_INSERT_LIBRARIES",
+            "PATH",
+            "PYTHONPATH",
+        ] {
             let e = check_settable("p", &[name.to_string()], name).unwrap_err();
             assert!(e.0.contains("may not set"), "{}", e.0);
         }

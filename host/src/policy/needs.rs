@@ -51,8 +51,15 @@ mod tests {
     fn grants() -> Grants {
         Grants {
             plugin: "django".into(),
-            commands: vec![CommandGrant { program: "python".into(), args: vec!["**".into()] }],
-            dirs: vec![DirGrant { host: "/srv".into(), guest: "/project".into(), access: Access::ReadOnly }],
+            commands: vec![CommandGrant {
+                program: "python".into(),
+                args: vec!["**".into()],
+            }],
+            dirs: vec![DirGrant {
+                host: "/srv".into(),
+                guest: "/project".into(),
+                access: Access::ReadOnly,
+            }],
             env: vec!["DJANGO_SETTINGS_MODULE".into()],
             inherit_env: vec![],
             secrets: vec!["db".into()],
@@ -74,11 +81,23 @@ mod tests {
     #[test]
     fn each_missing_need_names_its_grant() {
         let cases = [
-            (Need::RunProgram(".venv/bin/python".into()), "plugins.django.grants.commands"),
-            (Need::Directory("/data".into()), "plugins.django.grants.dirs"),
+            (
+                Need::RunProgram(".venv/bin/python".into()),
+                "plugins.django.grants.commands",
+            ),
+            (
+                Need::Directory("/data".into()),
+                "plugins.django.grants.dirs",
+            ),
             (Need::EnvVar("X".into()), "plugins.django.grants.env"),
-            (Need::Secret("token".into()), "plugins.django.grants.secrets"),
-            (Need::OutboundHttp("https://hooks.slack.com".into()), "outbound HTTP"),
+            (
+                Need::Secret("token".into()),
+                "plugins.django.grants.secrets",
+            ),
+            (
+                Need::OutboundHttp("https://hooks.slack.com".into()),
+                "outbound HTTP",
+            ),
         ];
         for (need, fix) in cases {
             let e = grants().check_needs(&[need]).unwrap_err();

@@ -3,8 +3,8 @@
 //! asks the provider to verify it.
 
 use super::request::Action;
-use super::{Done, Fail};
 use super::Run;
+use super::{Done, Fail};
 use crate::exit::Code;
 use crate::history::BackupRecord;
 use crate::sandbox::bindings::backup::platform::migrate::types::RunContext;
@@ -34,7 +34,9 @@ pub fn measure(dir: &Path, file: &str) -> std::io::Result<(u64, String)> {
 fn message(e: &BackupError) -> String {
     match e {
         BackupError::SourceMissing(m) => format!("nothing to back up: {m}"),
-        BackupError::AlreadyExists(m) => format!("backup file already exists: {m} (never overwritten)"),
+        BackupError::AlreadyExists(m) => {
+            format!("backup file already exists: {m} (never overwritten)")
+        }
         BackupError::Invalid(m) => format!("backup is invalid: {m}"),
         BackupError::CommandFailed(m) => format!("backup command failed: {m}"),
         BackupError::Denied(m) => m.clone(),
@@ -54,7 +56,10 @@ impl Run<'_> {
             return Ok(Done::Skipped("nothing to migrate".into()));
         }
         let Some(name) = self.env.backup.clone() else {
-            return Ok(Done::Skipped(format!("no backup configured for env {}", self.env.name)));
+            return Ok(Done::Skipped(format!(
+                "no backup configured for env {}",
+                self.env.name
+            )));
         };
         let required = self.env.backup_required;
         match self.take_backup(&name) {
@@ -69,20 +74,35 @@ impl Run<'_> {
                 self.entry.backup = Some(record);
                 Ok(Done::Ok("ok".into()))
             }
-            Err(Some(BackupError::SourceMissing(m))) if !required => Ok(Done::Skipped(format!("nothing to back up yet ({m})"))),
+            Err(Some(BackupError::SourceMissing(m))) if !required => {
+                Ok(Done::Skipped(format!("nothing to back up yet ({m})")))
+            }
             Err(Some(e)) if !required => {
-                self.ui.detail(&format!("warning: {}; continuing because env.{}.backup-required is false", message(&e), self.env.name));
+                self.ui.detail(&format!(
+                    "warning: {}; continuing because env.{}.backup-required is false",
+                    message(&e),
+                    self.env.name
+                ));
                 Ok(Done::Skipped("backup failed, not required".into()))
             }
             Err(Some(BackupError::Denied(m))) => Err(Fail::new(Code::Denied, m)),
-            Err(Some(e)) => Err(Fail::failed(format!("{}; nothing was migrated", message(&e)))),
-            Err(None) => Err(Fail::failed("backup failed; nothing was migrated".to_string())),
+            Err(Some(e)) => Err(Fail::failed(format!(
+                "{}; nothing was migrated",
+                message(&e)
+            ))),
+            Err(None) => Err(Fail::failed(
+                "backup failed; nothing was migrated".to_string(),
+            )),
         }
     }
 
     /// Create, measure and verify; `Err(None)` for host-side failures already reported.
     fn take_backup(&mut self, name: &str) -> Result<BackupRecord, Option<BackupError>> {
-        let ctx = RunContext { env: self.env.name.clone(), run_id: self.run_id.clone(), verbose: self.verbose };
+        let ctx = RunContext {
+            env: self.env.name.clone(),
+            run_id: self.run_id.clone(),
+            verbose: self.verbose,
+        };
         let dir = self.env.backup_dir.clone();
         let backup = self.backup.as_mut().expect("backup loaded in step 1");
         let info = match backup.create(&ctx) {
@@ -93,10 +113,16 @@ impl Run<'_> {
             }
         };
         let (size, sha256) = measure(&dir, &info.file).map_err(|e| {
-            Some(BackupError::Invalid(format!("plugin '{name}' reported {} but the host cannot read it: {e}", info.file)))
+            Some(BackupError::Invalid(format!(
+                "plugin '{name}' reported {} but the host cannot read it: {e}",
+                info.file
+            )))
         })?;
         if size == 0 {
-            return Err(Some(BackupError::Invalid(format!("{} is empty", info.file))));
+            return Err(Some(BackupError::Invalid(format!(
+                "{} is empty",
+                info.file
+            ))));
         }
         match backup.verify(&ctx, &info) {
             Ok(r) => r?,
@@ -105,7 +131,13 @@ impl Run<'_> {
                 return Err(None);
             }
         }
-        Ok(BackupRecord { id: info.id, file: info.file, size, sha256, verified: true })
+        Ok(BackupRecord {
+            id: info.id,
+            file: info.file,
+            size,
+            sha256,
+            verified: true,
+        })
     }
 }
 
@@ -119,7 +151,10 @@ mod tests {
         std::fs::write(d.path().join("b"), b"abc").unwrap();
         let (size, sha) = measure(d.path(), "b").unwrap();
         assert_eq!(size, 3);
-        assert_eq!(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -8,42 +8,69 @@ use crate::sandbox::worlds_types::{MigrationRef, RunContext, Target};
 
 impl Run<'_> {
     pub(super) fn ctx(&self) -> RunContext {
-        RunContext { env: self.env.name.clone(), run_id: self.run_id.clone(), verbose: self.verbose }
+        RunContext {
+            env: self.env.name.clone(),
+            run_id: self.run_id.clone(),
+            verbose: self.verbose,
+        }
     }
 
     pub(super) fn connect(&mut self) -> Result<Done, Fail> {
         let ctx = self.ctx();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let info = runner.check_connection(&ctx)?.map_err(|e| self.runner_fail("connect", e))?;
-        self.ui.detail(&format!("{} database {} ({})", info.vendor, info.database, info.framework));
+        let info = runner
+            .check_connection(&ctx)?
+            .map_err(|e| self.runner_fail("connect", e))?;
+        self.ui.detail(&format!(
+            "{} database {} ({})",
+            info.vendor, info.database, info.framework
+        ));
 
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let list = runner.list_migrations(&ctx)?.map_err(|e| self.runner_fail("list migrations", e))?;
+        let list = runner
+            .list_migrations(&ctx)?
+            .map_err(|e| self.runner_fail("list migrations", e))?;
         self.before = list;
         let applied = self.before.iter().filter(|m| m.applied).count();
-        self.ui.detail(&format!("{} migrations known, {} applied", self.before.len(), applied));
+        self.ui.detail(&format!(
+            "{} migrations known, {} applied",
+            self.before.len(),
+            applied
+        ));
 
         if self.req.action == Action::Make {
             return Ok(Done::Ok("ok".into()));
         }
         if let Some(app) = &self.req.app {
             if !self.before.iter().any(|m| &m.id.app == app) {
-                return Err(self.runner_fail("connect", crate::sandbox::worlds_types::RunnerError::UnknownApp(app.clone())));
+                return Err(self.runner_fail(
+                    "connect",
+                    crate::sandbox::worlds_types::RunnerError::UnknownApp(app.clone()),
+                ));
             }
         }
         // Plan now (read-only) so that a bad target fails before any backup is taken.
-        let target = match (&self.req.action, &self.req.app, &self.req.migration) {
-            (Action::Rollback, Some(app), _) => Target::Rollback(app.clone()),
-            (_, Some(app), Some(m)) => Target::Migration(MigrationRef { app: app.clone(), name: m.clone() }),
+        let target = match (self.req.rollback, &self.req.app, &self.req.migration) {
+            (true, Some(app), _) => Target::Rollback(app.clone()),
+            (_, Some(app), Some(m)) => Target::Migration(MigrationRef {
+                app: app.clone(),
+                name: m.clone(),
+            }),
             (_, Some(app), None) => Target::App(app.clone()),
             (_, None, _) => Target::All,
         };
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let plan = runner.plan(&ctx, &target)?.map_err(|e| self.runner_fail("plan", e))?;
+        let plan = runner
+            .plan(&ctx, &target)?
+            .map_err(|e| self.runner_fail("plan", e))?;
         self.entry.plan = plan
             .steps
             .iter()
-            .map(|s| MigrationRecord { app: s.id.app.clone(), name: s.id.name.clone(), backwards: s.backwards })
+            .map(|s| MigrationRecord {
+                app: s.id.app.clone(),
+                name: s.id.name.clone(),
+                backwards: s.backwards,
+            })
             .collect();
         self.plan = Some(plan);
         Ok(Done::Ok("ok".into()))

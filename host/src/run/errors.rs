@@ -16,13 +16,21 @@ impl Run<'_> {
     pub(super) fn runner_fail(&self, what: &str, e: RunnerError) -> Fail {
         let plugin = &self.env.runner;
         match e {
-            RunnerError::Connection(m) => Fail::failed(format!("cannot connect to the database of env {}: {m}", self.env.name)),
+            RunnerError::Connection(m) => Fail::failed(format!(
+                "cannot connect to the database of env {}: {m}",
+                self.env.name
+            )),
             RunnerError::UnknownApp(a) => Fail::usage(format!(
                 "unknown app '{a}'; apps with migrations: {}",
                 apps(&self.before)
             )),
             RunnerError::UnknownMigration(r) => {
-                let names: Vec<&str> = self.before.iter().filter(|m| m.id.app == r.app).map(|m| m.id.name.as_str()).collect();
+                let names: Vec<&str> = self
+                    .before
+                    .iter()
+                    .filter(|m| m.id.app == r.app)
+                    .map(|m| m.id.name.as_str())
+                    .collect();
                 Fail::usage(format!(
                     "unknown migration '{}' for app {}; its migrations: {} (or zero)",
                     r.name,
@@ -36,12 +44,27 @@ impl Run<'_> {
                 for line in c.output_tail.lines() {
                     self.ui.detail(&format!("! {}", self.redactor.redact(line)));
                 }
-                let last = c.output_tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-                let code = c.exit_code.map(|c| format!("exit code {c}")).unwrap_or_else(|| "killed by a signal".into());
-                Fail::failed(format!("{what} failed: `{}` ended with {code}: {last}", short(&c.command)))
+                let last = c
+                    .output_tail
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                let code = c
+                    .exit_code
+                    .map(|c| format!("exit code {c}"))
+                    .unwrap_or_else(|| "killed by a signal".into());
+                Fail::failed(format!(
+                    "{what} failed: `{}` ended with {code}: {last}",
+                    short(&c.command)
+                ))
             }
             RunnerError::Denied(m) => Fail::new(Code::Denied, m),
-            RunnerError::Misconfigured(m) => Fail::usage(format!("plugin '{plugin}' is misconfigured: {m}")),
+            RunnerError::Misconfigured(m) => {
+                Fail::usage(format!("plugin '{plugin}' is misconfigured: {m}"))
+            }
             RunnerError::Other(m) => Fail::failed(format!("{what} failed: {m}")),
         }
     }

@@ -14,8 +14,13 @@ impl Run<'_> {
         if self.req.action == Action::Make {
             let app = self.req.app.clone().unwrap_or_default();
             let runner = self.runner.as_mut().expect("runner loaded in step 1");
-            let created = runner.make_migrations(&ctx, &app)?.map_err(|e| self.runner_fail("makemigrations", e))?;
-            self.entry.created = created.iter().map(|m| format!("{}.{}", m.app, m.name)).collect();
+            let created = runner
+                .make_migrations(&ctx, &app)?
+                .map_err(|e| self.runner_fail("makemigrations", e))?;
+            self.entry.created = created
+                .iter()
+                .map(|m| format!("{}.{}", m.app, m.name))
+                .collect();
             if created.is_empty() {
                 return Ok(Done::Ok("no changes detected".into()));
             }
@@ -39,7 +44,11 @@ impl Run<'_> {
         match result? {
             Ok(()) => {
                 let n = self.entry.applied.len();
-                Ok(Done::Ok(if self.req.fake { format!("{n} recorded (fake)") } else { format!("{n} migration(s)") }))
+                Ok(Done::Ok(if self.req.fake {
+                    format!("{n} recorded (fake)")
+                } else {
+                    format!("{n} migration(s)")
+                }))
             }
             Err(e) => {
                 let mut fail = self.runner_fail("migration", e);
@@ -49,7 +58,8 @@ impl Run<'_> {
                         if changed.is_empty() {
                             self.ui.detail("the database was not changed");
                         } else {
-                            self.ui.detail(&format!("changed before the failure: {changed}"));
+                            self.ui
+                                .detail(&format!("changed before the failure: {changed}"));
                         }
                     }
                     _ => {

@@ -3,8 +3,8 @@
 //! `verify.rs` (6). This file runs them, prints the outcome, notifies and writes history.
 
 mod backup;
-mod errors;
 mod connect;
+mod errors;
 mod execute;
 mod notify;
 mod plan;
@@ -16,8 +16,8 @@ mod verify;
 use crate::config::{Config, EnvConfig};
 use crate::exit::{Code, Exit};
 use crate::history::{self, Entry, StepRecord};
-use crate::sandbox::{Backup, Notifier, Runner, Sandbox};
 use crate::sandbox::worlds_types::{Migration, Plan};
+use crate::sandbox::{Backup, Notifier, Runner, Sandbox};
 use crate::secrets::Redactor;
 use crate::ui::{fmt_duration, Ui, Verbosity};
 use request::{Action, Request};
@@ -31,32 +31,17 @@ pub(crate) enum Done {
     Skipped(String),
 }
 
-/// How a step failed: the exit code, the outcome word for history, and a one-line message.
-#[derive(Debug)]
-pub(crate) struct Fail {
-    pub code: Code,
-    pub message: String,
-}
+/// How a step failed: the exit code and a one-line message (the same type `main` reports).
+pub(crate) type Fail = Exit;
 
-impl Fail {
-    pub fn new(code: Code, message: impl Into<String>) -> Fail {
-        Fail { code, message: message.into() }
-    }
-    pub fn failed(message: impl Into<String>) -> Fail {
-        Fail::new(Code::Failed, message)
-    }
-    pub fn usage(message: impl Into<String>) -> Fail {
-        Fail::new(Code::Usage, message)
-    }
-    pub fn refused(message: impl Into<String>) -> Fail {
-        Fail::new(Code::Refused, message)
-    }
-}
-
-impl From<crate::sandbox::PluginError> for Fail {
-    fn from(e: crate::sandbox::PluginError) -> Fail {
-        let code = if e.is_config_problem() { Code::Usage } else { Code::Failed };
-        Fail::new(code, e.to_string())
+impl From<crate::sandbox::PluginError> for Exit {
+    fn from(e: crate::sandbox::PluginError) -> Exit {
+        let code = if e.is_config_problem() {
+            Code::Usage
+        } else {
+            Code::Failed
+        };
+        Exit::new(code, e.to_string())
     }
 }
 
@@ -82,7 +67,10 @@ pub(crate) struct Run<'a> {
 impl Run<'_> {
     /// The message to end with when a plugin was denied something: the denial says the fix.
     fn denial(&self) -> Option<String> {
-        let all = self.runner.iter().flat_map(|r| r.denials().iter())
+        let all = self
+            .runner
+            .iter()
+            .flat_map(|r| r.denials().iter())
             .chain(self.backup.iter().flat_map(|b| b.denials().iter()));
         all.cloned().next()
     }
@@ -97,7 +85,12 @@ impl Run<'_> {
     }
 
     /// Run one step: time it, print it, record it.
-    fn step(&mut self, n: usize, name: &str, f: impl FnOnce(&mut Self) -> Result<Done, Fail>) -> Result<(), Fail> {
+    fn step(
+        &mut self,
+        n: usize,
+        name: &str,
+        f: impl FnOnce(&mut Self) -> Result<Done, Fail>,
+    ) -> Result<(), Fail> {
         self.ui.begin(n, name);
         let started = Instant::now();
         let result = f(self);
@@ -118,7 +111,11 @@ impl Run<'_> {
                     fail = Fail::new(Code::Denied, d);
                 }
                 fail.message = self.redactor.redact(&fail.message);
-                let word = if fail.code == Code::Refused { "refused" } else { "failed" };
+                let word = if fail.code == Code::Refused {
+                    "refused"
+                } else {
+                    "failed"
+                };
                 self.ui.step(n, name, word, took);
                 self.record_step(n, name, word, took);
                 Err(fail)
@@ -153,7 +150,9 @@ fn user() -> String {
     unsafe {
         let pw = libc::getpwuid(libc::getuid());
         if !pw.is_null() && !(*pw).pw_name.is_null() {
-            return std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned();
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
         }
         format!("uid-{}", libc::getuid())
     }
@@ -161,13 +160,23 @@ fn user() -> String {
 
 /// Carry out a migration run; returns the exit code. `verbosity` is what -v/-q asked for;
 /// `None` means the environment's default.
-pub fn run(cfg: &Config, args: &crate::cli::RunArgs, verbosity: Option<Verbosity>, argv: Vec<String>) -> Result<Code, Exit> {
+pub fn run(
+    cfg: &Config,
+    args: &crate::cli::RunArgs,
+    verbosity: Option<Verbosity>,
+    argv: Vec<String>,
+) -> Result<Code, Exit> {
     let req = Request::from_args(args)?;
     let env = cfg.env(&req.env).map_err(Exit::usage)?;
-    let level = verbosity.unwrap_or(if env.verbose { Verbosity::Verbose } else { Verbosity::Normal });
+    let level = verbosity.unwrap_or(if env.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    });
     let ui = Ui::new(level);
     let redactor = Redactor::default();
-    let sandbox = Sandbox::new(redactor.clone(), ui.clone()).map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let sandbox = Sandbox::new(redactor.clone(), ui.clone())
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
     let run_id = run_id(&env.name);
     let started = Instant::now();
     let entry = Entry {
@@ -207,7 +216,12 @@ pub fn run(cfg: &Config, args: &crate::cli::RunArgs, verbosity: Option<Verbosity
         plan: None,
         entry,
     };
-    ui.heading(&format!("platform-migrate: {} in env {} (run {})", run.req.describe(), env.name, run.run_id));
+    ui.heading(&format!(
+        "platform-migrate: {} in env {} (run {})",
+        run.req.describe(),
+        env.name,
+        run.run_id
+    ));
     let result = run.steps();
     let took = started.elapsed();
     run.entry.duration_ms = took.as_millis() as u64;
@@ -222,17 +236,33 @@ pub fn run(cfg: &Config, args: &crate::cli::RunArgs, verbosity: Option<Verbosity
     run.entry.error = result.as_ref().err().map(|f| f.message.clone());
     run.notify_all(outcome, took);
     if let Err(e) = history::append(&cfg.state_dir, &run.entry) {
-        ui.outcome(&format!("warning: could not write history to {}: {e}", history::path(&cfg.state_dir).display()));
+        ui.outcome(&format!(
+            "warning: could not write history to {}: {e}",
+            history::path(&cfg.state_dir).display()
+        ));
     }
     match result {
         Ok(()) => {
-            ui.outcome(&format!("{}: {} ({})", outcome, state::summary(&run), fmt_duration(took)));
+            ui.outcome(&format!(
+                "{}: {} ({})",
+                outcome,
+                state::summary(&run),
+                fmt_duration(took)
+            ));
             Ok(Code::Success)
         }
         Err(f) => {
             let applied = state::changed_summary(&run.entry.applied);
-            let extra = if applied.is_empty() { String::new() } else { format!(" (database changed before the failure: {applied})") };
-            let prefix = if f.code == Code::Refused { "refused: " } else { "" };
+            let extra = if applied.is_empty() {
+                String::new()
+            } else {
+                format!(" (database changed before the failure: {applied})")
+            };
+            let prefix = if f.code == Code::Refused {
+                "refused: "
+            } else {
+                ""
+            };
             Err(Exit::new(f.code, format!("{prefix}{}{extra}", f.message)))
         }
     }

@@ -24,13 +24,23 @@ impl Run<'_> {
                 .entry
                 .applied
                 .iter()
-                .map(|a| AppliedMigration { id: MigrationRef { app: a.app.clone(), name: a.name.clone() }, backwards: a.backwards })
+                .map(|a| AppliedMigration {
+                    id: MigrationRef {
+                        app: a.app.clone(),
+                        name: a.name.clone(),
+                    },
+                    backwards: a.backwards,
+                })
                 .collect(),
             backup_id: self.entry.backup.as_ref().map(|b| b.id.clone()),
             backup_size: self.entry.backup.as_ref().map(|b| b.size),
             duration_ms: took.as_millis() as u64,
             host: self.entry.host.clone(),
-            error_summary: self.entry.error.as_ref().map(|e| e.lines().take(5).collect::<Vec<_>>().join("\n")),
+            error_summary: self
+                .entry
+                .error
+                .as_ref()
+                .map(|e| e.lines().take(5).collect::<Vec<_>>().join("\n")),
         };
         for n in &mut self.notifiers {
             let problem = match n.notify(&event) {
@@ -39,7 +49,9 @@ impl Run<'_> {
                 Err(e) => Some(e.to_string()),
             };
             if let Some(p) = problem {
-                let msg = self.redactor.redact(&format!("notifier '{}' failed: {p}", n.name));
+                let msg = self
+                    .redactor
+                    .redact(&format!("notifier '{}' failed: {p}", n.name));
                 self.ui.outcome(&format!("warning: {msg}"));
                 let prior = self.entry.error.take();
                 self.entry.error = Some(match prior {

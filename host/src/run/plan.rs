@@ -2,8 +2,8 @@
 //! backwards). With --show the run ends here.
 
 use super::request::Action;
-use super::{Done, Fail};
 use super::Run;
+use super::{Done, Fail};
 
 impl Run<'_> {
     pub(super) fn show_plan(&mut self) -> Result<Done, Fail> {
@@ -23,7 +23,8 @@ impl Run<'_> {
                 (true, false) => "  [irreversible: cannot be undone later]",
                 _ => "",
             };
-            self.ui.detail(&format!("{dir} {}.{}{warn}", step.id.app, step.id.name));
+            self.ui
+                .detail(&format!("{dir} {}.{}{warn}", step.id.app, step.id.name));
             for op in &step.operations {
                 self.ui.detail(&format!("    - {op}"));
             }

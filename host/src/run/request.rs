@@ -40,6 +40,8 @@ pub struct Request {
     pub migration: Option<String>,
     pub fake: bool,
     pub confirm: bool,
+    /// `--rollback` was given (also with `--show`, to preview the rollback).
+    pub rollback: bool,
 }
 
 /// Django app labels are Python identifiers.
@@ -56,7 +58,9 @@ pub fn valid_migration_name(s: &str) -> bool {
 
 impl Request {
     pub fn from_args(a: &RunArgs) -> Result<Request, Exit> {
-        let env = a.env.clone().ok_or_else(|| Exit::usage("--env is required: pass --env dev, --env test or --env prod"))?;
+        let env = a.env.clone().ok_or_else(|| {
+            Exit::usage("--env is required: pass --env dev, --env test or --env prod")
+        })?;
         if let Some(app) = &a.app {
             if !valid_app_label(app) {
                 return Err(Exit::usage(format!(
@@ -80,22 +84,41 @@ impl Request {
         } else {
             Action::Migrate
         };
-        Ok(Request { env, action, app: a.app.clone(), migration: a.migration.clone(), fake: a.fake, confirm: a.confirm })
+        Ok(Request {
+            env,
+            action,
+            app: a.app.clone(),
+            migration: a.migration.clone(),
+            fake: a.fake,
+            confirm: a.confirm,
+            rollback: a.rollback,
+        })
     }
 
     /// One phrase for messages: what this run would do.
     pub fn describe(&self) -> String {
-        let fake = if self.fake { " (fake: record only)" } else { "" };
+        let fake = if self.fake {
+            " (fake: record only)"
+        } else {
+            ""
+        };
         match (&self.action, &self.app, &self.migration) {
+            (Action::Show, Some(app), _) if self.rollback => {
+                format!("show the plan to roll back app {app}")
+            }
             (Action::Show, None, _) => "show the migration plan for all apps".into(),
             (Action::Show, Some(app), None) => format!("show the migration plan for app {app}"),
             (Action::Show, Some(app), Some(m)) => format!("show the plan to move app {app} to {m}"),
             (Action::Make, Some(app), _) => format!("create migrations for app {app}"),
             (Action::Make, None, _) => "create migrations".into(),
-            (Action::Rollback, Some(app), _) => format!("roll back the last migration of app {app}{fake}"),
+            (Action::Rollback, Some(app), _) => {
+                format!("roll back the last migration of app {app}{fake}")
+            }
             (Action::Rollback, None, _) => "roll back".into(),
             (Action::Migrate, None, _) => format!("apply all pending migrations{fake}"),
-            (Action::Migrate, Some(app), None) => format!("apply pending migrations of app {app}{fake}"),
+            (Action::Migrate, Some(app), None) => {
+                format!("apply pending migrations of app {app}{fake}")
+            }
             (Action::Migrate, Some(app), Some(m)) => format!("migrate app {app} to {m}{fake}"),
         }
     }
@@ -126,7 +149,11 @@ mod tests {
 
     #[test]
     fn shell_metacharacters_are_refused_before_anything_runs() {
-        let a = RunArgs { env: Some("dev".into()), app: Some("users; touch /tmp/x".into()), ..Default::default() };
+        let a = RunArgs {
+            env: Some("dev".into()),
+            app: Some("users; touch /tmp/x".into()),
+            ..Default::default()
+        };
         let e = Request::from_args(&a).unwrap_err();
         assert!(e.message.contains("invalid --app"), "{}", e.message);
     }

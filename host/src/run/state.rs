@@ -7,14 +7,31 @@ use crate::sandbox::worlds_types::Migration;
 
 /// What changed between two listings: newly applied (forwards) and newly unapplied
 /// (backwards), in the order of `order` (the plan) first, then any others.
-pub fn diff(before: &[Migration], after: &[Migration], order: &[MigrationRecord]) -> Vec<MigrationRecord> {
-    let was = |app: &str, name: &str| before.iter().any(|m| m.id.app == app && m.id.name == name && m.applied);
+pub fn diff(
+    before: &[Migration],
+    after: &[Migration],
+    order: &[MigrationRecord],
+) -> Vec<MigrationRecord> {
+    let was = |app: &str, name: &str| {
+        before
+            .iter()
+            .any(|m| m.id.app == app && m.id.name == name && m.applied)
+    };
     let mut changed: Vec<MigrationRecord> = after
         .iter()
         .filter(|m| m.applied != was(&m.id.app, &m.id.name))
-        .map(|m| MigrationRecord { app: m.id.app.clone(), name: m.id.name.clone(), backwards: !m.applied })
+        .map(|m| MigrationRecord {
+            app: m.id.app.clone(),
+            name: m.id.name.clone(),
+            backwards: !m.applied,
+        })
         .collect();
-    let pos = |r: &MigrationRecord| order.iter().position(|o| o.app == r.app && o.name == r.name).unwrap_or(usize::MAX);
+    let pos = |r: &MigrationRecord| {
+        order
+            .iter()
+            .position(|o| o.app == r.app && o.name == r.name)
+            .unwrap_or(usize::MAX)
+    };
     changed.sort_by_key(pos);
     changed
 }
@@ -23,7 +40,18 @@ pub fn diff(before: &[Migration], after: &[Migration], order: &[MigrationRecord]
 pub fn changed_summary(changed: &[MigrationRecord]) -> String {
     changed
         .iter()
-        .map(|c| format!("{}.{}{}", c.app, c.name, if c.backwards { " unapplied" } else { " applied" }))
+        .map(|c| {
+            format!(
+                "{}.{}{}",
+                c.app,
+                c.name,
+                if c.backwards {
+                    " unapplied"
+                } else {
+                    " applied"
+                }
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -34,7 +62,11 @@ pub fn summary(run: &Run<'_>) -> String {
     match run.req.action {
         Action::Show => {
             let n = e.plan.len();
-            if n == 0 { "nothing to migrate".into() } else { format!("{n} step(s) in the plan, nothing changed") }
+            if n == 0 {
+                "nothing to migrate".into()
+            } else {
+                format!("{n} step(s) in the plan, nothing changed")
+            }
         }
         Action::Make if e.created.is_empty() => "no changes detected, no migration created".into(),
         Action::Make => format!("created {}", e.created.join(", ")),
@@ -44,14 +76,30 @@ pub fn summary(run: &Run<'_>) -> String {
             let verb = if run.req.fake { "recorded (fake)" } else { "" };
             match (fwd, back) {
                 (0, 0) => "nothing to migrate, database up to date".into(),
-                (f, 0) => format!("{f} migration(s) applied{} in {}", space(verb), run.env.name),
-                (0, b) => format!("{b} migration(s) unapplied{} in {}", space(verb), run.env.name),
-                (f, b) => format!("{f} applied and {b} unapplied{} in {}", space(verb), run.env.name),
+                (f, 0) => format!(
+                    "{f} migration(s) applied{} in {}",
+                    space(verb),
+                    run.env.name
+                ),
+                (0, b) => format!(
+                    "{b} migration(s) unapplied{} in {}",
+                    space(verb),
+                    run.env.name
+                ),
+                (f, b) => format!(
+                    "{f} applied and {b} unapplied{} in {}",
+                    space(verb),
+                    run.env.name
+                ),
             }
         }
     }
 }
 
 fn space(s: &str) -> String {
-    if s.is_empty() { String::new() } else { format!(" {s}") }
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(" {s}")
+    }
 }

@@ -8,7 +8,9 @@ use crate::policy::Grants;
 use crate::sandbox::{Backup, Info, Notifier, Runner};
 
 fn check(grants: &Grants, info: &Info) -> Result<(), Fail> {
-    grants.check_needs(&info.needs).map_err(|d| Fail::new(Code::Denied, d.0))
+    grants
+        .check_needs(&info.needs)
+        .map_err(|d| Fail::new(Code::Denied, d.0))
 }
 
 fn label(name: &str, info: &Info) -> String {

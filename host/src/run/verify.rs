@@ -13,21 +13,34 @@ impl Run<'_> {
         }
         let ctx = self.ctx();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let after = runner.list_migrations(&ctx)?.map_err(|e| self.runner_fail("verify", e))?;
+        let after = runner
+            .list_migrations(&ctx)?
+            .map_err(|e| self.runner_fail("verify", e))?;
         if self.req.action == Action::Make {
             let missing: Vec<&String> = self
                 .entry
                 .created
                 .iter()
-                .filter(|c| !after.iter().any(|m| format!("{}.{}", m.id.app, m.id.name) == **c))
+                .filter(|c| {
+                    !after
+                        .iter()
+                        .any(|m| format!("{}.{}", m.id.app, m.id.name) == **c)
+                })
                 .collect();
             if !missing.is_empty() {
-                return Err(Fail::failed(format!("created migrations not found by the runner: {missing:?}")));
+                return Err(Fail::failed(format!(
+                    "created migrations not found by the runner: {missing:?}"
+                )));
             }
             return Ok(Done::Ok("ok".into()));
         }
         let plan = self.plan.as_ref().expect("planned in step 2");
-        let state_of = |app: &str, name: &str| after.iter().find(|m| m.id.app == app && m.id.name == name).map(|m| m.applied);
+        let state_of = |app: &str, name: &str| {
+            after
+                .iter()
+                .find(|m| m.id.app == app && m.id.name == name)
+                .map(|m| m.applied)
+        };
         let mut wrong = Vec::new();
         for s in &plan.steps {
             if state_of(&s.id.app, &s.id.name) != Some(!s.backwards) {
@@ -50,10 +63,16 @@ impl Run<'_> {
         }
         self.entry.applied = diff(&self.before, &after, &self.entry.plan);
         if !wrong.is_empty() {
-            return Err(Fail::failed(format!("database state does not match the plan: {}", wrong.join("; "))));
+            return Err(Fail::failed(format!(
+                "database state does not match the plan: {}",
+                wrong.join("; ")
+            )));
         }
         let applied = after.iter().filter(|m| m.applied).count();
-        self.ui.detail(&format!("{applied} of {} migrations applied; nothing pending for the target", after.len()));
+        self.ui.detail(&format!(
+            "{applied} of {} migrations applied; nothing pending for the target",
+            after.len()
+        ));
         Ok(Done::Ok("ok".into()))
     }
 }

@@ -6,7 +6,10 @@ use crate::secrets;
 
 impl Host for PluginState {
     fn get(&mut self, key: String) -> Option<String> {
-        self.settings.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        self.settings
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     }
 
     fn all(&mut self) -> Vec<(String, String)> {
@@ -21,6 +24,7 @@ impl Host for PluginState {
             ));
             return Err(SecretError::NotGranted(name));
         };
-        secrets::resolve(&name, &source, &self.redactor).map_err(|e| SecretError::Unavailable(e.to_string()))
+        secrets::resolve(&name, &source, &self.redactor)
+            .map_err(|e| SecretError::Unavailable(e.to_string()))
     }
 }

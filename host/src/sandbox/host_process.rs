@@ -9,18 +9,25 @@ use std::time::Duration;
 
 impl Host for PluginState {
     fn run(&mut self, cmd: Command) -> Result<Output, Error> {
-        let req = CommandRequest { program: &cmd.program, args: &cmd.args, env: &cmd.env };
+        let req = CommandRequest {
+            program: &cmd.program,
+            args: &cmd.args,
+            env: &cmd.env,
+        };
         if let Err(denied) = self.grants.check_command(&req) {
             return Err(Error::Denied(self.deny(denied.0)));
         }
         let cwd = match &cmd.cwd {
             None => self.base_dir.clone(),
-            Some(guest) => match policy::dirs::to_host(&self.grants.plugin, &self.grants.dirs, guest) {
-                Ok((host, _)) => host,
-                Err(denied) => return Err(Error::Denied(self.deny(denied.0))),
-            },
+            Some(guest) => {
+                match policy::dirs::to_host(&self.grants.plugin, &self.grants.dirs, guest) {
+                    Ok((host, _)) => host,
+                    Err(denied) => return Err(Error::Denied(self.deny(denied.0))),
+                }
+            }
         };
-        let program = proc::resolve_program(&cmd.program, &self.base_dir).map_err(|e| Error::NotFound(e.to_string()))?;
+        let program = proc::resolve_program(&cmd.program, &self.base_dir)
+            .map_err(|e| Error::NotFound(e.to_string()))?;
         let mut env: Vec<(String, String)> = self
             .grants
             .inherit_env
@@ -29,8 +36,13 @@ impl Host for PluginState {
             .collect();
         env.extend(cmd.env.iter().cloned());
         let cap = Duration::from_secs(self.grants.timeout_secs);
-        let timeout = cmd.timeout_ms.map(Duration::from_millis).map_or(cap, |t| t.min(cap));
-        let shown = self.redactor.redact(&policy::commands::display_argv(&cmd.program, &cmd.args));
+        let timeout = cmd
+            .timeout_ms
+            .map(Duration::from_millis)
+            .map_or(cap, |t| t.min(cap));
+        let shown = self
+            .redactor
+            .redact(&policy::commands::display_argv(&cmd.program, &cmd.args));
         let echo_on = cmd.echo && self.ui.verbose();
         if echo_on {
             self.ui.live(&format!("$ {shown}"));
@@ -50,7 +62,12 @@ impl Host for PluginState {
             echo: if echo_on { Some(&echo) } else { None },
         });
         match result {
-            Ok(f) => Ok(Output { exit_code: f.exit_code, stdout: f.stdout, stderr: f.stderr, truncated: f.truncated }),
+            Ok(f) => Ok(Output {
+                exit_code: f.exit_code,
+                stdout: f.stdout,
+                stderr: f.stderr,
+                truncated: f.truncated,
+            }),
             Err(ProcError::NotFound(m)) => Err(Error::NotFound(m)),
             Err(ProcError::TimedOut(d)) => Err(Error::TimedOut(d.as_millis() as u64)),
             Err(ProcError::Io(m)) => Err(Error::Io(m)),

@@ -14,7 +14,9 @@ pub use worlds::{bt, nt, rt, Backup, Info, Notifier, Runner};
 
 /// The runner world's types, for the steps.
 pub mod worlds_types {
-    pub use super::bindings::runner::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
+    pub use super::bindings::runner::platform::migrate::types::{
+        Capability, MigrationRef, PluginInfo, RunContext,
+    };
     pub use super::worlds::rt::*;
 }
 
@@ -35,17 +37,37 @@ const PLUGIN_OUTPUT_CAP: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error("{loc}: plugin '{plugin}': file {path} not found; build the plugins (`just plugins`) or fix plugins.{plugin}.path")]
-    FileMissing { plugin: String, path: String, loc: String },
+    FileMissing {
+        plugin: String,
+        path: String,
+        loc: String,
+    },
     #[error("plugin '{plugin}': {path} is not a WebAssembly component ({why}); build it with `cargo build --target wasm32-wasip2`")]
-    NotComponent { plugin: String, path: String, why: String },
+    NotComponent {
+        plugin: String,
+        path: String,
+        why: String,
+    },
     #[error("plugin '{plugin}': cannot compile {path}: {message}")]
-    Compile { plugin: String, path: String, message: String },
+    Compile {
+        plugin: String,
+        path: String,
+        message: String,
+    },
     #[error("plugin '{plugin}' is not a {world} plugin: {message}")]
-    WrongWorld { plugin: String, world: &'static str, message: String },
+    WrongWorld {
+        plugin: String,
+        world: &'static str,
+        message: String,
+    },
     #[error("plugin '{plugin}': {message}")]
     Setup { plugin: String, message: String },
     #[error("plugin '{plugin}' crashed in {call}: {message}")]
-    Trap { plugin: String, call: &'static str, message: String },
+    Trap {
+        plugin: String,
+        call: &'static str,
+        message: String,
+    },
 }
 
 impl PluginError {
@@ -92,20 +114,37 @@ impl Sandbox {
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        Ok(Sandbox { engine, linker, redactor, ui })
+        Ok(Sandbox {
+            engine,
+            linker,
+            redactor,
+            ui,
+        })
     }
 
     /// Compile a plugin and give it a store with exactly its grants. `backup_dir` is mounted
     /// read-write at `/backups` for backup providers.
-    pub fn load(&self, config: &Config, plugin: &PluginConfig, backup_dir: Option<&Path>) -> Result<Loaded, PluginError> {
+    pub fn load(
+        &self,
+        config: &Config,
+        plugin: &PluginConfig,
+        backup_dir: Option<&Path>,
+    ) -> Result<Loaded, PluginError> {
         let name = plugin.name.clone();
         let shown = plugin.path.display().to_string();
         let bytes = std::fs::read(&plugin.path).map_err(|_| PluginError::FileMissing {
             plugin: name.clone(),
             path: shown.clone(),
-            loc: format!("{}:{}:{}", plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column),
+            loc: format!(
+                "{}:{}:{}",
+                plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column
+            ),
         })?;
-        check_component_header(&bytes).map_err(|why| PluginError::NotComponent { plugin: name.clone(), path: shown.clone(), why })?;
+        check_component_header(&bytes).map_err(|why| PluginError::NotComponent {
+            plugin: name.clone(),
+            path: shown.clone(),
+            why,
+        })?;
         let component = Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
             plugin: name.clone(),
             path: shown.clone(),
@@ -115,8 +154,13 @@ impl Sandbox {
         let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(output.clone()).stderr(output.clone());
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        let setup = |message: String| PluginError::Setup { plugin: name.clone(), message };
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let setup = |message: String| PluginError::Setup {
+            plugin: name.clone(),
+            message,
+        };
         for d in &plugin.grants.dirs {
             let perms = match d.access {
                 Access::ReadOnly => FsPerms::ReadOnly,
@@ -129,10 +173,16 @@ impl Sandbox {
                     d.guest
                 )));
             }
-            wasi.preopened_dir(&d.host, &d.guest, perms).map_err(|e| setup(format!("cannot mount {}: {e}", d.host.display())))?;
+            wasi.preopened_dir(&d.host, &d.guest, perms)
+                .map_err(|e| setup(format!("cannot mount {}: {e}", d.host.display())))?;
         }
         if let Some(dir) = backup_dir {
-            std::fs::create_dir_all(dir).map_err(|e| setup(format!("cannot create backup directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                setup(format!(
+                    "cannot create backup directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
             wasi.preopened_dir(dir, "/backups", FsPerms::ReadWrite)
                 .map_err(|e| setup(format!("cannot mount {}: {e}", dir.display())))?;
         }
@@ -148,7 +198,11 @@ impl Sandbox {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        Ok(Loaded { name, component, store })
+        Ok(Loaded {
+            name,
+            component,
+            store,
+        })
     }
 
     pub fn linker(&self) -> &Linker<PluginState> {
@@ -163,8 +217,12 @@ mod tests {
     #[test]
     fn headers_tell_components_from_modules() {
         assert!(check_component_header(b"\0asm\x0d\x00\x01\x00").is_ok());
-        assert!(check_component_header(b"\0asm\x01\x00\x00\x00").unwrap_err().contains("core module"));
-        assert!(check_component_header(b"hello world").unwrap_err().contains("not WebAssembly"));
+        assert!(check_component_header(b"\0asm\x01\x00\x00\x00")
+            .unwrap_err()
+            .contains("core module"));
+        assert!(check_component_header(b"hello world")
+            .unwrap_err()
+            .contains("not WebAssembly"));
         assert!(check_component_header(b"").is_err());
     }
 }

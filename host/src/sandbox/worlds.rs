@@ -44,7 +44,12 @@ info_from!(runner);
 info_from!(backup);
 info_from!(notifier);
 
-fn finish<T>(store: &mut Store<PluginState>, plugin: &str, call: &'static str, r: wasmtime::Result<T>) -> Result<T, PluginError> {
+fn finish<T>(
+    store: &mut Store<PluginState>,
+    plugin: &str,
+    call: &'static str,
+    r: wasmtime::Result<T>,
+) -> Result<T, PluginError> {
     let out = store.data().output.contents();
     if !out.is_empty() {
         let text = store.data().redactor.redact(&String::from_utf8_lossy(&out));
@@ -54,11 +59,18 @@ fn finish<T>(store: &mut Store<PluginState>, plugin: &str, call: &'static str, r
     }
     r.map_err(|e| {
         let mut message = store.data().redactor.redact(&format!("{e:#}"));
-        let panic = String::from_utf8_lossy(&out).lines().find(|l| l.contains("panicked")).map(str::to_string);
+        let panic = String::from_utf8_lossy(&out)
+            .lines()
+            .find(|l| l.contains("panicked"))
+            .map(str::to_string);
         if let Some(p) = panic {
             message = format!("{}; {message}", store.data().redactor.redact(&p));
         }
-        PluginError::Trap { plugin: plugin.to_string(), call, message }
+        PluginError::Trap {
+            plugin: plugin.to_string(),
+            call,
+            message,
+        }
     })
 }
 
@@ -74,10 +86,23 @@ macro_rules! world_handle {
         impl $name {
             /// Instantiate a loaded plugin; fails when it does not implement the world.
             pub fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError> {
-                let Loaded { name, component, mut store } = loaded;
-                let bindings = $module::$bindings::instantiate(&mut store, &component, sandbox.linker())
-                    .map_err(|e| PluginError::WrongWorld { plugin: name.clone(), world: $world, message: format!("{e:#}") })?;
-                Ok($name { name, store, bindings })
+                let Loaded {
+                    name,
+                    component,
+                    mut store,
+                } = loaded;
+                let bindings =
+                    $module::$bindings::instantiate(&mut store, &component, sandbox.linker())
+                        .map_err(|e| PluginError::WrongWorld {
+                            plugin: name.clone(),
+                            world: $world,
+                            message: format!("{e:#}"),
+                        })?;
+                Ok($name {
+                    name,
+                    store,
+                    bindings,
+                })
             }
 
             /// Denials the host made while serving this plugin.
@@ -99,24 +124,48 @@ impl Runner {
         let r = self.bindings.call_describe(&mut self.store);
         finish(&mut self.store, &self.name, "describe", r).map(Info::from)
     }
-    pub fn check_connection(&mut self, ctx: &runner::platform::migrate::types::RunContext) -> Result<Result<rt::ConnectionInfo, rt::RunnerError>, PluginError> {
+    pub fn check_connection(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+    ) -> Result<Result<rt::ConnectionInfo, rt::RunnerError>, PluginError> {
         let r = self.bindings.call_check_connection(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "check-connection", r)
     }
-    pub fn list_migrations(&mut self, ctx: &runner::platform::migrate::types::RunContext) -> Result<Result<Vec<rt::Migration>, rt::RunnerError>, PluginError> {
+    pub fn list_migrations(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+    ) -> Result<Result<Vec<rt::Migration>, rt::RunnerError>, PluginError> {
         let r = self.bindings.call_list_migrations(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "list-migrations", r)
     }
-    pub fn plan(&mut self, ctx: &runner::platform::migrate::types::RunContext, target: &rt::Target) -> Result<Result<rt::Plan, rt::RunnerError>, PluginError> {
+    pub fn plan(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+        target: &rt::Target,
+    ) -> Result<Result<rt::Plan, rt::RunnerError>, PluginError> {
         let r = self.bindings.call_plan(&mut self.store, ctx, target);
         finish(&mut self.store, &self.name, "plan", r)
     }
-    pub fn apply(&mut self, ctx: &runner::platform::migrate::types::RunContext, target: &rt::ResolvedTarget, fake: bool) -> Result<Result<(), rt::RunnerError>, PluginError> {
+    pub fn apply(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+        target: &rt::ResolvedTarget,
+        fake: bool,
+    ) -> Result<Result<(), rt::RunnerError>, PluginError> {
         let r = self.bindings.call_apply(&mut self.store, ctx, target, fake);
         finish(&mut self.store, &self.name, "apply", r)
     }
-    pub fn make_migrations(&mut self, ctx: &runner::platform::migrate::types::RunContext, app: &str) -> Result<Result<Vec<runner::platform::migrate::types::MigrationRef>, rt::RunnerError>, PluginError> {
-        let r = self.bindings.call_make_migrations(&mut self.store, ctx, app);
+    pub fn make_migrations(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+        app: &str,
+    ) -> Result<
+        Result<Vec<runner::platform::migrate::types::MigrationRef>, rt::RunnerError>,
+        PluginError,
+    > {
+        let r = self
+            .bindings
+            .call_make_migrations(&mut self.store, ctx, app);
         finish(&mut self.store, &self.name, "make-migrations", r)
     }
 }
@@ -128,11 +177,18 @@ impl Backup {
         let r = self.bindings.call_describe(&mut self.store);
         finish(&mut self.store, &self.name, "describe", r).map(Info::from)
     }
-    pub fn create(&mut self, ctx: &backup::platform::migrate::types::RunContext) -> Result<Result<bt::BackupInfo, bt::BackupError>, PluginError> {
+    pub fn create(
+        &mut self,
+        ctx: &backup::platform::migrate::types::RunContext,
+    ) -> Result<Result<bt::BackupInfo, bt::BackupError>, PluginError> {
         let r = self.bindings.call_create(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "create", r)
     }
-    pub fn verify(&mut self, ctx: &backup::platform::migrate::types::RunContext, info: &bt::BackupInfo) -> Result<Result<(), bt::BackupError>, PluginError> {
+    pub fn verify(
+        &mut self,
+        ctx: &backup::platform::migrate::types::RunContext,
+        info: &bt::BackupInfo,
+    ) -> Result<Result<(), bt::BackupError>, PluginError> {
         let r = self.bindings.call_verify(&mut self.store, ctx, info);
         finish(&mut self.store, &self.name, "verify", r)
     }
@@ -145,7 +201,10 @@ impl Notifier {
         let r = self.bindings.call_describe(&mut self.store);
         finish(&mut self.store, &self.name, "describe", r).map(Info::from)
     }
-    pub fn notify(&mut self, event: &nt::RunEvent) -> Result<Result<(), nt::NotifyError>, PluginError> {
+    pub fn notify(
+        &mut self,
+        event: &nt::RunEvent,
+    ) -> Result<Result<(), nt::NotifyError>, PluginError> {
         let r = self.bindings.call_notify(&mut self.store, event);
         finish(&mut self.store, &self.name, "notify", r)
     }

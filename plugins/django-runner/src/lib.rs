@@ -66,9 +66,15 @@ fn host_error(e: process::Error) -> RunnerError {
 fn failure(f: Failure) -> RunnerError {
     match f {
         Failure::Host(e) => host_error(e),
-        Failure::Exit { command, exit_code, output_tail } => {
-            RunnerError::CommandFailed(CommandFailure { command, exit_code, output_tail })
-        }
+        Failure::Exit {
+            command,
+            exit_code,
+            output_tail,
+        } => RunnerError::CommandFailed(CommandFailure {
+            command,
+            exit_code,
+            output_tail,
+        }),
     }
 }
 
@@ -77,7 +83,11 @@ fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
     if let Some(db) = &s.database {
         args["database"] = json!(db);
     }
-    let hex: String = args.to_string().bytes().map(|b| format!("{b:02x}")).collect();
+    let hex: String = args
+        .to_string()
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let code = format!("PM_ARGS_HEX = \"{hex}\"\n{HELPER}");
     let cmd = manage(s, &["shell", "-c", &code])?;
     let out = cmd.run().map_err(host_error)?;
@@ -114,7 +124,8 @@ fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, RunnerError> {
-    serde_json::from_value(v).map_err(|e| RunnerError::Other(format!("unexpected helper output: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| RunnerError::Other(format!("unexpected helper output: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -152,8 +163,13 @@ struct JsonStep {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 enum JsonResolved {
     All,
-    App { app: String },
-    Position { app: String, migration: Option<String> },
+    App {
+        app: String,
+    },
+    Position {
+        app: String,
+        migration: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -173,11 +189,18 @@ fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
         .map(|m| Migration {
             id: mref(m.app, m.name),
             applied: m.applied,
-            dependencies: m.dependencies.into_iter().map(|(a, n)| mref(a, n)).collect(),
+            dependencies: m
+                .dependencies
+                .into_iter()
+                .map(|(a, n)| mref(a, n))
+                .collect(),
             operations: m
                 .operations
                 .into_iter()
-                .map(|o| Operation { description: o.description, reversible: o.reversible })
+                .map(|o| Operation {
+                    description: o.description,
+                    reversible: o.reversible,
+                })
                 .collect(),
         })
         .collect())
@@ -210,7 +233,11 @@ impl Runner for Django {
     fn check_connection(_ctx: RunContext) -> Result<ConnectionInfo, RunnerError> {
         let s = Settings::load()?;
         let c: JsonConnection = parse(helper(&s, json!({"cmd": "connect"}))?)?;
-        Ok(ConnectionInfo { vendor: c.vendor, database: c.database, framework: c.framework })
+        Ok(ConnectionInfo {
+            vendor: c.vendor,
+            database: c.database,
+            framework: c.framework,
+        })
     }
 
     fn list_migrations(_ctx: RunContext) -> Result<Vec<Migration>, RunnerError> {

@@ -24,14 +24,18 @@ impl Settings {
             )
         })?;
         if manage.is_empty() {
-            return Err(RunnerError::Misconfigured("setting `manage` is empty".into()));
+            return Err(RunnerError::Misconfigured(
+                "setting `manage` is empty".into(),
+            ));
         }
         Ok(Settings {
             manage,
             project_dir: config::get("project-dir"),
             database: config::get("database"),
             env: config::get_json("env").map_err(bad)?.unwrap_or_default(),
-            secret_env: config::get_json("secret-env").map_err(bad)?.unwrap_or_default(),
+            secret_env: config::get_json("secret-env")
+                .map_err(bad)?
+                .unwrap_or_default(),
             timeout_secs: config::get_json("timeout-secs").map_err(bad)?,
         })
     }

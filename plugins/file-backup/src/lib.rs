@@ -52,7 +52,12 @@ fn random_suffix() -> String {
     // still created with create_new and another name tried on a collision.
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     format!("{:06x}", h.finish() & 0xff_ffff)
 }
 
@@ -76,12 +81,23 @@ impl BackupProvider for FileBackup {
         let mut caps = vec![Capability::Directory(BACKUP_DIR.into())];
         if let Some(src) = config::get("source") {
             if let Some((dir, _)) = src.rsplit_once('/') {
-                caps.push(Capability::Directory(if dir.is_empty() { "/".into() } else { dir.into() }));
+                caps.push(Capability::Directory(if dir.is_empty() {
+                    "/".into()
+                } else {
+                    dir.into()
+                }));
             }
         }
-        let mut info = platform_migrate_sdk::info!("file-backup", "Copies a SQLite database file into the backup directory", []);
+        let mut info = platform_migrate_sdk::info!(
+            "file-backup",
+            "Copies a SQLite database file into the backup directory",
+            []
+        );
         // The backup directory is mounted by the host itself; only the source needs a grant.
-        info.capabilities = caps.into_iter().filter(|c| !matches!(c, Capability::Directory(d) if d == BACKUP_DIR)).collect();
+        info.capabilities = caps
+            .into_iter()
+            .filter(|c| !matches!(c, Capability::Directory(d) if d == BACKUP_DIR))
+            .collect();
         info
     }
 
@@ -90,7 +106,9 @@ impl BackupProvider for FileBackup {
         let mut src = match File::open(&source) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(BackupError::SourceMissing(format!("{source} does not exist yet")));
+                return Err(BackupError::SourceMissing(format!(
+                    "{source} does not exist yet"
+                )));
             }
             Err(e) => return Err(BackupError::Other(format!("cannot open {source}: {e}"))),
         };
@@ -98,7 +116,10 @@ impl BackupProvider for FileBackup {
         if src.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
             return Err(BackupError::SourceMissing(format!("{source} is empty")));
         }
-        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let (stamp, created) = utc_stamp(secs);
         // Never overwrite: create_new, and try another suffix on the rare collision.
         for _ in 0..16 {
@@ -110,36 +131,56 @@ impl BackupProvider for FileBackup {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(BackupError::Other(format!("cannot create {path}: {e}"))),
             };
-            let size = copy(&mut src, &mut dst).map_err(|e| BackupError::Other(format!("copying {source} to {path}: {e}")))?;
+            let size = copy(&mut src, &mut dst)
+                .map_err(|e| BackupError::Other(format!("copying {source} to {path}: {e}")))?;
             log::info(&format!("copied {source} to {path} ({size} bytes)"));
-            return Ok(BackupInfo { id, file, size, created });
+            return Ok(BackupInfo {
+                id,
+                file,
+                size,
+                created,
+            });
         }
-        Err(BackupError::AlreadyExists("16 candidate names were all taken".into()))
+        Err(BackupError::AlreadyExists(
+            "16 candidate names were all taken".into(),
+        ))
     }
 
     fn verify(_ctx: RunContext, backup: BackupInfo) -> Result<(), BackupError> {
         let path = format!("{BACKUP_DIR}/{}", backup.file);
         let mut f = File::open(&path).map_err(|e| BackupError::Invalid(format!("{path}: {e}")))?;
         let mut head = [0u8; 16];
-        f.read_exact(&mut head).map_err(|e| BackupError::Invalid(format!("{path}: too short ({e})")))?;
+        f.read_exact(&mut head)
+            .map_err(|e| BackupError::Invalid(format!("{path}: too short ({e})")))?;
         if &head != SQLITE_MAGIC {
-            return Err(BackupError::Invalid(format!("{path} is not a SQLite database")));
+            return Err(BackupError::Invalid(format!(
+                "{path} is not a SQLite database"
+            )));
         }
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if len != backup.size {
-            return Err(BackupError::Invalid(format!("{path} has {len} bytes, expected {}", backup.size)));
+            return Err(BackupError::Invalid(format!(
+                "{path} has {len} bytes, expected {}",
+                backup.size
+            )));
         }
         Ok(())
     }
 
     fn list_backups(_ctx: RunContext) -> Result<Vec<BackupInfo>, BackupError> {
         let mut out = Vec::new();
-        let entries = std::fs::read_dir(BACKUP_DIR).map_err(|e| BackupError::Other(format!("{BACKUP_DIR}: {e}")))?;
+        let entries = std::fs::read_dir(BACKUP_DIR)
+            .map_err(|e| BackupError::Other(format!("{BACKUP_DIR}: {e}")))?;
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
             if let Some(id) = file.strip_suffix(".sqlite3") {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(BackupInfo { id: id.to_string(), file, size, created: String::new() });
+                out.push(BackupInfo {
+                    id: id.to_string(),
+                    file,
+                    size,
+                    created: String::new(),
+                });
             }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
