@@ -1,5 +1,6 @@
-//! Running a child process for a plugin: argv only (never a shell), a clean environment, no
-//! stdin, a timeout that kills the whole process group, and capped output. Free of wasmtime.
+//! Running a child process for a plugin: argv only (never a shell), a clean environment, stdin
+//! empty or from a granted file, a timeout that kills the whole process group, and capped
+//! output, or stdout streamed into a file while its sha256 is computed. Free of wasmtime.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -21,6 +22,10 @@ pub struct Spawn<'a> {
     pub timeout: Duration,
     /// Called with each output line as it arrives, when set (verbose echo).
     pub echo: Option<&'a (dyn Fn(&str) + Sync)>,
+    /// The child's standard input; `None` is empty.
+    pub stdin: Option<std::fs::File>,
+    /// Stream the child's standard output into this file instead of capturing it.
+    pub stdout_to: Option<std::fs::File>,
 }
 
 #[derive(Debug)]
@@ -29,6 +34,8 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,
+    /// Bytes and sha256 of what went to `stdout_to`.
+    pub written: Option<(u64, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +91,31 @@ async fn read_capped<R: AsyncRead + Unpin>(
     Ok((String::from_utf8_lossy(&out).into_owned(), truncated))
 }
 
+/// Copy everything from `r` into `file`, hashing as it goes; fsync at the end.
+async fn stream_to_file<R: AsyncRead + Unpin>(
+    mut r: R,
+    file: std::fs::File,
+) -> std::io::Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).await?;
+        size += n as u64;
+    }
+    out.flush().await?;
+    out.sync_all().await?;
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
 fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid {
         // SAFETY: killpg only sends a signal; the group was created for this child.
@@ -110,7 +142,10 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         .env("PATH", FIXED_PATH)
         .envs(spawn.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&spawn.cwd)
-        .stdin(Stdio::null())
+        .stdin(match spawn.stdin {
+            Some(f) => Stdio::from(f),
+            None => Stdio::null(),
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -129,13 +164,18 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         .take()
         .ok_or_else(|| ProcError::Io("no stderr pipe".into()))?;
     let echo = spawn.echo;
+    let stdout_to = spawn.stdout_to;
     let work = async {
-        let (o, e, status) = tokio::join!(
-            read_capped(stdout, echo),
-            read_capped(stderr, echo),
-            child.wait()
-        );
-        let (stdout, t1) = o.map_err(|e| ProcError::Io(e.to_string()))?;
+        let out = async {
+            match stdout_to {
+                Some(file) => stream_to_file(stdout, file)
+                    .await
+                    .map(|w| (String::new(), false, Some(w))),
+                None => read_capped(stdout, echo).await.map(|(s, t)| (s, t, None)),
+            }
+        };
+        let (o, e, status) = tokio::join!(out, read_capped(stderr, echo), child.wait());
+        let (stdout, t1, written) = o.map_err(|e| ProcError::Io(e.to_string()))?;
         let (stderr, t2) = e.map_err(|e| ProcError::Io(e.to_string()))?;
         let status = status.map_err(|e| ProcError::Io(e.to_string()))?;
         Ok::<_, ProcError>(Finished {
@@ -143,6 +183,7 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
             stdout,
             stderr,
             truncated: t1 || t2,
+            written,
         })
     };
     match tokio::time::timeout(spawn.timeout, work).await {
@@ -167,6 +208,8 @@ mod tests {
             cwd: std::env::temp_dir(),
             timeout: Duration::from_secs(20),
             echo: None,
+            stdin: None,
+            stdout_to: None,
         }
     }
 
@@ -210,6 +253,24 @@ mod tests {
             *seen.lock().unwrap(),
             vec!["a".to_string(), "b".to_string()]
         );
+    }
+
+    #[test]
+    fn stdin_from_a_file_and_stdout_into_a_file_with_its_sha256() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("in"), b"abc").unwrap();
+        let mut s = spawn("cat", &[]);
+        s.stdin = Some(std::fs::File::open(d.path().join("in")).unwrap());
+        s.stdout_to = Some(std::fs::File::create(d.path().join("out")).unwrap());
+        let f = run(s).unwrap();
+        assert_eq!(f.stdout, "");
+        let (size, sha) = f.written.unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(std::fs::read(d.path().join("out")).unwrap(), b"abc");
     }
 
     #[test]

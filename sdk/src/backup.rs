@@ -4,6 +4,7 @@
 //! [`BackupProvider`] and register it with [`register_backup!`](crate::register_backup).
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated export shims
 pub mod world {
     wit_bindgen::generate!({
         path: "../wit/since_v0.1.0",
@@ -43,11 +44,95 @@ pub trait BackupProvider {
             Err(e) => Err(BackupError::Invalid(format!("{}: {e}", backup.file))),
         }
     }
+    /// Delete a backup that the host's retention no longer keeps. Default: remove
+    /// `BACKUP_DIR/<file>`.
+    fn delete(ctx: RunContext, backup: BackupInfo) -> Result<(), BackupError> {
+        let _ = ctx;
+        if backup.file.contains('/') || backup.file.starts_with('.') {
+            return Err(BackupError::Other(format!(
+                "refusing to delete {:?}: not a plain file name",
+                backup.file
+            )));
+        }
+        let path = format!("{BACKUP_DIR}/{}", backup.file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BackupError::Other(format!("cannot delete {path}: {e}"))),
+        }
+    }
     /// The backups in [`BACKUP_DIR`]. Default: none known.
     fn list_backups(ctx: RunContext) -> Result<Vec<BackupInfo>, BackupError> {
         let _ = ctx;
         Ok(Vec::new())
     }
+}
+
+/// Every file in [`BACKUP_DIR`] whose name ends in `suffix`, as backups whose id is the name
+/// without the suffix, sorted by id. A ready-made `list_backups` for file-based providers.
+pub fn list_backup_files(suffix: &str) -> Result<Vec<BackupInfo>, BackupError> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(BACKUP_DIR)
+        .map_err(|e| BackupError::Other(format!("{BACKUP_DIR}: {e}")))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = file.strip_suffix(suffix) {
+            out.push(BackupInfo {
+                id: id.to_string(),
+                size: entry.metadata().map(|m| m.len()).unwrap_or(0),
+                file,
+                created: String::new(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// A fresh backup name: `<env>-<UTC stamp>-<6 hex>` and the RFC 3339 creation time. Create the
+/// file with `create_new` (or [`crate::process::Command::stdout_file`]) and call again on a
+/// collision: two backups in the same second get different suffixes.
+pub fn new_backup_id(env: &str) -> (String, String) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (stamp, created) = utc_stamp(secs);
+    (format!("{env}-{stamp}-{}", random_suffix()), created)
+}
+
+/// `(YYYYMMDDTHHMMSSZ, YYYY-MM-DDTHH:MM:SSZ)` for seconds since the epoch, in UTC.
+pub fn utc_stamp(secs: u64) -> (String, String) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if mo <= 2 { 1 } else { 0 };
+    (
+        format!("{y:04}{mo:02}{d:02}T{h:02}{m:02}{s:02}Z"),
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"),
+    )
+}
+
+/// 24 unpredictable bits as 6 hex digits (std seeds `RandomState` from `wasi:random`).
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:06x}", h.finish() & 0xff_ffff)
 }
 
 /// Export a [`BackupProvider`] implementation as the plugin's component exports.
@@ -71,6 +156,12 @@ macro_rules! register_backup {
             ) -> Result<(), $crate::backup::BackupError> {
                 <$t as $crate::backup::BackupProvider>::verify(ctx, backup)
             }
+            fn delete(
+                ctx: $crate::backup::RunContext,
+                backup: $crate::backup::BackupInfo,
+            ) -> Result<(), $crate::backup::BackupError> {
+                <$t as $crate::backup::BackupProvider>::delete(ctx, backup)
+            }
             fn list_backups(
                 ctx: $crate::backup::RunContext,
             ) -> Result<Vec<$crate::backup::BackupInfo>, $crate::backup::BackupError> {
@@ -79,4 +170,21 @@ macro_rules! register_backup {
         }
         $crate::backup::world::__export_backup_world!(__PlatformMigrateBackup);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_stamp_is_calendar_correct() {
+        assert_eq!(super::utc_stamp(0).0, "19700101T000000Z");
+        assert_eq!(super::utc_stamp(1_795_000_000).1, "2026-11-18T11:06:40Z");
+        assert_eq!(super::utc_stamp(951_782_400).0, "20000229T000000Z");
+    }
+
+    #[test]
+    fn ids_in_the_same_second_differ() {
+        let ids: std::collections::BTreeSet<_> =
+            (0..50).map(|_| super::new_backup_id("prod").0).collect();
+        assert!(ids.len() >= 49, "{ids:?}");
+    }
 }

@@ -27,6 +27,8 @@ impl Command {
                 cwd: None,
                 timeout_ms: None,
                 echo: false,
+                stdin_file: None,
+                stdout_file: None,
             },
         }
     }
@@ -79,6 +81,20 @@ impl Command {
     /// Show the program's output to the user as it runs (verbose runs only).
     pub fn echo(mut self, echo: bool) -> Self {
         self.inner.echo = echo;
+        self
+    }
+
+    /// Feed this file (a guest path inside a granted directory) to the program's stdin.
+    pub fn stdin_file(mut self, path: impl Into<String>) -> Self {
+        self.inner.stdin_file = Some(path.into());
+        self
+    }
+
+    /// Have the host write the program's stdout straight into this new file (a guest path
+    /// inside a read-write grant), measuring size and sha256 on the way; the bytes never pass
+    /// through the plugin. Fails with [`Error::FileExists`] rather than overwrite a file.
+    pub fn stdout_file(mut self, path: impl Into<String>) -> Self {
+        self.inner.stdout_file = Some(path.into());
         self
     }
 
@@ -141,6 +157,7 @@ pub fn message(e: &Error) -> String {
         Error::Denied(m) => format!("denied: {m}"),
         Error::NotFound(m) => format!("program not found: {m}"),
         Error::TimedOut(ms) => format!("timed out after {ms} ms"),
+        Error::FileExists(m) => format!("file already exists: {m}"),
         Error::Io(m) => m.clone(),
     }
 }

@@ -3,6 +3,7 @@
 //! Implement [`Runner`] and register it with [`register_runner!`](crate::register_runner).
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated export shims
 pub mod world {
     wit_bindgen::generate!({
         path: "../wit/since_v0.1.0",

@@ -37,6 +37,16 @@ pub fn to_host(
     grants: &[DirGrant],
     guest: &str,
 ) -> Result<(PathBuf, Access), Denied> {
+    locate(plugin, grants, guest).map(|(g, rest)| (g.host.join(rest), g.access))
+}
+
+/// Like [`to_host`], but returns the grant and the path relative to its root, for opening
+/// with cap-std from the root (so symlinks cannot lead out of it).
+pub fn locate<'g>(
+    plugin: &str,
+    grants: &'g [DirGrant],
+    guest: &str,
+) -> Result<(&'g DirGrant, PathBuf), Denied> {
     if !valid_guest_path(guest) {
         return Err(Denied(format!(
             "plugin '{plugin}' asked for directory {guest:?}: only absolute guest paths without `.` or `..` are allowed"
@@ -49,7 +59,7 @@ pub fn to_host(
         .filter_map(|g| wanted.strip_prefix(&g.guest).ok().map(|rest| (g, rest)))
         .max_by_key(|(g, _)| g.guest.len());
     match best {
-        Some((g, rest)) => Ok((g.host.join(rest), g.access)),
+        Some((g, rest)) => Ok((g, rest.to_path_buf())),
         None => Err(Denied(format!(
             "plugin '{plugin}' asked for directory {guest}, which no grant mounts; add \
              {{ host = \"...\", guest = \"{guest}\", access = \"read-only\" }} to plugins.{plugin}.grants.dirs"
@@ -100,6 +110,14 @@ mod tests {
     fn unmounted_paths_name_the_grant() {
         let e = to_host("p", &grants(), "/etc").unwrap_err();
         assert!(e.0.contains("plugins.p.grants.dirs"), "{}", e.0);
+    }
+
+    #[test]
+    fn locate_splits_root_and_rest() {
+        let g = grants();
+        let (grant, rest) = locate("p", &g, "/project/data/a/b.dump").unwrap();
+        assert_eq!(grant.host, PathBuf::from("/srv/data"));
+        assert_eq!(rest, PathBuf::from("a/b.dump"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod host_process;
 mod state;
 mod worlds;
 
-pub use state::PluginState;
+pub use state::{PluginState, Written};
 pub use worlds::{bt, nt, rt, Backup, Info, Notifier, Runner};
 
 /// The runner world's types, for the steps.
@@ -29,6 +29,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// Where backup providers see the environment's backup directory.
+pub const BACKUP_GUEST_DIR: &str = "/backups";
 
 /// How much of a plugin's own stdout/stderr the host keeps.
 const PLUGIN_OUTPUT_CAP: usize = 1024 * 1024;
@@ -183,13 +186,22 @@ impl Sandbox {
                     dir.display()
                 ))
             })?;
-            wasi.preopened_dir(dir, "/backups", FsPerms::ReadWrite)
+            wasi.preopened_dir(dir, BACKUP_GUEST_DIR, FsPerms::ReadWrite)
                 .map_err(|e| setup(format!("cannot mount {}: {e}", dir.display())))?;
+        }
+        // The host's own file handling (stdin/stdout files of processes) sees the same mounts.
+        let mut grants = plugin.grants.clone();
+        if let Some(dir) = backup_dir {
+            grants.dirs.push(crate::policy::DirGrant {
+                host: dir.to_path_buf(),
+                guest: BACKUP_GUEST_DIR.into(),
+                access: Access::ReadWrite,
+            });
         }
         let state = PluginState::new(
             wasi.build(),
             output,
-            plugin.grants.clone(),
+            grants,
             plugin.settings.clone(),
             plugin.secrets.clone(),
             self.redactor.clone(),

@@ -15,6 +15,14 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// Linear memory a plugin may grow to.
 pub const MEMORY_LIMIT: usize = 512 * 1024 * 1024;
 
+/// A file the host wrote from a child's stdout, measured as the bytes passed.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
 pub struct PluginState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
@@ -30,9 +38,12 @@ pub struct PluginState {
     pub denials: Vec<String>,
     /// The plugin's own stdout/stderr (panics land here).
     pub output: MemoryOutputPipe,
+    /// Files written from child stdout (`stdout-file`), in order.
+    pub written: Vec<Written>,
 }
 
 impl PluginState {
+    #[allow(clippy::too_many_arguments)] // one per field the loader fills in
     pub fn new(
         wasi: WasiCtx,
         output: MemoryOutputPipe,
@@ -58,6 +69,7 @@ impl PluginState {
             base_dir,
             denials: Vec::new(),
             output,
+            written: Vec::new(),
         }
     }
 

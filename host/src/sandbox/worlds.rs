@@ -192,6 +192,25 @@ impl Backup {
         let r = self.bindings.call_verify(&mut self.store, ctx, info);
         finish(&mut self.store, &self.name, "verify", r)
     }
+    pub fn delete(
+        &mut self,
+        ctx: &backup::platform::migrate::types::RunContext,
+        info: &bt::BackupInfo,
+    ) -> Result<Result<(), bt::BackupError>, PluginError> {
+        let r = self.bindings.call_delete(&mut self.store, ctx, info);
+        finish(&mut self.store, &self.name, "delete", r)
+    }
+    /// The host's own measurement of a file it wrote from a child's stdout, if it wrote
+    /// `path` (the newest such record).
+    pub fn written(&self, path: &std::path::Path) -> Option<super::Written> {
+        self.store
+            .data()
+            .written
+            .iter()
+            .rev()
+            .find(|w| w.path == path)
+            .cloned()
+    }
 }
 
 pub use notifier::platform::migrate::notifier_types as nt;

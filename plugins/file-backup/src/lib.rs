@@ -11,7 +11,6 @@ use platform_migrate_sdk::backup::*;
 use platform_migrate_sdk::{config, log, register_backup};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Valid SQLite files start with this.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -24,41 +23,6 @@ fn source() -> Result<String, BackupError> {
             "setting `source` is missing; set it to the database file's guest path, e.g. source = \"/project/db.sqlite3\"".into(),
         )
     })
-}
-
-/// `YYYYMMDDTHHMMSSZ` from seconds since the epoch (UTC), without a date library.
-fn utc_stamp(secs: u64) -> (String, String) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if mo <= 2 { 1 } else { 0 };
-    (
-        format!("{y:04}{mo:02}{d:02}T{h:02}{m:02}{s:02}Z"),
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"),
-    )
-}
-
-fn random_suffix() -> String {
-    // std seeds RandomState from wasi:random, so this is 24 unpredictable bits; the file is
-    // still created with create_new and another name tried on a collision.
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{:06x}", h.finish() & 0xff_ffff)
 }
 
 fn copy(src: &mut File, dst: &mut File) -> io::Result<u64> {
@@ -116,14 +80,9 @@ impl BackupProvider for FileBackup {
         if src.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
             return Err(BackupError::SourceMissing(format!("{source} is empty")));
         }
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let (stamp, created) = utc_stamp(secs);
         // Never overwrite: create_new, and try another suffix on the rare collision.
         for _ in 0..16 {
-            let id = format!("{}-{stamp}-{}", ctx.env, random_suffix());
+            let (id, created) = new_backup_id(&ctx.env);
             let file = format!("{id}.sqlite3");
             let path = format!("{BACKUP_DIR}/{file}");
             let mut dst = match OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -168,34 +127,8 @@ impl BackupProvider for FileBackup {
     }
 
     fn list_backups(_ctx: RunContext) -> Result<Vec<BackupInfo>, BackupError> {
-        let mut out = Vec::new();
-        let entries = std::fs::read_dir(BACKUP_DIR)
-            .map_err(|e| BackupError::Other(format!("{BACKUP_DIR}: {e}")))?;
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if let Some(id) = file.strip_suffix(".sqlite3") {
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push(BackupInfo {
-                    id: id.to_string(),
-                    file,
-                    size,
-                    created: String::new(),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
+        list_backup_files(".sqlite3")
     }
 }
 
 register_backup!(FileBackup);
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_stamp_is_calendar_correct() {
-        assert_eq!(super::utc_stamp(0).0, "19700101T000000Z");
-        assert_eq!(super::utc_stamp(1_795_000_000).1, "2026-11-18T11:06:40Z");
-        assert_eq!(super::utc_stamp(951_782_400).0, "20000229T000000Z");
-    }
-}
