@@ -4,16 +4,17 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 python := env_var_or_default("PYTHON", "python3")
 venv := justfile_directory() / ".venv"
 bin := justfile_directory() / "target/release/platform-migrate"
-plugins := "django-runner file-backup"
+plugins := "django-runner file-backup pg-dump-backup"
 
 # Build everything and run the demo: show the plan, then migrate the demo project in dev.
 demo: build
     cd examples/demo && {{bin}} --env dev --show
     cd examples/demo && {{bin}} --env dev
 
-# Build everything and run every test (unit and integration, real Django and plugins).
+# Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
 test: build
     cargo test --release
+    for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     for p in {{plugins}}; do cargo test --release -p "$p"; done
 
 # Install what a fresh machine lacks: the wasm target and the demo's venv with Django.
@@ -37,4 +38,5 @@ demo-reset:
 # Format and lint.
 lint:
     cargo fmt --all --check
-    cargo clippy --release --workspace -- -D warnings
+    cargo clippy --release -p platform-migrate --all-targets -- -D warnings
+    for p in {{plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done
