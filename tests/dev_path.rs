@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{set, Project, ALL};
+use common::{add_migration, changed_ids, set, Project, ALL};
 use sha2::{Digest, Sha256};
 
 #[test]
@@ -299,17 +299,6 @@ fn show_with_rollback_previews_the_rollback_and_changes_nothing() {
 }
 
 /// Write a test-only migration into the copied project.
-fn add_migration(p: &Project, app: &str, name: &str, body: &str) {
-    std::fs::write(
-        p.path()
-            .join(app)
-            .join("migrations")
-            .join(format!("{name}.py")),
-        body,
-    )
-    .unwrap();
-}
-
 #[test]
 fn irreversible_migrations_are_marked_and_never_unapplied() {
     let p = Project::new();
@@ -374,18 +363,7 @@ fn a_migration_that_fails_midway_is_reported_exactly() {
     let last = h.last().unwrap();
     assert_eq!(last["outcome"], "failed");
     assert_eq!(last["exit_code"], 1);
-    let recorded: Vec<String> = last["applied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{}.{}",
-                a["app"].as_str().unwrap(),
-                a["name"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let recorded = changed_ids(last);
     assert_eq!(
         recorded,
         vec![

@@ -9,18 +9,19 @@ use crate::ui::Verbosity;
 /// Run the command line; `argv` is recorded in history.
 pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
     let cfg = Config::load(&cli.config).map_err(|e| Exit::usage(e.to_string()))?;
+    let verbosity = if cli.quiet {
+        Some(Verbosity::Quiet)
+    } else if cli.verbose > 0 {
+        Some(Verbosity::Verbose)
+    } else {
+        None
+    };
     match &cli.command {
         Some(Command::History { env }) => print_history(&cfg, env.as_deref()),
-        None => {
-            let verbosity = if cli.quiet {
-                Some(Verbosity::Quiet)
-            } else if cli.verbose > 0 {
-                Some(Verbosity::Verbose)
-            } else {
-                None
-            };
-            crate::run::run(&cfg, &cli.run, verbosity, argv)
+        Some(Command::Backups(cmd)) => {
+            crate::backups::main(&cfg, cmd, verbosity.unwrap_or(Verbosity::Normal))
         }
+        None => crate::run::run(&cfg, &cli.run, verbosity, argv),
     }
 }
 

@@ -70,15 +70,47 @@ pub struct RunArgs {
     /// Confirm a run in an environment that requires it (prod).
     #[arg(long)]
     pub confirm: bool,
+
+    /// Run a plan with steps that cannot be undone by migrating back (RunPython without
+    /// reverse code, RunSQL without reverse SQL) in an environment that refuses them (prod).
+    #[arg(long)]
+    pub allow_irreversible: bool,
 }
 
 /// Other commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The backup catalog: list backups, re-verify one.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
     /// Print the run history recorded next to the config.
     History {
         /// Only runs of this environment.
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
+    },
+}
+
+/// `platform-migrate backups ...`
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List the backups in the catalog, newest last.
+    List {
+        /// Only backups of this environment.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
+    /// Take a backup of an environment now, through its backup provider: verified and
+    /// catalogued like a run's backup, and subject to the same retention.
+    Create {
+        /// The environment to back up.
+        #[arg(long, value_name = "ENV")]
+        env: String,
+    },
+    /// Re-check a backup: size and sha256 against the catalog, then the provider's own check
+    /// (for pg_dump archives, `pg_restore --list`).
+    Verify {
+        /// The backup's id, as `backups list` shows it.
+        id: String,
     },
 }

@@ -22,14 +22,31 @@ pub struct MigrationRecord {
     pub backwards: bool,
 }
 
-/// The backup a run took.
+/// The backup a run took (the full record is in the backup catalog).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackupRecord {
     pub id: String,
     pub file: String,
+    #[serde(default)]
+    pub path: String,
     pub size: u64,
     pub sha256: String,
     pub verified: bool,
+}
+
+/// How to undo a run, computed before it executes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RollbackPlan {
+    /// Where each app the plan touches stood before the run: a migration name or `zero`.
+    pub positions: Vec<(String, String)>,
+    /// The exact commands that would undo the run, in order.
+    pub commands: Vec<String>,
+    /// Steps of the plan that migrating back cannot undo (restore the backup instead).
+    pub irreversible: Vec<String>,
+    /// The backup to restore when a step cannot be reversed.
+    pub backup_id: Option<String>,
+    /// Anything the plan could not decide (e.g. an app with two applied leaf migrations).
+    pub notes: Vec<String>,
 }
 
 /// One line of history.
@@ -57,6 +74,9 @@ pub struct Entry {
     /// Migrations created by `--make`.
     pub created: Vec<String>,
     pub backup: Option<BackupRecord>,
+    /// How to undo this run; set when it was about to change the database.
+    #[serde(default)]
+    pub rollback_plan: Option<RollbackPlan>,
     pub steps: Vec<StepRecord>,
     pub duration_ms: u64,
 }
@@ -118,6 +138,7 @@ mod tests {
             applied: vec![],
             created: vec![],
             backup: None,
+            rollback_plan: None,
             steps: vec![],
             duration_ms: 1,
         }

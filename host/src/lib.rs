@@ -8,6 +8,8 @@
 //! - `run`: the six steps, one file each; `history`: the run log; `ui`: human output.
 
 pub mod app;
+pub mod backups;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod exit;

@@ -24,7 +24,14 @@ fn main() -> ExitCode {
     match platform_migrate::app::main(cli, argv) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("error: {}", e.message);
+            // One line, whatever a program's output put into the message.
+            let line: Vec<&str> = e
+                .message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("error: {}", line.join(" | "));
             ExitCode::from(e.code as u8)
         }
     }

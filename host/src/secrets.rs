@@ -19,6 +19,12 @@ impl Redactor {
         if value.len() < 4 {
             return;
         }
+        // A URL's password turns up alone too (a program's error, an env var): mask it as well.
+        for p in url_password(value) {
+            if p.len() >= 4 && p != value {
+                self.add(&p);
+            }
+        }
         if let Ok(mut v) = self.values.write() {
             if !v.iter().any(|x| x == value) {
                 v.push(value.to_string());
@@ -41,6 +47,41 @@ impl Redactor {
         }
         out
     }
+}
+
+/// The password of a `scheme://user:password@host/...` URL, as written and percent-decoded.
+fn url_password(value: &str) -> Vec<String> {
+    let Some((_, rest)) = value.split_once("://") else {
+        return vec![];
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return vec![];
+    };
+    let Some((_, pw)) = userinfo.split_once(':') else {
+        return vec![];
+    };
+    let mut out = vec![pw.to_string()];
+    let bytes = pw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                decoded.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    let decoded = String::from_utf8_lossy(&decoded).into_owned();
+    if decoded != pw {
+        out.push(decoded);
+    }
+    out
 }
 
 /// Why a secret could not be resolved. Messages name the source, never the value.
@@ -99,6 +140,20 @@ mod tests {
         r.add("hunter2");
         let out = r.redact("a hunter2hunter2 b hunter2 c");
         assert_eq!(out, "a [REDACTED] b [REDACTED] c");
+    }
+
+    #[test]
+    fn a_url_password_is_masked_on_its_own_too() {
+        let r = Redactor::default();
+        r.add("postgresql://app:p%40ssw0rd@db:5432/shop");
+        assert_eq!(r.redact("PGPASSWORD=p@ssw0rd"), "PGPASSWORD=[REDACTED]");
+        assert_eq!(r.redact("pw p%40ssw0rd"), "pw [REDACTED]");
+        assert_eq!(
+            r.redact("url postgresql://app:p%40ssw0rd@db:5432/shop"),
+            "url [REDACTED]"
+        );
+        assert!(super::url_password("postgresql://app@db/shop").is_empty());
+        assert!(super::url_password("not a url").is_empty());
     }
 
     #[test]

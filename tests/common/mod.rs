@@ -2,6 +2,8 @@
 //! built plugins and the venv, and helpers that read the real SQLite database and history.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -111,13 +113,45 @@ impl Project {
 
     /// Run the built binary in the project folder.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_platform-migrate"))
-            .args(args)
+        self.run_with(args, &[])
+    }
+
+    /// The binary as a command, with extra environment variables, not yet started.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_platform-migrate"));
+        c.args(args)
             .current_dir(self.path())
             .env_remove("PLATFORM_MIGRATE_LOG")
-            .output()
-            .unwrap();
-        Run::from(out)
+            .envs(env.iter().copied());
+        c
+    }
+
+    /// Run the built binary with extra environment variables (secrets).
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        Run::from(self.command(args, env).output().unwrap())
+    }
+
+    /// The backup catalog as JSON (`backups` array), empty when there is none.
+    pub fn catalog(&self) -> Vec<serde_json::Value> {
+        match std::fs::read_to_string(self.path().join(".platform-migrate/backups.json")) {
+            Ok(t) => {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                v["backups"].as_array().cloned().unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Every file the run wrote under the state dir, concatenated (to look for secrets).
+    pub fn state_text(&self) -> String {
+        let mut out = String::new();
+        for name in ["history.jsonl", "backups.json"] {
+            if let Ok(t) = std::fs::read_to_string(self.path().join(".platform-migrate").join(name))
+            {
+                out.push_str(&t);
+            }
+        }
+        out
     }
 
     /// `(app, name)` of every migration recorded as applied in the real SQLite file.
@@ -179,6 +213,34 @@ impl Project {
         v.sort();
         v
     }
+}
+
+/// Write `<app>/migrations/<name>.py` into the project.
+pub fn add_migration(p: &Project, app: &str, name: &str, body: &str) {
+    std::fs::write(
+        p.path()
+            .join(app)
+            .join("migrations")
+            .join(format!("{name}.py")),
+        body,
+    )
+    .unwrap();
+}
+
+/// `app.name` of each migration a history entry says changed, in its order.
+pub fn changed_ids(entry: &serde_json::Value) -> Vec<String> {
+    entry["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}.{}",
+                a["app"].as_str().unwrap(),
+                a["name"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 pub fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {

@@ -73,6 +73,9 @@ pub struct EnvConfig {
     pub notifiers: Vec<String>,
     pub verbose: bool,
     pub require_confirm: bool,
+    pub refuse_irreversible: bool,
+    /// Verified backups to keep; `None` keeps all.
+    pub keep: Option<usize>,
 }
 
 /// The whole config, resolved and checked.
@@ -312,6 +315,18 @@ fn resolve_env(
         .map(|n| check(n, "notifiers"))
         .collect::<Result<Vec<_>, _>>()?;
     let prod = name == "prod";
+    let keep = match &e.keep {
+        None => None,
+        Some(k) if *k.get_ref() >= 1 => Some(*k.get_ref() as usize),
+        Some(k) => {
+            return Err(src.err(
+                k.span(),
+                format!(
+                    "env.{name}.keep must be at least 1 (the backup of the current run is always kept); remove it to keep every backup"
+                ),
+            ))
+        }
+    };
     Ok(EnvConfig {
         name: name.to_string(),
         runner,
@@ -324,6 +339,8 @@ fn resolve_env(
         notifiers,
         verbose: e.verbose.unwrap_or(name == "dev"),
         require_confirm: e.require_confirm.unwrap_or(prod),
+        refuse_irreversible: e.refuse_irreversible.unwrap_or(prod),
+        keep,
     })
 }
 
@@ -367,6 +384,20 @@ runner = "django"
         assert_eq!(
             c.envs["dev"].backup_dir,
             PathBuf::from("/cfg/.platform-migrate/backups/dev")
+        );
+    }
+
+    #[test]
+    fn prod_refuses_irreversible_and_keep_is_checked() {
+        let c = parse(GOOD).unwrap();
+        assert!(c.envs["prod"].refuse_irreversible && !c.envs["dev"].refuse_irreversible);
+        assert_eq!(c.envs["prod"].keep, None);
+        let c = parse(&format!("{GOOD}keep = 3\n")).unwrap();
+        assert_eq!(c.envs["prod"].keep, Some(3));
+        let e = parse(&format!("{GOOD}keep = 0\n")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("pm.toml:15:8") && e.contains("at least 1"),
+            "{e}"
         );
     }
 

@@ -78,4 +78,8 @@ pub struct RawEnv {
     pub verbose: Option<bool>,
     /// Require --confirm (default: true in prod).
     pub require_confirm: Option<bool>,
+    /// Refuse plans with irreversible steps unless --allow-irreversible (default: true in prod).
+    pub refuse_irreversible: Option<bool>,
+    /// Retention: keep this many verified backups of the environment (default: all).
+    pub keep: Option<Spanned<i64>>,
 }

@@ -1,37 +1,31 @@
-//! Step 3: back up the database through the environment's backup provider. The host measures
-//! the file itself (size and sha256, opened through cap-std inside the backup directory) and
-//! asks the provider to verify it.
+//! Step 3: back up the database through the environment's backup provider, before anything
+//! changes. The host measures the file itself: size and sha256 come from its own pass over the
+//! bytes (while a program's stdout streamed into the file, or by reading the file right after),
+//! never from the plugin. The backup is recorded in the catalog as soon as it exists, marked
+//! verified once the provider's check passes, and retention runs last.
 
 use super::request::Action;
 use super::Run;
 use super::{Done, Fail};
+use crate::backups::info_of;
+use crate::catalog;
+use crate::config::EnvConfig;
 use crate::exit::Code;
 use crate::history::BackupRecord;
 use crate::sandbox::bindings::backup::platform::migrate::types::RunContext;
-use crate::sandbox::bt::BackupError;
-use sha2::{Digest, Sha256};
-use std::io::Read;
+use crate::sandbox::bt::{BackupError, BackupInfo};
+use crate::sandbox::Backup;
 use std::path::Path;
 
-/// Size and sha256 of `file` inside `dir`; `..` and symlinks out of `dir` are refused.
-pub fn measure(dir: &Path, file: &str) -> std::io::Result<(u64, String)> {
-    let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
-    let mut f = root.open(file)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, hex::encode(hasher.finalize())))
+/// Why a backup did not happen.
+pub(crate) enum Failed {
+    /// The provider said so.
+    Plugin(BackupError),
+    /// The host could not call the provider or record the backup; carries the message.
+    Host(String),
 }
 
-fn message(e: &BackupError) -> String {
+pub(crate) fn message(e: &BackupError) -> String {
     match e {
         BackupError::SourceMissing(m) => format!("nothing to back up: {m}"),
         BackupError::AlreadyExists(m) => {
@@ -43,6 +37,27 @@ fn message(e: &BackupError) -> String {
         BackupError::Misconfigured(m) => format!("backup plugin is misconfigured: {m}"),
         BackupError::Other(m) => m.clone(),
     }
+}
+
+/// A file name the provider returned must be a plain name inside the backup directory.
+fn plain_name(file: &str) -> bool {
+    !file.is_empty() && !file.contains('/') && !file.starts_with('.') && !file.contains('\0')
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Size and sha256 of a backup file: the host's record from streaming it when the file is
+/// still that size, otherwise a fresh pass over the file.
+fn measure(backup: &Backup, dir: &Path, file: &str) -> std::io::Result<(u64, String)> {
+    let path = dir.join(file);
+    if let Some(w) = backup.written(&path) {
+        if std::fs::metadata(&path).map(|m| m.len()).ok() == Some(w.size) {
+            return Ok((w.size, w.sha256));
+        }
+    }
+    catalog::measure(dir, file)
 }
 
 impl Run<'_> {
@@ -67,104 +82,196 @@ impl Run<'_> {
                 self.ui.detail(&format!(
                     "{} -> {} ({} bytes, sha256 {}, verified)",
                     record.id,
-                    self.env.backup_dir.join(&record.file).display(),
+                    record.path,
                     record.size,
                     &record.sha256[..16]
                 ));
+                let id = record.id.clone();
                 self.entry.backup = Some(record);
-                Ok(Done::Ok("ok".into()))
+                self.retention(&name, &id);
+                Ok(Done::Ok("ok, verified".into()))
             }
-            Err(Some(BackupError::SourceMissing(m))) if !required => {
+            Err(Failed::Plugin(BackupError::SourceMissing(m))) if !required => {
                 Ok(Done::Skipped(format!("nothing to back up yet ({m})")))
             }
-            Err(Some(e)) if !required => {
+            Err(e) if !required => {
+                let m = match &e {
+                    Failed::Plugin(e) => message(e),
+                    Failed::Host(m) => m.clone(),
+                };
                 self.ui.detail(&format!(
-                    "warning: {}; continuing because env.{}.backup-required is false",
-                    message(&e),
+                    "warning: {m}; continuing because env.{}.backup-required is false",
                     self.env.name
                 ));
                 Ok(Done::Skipped("backup failed, not required".into()))
             }
-            Err(Some(BackupError::Denied(m))) => Err(Fail::new(Code::Denied, m)),
-            Err(Some(e)) => Err(Fail::failed(format!(
+            Err(Failed::Plugin(BackupError::Denied(m))) => Err(Fail::new(Code::Denied, m)),
+            Err(Failed::Plugin(e)) => Err(Fail::failed(format!(
                 "{}; nothing was migrated",
                 message(&e)
             ))),
-            Err(None) => Err(Fail::failed(
-                "backup failed; nothing was migrated".to_string(),
-            )),
+            Err(Failed::Host(m)) => Err(Fail::failed(format!("{m}; nothing was migrated"))),
         }
     }
 
-    /// Create, measure and verify; `Err(None)` for host-side failures already reported.
-    fn take_backup(&mut self, name: &str) -> Result<BackupRecord, Option<BackupError>> {
-        let ctx = RunContext {
+    fn backup_ctx(&self) -> RunContext {
+        RunContext {
             env: self.env.name.clone(),
             run_id: self.run_id.clone(),
             verbose: self.verbose,
-        };
-        let dir = self.env.backup_dir.clone();
+        }
+    }
+
+    fn take_backup(&mut self, name: &str) -> Result<BackupRecord, Failed> {
+        let ctx = self.backup_ctx();
         let backup = self.backup.as_mut().expect("backup loaded in step 1");
-        let info = match backup.create(&ctx) {
-            Ok(r) => r?,
-            Err(e) => {
-                self.ui.detail(&format!("error: {e}"));
-                return Err(None);
-            }
-        };
-        let (size, sha256) = measure(&dir, &info.file).map_err(|e| {
-            Some(BackupError::Invalid(format!(
-                "plugin '{name}' reported {} but the host cannot read it: {e}",
-                info.file
-            )))
-        })?;
-        if size == 0 {
-            return Err(Some(BackupError::Invalid(format!(
-                "{} is empty",
-                info.file
-            ))));
-        }
-        match backup.verify(&ctx, &info) {
-            Ok(r) => r?,
-            Err(e) => {
-                self.ui.detail(&format!("error: {e}"));
-                return Err(None);
-            }
-        }
+        let entry = take(backup, name, self.env, &self.cfg.state_dir, &ctx)?;
         Ok(BackupRecord {
-            id: info.id,
-            file: info.file,
-            size,
-            sha256,
+            id: entry.id,
+            file: entry.file,
+            path: entry.path.display().to_string(),
+            size: entry.size,
+            sha256: entry.sha256,
             verified: true,
         })
     }
+
+    fn retention(&mut self, provider: &str, current: &str) {
+        let ctx = self.backup_ctx();
+        let backup = self.backup.as_mut().expect("backup loaded in step 1");
+        for line in retention(
+            backup,
+            provider,
+            self.env,
+            &self.cfg.state_dir,
+            &ctx,
+            current,
+        ) {
+            self.ui.detail(&line);
+        }
+    }
+}
+
+/// Create, measure, catalogue, verify: the backup of one run (or of `backups create`).
+pub(crate) fn take(
+    backup: &mut Backup,
+    name: &str,
+    env: &EnvConfig,
+    state_dir: &Path,
+    ctx: &RunContext,
+) -> Result<catalog::Backup, Failed> {
+    let dir = &env.backup_dir;
+    let info = backup
+        .create(ctx)
+        .map_err(|e| Failed::Host(e.to_string()))?
+        .map_err(Failed::Plugin)?;
+    if !plain_name(&info.file) {
+        return Err(Failed::Plugin(BackupError::Invalid(format!(
+            "plugin '{name}' named the backup file {:?}, which is not a plain file name in the backup directory",
+            info.file
+        ))));
+    }
+    let (size, sha256) = measure(backup, dir, &info.file).map_err(|e| {
+        Failed::Plugin(BackupError::Invalid(format!(
+            "plugin '{name}' reported {} but the host cannot read it: {e}",
+            info.file
+        )))
+    })?;
+    let mut entry = catalog::Backup {
+        id: info.id.clone(),
+        env: env.name.clone(),
+        provider: name.to_string(),
+        file: info.file.clone(),
+        path: dir.join(&info.file),
+        size,
+        sha256,
+        created: if info.created.is_empty() {
+            now()
+        } else {
+            info.created.clone()
+        },
+        verified: false,
+        verified_at: None,
+        run_id: ctx.run_id.clone(),
+    };
+    // Recorded before verifying: a crash now still leaves the file accounted for.
+    catalog::upsert(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
+    if size == 0 {
+        return Err(Failed::Plugin(BackupError::Invalid(format!(
+            "{} is empty",
+            info.file
+        ))));
+    }
+    let checked = BackupInfo { size, ..info };
+    backup
+        .verify(ctx, &checked)
+        .map_err(|e| Failed::Host(e.to_string()))?
+        .map_err(Failed::Plugin)?;
+    entry.verified = true;
+    entry.verified_at = Some(now());
+    catalog::upsert(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
+    Ok(entry)
+}
+
+/// Delete what `keep = N` no longer keeps, through the provider that made each backup.
+/// Failures are reported and leave the catalog entry in place. Returns lines to show.
+pub(crate) fn retention(
+    backup: &mut Backup,
+    provider: &str,
+    env: &EnvConfig,
+    state_dir: &Path,
+    ctx: &RunContext,
+    current: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(keep) = env.keep else {
+        return out;
+    };
+    let all = match catalog::load(state_dir) {
+        Ok(a) => a,
+        Err(e) => {
+            out.push(format!("warning: retention skipped: {e}"));
+            return out;
+        }
+    };
+    let doomed: Vec<catalog::Backup> = catalog::to_prune(&all, &env.name, keep, current)
+        .into_iter()
+        .cloned()
+        .collect();
+    for b in doomed {
+        if b.provider != provider {
+            out.push(format!(
+                "retention: kept {} (made by plugin '{}', not '{provider}'; delete it by hand)",
+                b.id, b.provider
+            ));
+            continue;
+        }
+        match backup.delete(ctx, &info_of(&b)) {
+            Ok(Ok(())) => match catalog::remove(state_dir, &b.id) {
+                Ok(()) => out.push(format!("retention (keep = {keep}): deleted {}", b.id)),
+                Err(e) => out.push(format!("warning: {e}")),
+            },
+            Ok(Err(e)) => out.push(format!(
+                "warning: retention could not delete {}: {}",
+                b.id,
+                message(&e)
+            )),
+            Err(e) => out.push(format!("warning: retention could not delete {}: {e}", b.id)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::measure;
+    use super::plain_name;
 
     #[test]
-    fn measures_size_and_sha256() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("b"), b"abc").unwrap();
-        let (size, sha) = measure(d.path(), "b").unwrap();
-        assert_eq!(size, 3);
-        assert_eq!(
-            sha,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-
-    #[test]
-    fn refuses_paths_outside_the_directory() {
-        let d = tempfile::tempdir().unwrap();
-        let inner = d.path().join("backups");
-        std::fs::create_dir(&inner).unwrap();
-        std::fs::write(d.path().join("secret"), b"x").unwrap();
-        assert!(measure(&inner, "../secret").is_err());
-        std::os::unix::fs::symlink(d.path().join("secret"), inner.join("link")).unwrap();
-        assert!(measure(&inner, "link").is_err());
+    fn backup_files_must_be_plain_names() {
+        assert!(plain_name("prod-20260101T000000Z-abc123.dump"));
+        assert!(!plain_name("../x"));
+        assert!(!plain_name("a/b"));
+        assert!(!plain_name(".hidden"));
+        assert!(!plain_name(""));
     }
 }

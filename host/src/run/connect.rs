@@ -73,6 +73,7 @@ impl Run<'_> {
             })
             .collect();
         self.plan = Some(plan);
+        self.gate_plan()?;
         Ok(Done::Ok("ok".into()))
     }
 }

@@ -1,14 +1,16 @@
 //! One migration run: the six documented steps, in order, each in its own file:
 //! `validate.rs` (1), `connect.rs` (2), `backup.rs` (3), `plan.rs` (4), `execute.rs` (5),
 //! `verify.rs` (6). This file runs them, prints the outcome, notifies and writes history.
+//! `rollback_plan.rs` computes how to undo a run before it executes.
 
-mod backup;
+pub(crate) mod backup;
 mod connect;
 mod errors;
 mod execute;
 mod notify;
 mod plan;
 pub mod request;
+mod rollback_plan;
 mod state;
 mod validate;
 mod verify;
@@ -67,12 +69,12 @@ pub(crate) struct Run<'a> {
 impl Run<'_> {
     /// The message to end with when a plugin was denied something: the denial says the fix.
     fn denial(&self) -> Option<String> {
-        let all = self
+        let mut all = self
             .runner
             .iter()
             .flat_map(|r| r.denials().iter())
             .chain(self.backup.iter().flat_map(|b| b.denials().iter()));
-        all.cloned().next()
+        all.next().cloned()
     }
 
     fn record_step(&mut self, n: usize, name: &str, status: &str, took: Duration) {
@@ -197,6 +199,7 @@ pub fn run(
         applied: vec![],
         created: vec![],
         backup: None,
+        rollback_plan: None,
         steps: vec![],
         duration_ms: 0,
     };
@@ -252,6 +255,11 @@ pub fn run(
             Ok(Code::Success)
         }
         Err(f) => {
+            if let (false, Some(rp)) = (run.entry.applied.is_empty(), &run.entry.rollback_plan) {
+                for line in rollback_plan::lines(rp) {
+                    ui.outcome(&line);
+                }
+            }
             let applied = state::changed_summary(&run.entry.applied);
             let extra = if applied.is_empty() {
                 String::new()

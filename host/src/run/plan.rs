@@ -1,11 +1,48 @@
-//! Step 4: show the migration plan; refuse plans that cannot run (irreversible steps
-//! backwards). With --show the run ends here.
+//! Step 4: show the migration plan and the rollback plan. The plan's safety gates
+//! ([`Run::gate_plan`]) run as soon as the plan is known, in step 2, so that a refused plan
+//! never waits for a backup.
 
 use super::request::Action;
+use super::rollback_plan::{self, Invocation};
 use super::Run;
 use super::{Done, Fail};
 
 impl Run<'_> {
+    /// Refuse plans that cannot or may not run: irreversible steps backwards (always, unless
+    /// --fake), irreversible steps forwards where the environment refuses them (prod) unless
+    /// --allow-irreversible.
+    pub(super) fn gate_plan(&self) -> Result<(), Fail> {
+        let Some(plan) = self.plan.as_ref() else {
+            return Ok(());
+        };
+        if self.req.action == Action::Show || self.req.fake {
+            return Ok(());
+        }
+        let names = |backwards: bool| -> Vec<String> {
+            plan.steps
+                .iter()
+                .filter(|s| s.irreversible && s.backwards == backwards)
+                .map(|s| format!("{}.{}", s.id.app, s.id.name))
+                .collect()
+        };
+        let blocked = names(true);
+        if !blocked.is_empty() {
+            return Err(Fail::refused(format!(
+                "cannot unapply {}: it has an operation without reverse code (RunPython/RunSQL); restore a backup instead, or use --fake to only record the rollback",
+                blocked.join(", ")
+            )));
+        }
+        let one_way = names(false);
+        if !one_way.is_empty() && self.env.refuse_irreversible && !self.req.allow_irreversible {
+            return Err(Fail::refused(format!(
+                "env {} refuses irreversible migrations: {} cannot be undone by migrating back (RunPython without reverse_code or RunSQL without reverse_sql). Add the reverse, or re-run with --allow-irreversible to rely on the backup",
+                self.env.name,
+                one_way.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) fn show_plan(&mut self) -> Result<Done, Fail> {
         if self.req.action == Action::Make {
             let app = self.req.app.clone().unwrap_or_default();
@@ -29,18 +66,19 @@ impl Run<'_> {
                 self.ui.detail(&format!("    - {op}"));
             }
         }
-        let blocked: Vec<String> = plan
-            .steps
-            .iter()
-            .filter(|s| s.backwards && s.irreversible)
-            .map(|s| format!("{}.{}", s.id.app, s.id.name))
-            .collect();
         let n = plan.steps.len();
-        if !blocked.is_empty() && self.req.action != Action::Show && !self.req.fake {
-            return Err(Fail::refused(format!(
-                "cannot unapply {}: it has an operation without reverse code (RunPython/RunSQL); restore a backup instead, or use --fake to only record the rollback",
-                blocked.join(", ")
-            )));
+        if self.req.action.changes_database() {
+            let how = Invocation {
+                config: &self.cfg.path,
+                env: &self.env.name,
+                confirm: self.env.require_confirm,
+            };
+            let backup_id = self.entry.backup.as_ref().map(|b| b.id.as_str());
+            let rp = rollback_plan::compute(&self.before, plan, &how, backup_id);
+            for line in rollback_plan::lines(&rp) {
+                self.ui.detail(&line);
+            }
+            self.entry.rollback_plan = Some(rp);
         }
         Ok(Done::Ok(format!("{n} step(s)")))
     }

@@ -42,6 +42,7 @@ pub struct Request {
     pub confirm: bool,
     /// `--rollback` was given (also with `--show`, to preview the rollback).
     pub rollback: bool,
+    pub allow_irreversible: bool,
 }
 
 /// Django app labels are Python identifiers.
@@ -92,6 +93,7 @@ impl Request {
             fake: a.fake,
             confirm: a.confirm,
             rollback: a.rollback,
+            allow_irreversible: a.allow_irreversible,
         })
     }
 

@@ -1,0 +1,217 @@
+//! `platform-migrate backups list|verify`: the backup catalog from the command line.
+//! `verify` re-checks size and sha256 in the host, then asks the provider that made the
+//! backup to check the archive itself (for pg_dump: `pg_restore --list`).
+
+use crate::catalog::{self, Backup};
+use crate::cli::BackupsCommand;
+use crate::config::{Config, EnvConfig};
+use crate::exit::{Code, Exit};
+use crate::run::backup::{message, retention, take, Failed};
+use crate::sandbox::bt::BackupInfo;
+use crate::sandbox::{self, Sandbox};
+use crate::secrets::Redactor;
+use crate::ui::{Ui, Verbosity};
+
+/// The provider-facing description of a catalogued backup.
+pub fn info_of(b: &Backup) -> BackupInfo {
+    BackupInfo {
+        id: b.id.clone(),
+        file: b.file.clone(),
+        size: b.size,
+        created: b.created.clone(),
+    }
+}
+
+fn human(size: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = size as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{size} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+pub fn main(cfg: &Config, cmd: &BackupsCommand, verbosity: Verbosity) -> Result<Code, Exit> {
+    match cmd {
+        BackupsCommand::List { env } => list(cfg, env.as_deref()),
+        BackupsCommand::Verify { id } => verify(cfg, id, verbosity),
+        BackupsCommand::Create { env } => create(cfg, env, verbosity),
+    }
+}
+
+fn provider(
+    cfg: &Config,
+    env: &EnvConfig,
+    name: &str,
+    verbosity: Verbosity,
+    redactor: &Redactor,
+) -> Result<sandbox::Backup, Exit> {
+    let plugin = &cfg.plugins[name];
+    let sandbox = Sandbox::new(redactor.clone(), Ui::new(verbosity))
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let loaded = sandbox.load(cfg, plugin, Some(&env.backup_dir))?;
+    let mut b = sandbox::Backup::instantiate(&sandbox, loaded)?;
+    let info = b.describe()?;
+    plugin
+        .grants
+        .check_needs(&info.needs)
+        .map_err(|d| Exit::new(Code::Denied, d.0))?;
+    Ok(b)
+}
+
+fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Exit> {
+    let env = cfg.env(env_name).map_err(Exit::usage)?;
+    let Some(name) = env.backup.clone() else {
+        return Err(Exit::usage(format!(
+            "env {env_name} has no backup provider; set env.{env_name}.backup to a backup-provider plugin"
+        )));
+    };
+    let redactor = Redactor::default();
+    let mut b = provider(cfg, env, &name, verbosity, &redactor)?;
+    let ctx = crate::sandbox::bindings::backup::platform::migrate::types::RunContext {
+        env: env.name.clone(),
+        run_id: format!("manual-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+        verbose: verbosity == Verbosity::Verbose,
+    };
+    let denial = |b: &sandbox::Backup| b.denials().first().cloned();
+    match take(&mut b, &name, env, &cfg.state_dir, &ctx) {
+        Ok(entry) => {
+            println!(
+                "{}: {} ({} bytes, sha256 {}, verified)",
+                entry.id,
+                entry.path.display(),
+                entry.size,
+                entry.sha256
+            );
+            for line in retention(&mut b, &name, env, &cfg.state_dir, &ctx, &entry.id) {
+                println!("{line}");
+            }
+            Ok(Code::Success)
+        }
+        Err(_) if denial(&b).is_some() => {
+            Err(Exit::new(Code::Denied, denial(&b).unwrap_or_default()))
+        }
+        Err(f) => {
+            let m = match f {
+                Failed::Plugin(e) => message(&e),
+                Failed::Host(m) => m,
+            };
+            Err(Exit::failed(
+                redactor.redact(&format!("backup of env {env_name} failed: {m}")),
+            ))
+        }
+    }
+}
+
+fn load(cfg: &Config) -> Result<Vec<Backup>, Exit> {
+    catalog::load(&cfg.state_dir).map_err(|e| Exit::failed(e.to_string()))
+}
+
+fn list(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
+    if let Some(e) = env {
+        cfg.env(e).map_err(Exit::usage)?;
+    }
+    let all = load(cfg)?;
+    let shown: Vec<&Backup> = all
+        .iter()
+        .filter(|b| env.is_none_or(|e| e == b.env))
+        .collect();
+    if shown.is_empty() {
+        println!(
+            "no backups in {}{}",
+            catalog::path(&cfg.state_dir).display(),
+            env.map(|e| format!(" for env {e}")).unwrap_or_default()
+        );
+        return Ok(Code::Success);
+    }
+    println!(
+        "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<28} FILE",
+        "ID", "ENV", "CREATED", "SIZE", "SHA256", "VERIFIED", "RUN"
+    );
+    for b in shown {
+        println!(
+            "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<28} {}",
+            b.id,
+            b.env,
+            b.created,
+            human(b.size),
+            &b.sha256[..b.sha256.len().min(16)],
+            if b.verified { "yes" } else { "NO" },
+            b.run_id,
+            b.path.display()
+        );
+    }
+    Ok(Code::Success)
+}
+
+fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
+    let all = load(cfg)?;
+    let Some(mut b) = all.iter().find(|b| b.id == id).cloned() else {
+        return Err(Exit::usage(format!(
+            "no backup with id {id} in {}; list them with `platform-migrate backups list`",
+            catalog::path(&cfg.state_dir).display()
+        )));
+    };
+    if let Err(m) = catalog::check_file(&b) {
+        return Err(Exit::failed(format!("backup {id} is damaged: {m}")));
+    }
+    println!(
+        "{id}: {} bytes, sha256 {} matches the catalog",
+        b.size, b.sha256
+    );
+    let Some(plugin) = cfg.plugins.get(&b.provider) else {
+        return Err(Exit::usage(format!(
+            "backup {id} was made by plugin '{}', which the config no longer has; add it back to check the archive",
+            b.provider
+        )));
+    };
+    let dir = b
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("/"))
+        .to_path_buf();
+    let ui = Ui::new(verbosity);
+    let sandbox = Sandbox::new(Redactor::default(), ui)
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let loaded = sandbox.load(cfg, plugin, Some(&dir))?;
+    let mut provider = sandbox::Backup::instantiate(&sandbox, loaded)?;
+    let ctx = crate::sandbox::bindings::backup::platform::migrate::types::RunContext {
+        env: b.env.clone(),
+        run_id: format!("verify-{id}"),
+        verbose: verbosity == Verbosity::Verbose,
+    };
+    match provider.verify(&ctx, &info_of(&b))? {
+        Ok(()) => {
+            b.verified = true;
+            b.verified_at =
+                Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            catalog::upsert(&cfg.state_dir, &b).map_err(|e| Exit::failed(e.to_string()))?;
+            println!("{id}: verified by plugin '{}'", b.provider);
+            Ok(Code::Success)
+        }
+        Err(e) => {
+            b.verified = false;
+            let _ = catalog::upsert(&cfg.state_dir, &b);
+            Err(Exit::failed(format!(
+                "backup {id} failed verification by plugin '{}': {e:?}",
+                b.provider
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(super::human(12), "12 B");
+        assert_eq!(super::human(1536), "1.5 KiB");
+        assert_eq!(super::human(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}

@@ -1,0 +1,351 @@
+//! The backup catalog: every backup the host took, with the size and sha256 the host measured
+//! itself, whether it was verified, and the run it protects. Kept in
+//! `<state-dir>/backups.json`, replaced atomically on every change. Retention (`keep = N`)
+//! is decided here, free of plugins, so it has plain unit tests.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// One backup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Backup {
+    /// The provider's id, e.g. `prod-20261124T101500Z-3f9a1c`.
+    pub id: String,
+    pub env: String,
+    /// The backup-provider plugin (config name) that made it.
+    pub provider: String,
+    /// File name inside the backup directory, as the provider named it.
+    pub file: String,
+    /// Absolute host path of the file.
+    pub path: PathBuf,
+    /// Bytes, as the host measured them.
+    pub size: u64,
+    /// sha256 of the file, computed by the host.
+    pub sha256: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    /// True once the provider verified the archive (and the host its size and sha256).
+    pub verified: bool,
+    /// When it was last verified.
+    pub verified_at: Option<String>,
+    /// The run this backup was taken for.
+    pub run_id: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    version: u32,
+    backups: Vec<Backup>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read the backup catalog {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("cannot write the backup catalog {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("backups.json")
+}
+
+/// Every backup in the catalog, oldest first; empty when there is no catalog yet.
+pub fn load(state_dir: &Path) -> Result<Vec<Backup>, CatalogError> {
+    let p = path(state_dir);
+    let err = |reason: String| CatalogError::Read {
+        path: p.display().to_string(),
+        reason,
+    };
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let f: File = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    Ok(f.backups)
+}
+
+/// Replace the catalog: a new file in the same folder, fsync'd, then renamed over the old one,
+/// so a crash leaves either the old or the new catalog, never half of one.
+pub fn save(state_dir: &Path, backups: &[Backup]) -> Result<(), CatalogError> {
+    let p = path(state_dir);
+    let err = |e: std::io::Error| CatalogError::Write {
+        path: p.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(state_dir).map_err(err)?;
+    let body = serde_json::to_string_pretty(&File {
+        version: 1,
+        backups: backups.to_vec(),
+    })
+    .map_err(|e| err(std::io::Error::other(e)))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(err)?;
+    tmp.write_all(body.as_bytes()).map_err(err)?;
+    tmp.write_all(b"\n").map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(&p).map_err(|e| err(e.error))?;
+    if let Ok(dir) = std::fs::File::open(state_dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Read, change and save the catalog under an exclusive OS lock (`backups.lock`, flock), so
+/// overlapping runs never lose each other's entries. The lock goes with the process.
+fn update(state_dir: &Path, change: impl FnOnce(&mut Vec<Backup>)) -> Result<(), CatalogError> {
+    let lock_path = state_dir.join("backups.lock");
+    let err = |e: std::io::Error| CatalogError::Write {
+        path: lock_path.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(state_dir).map_err(err)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(err)?;
+    lock.lock().map_err(err)?;
+    let mut all = load(state_dir)?;
+    change(&mut all);
+    save(state_dir, &all)
+}
+
+/// Add or replace (by id) one backup.
+pub fn upsert(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
+    update(state_dir, |all| {
+        match all.iter_mut().find(|b| b.id == backup.id) {
+            Some(b) => *b = backup.clone(),
+            None => all.push(backup.clone()),
+        }
+    })
+}
+
+/// Remove one backup by id.
+pub fn remove(state_dir: &Path, id: &str) -> Result<(), CatalogError> {
+    update(state_dir, |all| all.retain(|b| b.id != id))
+}
+
+/// Size and sha256 of `file` inside `dir`; `..` and symlinks out of `dir` are refused.
+pub fn measure(dir: &Path, file: &str) -> std::io::Result<(u64, String)> {
+    let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
+    let mut f = root.open(file)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+/// Host-side check of a catalogued backup: the file is there with the recorded size and sha256.
+pub fn check_file(b: &Backup) -> Result<(), String> {
+    let dir = b.path.parent().unwrap_or(Path::new("/"));
+    let (size, sha) =
+        measure(dir, &b.file).map_err(|e| format!("cannot read {}: {e}", b.path.display()))?;
+    if size != b.size {
+        return Err(format!(
+            "{} has {size} bytes, the catalog recorded {}",
+            b.path.display(),
+            b.size
+        ));
+    }
+    if sha != b.sha256 {
+        return Err(format!(
+            "{} sha256 is {sha}, the catalog recorded {}",
+            b.path.display(),
+            b.sha256
+        ));
+    }
+    Ok(())
+}
+
+/// The backups of `env` that retention deletes when keeping `keep` verified backups.
+///
+/// Never deleted: the backup of the current run (`current`, which counts towards `keep`), and
+/// any unverified backup newer than it (another run may still be verifying it). Verified
+/// backups are kept newest first up to `keep`; older unverified ones failed verification and
+/// are deleted with the rest.
+pub fn to_prune<'a>(
+    backups: &'a [Backup],
+    env: &str,
+    keep: usize,
+    current: &str,
+) -> Vec<&'a Backup> {
+    let mut mine: Vec<&Backup> = backups.iter().filter(|b| b.env == env).collect();
+    // Newest first; ids carry the UTC stamp too, so they break ties within a second.
+    mine.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+    let current_created = mine
+        .iter()
+        .find(|b| b.id == current)
+        .map(|b| b.created.clone());
+    let mut kept = 0usize;
+    let mut prune = Vec::new();
+    for b in mine {
+        if b.id == current {
+            kept += 1;
+            continue;
+        }
+        let newer_than_current = current_created
+            .as_ref()
+            .is_some_and(|c| b.created.as_str() >= c.as_str());
+        if !b.verified && newer_than_current {
+            continue;
+        }
+        if b.verified && kept < keep {
+            kept += 1;
+            continue;
+        }
+        prune.push(b);
+    }
+    prune
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(id: &str, env: &str, created: &str, verified: bool) -> Backup {
+        Backup {
+            id: id.into(),
+            env: env.into(),
+            provider: "pg".into(),
+            file: format!("{id}.dump"),
+            path: format!("/b/{id}.dump").into(),
+            size: 1,
+            sha256: "x".into(),
+            created: created.into(),
+            verified,
+            verified_at: None,
+            run_id: "r".into(),
+        }
+    }
+
+    fn ids(v: Vec<&Backup>) -> Vec<String> {
+        v.into_iter().map(|b| b.id.clone()).collect()
+    }
+
+    #[test]
+    fn keeps_the_newest_verified_and_the_current() {
+        let all = vec![
+            b("p1", "prod", "2026-01-01T00:00:01Z", true),
+            b("p2", "prod", "2026-01-01T00:00:02Z", true),
+            b("p3", "prod", "2026-01-01T00:00:03Z", true),
+            b("p4", "prod", "2026-01-01T00:00:04Z", true),
+            b("d1", "dev", "2026-01-01T00:00:00Z", true),
+        ];
+        assert_eq!(ids(to_prune(&all, "prod", 2, "p4")), vec!["p2", "p1"]);
+        assert_eq!(ids(to_prune(&all, "prod", 1, "p4")), vec!["p3", "p2", "p1"]);
+        assert!(to_prune(&all, "prod", 10, "p4").is_empty());
+        assert!(to_prune(&all, "dev", 1, "d1").is_empty());
+    }
+
+    #[test]
+    fn never_deletes_the_current_run_even_when_it_is_not_newest() {
+        let all = vec![
+            b("p1", "prod", "2026-01-01T00:00:01Z", true),
+            b("p2", "prod", "2026-01-01T00:00:02Z", true),
+            b("p3", "prod", "2026-01-01T00:00:03Z", true),
+        ];
+        let pruned = ids(to_prune(&all, "prod", 1, "p1"));
+        assert!(!pruned.contains(&"p1".to_string()), "{pruned:?}");
+    }
+
+    #[test]
+    fn unverified_newer_backups_survive_unverified_older_ones_do_not() {
+        let all = vec![
+            b("old-bad", "prod", "2026-01-01T00:00:01Z", false),
+            b("p2", "prod", "2026-01-01T00:00:02Z", true),
+            b("cur", "prod", "2026-01-01T00:00:03Z", true),
+            b("newer", "prod", "2026-01-01T00:00:04Z", false),
+        ];
+        assert_eq!(ids(to_prune(&all, "prod", 1, "cur")), vec!["p2", "old-bad"]);
+    }
+
+    #[test]
+    fn same_second_backups_are_ordered_by_id() {
+        let all = vec![
+            b("prod-x-aaaaaa", "prod", "2026-01-01T00:00:01Z", true),
+            b("prod-x-bbbbbb", "prod", "2026-01-01T00:00:01Z", true),
+        ];
+        assert_eq!(
+            ids(to_prune(&all, "prod", 1, "prod-x-bbbbbb")),
+            vec!["prod-x-aaaaaa"]
+        );
+    }
+
+    #[test]
+    fn catalog_round_trips_and_replaces_by_id() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(load(d.path()).unwrap().is_empty());
+        let mut x = b("p1", "prod", "2026-01-01T00:00:01Z", false);
+        upsert(d.path(), &x).unwrap();
+        x.verified = true;
+        upsert(d.path(), &x).unwrap();
+        upsert(d.path(), &b("p2", "prod", "2026-01-01T00:00:02Z", true)).unwrap();
+        let all = load(d.path()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].verified);
+        remove(d.path(), "p1").unwrap();
+        assert_eq!(ids(load(d.path()).unwrap().iter().collect()), vec!["p2"]);
+    }
+
+    #[test]
+    fn concurrent_updates_lose_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = d.path().to_path_buf();
+                std::thread::spawn(move || {
+                    for j in 0..5 {
+                        let id = format!("p{i}-{j}");
+                        upsert(&dir, &b(&id, "prod", "2026-01-01T00:00:01Z", true)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(load(d.path()).unwrap().len(), 40);
+    }
+
+    #[test]
+    fn a_broken_catalog_is_an_error_not_an_empty_one() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(path(d.path()), "{not json").unwrap();
+        assert!(load(d.path()).is_err());
+    }
+
+    #[test]
+    fn measures_size_and_sha256() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("b"), b"abc").unwrap();
+        let (size, sha) = measure(d.path(), "b").unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn refuses_paths_outside_the_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let inner = d.path().join("backups");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::write(d.path().join("secret"), b"x").unwrap();
+        assert!(measure(&inner, "../secret").is_err());
+        std::os::unix::fs::symlink(d.path().join("secret"), inner.join("link")).unwrap();
+        assert!(measure(&inner, "link").is_err());
+    }
+}

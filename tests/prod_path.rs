@@ -1,0 +1,524 @@
+//! The production path on a real PostgreSQL server (a throwaway cluster per test): --confirm,
+//! verified pg_dump backups with host-computed sha256 in the catalog, restore, the rollback
+//! plan, irreversible migrations, failures, retention.
+
+mod common;
+
+use common::pg::Pg;
+use common::{add_migration, changed_ids, plugin, python, Project, Run};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+const URL_VAR: &str = "PM_TEST_DATABASE_URL";
+const BACKUP_URL_VAR: &str = "PM_TEST_BACKUP_DATABASE_URL";
+
+/// A project whose prod env runs on `db` of `pg`: the Django runner gets DATABASE_URL from the
+/// secret in URL_VAR, pg-dump-backup reads its own secret from BACKUP_URL_VAR.
+struct Prod {
+    pg: Pg,
+    db: String,
+    p: Project,
+    env: Vec<(String, String)>,
+}
+
+fn config(keep: Option<usize>) -> String {
+    let py = python().display().to_string();
+    let keep = keep.map(|k| format!("keep = {k}\n")).unwrap_or_default();
+    format!(
+        r#"
+[plugins.django-pg]
+path = "{runner}"
+settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
+grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
+grants.env = ["DATABASE_URL"]
+grants.secrets = {{ database-url = {{ env = "{URL_VAR}" }} }}
+
+[plugins.pg-backup]
+path = "{backup}"
+settings = {{ url-secret = "database-url" }}
+grants.commands = [
+    {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
+    {{ program = "pg_restore", args = ["--list"] }},
+]
+grants.env = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGCONNECT_TIMEOUT"]
+grants.secrets = {{ database-url = {{ env = "{BACKUP_URL_VAR}" }} }}
+
+[env.prod]
+runner = "django-pg"
+backup = "pg-backup"
+{keep}"#,
+        runner = plugin("django_runner").display(),
+        backup = plugin("pg_dump_backup").display(),
+    )
+}
+
+impl Prod {
+    fn new(keep: Option<usize>) -> Prod {
+        let pg = Pg::start();
+        let db = pg.create_db("shop");
+        let p = Project::new();
+        p.write_config(&config(keep));
+        let env = vec![
+            (URL_VAR.to_string(), pg.url(&db)),
+            (BACKUP_URL_VAR.to_string(), pg.url(&db)),
+        ];
+        Prod { pg, db, p, env }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = self.p.run_with(args, &env);
+        self.assert_no_secret(&r);
+        r
+    }
+
+    fn applied(&self) -> Vec<String> {
+        self.pg.applied(&self.db)
+    }
+
+    /// The password must not appear in output or in anything the run wrote.
+    fn assert_no_secret(&self, r: &Run) {
+        let pw = &self.pg.password;
+        assert!(
+            !r.stdout.contains(pw.as_str()),
+            "password in stdout\n{}",
+            r.all()
+        );
+        assert!(
+            !r.stderr.contains(pw.as_str()),
+            "password in stderr\n{}",
+            r.all()
+        );
+        assert!(
+            !self.p.state_text().contains(pw.as_str()),
+            "password in history or catalog"
+        );
+    }
+
+    fn backup_files(&self) -> Vec<PathBuf> {
+        self.p.backups("prod")
+    }
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn pg_restore_list(path: &std::path::Path) -> std::process::Output {
+    std::process::Command::new("pg_restore")
+        .arg("--list")
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+const ALL_IDS: &[&str] = &[
+    "users.0001_initial",
+    "users.0002_user_email_user_joined",
+    "users.0003_fill_emails",
+    "orders.0001_initial",
+    "orders.0002_order_status",
+    "orders.0003_order_note",
+];
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn all_sorted() -> Vec<String> {
+    sorted(ALL_IDS.iter().map(|s| s.to_string()).collect())
+}
+
+#[test]
+fn prod_without_confirm_is_refused_before_the_database_is_touched() {
+    let t = Prod::new(None);
+    let r = t.run(&["--env", "prod"]);
+    r.expect(3);
+    let e = r.error_line();
+    assert!(e.contains("requires --confirm"), "{}", r.all());
+    assert!(e.contains("apply all pending migrations"), "{e}");
+    assert!(t.applied().is_empty(), "django_migrations must not exist");
+    assert!(t.backup_files().is_empty());
+    let h = t.p.history();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0]["outcome"], "refused");
+    assert_eq!(h[0]["exit_code"], 3);
+}
+
+#[test]
+fn prod_backs_up_verifies_catalogues_then_migrates_and_the_backup_restores() {
+    let t = Prod::new(None);
+    // A first step so the backup of the second run has rows to give back.
+    t.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--app",
+        "users",
+        "--migration",
+        "0002",
+    ])
+    .expect(0);
+    let before = t.applied();
+    assert_eq!(
+        before,
+        vec!["users.0001_initial", "users.0002_user_email_user_joined"]
+    );
+
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("[3/6] backup: ok, verified"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("rollback plan"), "{}", r.all());
+    assert_eq!(sorted(t.applied()), all_sorted());
+
+    let cat = t.p.catalog();
+    assert_eq!(cat.len(), 2, "{cat:?}");
+    let last = &cat[1];
+    assert_eq!(last["env"], "prod");
+    assert_eq!(last["verified"], true);
+    let path = PathBuf::from(last["path"].as_str().unwrap());
+    assert!(path.starts_with(t.p.path().join(".platform-migrate/backups/prod")));
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("prod-") && name.ends_with(".dump"),
+        "{name}"
+    );
+    // The catalog's size and sha256 are the file's.
+    assert_eq!(last["sha256"].as_str().unwrap(), sha256_of(&path));
+    assert_eq!(
+        last["size"].as_u64().unwrap(),
+        std::fs::metadata(&path).unwrap().len()
+    );
+    // pg_restore accepts it.
+    let list = pg_restore_list(&path);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    // The run that took it is the run in history, and history names the backup.
+    let h = t.p.history();
+    let run = h.last().unwrap();
+    assert_eq!(run["run_id"], last["run_id"]);
+    assert_eq!(run["backup"]["id"], last["id"]);
+    assert_eq!(run["backup"]["sha256"], last["sha256"]);
+    let rp = &run["rollback_plan"];
+    assert_eq!(rp["backup_id"], last["id"]);
+    let cmds: Vec<&str> = rp["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        cmds.iter().any(|c| c
+            .ends_with("--env prod --app users --migration 0002_user_email_user_joined --confirm")),
+        "{cmds:?}"
+    );
+    assert!(
+        cmds.iter()
+            .any(|c| c.ends_with("--env prod --app orders --migration zero --confirm")),
+        "{cmds:?}"
+    );
+
+    // Restoring it into a scratch database gives back the pre-migration rows.
+    t.pg.restore(&path, "scratch");
+    assert_eq!(t.pg.applied(&t.pg.db_name("scratch")), before);
+
+    // The catalog commands agree.
+    let listed = t.run(&["backups", "list", "--env", "prod"]);
+    listed.expect(0);
+    assert!(
+        listed.stdout.contains(last["id"].as_str().unwrap()),
+        "{}",
+        listed.all()
+    );
+    let id = last["id"].as_str().unwrap();
+    let v = t.run(&["backups", "verify", id]);
+    v.expect(0);
+    assert!(v.stdout.contains("matches the catalog"), "{}", v.all());
+    assert!(
+        v.stdout.contains("verified by plugin 'pg-backup'"),
+        "{}",
+        v.all()
+    );
+
+    // A damaged file is caught by the host, whatever the plugin would say.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let bad = t.run(&["backups", "verify", id]);
+    bad.expect(1);
+    assert!(bad.error_line().contains("is damaged"), "{}", bad.all());
+    assert!(bad.error_line().contains("sha256"), "{}", bad.all());
+}
+
+#[test]
+fn a_failing_backup_means_no_migration_ran() {
+    let mut t = Prod::new(None);
+    // Wrong password for the backup provider only: the runner still connects.
+    let wrong = t.pg.url_with_password(&t.db, "not-the-password");
+    t.env[1].1 = wrong;
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(1);
+    let e = r.error_line();
+    assert!(e.contains("backup command failed"), "{}", r.all());
+    assert!(e.contains("password authentication failed"), "{}", r.all());
+    assert!(e.contains("nothing was migrated"), "{e}");
+    assert!(!e.contains("not-the-password"), "{e}");
+    assert!(t.applied().is_empty());
+    assert!(t.backup_files().is_empty(), "a failed dump leaves no file");
+    assert_eq!(t.p.history().last().unwrap()["outcome"], "failed");
+
+    // An unreachable server: a socket directory where nothing listens.
+    let dead = tempfile::tempdir().unwrap();
+    t.env[1].1 = format!(
+        "postgresql://{}:{}@/{}?host={}",
+        t.pg.user,
+        t.pg.password,
+        t.db,
+        dead.path().display()
+    );
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(1);
+    assert!(
+        r.error_line().contains("nothing was migrated"),
+        "{}",
+        r.all()
+    );
+    assert!(t.applied().is_empty());
+}
+
+#[test]
+fn irreversible_migrations_need_allow_irreversible_in_prod() {
+    let t = Prod::new(None);
+    add_migration(
+        &t.p,
+        "orders",
+        "0004_irreversible",
+        "from django.db import migrations\n\n\
+         def forwards(apps, schema_editor):\n    pass\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(forwards)]\n",
+    );
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(3);
+    let e = r.error_line();
+    assert!(e.contains("orders.0004_irreversible"), "{}", r.all());
+    assert!(e.contains("--allow-irreversible"), "{e}");
+    assert!(t.applied().is_empty(), "refused before anything ran");
+    assert!(t.backup_files().is_empty(), "refused before the backup");
+
+    let r = t.run(&["--env", "prod", "--confirm", "--allow-irreversible"]);
+    r.expect(0);
+    assert!(t
+        .applied()
+        .contains(&"orders.0004_irreversible".to_string()));
+    assert!(
+        r.stdout.contains(
+            "cannot be reversed by migrating: orders.0004_irreversible; restore backup prod-"
+        ),
+        "{}",
+        r.all()
+    );
+    let rp = t.p.history().last().unwrap()["rollback_plan"].clone();
+    assert_eq!(rp["irreversible"][0], "orders.0004_irreversible");
+}
+
+#[test]
+fn a_migration_that_raises_leaves_an_accurate_history_and_the_rollback_plan() {
+    let t = Prod::new(None);
+    add_migration(
+        &t.p,
+        "orders",
+        "0004_boom",
+        "from django.db import migrations\n\n\
+         def boom(apps, schema_editor):\n    raise RuntimeError(\"boom: prod data is not what this migration expects\")\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(boom, migrations.RunPython.noop)]\n",
+    );
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(1);
+    assert!(r.error_line().contains("boom: prod data"), "{}", r.all());
+    assert!(
+        r.error_line()
+            .contains("database changed before the failure"),
+        "{}",
+        r.all()
+    );
+    // PostgreSQL rolled the failing migration back; the ones before it stay applied.
+    let applied = t.applied();
+    assert!(
+        applied.contains(&"orders.0003_order_note".to_string()),
+        "{applied:?}"
+    );
+    assert!(
+        !applied.contains(&"orders.0004_boom".to_string()),
+        "{applied:?}"
+    );
+    let h = t.p.history();
+    let last = h.last().unwrap();
+    assert_eq!(last["outcome"], "failed");
+    let recorded = changed_ids(last);
+    // History says exactly what the database says.
+    assert_eq!(sorted(recorded), sorted(applied));
+    // The rollback plan is printed on failure and names the backup taken before.
+    assert!(
+        r.stdout.contains("rollback plan (to undo this run):"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("--app orders --migration zero --confirm"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(last["rollback_plan"]["backup_id"], last["backup"]["id"]);
+}
+
+#[test]
+fn prod_rollback_needs_confirm_and_takes_a_verified_backup_first() {
+    let t = Prod::new(None);
+    t.run(&["--env", "prod", "--confirm"]).expect(0);
+    let r = t.run(&["--env", "prod", "--rollback", "--app", "orders"]);
+    r.expect(3);
+    assert!(
+        r.error_line()
+            .contains("roll back the last migration of app orders"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(sorted(t.applied()), all_sorted());
+
+    let r = t.run(&[
+        "--env",
+        "prod",
+        "--rollback",
+        "--app",
+        "orders",
+        "--confirm",
+    ]);
+    r.expect(0);
+    assert!(!t.applied().contains(&"orders.0003_order_note".to_string()));
+    let cat = t.p.catalog();
+    assert_eq!(cat.len(), 2);
+    let h = t.p.history();
+    let last = h.last().unwrap();
+    assert_eq!(last["action"], "rollback");
+    assert_eq!(cat[1]["run_id"], last["run_id"]);
+    assert_eq!(cat[1]["verified"], true);
+    // Undoing the rollback is migrating forward again.
+    assert!(
+        last["rollback_plan"]["commands"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("--app orders --migration 0003_order_note --confirm"),
+        "{}",
+        last["rollback_plan"]
+    );
+}
+
+#[test]
+fn retention_keeps_the_newest_verified_backups() {
+    let t = Prod::new(Some(2));
+    t.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--app",
+        "users",
+        "--migration",
+        "0001",
+    ])
+    .expect(0);
+    t.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--app",
+        "users",
+        "--migration",
+        "0002",
+    ])
+    .expect(0);
+    let ids_before: Vec<String> =
+        t.p.catalog()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(ids_before.len(), 2);
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(0);
+    assert!(
+        r.stdout
+            .contains(&format!("retention (keep = 2): deleted {}", ids_before[0])),
+        "{}",
+        r.all()
+    );
+    let cat = t.p.catalog();
+    let ids: Vec<&str> = cat.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids_before[1]);
+    assert_eq!(cat[1]["run_id"], t.p.history().last().unwrap()["run_id"]);
+    // Exactly the catalogued files are on disk.
+    let mut on_disk: Vec<String> = t
+        .backup_files()
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut expected: Vec<String> = cat
+        .iter()
+        .map(|b| b["file"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(on_disk, expected);
+}
+
+#[test]
+fn backups_taken_in_the_same_second_never_collide() {
+    let t = Prod::new(None);
+    t.run(&["--env", "prod", "--confirm"]).expect(0);
+    let env: Vec<(&str, &str)> = t
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    // Four processes at once: same env, same second.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            t.p.command(&["backups", "create", "--env", "prod"], &env)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cat = t.p.catalog();
+    assert_eq!(cat.len(), 5, "{cat:#?}");
+    let files = t.backup_files();
+    assert_eq!(files.len(), 5);
+    for b in &cat {
+        let path = PathBuf::from(b["path"].as_str().unwrap());
+        assert_eq!(b["sha256"].as_str().unwrap(), sha256_of(&path), "{b}");
+        assert_eq!(b["verified"], true);
+    }
+}
