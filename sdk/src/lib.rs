@@ -61,6 +61,8 @@ pub mod backup;
 pub use backup::BackupProvider;
 
 #[cfg(feature = "notifier")]
+pub mod http;
+#[cfg(feature = "notifier")]
 pub mod notifier;
 #[cfg(feature = "notifier")]
 pub use notifier::Notifier;

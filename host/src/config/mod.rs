@@ -259,8 +259,15 @@ fn resolve_plugin(
         }
         secrets.insert(secret, s);
     }
+    let mut hosts = Vec::new();
+    for h in &p.grants.hosts {
+        let grant = policy::HostGrant::parse(h.get_ref())
+            .map_err(|why| src.err(h.span(), format!("host grant {:?}: {why}", h.get_ref())))?;
+        hosts.push(grant);
+    }
     let grants = Grants {
         plugin: name.to_string(),
+        hosts,
         commands: p.grants.commands,
         dirs,
         env,
@@ -399,6 +406,23 @@ runner = "django"
             e.starts_with("pm.toml:15:8") && e.contains("at least 1"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn host_grants_are_parsed_and_bad_ones_located() {
+        let c = parse(&GOOD.replace(
+            "grants.env = [",
+            "grants.hosts = [\"https://hooks.slack.com\", \"http://127.0.0.1:9000\"]\ngrants.env = [",
+        ))
+        .unwrap();
+        assert_eq!(c.plugins["django"].grants.hosts.len(), 2);
+        let e = parse(&GOOD.replace(
+            "grants.env = [",
+            "grants.hosts = [\"https://hooks.slack.com/services/x\"]\ngrants.env = [",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("pm.toml:6:17") && e.contains("origin"), "{e}");
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct RawGrants {
     pub inherit_env: Vec<Spanned<String>>,
     #[serde(default)]
     pub secrets: BTreeMap<String, Spanned<SecretSource>>,
+    /// Origins for outbound HTTP (`scheme://host[:port]`).
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
     pub timeout_secs: Option<u64>,
 }
 

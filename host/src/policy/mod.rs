@@ -4,10 +4,12 @@
 pub mod commands;
 pub mod dirs;
 pub mod env;
+pub mod hosts;
 pub mod needs;
 
 pub use commands::{CommandGrant, CommandRequest};
 pub use dirs::{Access, DirGrant};
+pub use hosts::HostGrant;
 pub use needs::Need;
 
 /// Everything one plugin instance may use.
@@ -23,6 +25,8 @@ pub struct Grants {
     pub inherit_env: Vec<String>,
     /// Secret names the plugin may read.
     pub secrets: Vec<String>,
+    /// Origins the plugin may send HTTP requests to.
+    pub hosts: Vec<HostGrant>,
     /// Upper bound for one child process, in seconds.
     pub timeout_secs: u64,
 }

@@ -30,8 +30,8 @@ impl Grants {
                 Need::Secret(s) if !self.secrets.contains(s) => Some(format!(
                     "plugin '{p}' needs secret '{s}'; add {s} = {{ env = \"VAR\" }} to plugins.{p}.grants.secrets"
                 )),
-                Need::OutboundHttp(origin) => Some(format!(
-                    "plugin '{p}' needs outbound HTTP to {origin}, which this host version does not offer"
+                Need::OutboundHttp(origin) if !super::hosts::allows_origin(&self.hosts, origin) => Some(format!(
+                    "plugin '{p}' needs outbound HTTP to {origin}; add \"{origin}\" to plugins.{p}.grants.hosts"
                 )),
                 _ => None,
             };
@@ -63,6 +63,7 @@ mod tests {
             env: vec!["DJANGO_SETTINGS_MODULE".into()],
             inherit_env: vec![],
             secrets: vec!["db".into()],
+            hosts: vec![crate::policy::HostGrant::parse("https://*.example.com").unwrap()],
             timeout_secs: 10,
         }
     }
@@ -73,6 +74,7 @@ mod tests {
             Need::RunProgram("python".into()),
             Need::Directory("/project/sub".into()),
             Need::EnvVar("DJANGO_SETTINGS_MODULE".into()),
+            Need::OutboundHttp("https://hooks.example.com".into()),
             Need::Secret("db".into()),
         ];
         assert!(grants().check_needs(&needs).is_ok());
@@ -96,7 +98,7 @@ mod tests {
             ),
             (
                 Need::OutboundHttp("https://hooks.slack.com".into()),
-                "outbound HTTP",
+                "plugins.django.grants.hosts",
             ),
         ];
         for (need, fix) in cases {

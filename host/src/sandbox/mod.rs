@@ -1,9 +1,11 @@
 //! The plugin sandbox: wasmtime with WASI p2, no ambient authority. A plugin sees only the
-//! directories its grant mounts, no environment, no arguments, no stdin and no network; its
-//! host imports (`log`, `config`, `process`) check every request against its grants.
+//! directories its grant mounts, no environment, no arguments, no stdin and no sockets; its
+//! host imports (`log`, `config`, `process`) and `wasi:http` (outbound hosts) check every
+//! request against its grants.
 
 pub mod bindings;
 mod host_config;
+mod host_http;
 mod host_log;
 mod host_process;
 mod state;
@@ -113,6 +115,7 @@ impl Sandbox {
         let engine = Engine::new(&config)?;
         let mut linker: Linker<PluginState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         use bindings::platform::migrate::{config as cfg, log, process};
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;

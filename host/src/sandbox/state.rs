@@ -40,6 +40,9 @@ pub struct PluginState {
     pub output: MemoryOutputPipe,
     /// Files written from child stdout (`stdout-file`), in order.
     pub written: Vec<Written>,
+    /// wasi:http state and the outbound-host allowlist.
+    pub http_ctx: wasmtime_wasi_http::WasiHttpCtx,
+    pub http_gate: super::host_http::HttpGate,
 }
 
 impl PluginState {
@@ -54,6 +57,7 @@ impl PluginState {
         ui: Ui,
         base_dir: PathBuf,
     ) -> Self {
+        let http_gate = super::host_http::HttpGate::new(&grants.plugin, grants.hosts.clone());
         PluginState {
             wasi,
             table: ResourceTable::new(),
@@ -70,6 +74,8 @@ impl PluginState {
             denials: Vec::new(),
             output,
             written: Vec::new(),
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_gate,
         }
     }
 

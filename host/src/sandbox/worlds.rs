@@ -105,9 +105,14 @@ macro_rules! world_handle {
                 })
             }
 
-            /// Denials the host made while serving this plugin.
-            pub fn denials(&self) -> &[String] {
-                &self.store.data().denials
+            /// Denials the host made while serving this plugin (capabilities, then HTTP).
+            pub fn denials(&self) -> Vec<String> {
+                let d = self.store.data();
+                d.denials
+                    .iter()
+                    .chain(d.http_gate.denials.iter())
+                    .cloned()
+                    .collect()
             }
         }
     };

@@ -1,0 +1,91 @@
+//! `wasi:http` for plugins, behind the outbound-host allowlist. Every request's URI (its own
+//! scheme and authority, never a `Host` header) is checked against the plugin's
+//! `grants.hosts` before any connection is made; anything else is answered with
+//! `HttpRequestDenied` and recorded as a denial. Timeouts are capped by the host.
+
+use super::state::PluginState;
+use crate::policy::{hosts, HostGrant};
+use http_body_util::BodyExt;
+use std::future::Future;
+use std::time::Duration;
+use wasmtime_wasi_http::{
+    Error, RequestOptions, WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
+
+/// Longest a plugin may wait to connect or for a response's first byte.
+pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The allowlist hook of one plugin.
+pub struct HttpGate {
+    pub plugin: String,
+    pub hosts: Vec<HostGrant>,
+    /// Denied destinations, as messages naming the grant to add.
+    pub denials: Vec<String>,
+    /// Origins requests were sent to (for the log; never paths, which may hold secrets).
+    pub sent: Vec<String>,
+}
+
+impl HttpGate {
+    pub fn new(plugin: &str, hosts: Vec<HostGrant>) -> HttpGate {
+        HttpGate {
+            plugin: plugin.to_string(),
+            hosts,
+            denials: Vec::new(),
+            sent: Vec::new(),
+        }
+    }
+}
+
+fn cap(t: Option<Duration>) -> Option<Duration> {
+    Some(t.map_or(MAX_HTTP_TIMEOUT, |t| t.min(MAX_HTTP_TIMEOUT)))
+}
+
+type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
+type Sent = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Io), Error>> + Send>;
+
+impl WasiHttpHooks for HttpGate {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Io,
+    ) -> Sent {
+        let _ = fut;
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_string();
+        let host = uri.host().unwrap_or("").to_string();
+        let port = uri.port_u16();
+        if let Err(denied) = hosts::check(&self.plugin, &self.hosts, &scheme, &host, port) {
+            tracing::warn!(plugin = %self.plugin, "denied: {}", denied.0);
+            self.denials.push(denied.0);
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        let origin = match port {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        };
+        tracing::debug!(plugin = %self.plugin, "HTTP {} {origin}", request.method());
+        self.sent.push(origin);
+        let o = options.unwrap_or_default();
+        let options = RequestOptions {
+            connect_timeout: cap(o.connect_timeout),
+            first_byte_timeout: cap(o.first_byte_timeout),
+            between_bytes_timeout: cap(o.between_bytes_timeout),
+        };
+        Box::new(async move {
+            let (res, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Io))
+        })
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http_gate,
+        }
+    }
+}
