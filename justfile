@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 python := env_var_or_default("PYTHON", "python3")
 venv := justfile_directory() / ".venv"
 bin := justfile_directory() / "target/release/platform-migrate"
-plugins := "django-runner file-backup pg-dump-backup"
+plugins := "django-runner file-backup pg-dump-backup slack-notifier"
 
 # Build everything and run the demo: show the plan, then migrate the demo project in dev.
 demo: build

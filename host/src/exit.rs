@@ -15,6 +15,8 @@ pub enum Code {
     Refused = 3,
     /// 4: a plugin asked for something its grants do not allow; the message names the grant.
     Denied = 4,
+    /// 5: the run succeeded but a notification could not be delivered (failed or denied).
+    NotifyFailed = 5,
 }
 
 /// An error that ends the run with a specific exit code.

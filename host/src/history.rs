@@ -34,6 +34,17 @@ pub struct BackupRecord {
     pub verified: bool,
 }
 
+/// What one notifier made of the run's event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotificationRecord {
+    /// The notifier plugin entry.
+    pub notifier: String,
+    /// `sent`, `failed` or `denied`.
+    pub status: String,
+    /// Why it was not sent (redacted).
+    pub error: Option<String>,
+}
+
 /// How to undo a run, computed before it executes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RollbackPlan {
@@ -79,6 +90,9 @@ pub struct Entry {
     pub rollback_plan: Option<RollbackPlan>,
     pub steps: Vec<StepRecord>,
     pub duration_ms: u64,
+    /// One record per notifier told about the run.
+    #[serde(default)]
+    pub notifications: Vec<NotificationRecord>,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -139,6 +153,7 @@ mod tests {
             created: vec![],
             backup: None,
             rollback_plan: None,
+            notifications: vec![],
             steps: vec![],
             duration_ms: 1,
         }

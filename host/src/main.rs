@@ -15,8 +15,11 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("{default},wasmtime=warn,cranelift=warn"))
         });
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod receiver;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -72,9 +72,9 @@ impl Run<'_> {
         let mut all = self
             .runner
             .iter()
-            .flat_map(|r| r.denials().iter())
-            .chain(self.backup.iter().flat_map(|b| b.denials().iter()));
-        all.next().cloned()
+            .flat_map(|r| r.denials())
+            .chain(self.backup.iter().flat_map(|b| b.denials()));
+        all.next()
     }
 
     fn record_step(&mut self, n: usize, name: &str, status: &str, took: Duration) {
@@ -202,6 +202,7 @@ pub fn run(
         rollback_plan: None,
         steps: vec![],
         duration_ms: 0,
+        notifications: vec![],
     };
     let mut run = Run {
         cfg,
@@ -237,7 +238,10 @@ pub fn run(
     run.entry.outcome = outcome.into();
     run.entry.exit_code = code as i32;
     run.entry.error = result.as_ref().err().map(|f| f.message.clone());
-    run.notify_all(outcome, took);
+    let undelivered = run.notify_all(outcome, took);
+    if result.is_ok() && !undelivered.is_empty() {
+        run.entry.exit_code = Code::NotifyFailed as i32;
+    }
     if let Err(e) = history::append(&cfg.state_dir, &run.entry) {
         ui.outcome(&format!(
             "warning: could not write history to {}: {e}",
@@ -252,7 +256,14 @@ pub fn run(
                 state::summary(&run),
                 fmt_duration(took)
             ));
-            Ok(Code::Success)
+            if undelivered.is_empty() {
+                Ok(Code::Success)
+            } else {
+                Err(Exit::new(
+                    Code::NotifyFailed,
+                    format!("the run {outcome}, but {}", undelivered.join("; ")),
+                ))
+            }
         }
         Err(f) => {
             if let (false, Some(rp)) = (run.entry.applied.is_empty(), &run.entry.rollback_plan) {

@@ -1,25 +1,33 @@
-//! Telling the environment's notifiers how the run ended. A notification failure never changes
-//! what happened to the database; it is printed and recorded.
+//! Telling the environment's notifiers how the run ended: on success, failure and refusal
+//! (never for `--show`). A notification failure never changes what happened to the database:
+//! it is printed, recorded in history, and turns a successful run's exit code into 5.
 
 use super::Run;
+use crate::history::NotificationRecord;
 use crate::sandbox::bindings::notifier::platform::migrate::types::MigrationRef;
-use crate::sandbox::nt::{AppliedMigration, Outcome, RunEvent};
+use crate::sandbox::nt::{AppliedMigration, NotifyError, Outcome, RunEvent};
 use std::time::Duration;
 
+fn describe(e: &NotifyError) -> (&'static str, String) {
+    match e {
+        NotifyError::Denied(m) => ("denied", format!("denied: {m}")),
+        NotifyError::Rejected(m) => ("failed", format!("rejected by the service: {m}")),
+        NotifyError::Unavailable(m) => ("failed", format!("service unavailable: {m}")),
+        NotifyError::Misconfigured(m) => ("failed", format!("misconfigured: {m}")),
+    }
+}
+
 impl Run<'_> {
-    pub(super) fn notify_all(&mut self, outcome: &str, took: Duration) {
-        if self.notifiers.is_empty() {
-            return;
-        }
-        let outcome = match outcome {
-            "refused" => Outcome::Refused,
-            "failed" => Outcome::Failed,
-            _ => Outcome::Succeeded,
-        };
-        let event = RunEvent {
+    fn event(&self, outcome: &str, took: Duration) -> RunEvent {
+        RunEvent {
             env: self.env.name.clone(),
             run_id: self.run_id.clone(),
-            outcome,
+            action: self.req.action.as_str().to_string(),
+            outcome: match outcome {
+                "refused" => Outcome::Refused,
+                "failed" => Outcome::Failed,
+                _ => Outcome::Succeeded,
+            },
             applied: self
                 .entry
                 .applied
@@ -41,24 +49,50 @@ impl Run<'_> {
                 .error
                 .as_ref()
                 .map(|e| e.lines().take(5).collect::<Vec<_>>().join("\n")),
-        };
-        for n in &mut self.notifiers {
-            let problem = match n.notify(&event) {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(format!("{e:?}")),
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(p) = problem {
-                let msg = self
-                    .redactor
-                    .redact(&format!("notifier '{}' failed: {p}", n.name));
-                self.ui.outcome(&format!("warning: {msg}"));
-                let prior = self.entry.error.take();
-                self.entry.error = Some(match prior {
-                    Some(e) => format!("{e}; {msg}"),
-                    None => msg,
-                });
-            }
         }
+    }
+
+    /// Notify every notifier; returns one message per notification that was not delivered.
+    pub(super) fn notify_all(&mut self, outcome: &str, took: Duration) -> Vec<String> {
+        if self.notifiers.is_empty() || outcome == "shown" {
+            return Vec::new();
+        }
+        let event = self.event(outcome, took);
+        let mut undelivered = Vec::new();
+        for n in &mut self.notifiers {
+            let denials_before = n.denials().len();
+            let (status, problem) = match n.notify(&event) {
+                Ok(Ok(())) => ("sent", None),
+                Ok(Err(e)) => {
+                    let (status, m) = describe(&e);
+                    (status, Some(m))
+                }
+                Err(e) => ("failed", Some(e.to_string())),
+            };
+            // The host's own record wins: a denial is a denial whatever the plugin reported.
+            let host_denial = n
+                .denials()
+                .get(denials_before..)
+                .and_then(|d| d.first().cloned());
+            let (status, problem) = match (host_denial, problem) {
+                (Some(d), Some(_)) => ("denied", Some(format!("denied: {d}"))),
+                other => (status, other.1),
+            };
+            let error =
+                problem.map(|p| self.redactor.redact(&format!("notifier '{}' {p}", n.name)));
+            match &error {
+                Some(m) => {
+                    self.ui.outcome(&format!("warning: {m}"));
+                    undelivered.push(m.clone());
+                }
+                None => self.ui.heading(&format!("notified: {}", n.name)),
+            }
+            self.entry.notifications.push(NotificationRecord {
+                notifier: n.name.clone(),
+                status: status.to_string(),
+                error,
+            });
+        }
+        undelivered
     }
 }

@@ -20,6 +20,19 @@ fn label(name: &str, info: &Info) -> String {
 impl Run<'_> {
     pub(super) fn validate(&mut self) -> Result<Done, Fail> {
         let env = self.env;
+        // Notifiers first: a run refused by the gates below is still announced.
+        let mut parts = Vec::new();
+        if self.req.action != Action::Show {
+            for name in &env.notifiers {
+                let cfg = &self.cfg.plugins[name];
+                let loaded = self.sandbox.load(self.cfg, cfg, None)?;
+                let mut n = Notifier::instantiate(&self.sandbox, loaded)?;
+                let info = n.describe()?;
+                check(&cfg.grants, &info)?;
+                parts.push(format!("notifier {}", label(name, &info)));
+                self.notifiers.push(n);
+            }
+        }
         if env.require_confirm && !self.req.confirm && self.req.action != Action::Show {
             return Err(Fail::refused(format!(
                 "env {} requires --confirm; this run would {}. Check the plan with `--env {} --show`, then re-run with --confirm",
@@ -41,7 +54,7 @@ impl Run<'_> {
         let mut runner = Runner::instantiate(&self.sandbox, loaded)?;
         let info = runner.describe()?;
         check(&runner_cfg.grants, &info)?;
-        let mut parts = vec![format!("runner {}", label(&env.runner, &info))];
+        parts.insert(0, format!("runner {}", label(&env.runner, &info)));
         self.runner = Some(runner);
 
         if let (true, Some(name)) = (changes, &env.backup) {
@@ -52,15 +65,6 @@ impl Run<'_> {
             check(&cfg.grants, &info)?;
             parts.push(format!("backup {}", label(name, &info)));
             self.backup = Some(backup);
-        }
-        for name in &env.notifiers {
-            let cfg = &self.cfg.plugins[name];
-            let loaded = self.sandbox.load(self.cfg, cfg, None)?;
-            let mut n = Notifier::instantiate(&self.sandbox, loaded)?;
-            let info = n.describe()?;
-            check(&cfg.grants, &info)?;
-            parts.push(format!("notifier {}", label(name, &info)));
-            self.notifiers.push(n);
         }
         self.ui.detail(&parts.join("; "));
         Ok(Done::Ok("ok".into()))
