@@ -5,7 +5,7 @@
 mod common;
 
 use common::pg::Pg;
-use common::{add_migration, changed_ids, plugin, python, Project, Run};
+use common::{add_migration, changed_ids, plugin, Project, Run};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -22,17 +22,10 @@ struct Prod {
 }
 
 fn config(keep: Option<usize>) -> String {
-    let py = python().display().to_string();
     let keep = keep.map(|k| format!("keep = {k}\n")).unwrap_or_default();
+    let runner = common::pg::django_pg_plugin(URL_VAR);
     format!(
-        r#"
-[plugins.django-pg]
-path = "{runner}"
-settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
-grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
-grants.env = ["DATABASE_URL"]
-grants.secrets = {{ database-url = {{ env = "{URL_VAR}" }} }}
-
+        r#"{runner}
 [plugins.pg-backup]
 path = "{backup}"
 settings = {{ url-secret = "database-url" }}
@@ -47,7 +40,6 @@ grants.secrets = {{ database-url = {{ env = "{BACKUP_URL_VAR}" }} }}
 runner = "django-pg"
 backup = "pg-backup"
 {keep}"#,
-        runner = plugin("django_runner").display(),
         backup = plugin("pg_dump_backup").display(),
     )
 }

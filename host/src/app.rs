@@ -8,6 +8,18 @@ use crate::ui::Verbosity;
 
 /// Run the command line; `argv` is recorded in history.
 pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
+    let json = cli.run.output == crate::cli::OutputFormat::Json && cli.command.is_none();
+    let result = dispatch(cli, argv);
+    // A run that could not start still owes a JSON consumer its one document.
+    if let (true, Err(e)) = (json, &result) {
+        if e.code == Code::Usage {
+            crate::report::print_error(e.code as i32, &e.message);
+        }
+    }
+    result
+}
+
+fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
     let cfg = Config::load(&cli.config).map_err(|e| Exit::usage(e.to_string()))?;
     let verbosity = if cli.quiet {
         Some(Verbosity::Quiet)

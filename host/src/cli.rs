@@ -36,6 +36,16 @@ pub struct Cli {
     pub quiet: bool,
 }
 
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Steps and outcome for people, on stdout.
+    #[default]
+    Human,
+    /// One JSON document on stdout (schema: schemas/run-report.schema.json).
+    Json,
+}
+
 /// Flags of a migration run (the default command).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
@@ -70,6 +80,25 @@ pub struct RunArgs {
     /// Confirm a run in an environment that requires it (prod).
     #[arg(long)]
     pub confirm: bool,
+
+    /// Empty the database and apply every migration from zero (test; dev only where
+    /// `allow-reset = true`; never prod). Fixtures load afterwards.
+    #[arg(long, conflicts_with_all = ["show", "make", "rollback", "migration", "app", "fake"])]
+    pub reset: bool,
+
+    /// Do not load the environment's fixtures after migrating.
+    #[arg(long)]
+    pub no_fixtures: bool,
+
+    /// With --show: exit 6 when migrations are pending, 7 when models changed without a
+    /// migration, so CI can gate on it.
+    #[arg(long, requires = "show")]
+    pub check: bool,
+
+    /// Output format: `human` (default) or `json` (one JSON document on stdout, everything else
+    /// on stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
+    pub output: OutputFormat,
 
     /// Run a plan with steps that cannot be undone by migrating back (RunPython without
     /// reverse code, RunSQL without reverse SQL) in an environment that refuses them (prod).

@@ -17,6 +17,10 @@ pub enum Code {
     Denied = 4,
     /// 5: the run succeeded but a notification could not be delivered (failed or denied).
     NotifyFailed = 5,
+    /// 6: `--show --check` found migrations that are not applied.
+    Pending = 6,
+    /// 7: `--show --check` found model changes that no migration covers.
+    ModelChanges = 7,
 }
 
 /// An error that ends the run with a specific exit code.

@@ -45,6 +45,20 @@ pub struct NotificationRecord {
     pub error: Option<String>,
 }
 
+/// A fixture loaded after migrating.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FixtureRecord {
+    pub fixture: String,
+    pub objects: u32,
+}
+
+/// Model changes of one app that no migration covers (found by `--show --check`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ModelChangeRecord {
+    pub app: String,
+    pub changes: Vec<String>,
+}
+
 /// How to undo a run, computed before it executes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RollbackPlan {
@@ -93,6 +107,15 @@ pub struct Entry {
     /// One record per notifier told about the run.
     #[serde(default)]
     pub notifications: Vec<NotificationRecord>,
+    /// `--reset`: the database was emptied before migrating.
+    #[serde(default)]
+    pub reset: bool,
+    /// Fixtures loaded after migrating.
+    #[serde(default)]
+    pub fixtures: Vec<FixtureRecord>,
+    /// Model changes without a migration (`--show --check`).
+    #[serde(default)]
+    pub model_changes: Vec<ModelChangeRecord>,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -154,6 +177,9 @@ mod tests {
             backup: None,
             rollback_plan: None,
             notifications: vec![],
+            reset: false,
+            fixtures: vec![],
+            model_changes: vec![],
             steps: vec![],
             duration_ms: 1,
         }

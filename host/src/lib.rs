@@ -16,6 +16,7 @@ pub mod exit;
 pub mod history;
 pub mod policy;
 pub mod proc;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod secrets;

@@ -1,5 +1,6 @@
-//! Human output on stdout: the six steps with outcome and duration, details, and (when verbose)
-//! each command the plugins run with its output. Logs go to stderr through `tracing`.
+//! Human output on stdout (stderr with `--output json`): the six steps with outcome and
+//! duration, details, and (when verbose) each command the plugins run with its output. Logs go
+//! to stderr through `tracing`. No colours; a spinner only while a step runs on a terminal.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -18,6 +19,10 @@ pub enum Verbosity {
 pub struct Ui {
     level: Arc<AtomicU8>,
     step: Arc<Mutex<OpenStep>>,
+    /// Human output goes to stderr (stdout is kept for a machine-readable report).
+    stderr: bool,
+    /// Show a spinner while a step runs (stdout is a terminal, not verbose, NO_COLOR unset).
+    spinner: bool,
 }
 
 /// The step being run: its details are printed under its line once it finishes; live output
@@ -27,6 +32,7 @@ struct OpenStep {
     title: Option<String>,
     header_printed: bool,
     details: Vec<String>,
+    progress: Option<indicatif::ProgressBar>,
 }
 
 /// Total steps of a run.
@@ -43,10 +49,22 @@ pub fn fmt_duration(d: Duration) -> String {
 
 impl Ui {
     pub fn new(v: Verbosity) -> Ui {
+        use std::io::IsTerminal;
         Ui {
             level: Arc::new(AtomicU8::new(v as u8)),
             step: Arc::default(),
+            stderr: false,
+            spinner: v == Verbosity::Normal
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none(),
         }
+    }
+
+    /// Send human output to stderr (for `--output json`); no spinner then.
+    pub fn on_stderr(mut self) -> Ui {
+        self.stderr = true;
+        self.spinner = false;
+        self
     }
 
     pub fn set(&self, v: Verbosity) {
@@ -62,9 +80,15 @@ impl Ui {
     }
 
     fn out(&self, line: &str) {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{line}");
-        let _ = o.flush();
+        if self.stderr {
+            let mut o = std::io::stderr().lock();
+            let _ = writeln!(o, "{line}");
+            let _ = o.flush();
+        } else {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{line}");
+            let _ = o.flush();
+        }
     }
 
     /// A headline (normal and verbose).
@@ -77,8 +101,15 @@ impl Ui {
     /// A step starts: its details are collected until [`Ui::step`].
     pub fn begin(&self, n: usize, name: &str) {
         if let Ok(mut s) = self.step.lock() {
+            let title = format!("[{n}/{STEPS}] {name}");
+            let progress = self.spinner.then(|| {
+                let p = indicatif::ProgressBar::new_spinner().with_message(format!("{title} ..."));
+                p.enable_steady_tick(Duration::from_millis(120));
+                p
+            });
             *s = OpenStep {
-                title: Some(format!("[{n}/{STEPS}] {name}")),
+                title: Some(title),
+                progress,
                 ..OpenStep::default()
             };
         }
@@ -87,7 +118,13 @@ impl Ui {
     /// A finished step: `[n/6] name: outcome (duration)`, then its details.
     pub fn step(&self, n: usize, name: &str, outcome: &str, took: Duration) {
         let details = match self.step.lock() {
-            Ok(mut s) => std::mem::take(&mut *s).details,
+            Ok(mut s) => {
+                let open = std::mem::take(&mut *s);
+                if let Some(p) = open.progress {
+                    p.finish_and_clear();
+                }
+                open.details
+            }
             Err(_) => Vec::new(),
         };
         if self.level() >= Verbosity::Normal as u8 {

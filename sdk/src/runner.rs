@@ -22,8 +22,8 @@ pub mod world {
 }
 
 pub use world::platform::migrate::runner_types::{
-    AppPosition, CommandFailure, ConnectionInfo, Migration, Operation, Plan, PlanStep,
-    ResolvedTarget, RunnerError, Target,
+    AppPosition, CommandFailure, ConnectionInfo, FixtureFailure, FixtureLoaded, Migration,
+    ModelChange, Operation, Plan, PlanStep, ResolvedTarget, RunnerError, Target,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
 
@@ -43,8 +43,33 @@ pub trait Runner {
     /// Create migrations from model changes. Default: not supported.
     fn make_migrations(ctx: RunContext, app: String) -> Result<Vec<MigrationRef>, RunnerError> {
         let _ = (ctx, app);
-        Err(RunnerError::Other(
+        Err(RunnerError::Unsupported(
             "this runner cannot create migrations".into(),
+        ))
+    }
+    /// Empty the database (test environments). Default: not supported.
+    fn reset_database(ctx: RunContext) -> Result<(), RunnerError> {
+        let _ = ctx;
+        Err(RunnerError::Unsupported(
+            "this runner cannot reset a database".into(),
+        ))
+    }
+    /// Load fixtures in order. Default: not supported.
+    fn load_fixtures(
+        ctx: RunContext,
+        fixtures: Vec<String>,
+    ) -> Result<Vec<FixtureLoaded>, RunnerError> {
+        let _ = (ctx, fixtures);
+        Err(RunnerError::Unsupported(
+            "this runner cannot load fixtures".into(),
+        ))
+    }
+    /// Model changes without a migration. Default: not supported (so `--check` cannot pass
+    /// by accident).
+    fn pending_model_changes(ctx: RunContext) -> Result<Vec<ModelChange>, RunnerError> {
+        let _ = ctx;
+        Err(RunnerError::Unsupported(
+            "this runner cannot detect model changes".into(),
         ))
     }
 }
@@ -87,6 +112,22 @@ macro_rules! register_runner {
                 app: String,
             ) -> Result<Vec<$crate::runner::MigrationRef>, $crate::runner::RunnerError> {
                 <$t as $crate::runner::Runner>::make_migrations(ctx, app)
+            }
+            fn reset_database(
+                ctx: $crate::runner::RunContext,
+            ) -> Result<(), $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::reset_database(ctx)
+            }
+            fn load_fixtures(
+                ctx: $crate::runner::RunContext,
+                fixtures: Vec<String>,
+            ) -> Result<Vec<$crate::runner::FixtureLoaded>, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::load_fixtures(ctx, fixtures)
+            }
+            fn pending_model_changes(
+                ctx: $crate::runner::RunContext,
+            ) -> Result<Vec<$crate::runner::ModelChange>, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::pending_model_changes(ctx)
             }
         }
         $crate::runner::world::__export_runner_world!(__PlatformMigrateRunner);

@@ -166,9 +166,27 @@ impl Project {
             t=c.execute(\"select count(*) from sqlite_master where name='django_migrations'\").fetchone()[0]\n\
             rows=c.execute('select app,name from django_migrations').fetchall() if t else []\n\
             print(json.dumps(rows))";
+        let rows: Vec<(String, String)> =
+            serde_json::from_slice(&self.sqlite(script, &[])).unwrap();
+        rows.into_iter().collect()
+    }
+
+    /// Rows of a SQL query against the SQLite file, as JSON arrays.
+    pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
+        let script = "import sqlite3,sys,json\n\
+            c=sqlite3.connect(sys.argv[1])\n\
+            rows=[list(r) for r in c.execute(sys.argv[2])]\n\
+            c.commit()\n\
+            print(json.dumps(rows))";
+        serde_json::from_slice(&self.sqlite(script, &[sql])).unwrap()
+    }
+
+    /// Run a Python script with the SQLite file as argv[1] (then `args`); its stdout.
+    fn sqlite(&self, script: &str, args: &[&str]) -> Vec<u8> {
         let out = Command::new(python())
             .args(["-c", script])
-            .arg(&db)
+            .arg(self.path().join("db.sqlite3"))
+            .args(args)
             .output()
             .unwrap();
         assert!(
@@ -176,8 +194,7 @@ impl Project {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let rows: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
-        rows.into_iter().collect()
+        out.stdout
     }
 
     /// Names of the tables in the SQLite file.
@@ -185,12 +202,7 @@ impl Project {
         let script = "import sqlite3,sys,json\n\
             c=sqlite3.connect(sys.argv[1])\n\
             print(json.dumps([r[0] for r in c.execute(\"select name from sqlite_master where type='table'\")]))";
-        let out = Command::new(python())
-            .args(["-c", script])
-            .arg(self.path().join("db.sqlite3"))
-            .output()
-            .unwrap();
-        let rows: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+        let rows: Vec<String> = serde_json::from_slice(&self.sqlite(script, &[])).unwrap();
         rows.into_iter().collect()
     }
 

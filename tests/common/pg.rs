@@ -9,6 +9,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// The config entry `[plugins.django-pg]`: the Django runner handed DATABASE_URL from the
+/// secret `database-url`, which the host reads from the environment variable `url_var`.
+pub fn django_pg_plugin(url_var: &str) -> String {
+    let py = super::python().display().to_string();
+    format!(
+        r#"
+[plugins.django-pg]
+path = "{runner}"
+settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
+grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
+grants.env = ["DATABASE_URL"]
+grants.secrets = {{ database-url = {{ env = "{url_var}" }} }}
+"#,
+        runner = super::plugin("django_runner").display(),
+    )
+}
+
 pub struct Pg {
     /// Socket directory or host name.
     pub host: String,

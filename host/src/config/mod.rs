@@ -76,6 +76,8 @@ pub struct EnvConfig {
     pub refuse_irreversible: bool,
     /// Verified backups to keep; `None` keeps all.
     pub keep: Option<usize>,
+    pub allow_reset: bool,
+    pub fixtures: Vec<String>,
 }
 
 /// The whole config, resolved and checked.
@@ -334,7 +336,19 @@ fn resolve_env(
             ))
         }
     };
+    let allow_reset = match &e.allow_reset {
+        Some(a) if prod && *a.get_ref() => {
+            return Err(src.err(
+                a.span(),
+                "env.prod.allow-reset cannot be true: --reset empties the database and is never allowed in prod",
+            ))
+        }
+        Some(a) => *a.get_ref(),
+        None => name == "test",
+    };
     Ok(EnvConfig {
+        allow_reset,
+        fixtures: e.fixtures.clone(),
         name: name.to_string(),
         runner,
         backup,
@@ -423,6 +437,18 @@ runner = "django"
         .unwrap_err()
         .to_string();
         assert!(e.starts_with("pm.toml:6:17") && e.contains("origin"), "{e}");
+    }
+
+    #[test]
+    fn reset_is_for_test_and_never_for_prod() {
+        let c = parse(&GOOD.replace("[env.dev]", "[env.test]\nrunner = \"django\"\n\n[env.dev]"))
+            .unwrap();
+        assert!(c.envs["test"].allow_reset);
+        assert!(!c.envs["dev"].allow_reset && !c.envs["prod"].allow_reset);
+        let e = parse(&format!("{GOOD}allow-reset = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("never allowed in prod"), "{e}");
     }
 
     #[test]

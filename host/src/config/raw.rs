@@ -85,4 +85,9 @@ pub struct RawEnv {
     pub refuse_irreversible: Option<bool>,
     /// Retention: keep this many verified backups of the environment (default: all).
     pub keep: Option<Spanned<i64>>,
+    /// Allow `--reset` (default: true in test, false elsewhere; never allowed in prod).
+    pub allow_reset: Option<Spanned<bool>>,
+    /// Fixtures loaded after a successful migrate, in order (`loaddata` names or paths).
+    #[serde(default)]
+    pub fixtures: Vec<String>,
 }

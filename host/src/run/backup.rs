@@ -67,7 +67,8 @@ impl Run<'_> {
             Action::Make => return Ok(Done::Skipped("--make only writes migration files".into())),
             _ => {}
         }
-        if self.plan.as_ref().is_some_and(|p| p.steps.is_empty()) {
+        // A reset empties the database even when nothing is pending.
+        if !self.req.reset && self.plan.as_ref().is_some_and(|p| p.steps.is_empty()) {
             return Ok(Done::Skipped("nothing to migrate".into()));
         }
         let Some(name) = self.env.backup.clone() else {

@@ -59,9 +59,17 @@ impl Run<'_> {
             (_, Some(app), None) => Target::App(app.clone()),
             (_, None, _) => Target::All,
         };
+        self.make_plan(&target)?;
+        self.gate_plan()?;
+        Ok(Done::Ok("ok".into()))
+    }
+
+    /// Ask the runner for the plan to reach `target` (read-only) and record it.
+    pub(super) fn make_plan(&mut self, target: &Target) -> Result<(), Fail> {
+        let ctx = self.ctx();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
         let plan = runner
-            .plan(&ctx, &target)?
+            .plan(&ctx, target)?
             .map_err(|e| self.runner_fail("plan", e))?;
         self.entry.plan = plan
             .steps
@@ -73,7 +81,6 @@ impl Run<'_> {
             })
             .collect();
         self.plan = Some(plan);
-        self.gate_plan()?;
-        Ok(Done::Ok("ok".into()))
+        Ok(())
     }
 }

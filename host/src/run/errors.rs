@@ -61,6 +61,14 @@ impl Run<'_> {
                     short(&c.command)
                 ))
             }
+            RunnerError::FixtureFailed(f) => Fail::failed(format!(
+                "fixture '{}' failed to load: {}; the migrations stand, later fixtures were not loaded",
+                f.fixture,
+                f.message.trim()
+            )),
+            RunnerError::Unsupported(m) => {
+                Fail::usage(format!("plugin '{plugin}' cannot {what}: {m}"))
+            }
             RunnerError::Denied(m) => Fail::new(Code::Denied, m),
             RunnerError::Misconfigured(m) => {
                 Fail::usage(format!("plugin '{plugin}' is misconfigured: {m}"))

@@ -4,8 +4,24 @@
 use super::request::Action;
 use super::state::{changed_summary, diff};
 use super::{Done, Fail, Run};
+use crate::sandbox::worlds_types::Target;
 
 impl Run<'_> {
+    /// `--reset`: empty the database, then plan everything from zero.
+    fn reset(&mut self) -> Result<(), Fail> {
+        let ctx = self.ctx();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        runner
+            .reset_database(&ctx)?
+            .map_err(|e| self.runner_fail("reset the database", e))?;
+        self.ui.detail("database emptied");
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        self.before = runner
+            .list_migrations(&ctx)?
+            .map_err(|e| self.runner_fail("list migrations", e))?;
+        self.make_plan(&Target::All)
+    }
+
     pub(super) fn execute(&mut self) -> Result<Done, Fail> {
         let ctx = self.ctx();
         if self.req.action == Action::Show {
@@ -29,9 +45,15 @@ impl Run<'_> {
             }
             return Ok(Done::Ok(format!("{} migration(s) created", created.len())));
         }
+        if self.req.reset {
+            self.reset()?;
+        }
         let plan = self.plan.as_ref().expect("planned in step 2");
         if plan.steps.is_empty() {
-            return Ok(Done::Skipped("nothing to migrate".into()));
+            return match self.load_fixtures()? {
+                Some(f) => Ok(Done::Ok(format!("nothing to migrate; {f}"))),
+                None => Ok(Done::Skipped("nothing to migrate".into())),
+            };
         }
         let resolved = plan.resolved.clone();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
@@ -44,11 +66,15 @@ impl Run<'_> {
         match result? {
             Ok(()) => {
                 let n = self.entry.applied.len();
-                Ok(Done::Ok(if self.req.fake {
+                let mut word = if self.req.fake {
                     format!("{n} recorded (fake)")
                 } else {
                     format!("{n} migration(s)")
-                }))
+                };
+                if let Some(f) = self.load_fixtures()? {
+                    word = format!("{word}; {f}");
+                }
+                Ok(Done::Ok(word))
             }
             Err(e) => {
                 let mut fail = self.runner_fail("migration", e);

@@ -4,9 +4,11 @@
 //! `rollback_plan.rs` computes how to undo a run before it executes.
 
 pub(crate) mod backup;
+mod check;
 mod connect;
 mod errors;
 mod execute;
+mod fixtures;
 mod notify;
 mod plan;
 pub mod request;
@@ -175,7 +177,12 @@ pub fn run(
     } else {
         Verbosity::Normal
     });
-    let ui = Ui::new(level);
+    let json = args.output == crate::cli::OutputFormat::Json;
+    let ui = if json {
+        Ui::new(level).on_stderr()
+    } else {
+        Ui::new(level)
+    };
     let redactor = Redactor::default();
     let sandbox = Sandbox::new(redactor.clone(), ui.clone())
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
@@ -203,6 +210,9 @@ pub fn run(
         steps: vec![],
         duration_ms: 0,
         notifications: vec![],
+        reset: req.reset,
+        fixtures: vec![],
+        model_changes: vec![],
     };
     let mut run = Run {
         cfg,
@@ -229,26 +239,16 @@ pub fn run(
     let result = run.steps();
     let took = started.elapsed();
     run.entry.duration_ms = took.as_millis() as u64;
-    let (code, outcome) = match &result {
-        Ok(()) if run.req.action == Action::Show => (Code::Success, "shown"),
-        Ok(()) => (Code::Success, "succeeded"),
-        Err(f) if f.code == Code::Refused => (f.code, "refused"),
-        Err(f) => (f.code, "failed"),
+    let outcome = match &result {
+        Ok(()) if run.req.action == Action::Show => "shown",
+        Ok(()) => "succeeded",
+        Err(f) if f.code == Code::Refused => "refused",
+        Err(_) => "failed",
     };
     run.entry.outcome = outcome.into();
-    run.entry.exit_code = code as i32;
     run.entry.error = result.as_ref().err().map(|f| f.message.clone());
     let undelivered = run.notify_all(outcome, took);
-    if result.is_ok() && !undelivered.is_empty() {
-        run.entry.exit_code = Code::NotifyFailed as i32;
-    }
-    if let Err(e) = history::append(&cfg.state_dir, &run.entry) {
-        ui.outcome(&format!(
-            "warning: could not write history to {}: {e}",
-            history::path(&cfg.state_dir).display()
-        ));
-    }
-    match result {
+    let verdict = match result {
         Ok(()) => {
             ui.outcome(&format!(
                 "{}: {} ({})",
@@ -256,13 +256,15 @@ pub fn run(
                 state::summary(&run),
                 fmt_duration(took)
             ));
-            if undelivered.is_empty() {
-                Ok(Code::Success)
-            } else {
+            if let Some(pending) = run.check_verdict() {
+                Err(pending)
+            } else if !undelivered.is_empty() {
                 Err(Exit::new(
                     Code::NotifyFailed,
                     format!("the run {outcome}, but {}", undelivered.join("; ")),
                 ))
+            } else {
+                Ok(Code::Success)
             }
         }
         Err(f) => {
@@ -284,5 +286,24 @@ pub fn run(
             };
             Err(Exit::new(f.code, format!("{prefix}{}{extra}", f.message)))
         }
+    };
+    match &verdict {
+        Ok(code) => run.entry.exit_code = *code as i32,
+        Err(e) => {
+            run.entry.exit_code = e.code as i32;
+            if run.entry.error.is_none() {
+                run.entry.error = Some(e.message.clone());
+            }
+        }
     }
+    if let Err(e) = history::append(&cfg.state_dir, &run.entry) {
+        ui.outcome(&format!(
+            "warning: could not write history to {}: {e}",
+            history::path(&cfg.state_dir).display()
+        ));
+    }
+    if json {
+        crate::report::print(&run.entry);
+    }
+    verdict
 }

@@ -49,9 +49,25 @@ impl Run<'_> {
             self.ui.detail(&format!("makemigrations for app {app}"));
             return Ok(Done::Ok("1 step".into()));
         }
+        if self.req.reset {
+            let n = self.before.len();
+            self.ui.detail(&format!(
+                "reset: the database is emptied, then all {n} migration(s) are applied from zero"
+            ));
+            if let Some(b) = &self.entry.backup {
+                self.ui.detail(&format!("to undo: restore backup {}", b.id));
+            }
+            return Ok(Done::Ok(format!("reset, then {n} step(s)")));
+        }
+        self.find_model_changes()?;
         let plan = self.plan.as_ref().expect("planned in step 2");
         if plan.steps.is_empty() {
-            return Ok(Done::Ok("nothing to migrate".into()));
+            let word = if self.entry.model_changes.is_empty() {
+                "nothing to migrate"
+            } else {
+                "nothing to migrate, but models changed"
+            };
+            return Ok(Done::Ok(word.into()));
         }
         for step in &plan.steps {
             let dir = if step.backwards { "unapply" } else { "apply" };

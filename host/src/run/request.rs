@@ -43,6 +43,11 @@ pub struct Request {
     /// `--rollback` was given (also with `--show`, to preview the rollback).
     pub rollback: bool,
     pub allow_irreversible: bool,
+    /// `--reset`: empty the database, then migrate everything from zero.
+    pub reset: bool,
+    pub no_fixtures: bool,
+    /// `--show --check`: exit non-zero when anything is pending.
+    pub check: bool,
 }
 
 /// Django app labels are Python identifiers.
@@ -94,6 +99,9 @@ impl Request {
             confirm: a.confirm,
             rollback: a.rollback,
             allow_irreversible: a.allow_irreversible,
+            reset: a.reset,
+            no_fixtures: a.no_fixtures,
+            check: a.check,
         })
     }
 
@@ -117,6 +125,9 @@ impl Request {
                 format!("roll back the last migration of app {app}{fake}")
             }
             (Action::Rollback, None, _) => "roll back".into(),
+            (Action::Migrate, None, _) if self.reset => {
+                "reset the database and apply every migration from zero".into()
+            }
             (Action::Migrate, None, _) => format!("apply all pending migrations{fake}"),
             (Action::Migrate, Some(app), None) => {
                 format!("apply pending migrations of app {app}{fake}")

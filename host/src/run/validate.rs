@@ -33,6 +33,17 @@ impl Run<'_> {
                 self.notifiers.push(n);
             }
         }
+        if self.req.reset && env.name == "prod" {
+            return Err(Fail::refused(
+                "--reset empties the database and is never allowed in prod; nothing was touched",
+            ));
+        }
+        if self.req.reset && !env.allow_reset {
+            return Err(Fail::refused(format!(
+                "--reset is not allowed in env {}: it empties the database. Set allow-reset = true in [env.{}] to allow it",
+                env.name, env.name
+            )));
+        }
         if env.require_confirm && !self.req.confirm && self.req.action != Action::Show {
             return Err(Fail::refused(format!(
                 "env {} requires --confirm; this run would {}. Check the plan with `--env {} --show`, then re-run with --confirm",

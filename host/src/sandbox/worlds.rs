@@ -173,6 +173,32 @@ impl Runner {
             .call_make_migrations(&mut self.store, ctx, app);
         finish(&mut self.store, &self.name, "make-migrations", r)
     }
+    pub fn reset_database(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+    ) -> Result<Result<(), rt::RunnerError>, PluginError> {
+        let r = self.bindings.call_reset_database(&mut self.store, ctx);
+        finish(&mut self.store, &self.name, "reset-database", r)
+    }
+    pub fn load_fixtures(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+        fixtures: &[String],
+    ) -> Result<Result<Vec<rt::FixtureLoaded>, rt::RunnerError>, PluginError> {
+        let r = self
+            .bindings
+            .call_load_fixtures(&mut self.store, ctx, fixtures);
+        finish(&mut self.store, &self.name, "load-fixtures", r)
+    }
+    pub fn pending_model_changes(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+    ) -> Result<Result<Vec<rt::ModelChange>, rt::RunnerError>, PluginError> {
+        let r = self
+            .bindings
+            .call_pending_model_changes(&mut self.store, ctx);
+        finish(&mut self.store, &self.name, "pending-model-changes", r)
+    }
 }
 
 pub use backup::platform::migrate::backup_types as bt;

@@ -2,6 +2,7 @@
 # line the plugin puts in front of this file (hex-encoded JSON, so no argument can change the
 # code). Prints one line `@@PM-JSON@@{...}` with {"ok": ...} or {"error": {"kind", "message"}}.
 import json
+import os
 import sys
 
 import django
@@ -141,6 +142,44 @@ def plan(conn, target):
     return {"resolved": resolved, "steps": steps}
 
 
+def reset(conn):
+    connect(conn)
+    vendor = conn.vendor
+    if vendor == "sqlite":
+        name = str(conn.settings_dict.get("NAME") or "")
+        conn.close()
+        if name and name != ":memory:" and not name.startswith("file:"):
+            for path in (name, name + "-journal", name + "-wal", name + "-shm"):
+                if os.path.exists(path):
+                    os.remove(path)
+        return {"how": f"removed {name}"}
+    if vendor == "postgresql":
+        with conn.cursor() as c:
+            c.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            c.execute("CREATE SCHEMA public")
+        return {"how": "recreated schema public"}
+    raise Fail("unsupported", f"resetting {vendor} databases is not supported")
+
+
+def model_changes():
+    from django.apps import apps
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    detector = MigrationAutodetector(
+        loader.project_state(),
+        ProjectState.from_apps(apps),
+        NonInteractiveMigrationQuestioner(specified_apps=set(), dry_run=True),
+    )
+    changes = detector.changes(graph=loader.graph)
+    return [
+        {"app": app, "changes": [op.describe() for m in migs for op in m.operations]}
+        for app, migs in sorted(changes.items())
+    ]
+
+
 def app_exists(app):
     from django.apps import apps
 
@@ -163,6 +202,10 @@ def main():
         elif cmd == "plan":
             connect(conn)
             result = plan(conn, ARGS["target"])
+        elif cmd == "reset":
+            result = reset(conn)
+        elif cmd == "model-changes":
+            result = model_changes()
         elif cmd == "app-exists":
             result = app_exists(ARGS["app"])
         else:

@@ -114,6 +114,7 @@ fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
             }),
             "ambiguous" => RunnerError::Ambiguous(message),
             "nothing-to-roll-back" => RunnerError::NothingToRollBack(message),
+            "unsupported" => RunnerError::Unsupported(message),
             _ => RunnerError::Other(message),
         });
     }
@@ -317,6 +318,70 @@ impl Runner for Django {
             .collect();
         Ok(created)
     }
+
+    fn reset_database(_ctx: RunContext) -> Result<(), RunnerError> {
+        let s = Settings::load()?;
+        let how = helper(&s, json!({"cmd": "reset"}))?;
+        log::info(&format!("reset: {}", how["how"].as_str().unwrap_or("done")));
+        Ok(())
+    }
+
+    fn load_fixtures(
+        _ctx: RunContext,
+        fixtures: Vec<String>,
+    ) -> Result<Vec<FixtureLoaded>, RunnerError> {
+        let s = Settings::load()?;
+        let mut loaded = Vec::new();
+        for fixture in fixtures {
+            let mut args = vec!["loaddata".to_string(), fixture.clone(), "-v1".into()];
+            if let Some(db) = &s.database {
+                args.push(format!("--database={db}"));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = manage(&s, &refs)?.echo(true).run().map_err(host_error)?;
+            if out.exit_code != Some(0) {
+                // Django's own message is the last line of its error output.
+                let all = format!("{}\n{}", out.stdout, out.stderr);
+                let message = process::tail(&all, 1);
+                return Err(RunnerError::FixtureFailed(FixtureFailure {
+                    fixture,
+                    message,
+                }));
+            }
+            loaded.push(FixtureLoaded {
+                objects: installed_objects(&out.stdout),
+                fixture,
+            });
+        }
+        Ok(loaded)
+    }
+
+    fn pending_model_changes(_ctx: RunContext) -> Result<Vec<ModelChange>, RunnerError> {
+        #[derive(Deserialize)]
+        struct Change {
+            app: String,
+            changes: Vec<String>,
+        }
+        let s = Settings::load()?;
+        let changes: Vec<Change> = parse(helper(&s, json!({"cmd": "model-changes"}))?)?;
+        Ok(changes
+            .into_iter()
+            .map(|c| ModelChange {
+                app: c.app,
+                changes: c.changes,
+            })
+            .collect())
+    }
+}
+
+/// `Installed 3 object(s) from 1 fixture(s)` -> 3.
+fn installed_objects(output: &str) -> u32 {
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Installed "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 trait WithCapabilities {
@@ -334,3 +399,15 @@ impl WithCapabilities for PluginInfo {
 type Env = BTreeMap<String, String>;
 
 register_runner!(Django);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loaddata_counts_are_read() {
+        assert_eq!(
+            super::installed_objects("Installed 3 object(s) from 1 fixture(s)\n"),
+            3
+        );
+        assert_eq!(super::installed_objects("nothing"), 0);
+    }
+}
