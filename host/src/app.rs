@@ -1,6 +1,6 @@
 //! From parsed arguments to an exit code.
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, HistoryCommand};
 use crate::config::Config;
 use crate::exit::{Code, Exit};
 use crate::history;
@@ -29,7 +29,11 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
         None
     };
     match &cli.command {
-        Some(Command::History { env }) => print_history(&cfg, env.as_deref()),
+        Some(Command::History {
+            cmd: Some(HistoryCommand::Verify),
+            ..
+        }) => verify_history(&cfg),
+        Some(Command::History { env, cmd: None }) => print_history(&cfg, env.as_deref()),
         Some(Command::Backups(cmd)) => {
             crate::backups::main(&cfg, cmd, verbosity.unwrap_or(Verbosity::Normal))
         }
@@ -61,4 +65,22 @@ fn print_history(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
         );
     }
     Ok(Code::Success)
+}
+
+fn verify_history(cfg: &Config) -> Result<Code, Exit> {
+    let file = history::path(&cfg.state_dir);
+    match history::verify(&cfg.state_dir) {
+        Err(e) => Err(Exit::failed(format!(
+            "cannot read history {}: {e}",
+            file.display()
+        ))),
+        Ok(Err(broken)) => Err(Exit::failed(format!(
+            "{}: {broken}; compare it with a copy you trust (the runs before that line are intact)",
+            file.display()
+        ))),
+        Ok(Ok(n)) => {
+            println!("history intact: {n} run(s), every line links to the one before it");
+            Ok(Code::Success)
+        }
+    }
 }

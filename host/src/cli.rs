@@ -112,12 +112,22 @@ pub enum Command {
     /// The backup catalog: list backups, re-verify one.
     #[command(subcommand)]
     Backups(BackupsCommand),
-    /// Print the run history recorded next to the config.
+    /// Print the run history recorded next to the config, or verify its hash chain.
     History {
         /// Only runs of this environment.
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
+        #[command(subcommand)]
+        cmd: Option<HistoryCommand>,
     },
+}
+
+/// `platform-migrate history ...`
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Check that every line links to the line before it (sha256); report the first broken
+    /// link (exit 1), which means a line at or before it was edited, inserted or removed.
+    Verify,
 }
 
 /// `platform-migrate backups ...`

@@ -1,9 +1,15 @@
 //! Run history: one JSON line per run (refused runs included) appended to
-//! `<state-dir>/history.jsonl` and fsync'd.
+//! `<state-dir>/history.jsonl` under a file lock and fsync'd. Each line carries `prev`, the
+//! sha256 of the line before it (the first line: sixty-four zeros), so an edited, inserted or
+//! removed line breaks the chain and `history verify` names the first broken link.
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+/// `prev` of the first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One step's result in a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,34 +128,119 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("history.jsonl")
 }
 
-/// Append one entry and fsync it.
+/// One line as written: the link to the line before, then the entry.
+#[derive(Serialize)]
+struct Line<'a> {
+    prev: String,
+    #[serde(flatten)]
+    entry: &'a Entry,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Append one entry, linked to the last line, and fsync it. The file is locked while the last
+/// line is read and the new one written, so two processes cannot link to the same line.
 pub fn append(state_dir: &Path, entry: &Entry) -> std::io::Result<()> {
     std::fs::create_dir_all(state_dir)?;
-    let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
-    line.push('\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path(state_dir))?;
-    f.write_all(line.as_bytes())?;
+    f.lock()?;
+    let mut text = Vec::new();
+    f.seek(SeekFrom::Start(0))?;
+    f.read_to_end(&mut text)?;
+    let mut out = Vec::new();
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        // A line cut short by a crash stays (verify reports it); the new one starts afresh.
+        out.push(b'\n');
+    }
+    let prev = match text.split(|b| *b == b'\n').rfind(|l| !l.is_empty()) {
+        Some(last) => sha256_hex(last),
+        None => GENESIS.to_string(),
+    };
+    serde_json::to_writer(&mut out, &Line { prev, entry }).map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    f.write_all(&out)?;
     f.sync_all()
 }
 
-/// Read every entry (a missing file is an empty history).
+/// Where the chain breaks.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Broken {
+    #[error("history line {line} is not a JSON object with a `prev` link: {why}")]
+    Malformed { line: usize, why: String },
+    #[error("history line {line} does not follow line {}: its `prev` is not the sha256 of that line, so a line at or before it was edited, inserted or removed", line - 1)]
+    Link { line: usize },
+    #[error("history line 1 does not start the chain (its `prev` is not {GENESIS}): lines before it were removed")]
+    Start,
+}
+
+/// Check every link; returns the number of lines, or the first broken link.
+pub fn verify(state_dir: &Path) -> std::io::Result<Result<usize, Broken>> {
+    let text = match std::fs::read(path(state_dir)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(0)),
+        Err(e) => return Err(e),
+    };
+    Ok(verify_lines(&text))
+}
+
+fn verify_lines(text: &[u8]) -> Result<usize, Broken> {
+    let mut expected = GENESIS.to_string();
+    let mut count = 0;
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let prev = serde_json::from_slice::<serde_json::Value>(line)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                v.get("prev")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| "no `prev` field".to_string())
+            })
+            .map_err(|why| Broken::Malformed { line: n, why })?;
+        if prev != expected {
+            return Err(if n == 1 {
+                Broken::Start
+            } else {
+                Broken::Link { line: n }
+            });
+        }
+        expected = sha256_hex(line);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Read every entry (a missing file is an empty history). A line that is not an entry (cut
+/// short by a crash, or edited) is skipped with a warning; `history verify` reports it.
 pub fn read(state_dir: &Path) -> std::io::Result<Vec<Entry>> {
     let text = match std::fs::read_to_string(path(state_dir)) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| std::io::Error::other(format!("history line {}: {e}", i + 1)))
-        })
-        .collect()
+    let mut entries = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(l) {
+            Ok(e) => entries.push(e),
+            Err(e) => tracing::warn!(
+                "history line {} skipped, it is not a run entry ({e}); run `platform-migrate history verify`",
+                i + 1
+            ),
+        }
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -198,6 +289,49 @@ mod tests {
         );
         let text = std::fs::read_to_string(path(&state)).unwrap();
         assert_eq!(text.lines().count(), 2);
+    }
+
+    #[test]
+    fn the_chain_links_every_line_and_names_the_first_broken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["a", "b", "c", "d"] {
+            append(dir.path(), &entry(id)).unwrap();
+        }
+        assert_eq!(verify(dir.path()).unwrap(), Ok(4));
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with(&format!("{{\"prev\":\"{GENESIS}\"")));
+
+        // Edit line 2: line 3's link breaks.
+        let edited = text.replace("\"run_id\":\"b\"", "\"run_id\":\"x\"");
+        assert_eq!(
+            verify_lines(edited.as_bytes()),
+            Err(Broken::Link { line: 3 })
+        );
+        // Remove line 3: line 4 (now line 3) does not follow line 2.
+        let removed = [lines[0], lines[1], lines[3]].join("\n");
+        assert_eq!(
+            verify_lines(removed.as_bytes()),
+            Err(Broken::Link { line: 3 })
+        );
+        // Remove the first line.
+        let headless = lines[1..].join("\n");
+        assert_eq!(verify_lines(headless.as_bytes()), Err(Broken::Start));
+        // A line cut short, then a later append: the cut line is reported.
+        let cut = &text[..text.len() - 10];
+        std::fs::write(path(dir.path()), cut).unwrap();
+        append(dir.path(), &entry("e")).unwrap();
+        assert!(matches!(
+            verify(dir.path()).unwrap(),
+            Err(Broken::Malformed { line: 4, .. })
+        ));
+        // Printing the history still works: the cut line is skipped.
+        let ids: Vec<String> = read(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.run_id)
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "e"]);
     }
 
     #[test]
