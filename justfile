@@ -5,6 +5,8 @@ python := env_var_or_default("PYTHON", "python3")
 venv := justfile_directory() / ".venv"
 bin := justfile_directory() / "target/release/platform-migrate"
 plugins := "django-runner file-backup pg-dump-backup slack-notifier"
+# Test-only components (tests/hostile-plugin misbehaves on purpose); built by `just test`.
+test-plugins := "hostile-plugin"
 
 # Build everything and run the demo: show the plan, then migrate the demo project in dev.
 demo: build
@@ -13,6 +15,7 @@ demo: build
 
 # Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
 test: build
+    for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     for p in {{plugins}}; do cargo test --release -p "$p"; done
@@ -39,4 +42,4 @@ demo-reset:
 lint:
     cargo fmt --all --check
     cargo clippy --release -p platform-migrate --all-targets -- -D warnings
-    for p in {{plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done
+    for p in {{plugins}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done

@@ -23,6 +23,21 @@ pub enum Code {
     ModelChanges = 7,
 }
 
+/// Longest error message kept, in bytes.
+pub const MAX_MESSAGE: usize = 2000;
+
+/// `s` cut to at most `max` bytes (on a character boundary), saying how much was cut.
+pub fn clip(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes cut)", &s[..end], s.len() - end)
+}
+
 /// An error that ends the run with a specific exit code.
 #[derive(Debug)]
 pub struct Exit {
@@ -31,10 +46,12 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// An exit with `message` clipped to [`MAX_MESSAGE`] bytes: messages carry text from
+    /// plugins and programs, which may be arbitrarily long.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         Exit {
             code,
-            message: message.into(),
+            message: clip(message.into(), MAX_MESSAGE),
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -55,3 +72,23 @@ impl fmt::Display for Exit {
 }
 
 impl std::error::Error for Exit {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_clipped_on_a_char_boundary() {
+        assert_eq!(clip("short".into(), 10), "short");
+        let long = "é".repeat(3000);
+        let c = clip(long, 2001);
+        assert!(c.starts_with("éé"));
+        assert!(
+            c.ends_with("... (4000 more bytes cut)"),
+            "{}",
+            &c[c.len() - 40..]
+        );
+        let e = Exit::failed("x".repeat(1 << 20));
+        assert!(e.message.len() < MAX_MESSAGE + 64);
+    }
+}

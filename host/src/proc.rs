@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 pub const FIXED_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Cap on each of stdout and stderr kept for the plugin.
+/// Default for [`Spawn::max_output`].
 pub const MAX_OUTPUT: usize = 8 * 1024 * 1024;
 
 /// A fully checked request: the caller has applied the grants.
@@ -26,6 +27,8 @@ pub struct Spawn<'a> {
     pub stdin: Option<std::fs::File>,
     /// Stream the child's standard output into this file instead of capturing it.
     pub stdout_to: Option<std::fs::File>,
+    /// Bytes kept of each of stdout and stderr; the rest is read and dropped (`truncated`).
+    pub max_output: usize,
 }
 
 #[derive(Debug)]
@@ -67,6 +70,7 @@ pub fn resolve_program(program: &str, base: &std::path::Path) -> Result<PathBuf,
 
 async fn read_capped<R: AsyncRead + Unpin>(
     r: R,
+    max: usize,
     echo: Option<&(dyn Fn(&str) + Sync)>,
 ) -> std::io::Result<(String, bool)> {
     let mut reader = BufReader::new(r);
@@ -82,7 +86,7 @@ async fn read_capped<R: AsyncRead + Unpin>(
         if let Some(echo) = echo {
             echo(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
         }
-        let room = MAX_OUTPUT.saturating_sub(out.len());
+        let room = max.saturating_sub(out.len());
         if line.len() > room {
             truncated = true;
         }
@@ -171,10 +175,16 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
                 Some(file) => stream_to_file(stdout, file)
                     .await
                     .map(|w| (String::new(), false, Some(w))),
-                None => read_capped(stdout, echo).await.map(|(s, t)| (s, t, None)),
+                None => read_capped(stdout, spawn.max_output, echo)
+                    .await
+                    .map(|(s, t)| (s, t, None)),
             }
         };
-        let (o, e, status) = tokio::join!(out, read_capped(stderr, echo), child.wait());
+        let (o, e, status) = tokio::join!(
+            out,
+            read_capped(stderr, spawn.max_output, echo),
+            child.wait()
+        );
         let (stdout, t1, written) = o.map_err(|e| ProcError::Io(e.to_string()))?;
         let (stderr, t2) = e.map_err(|e| ProcError::Io(e.to_string()))?;
         let status = status.map_err(|e| ProcError::Io(e.to_string()))?;
@@ -210,7 +220,18 @@ mod tests {
             echo: None,
             stdin: None,
             stdout_to: None,
+            max_output: MAX_OUTPUT,
         }
+    }
+
+    #[test]
+    fn output_past_the_cap_is_dropped_and_flagged() {
+        let mut s = spawn("sh", &["-c", "yes abcdefghi | head -c 100000"]);
+        s.max_output = 1000;
+        let f = run(s).unwrap();
+        assert!(f.truncated);
+        assert_eq!(f.stdout.len(), 1000);
+        assert_eq!(f.exit_code, Some(0), "the child was drained, not blocked");
     }
 
     #[test]

@@ -4,7 +4,7 @@ mod raw;
 
 pub use raw::SecretSource;
 
-use crate::policy::{self, DirGrant, Grants};
+use crate::policy::{self, DirGrant, Grants, Limits};
 use raw::{RawConfig, RawEnv, RawPlugin};
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -60,6 +60,9 @@ pub struct PluginConfig {
     pub settings: Vec<(String, String)>,
     pub grants: Grants,
     pub secrets: BTreeMap<String, SecretSource>,
+    /// The pinned sha256 of the `.wasm` file, if any, and where it is written.
+    pub sha256: Option<(String, Loc)>,
+    pub limits: Limits,
 }
 
 /// One environment, resolved.
@@ -282,10 +285,42 @@ fn resolve_plugin(
         secrets: secrets.keys().cloned().collect(),
         timeout_secs: p.grants.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
     };
+    let sha256 = match &p.sha256 {
+        None => None,
+        Some(h) => {
+            let v = h.get_ref();
+            if v.len() != 64
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err(src.err(
+                    h.span(),
+                    format!("sha256 {v:?} must be 64 lowercase hex digits; `platform-migrate plugins lock` writes it"),
+                ));
+            }
+            Some((v.clone(), src.loc(h.span())))
+        }
+    };
+    let limits = match &p.limits {
+        None => Limits::default(),
+        Some(l) => {
+            let r = l.get_ref();
+            Limits::new(
+                r.memory_mb,
+                r.call_timeout_secs,
+                r.process_output_kb,
+                r.http_response_kb,
+            )
+            .map_err(|why| src.err(l.span(), format!("plugins.{name}.{why}")))?
+        }
+    };
     Ok(PluginConfig {
         name: name.to_string(),
         path,
         path_loc,
+        sha256,
+        limits,
         settings: p
             .settings
             .iter()

@@ -25,6 +25,19 @@ pub struct RawPlugin {
     pub settings: toml::Table,
     #[serde(default)]
     pub grants: RawGrants,
+    /// The `.wasm` file's sha256 (lowercase hex); a different file refuses to load.
+    pub sha256: Option<Spanned<String>>,
+    pub limits: Option<Spanned<RawLimits>>,
+}
+
+/// `[plugins.NAME.limits]`: overrides of the sandbox's defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLimits {
+    pub memory_mb: Option<u64>,
+    pub call_timeout_secs: Option<u64>,
+    pub process_output_kb: Option<u64>,
+    pub http_response_kb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

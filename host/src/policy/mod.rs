@@ -5,11 +5,13 @@ pub mod commands;
 pub mod dirs;
 pub mod env;
 pub mod hosts;
+pub mod limits;
 pub mod needs;
 
 pub use commands::{CommandGrant, CommandRequest};
 pub use dirs::{Access, DirGrant};
 pub use hosts::HostGrant;
+pub use limits::Limits;
 pub use needs::Need;
 
 /// Everything one plugin instance may use.

@@ -5,7 +5,7 @@
 
 use super::state::PluginState;
 use crate::policy::{hosts, HostGrant};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 use std::future::Future;
 use std::time::Duration;
 use wasmtime_wasi_http::{
@@ -23,15 +23,19 @@ pub struct HttpGate {
     pub denials: Vec<String>,
     /// Origins requests were sent to (for the log; never paths, which may hold secrets).
     pub sent: Vec<String>,
+    /// Largest response body the plugin may read; past it the body fails with
+    /// `HttpResponseBodySize`.
+    pub max_response_bytes: u64,
 }
 
 impl HttpGate {
-    pub fn new(plugin: &str, hosts: Vec<HostGrant>) -> HttpGate {
+    pub fn new(plugin: &str, hosts: Vec<HostGrant>, max_response_bytes: u64) -> HttpGate {
         HttpGate {
             plugin: plugin.to_string(),
             hosts,
             denials: Vec::new(),
             sent: Vec::new(),
+            max_response_bytes,
         }
     }
 }
@@ -72,10 +76,23 @@ impl WasiHttpHooks for HttpGate {
             first_byte_timeout: cap(o.first_byte_timeout),
             between_bytes_timeout: cap(o.between_bytes_timeout),
         };
+        let max = self.max_response_bytes;
+        let plugin = self.plugin.clone();
         Box::new(async move {
             let (res, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Io))
+            let res = res.map(|body| {
+                Limited::new(body, max as usize)
+                    .map_err(move |e| match e.downcast::<Error>() {
+                        Ok(inner) => *inner,
+                        Err(_) => {
+                            tracing::warn!(plugin = %plugin, "HTTP response body larger than {max} bytes cut off (limits.http-response-kb)");
+                            Error::HttpResponseBodySize(Some(max))
+                        }
+                    })
+                    .boxed_unsync()
+            });
+            Ok((res, Box::new(io) as Io))
         })
     }
 }

@@ -121,6 +121,7 @@ impl Host for PluginState {
             echo: if echo_on { Some(&echo) } else { None },
             stdin,
             stdout_to,
+            max_output: self.limiter.limits.process_output_bytes,
         });
         if let (Some(path), Ok(f)) = (&stdout_path, &result) {
             if let Some((size, sha256)) = &f.written {

@@ -8,6 +8,7 @@ mod host_config;
 mod host_http;
 mod host_log;
 mod host_process;
+mod limits;
 mod state;
 mod worlds;
 
@@ -26,6 +27,7 @@ use crate::config::{Config, PluginConfig};
 use crate::policy::Access;
 use crate::secrets::Redactor;
 use crate::ui::Ui;
+use sha2::Digest;
 use std::path::Path;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
@@ -67,6 +69,20 @@ pub enum PluginError {
     },
     #[error("plugin '{plugin}': {message}")]
     Setup { plugin: String, message: String },
+    #[error("{loc}: plugin '{plugin}': {path} has sha256 {actual}, not the pinned {expected}; it was changed or replaced. Rebuild it from a trusted source, or if the change is yours run `platform-migrate plugins lock`")]
+    Tampered {
+        plugin: String,
+        path: String,
+        expected: String,
+        actual: String,
+        loc: String,
+    },
+    #[error("plugin '{plugin}' was stopped in {call}: it exceeded its {limit}")]
+    Limit {
+        plugin: String,
+        call: &'static str,
+        limit: String,
+    },
     #[error("plugin '{plugin}' crashed in {call}: {message}")]
     Trap {
         plugin: String,
@@ -78,7 +94,7 @@ pub enum PluginError {
 impl PluginError {
     /// Errors the user fixes in the config or build (exit code 2) rather than run failures.
     pub fn is_config_problem(&self) -> bool {
-        !matches!(self, PluginError::Trap { .. })
+        !matches!(self, PluginError::Trap { .. } | PluginError::Limit { .. })
     }
 }
 
@@ -112,7 +128,9 @@ impl Sandbox {
     pub fn new(redactor: Redactor, ui: Ui) -> anyhow::Result<Sandbox> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
+        limits::start_ticker(&engine);
         let mut linker: Linker<PluginState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
@@ -146,6 +164,18 @@ impl Sandbox {
                 plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column
             ),
         })?;
+        if let Some((expected, loc)) = &plugin.sha256 {
+            let actual = hex::encode(sha2::Sha256::digest(&bytes));
+            if &actual != expected {
+                return Err(PluginError::Tampered {
+                    plugin: name.clone(),
+                    path: shown.clone(),
+                    expected: expected.clone(),
+                    actual,
+                    loc: format!("{}:{}:{}", loc.path, loc.line, loc.column),
+                });
+            }
+        }
         check_component_header(&bytes).map_err(|why| PluginError::NotComponent {
             plugin: name.clone(),
             path: shown.clone(),
@@ -210,9 +240,12 @@ impl Sandbox {
             self.redactor.clone(),
             self.ui.clone(),
             config.base_dir.clone(),
+            plugin.limits.clone(),
         );
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.limiter);
+        // Instantiation runs the plugin's start code: it gets a call's deadline too.
+        limits::arm(&mut store);
         Ok(Loaded {
             name,
             component,

@@ -2,18 +2,14 @@
 //! serving it (denials, captured stderr).
 
 use crate::config::SecretSource;
-use crate::policy::Grants;
+use crate::policy::{Grants, Limits};
 use crate::secrets::Redactor;
 use crate::ui::Ui;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-/// Linear memory a plugin may grow to.
-pub const MEMORY_LIMIT: usize = 512 * 1024 * 1024;
 
 /// A file the host wrote from a child's stdout, measured as the bytes passed.
 #[derive(Debug, Clone)]
@@ -26,7 +22,8 @@ pub struct Written {
 pub struct PluginState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    /// Memory and call-time limits, and which one stopped the last call.
+    pub limiter: super::limits::Limiter,
     pub grants: Grants,
     pub settings: Vec<(String, String)>,
     pub secrets: BTreeMap<String, SecretSource>,
@@ -56,15 +53,17 @@ impl PluginState {
         redactor: Redactor,
         ui: Ui,
         base_dir: PathBuf,
+        limits: Limits,
     ) -> Self {
-        let http_gate = super::host_http::HttpGate::new(&grants.plugin, grants.hosts.clone());
+        let http_gate = super::host_http::HttpGate::new(
+            &grants.plugin,
+            grants.hosts.clone(),
+            limits.http_response_bytes,
+        );
         PluginState {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MEMORY_LIMIT)
-                .instances(16)
-                .build(),
+            limiter: super::limits::Limiter::new(limits.clone()),
             grants,
             settings,
             secrets,

@@ -58,13 +58,26 @@ fn finish<T>(
         }
     }
     r.map_err(|e| {
-        let mut message = store.data().redactor.redact(&format!("{e:#}"));
-        let panic = String::from_utf8_lossy(&out)
-            .lines()
-            .find(|l| l.contains("panicked"))
-            .map(str::to_string);
-        if let Some(p) = panic {
-            message = format!("{}; {message}", store.data().redactor.redact(&p));
+        let data = store.data();
+        let which = data.limiter.hit.or_else(|| {
+            super::limits::is_interrupt(&e).then_some(crate::policy::limits::Which::CallTimeout)
+        });
+        if let Some(which) = which {
+            return PluginError::Limit {
+                plugin: plugin.to_string(),
+                call,
+                limit: data.limiter.limits.describe(which, plugin),
+            };
+        }
+        // The full error (with the wasm backtrace) goes to the debug log; the message keeps
+        // the trap itself and, for a Rust panic, the panic line and its message.
+        tracing::debug!(plugin = %plugin, "{call} trapped: {}", data.redactor.redact(&format!("{e:#}")));
+        let mut message = data.redactor.redact(&e.root_cause().to_string());
+        let text = String::from_utf8_lossy(&out);
+        let mut lines = text.lines();
+        if lines.by_ref().any(|l| l.contains("panicked")) {
+            let what = lines.next().unwrap_or("").trim();
+            message = format!("panicked: {}; {message}", data.redactor.redact(what));
         }
         PluginError::Trap {
             plugin: plugin.to_string(),
@@ -126,6 +139,7 @@ pub use runner::platform::migrate::runner_types as rt;
 
 impl Runner {
     pub fn describe(&mut self) -> Result<Info, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_describe(&mut self.store);
         finish(&mut self.store, &self.name, "describe", r).map(Info::from)
     }
@@ -133,6 +147,7 @@ impl Runner {
         &mut self,
         ctx: &runner::platform::migrate::types::RunContext,
     ) -> Result<Result<rt::ConnectionInfo, rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_check_connection(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "check-connection", r)
     }
@@ -140,6 +155,7 @@ impl Runner {
         &mut self,
         ctx: &runner::platform::migrate::types::RunContext,
     ) -> Result<Result<Vec<rt::Migration>, rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_list_migrations(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "list-migrations", r)
     }
@@ -148,6 +164,7 @@ impl Runner {
         ctx: &runner::platform::migrate::types::RunContext,
         target: &rt::Target,
     ) -> Result<Result<rt::Plan, rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_plan(&mut self.store, ctx, target);
         finish(&mut self.store, &self.name, "plan", r)
     }
@@ -157,6 +174,7 @@ impl Runner {
         target: &rt::ResolvedTarget,
         fake: bool,
     ) -> Result<Result<(), rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_apply(&mut self.store, ctx, target, fake);
         finish(&mut self.store, &self.name, "apply", r)
     }
@@ -168,6 +186,7 @@ impl Runner {
         Result<Vec<runner::platform::migrate::types::MigrationRef>, rt::RunnerError>,
         PluginError,
     > {
+        super::limits::arm(&mut self.store);
         let r = self
             .bindings
             .call_make_migrations(&mut self.store, ctx, app);
@@ -177,6 +196,7 @@ impl Runner {
         &mut self,
         ctx: &runner::platform::migrate::types::RunContext,
     ) -> Result<Result<(), rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_reset_database(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "reset-database", r)
     }
@@ -185,6 +205,7 @@ impl Runner {
         ctx: &runner::platform::migrate::types::RunContext,
         fixtures: &[String],
     ) -> Result<Result<Vec<rt::FixtureLoaded>, rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self
             .bindings
             .call_load_fixtures(&mut self.store, ctx, fixtures);
@@ -194,6 +215,7 @@ impl Runner {
         &mut self,
         ctx: &runner::platform::migrate::types::RunContext,
     ) -> Result<Result<Vec<rt::ModelChange>, rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self
             .bindings
             .call_pending_model_changes(&mut self.store, ctx);
@@ -205,6 +227,7 @@ pub use backup::platform::migrate::backup_types as bt;
 
 impl Backup {
     pub fn describe(&mut self) -> Result<Info, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_describe(&mut self.store);
         finish(&mut self.store, &self.name, "describe", r).map(Info::from)
     }
@@ -212,6 +235,7 @@ impl Backup {
         &mut self,
         ctx: &backup::platform::migrate::types::RunContext,
     ) -> Result<Result<bt::BackupInfo, bt::BackupError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_create(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "create", r)
     }
@@ -220,6 +244,7 @@ impl Backup {
         ctx: &backup::platform::migrate::types::RunContext,
         info: &bt::BackupInfo,
     ) -> Result<Result<(), bt::BackupError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_verify(&mut self.store, ctx, info);
         finish(&mut self.store, &self.name, "verify", r)
     }
@@ -228,6 +253,7 @@ impl Backup {
         ctx: &backup::platform::migrate::types::RunContext,
         info: &bt::BackupInfo,
     ) -> Result<Result<(), bt::BackupError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_delete(&mut self.store, ctx, info);
         finish(&mut self.store, &self.name, "delete", r)
     }
@@ -248,6 +274,7 @@ pub use notifier::platform::migrate::notifier_types as nt;
 
 impl Notifier {
     pub fn describe(&mut self) -> Result<Info, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_describe(&mut self.store);
         finish(&mut self.store, &self.name, "describe", r).map(Info::from)
     }
@@ -255,6 +282,7 @@ impl Notifier {
         &mut self,
         event: &nt::RunEvent,
     ) -> Result<Result<(), nt::NotifyError>, PluginError> {
+        super::limits::arm(&mut self.store);
         let r = self.bindings.call_notify(&mut self.store, event);
         finish(&mut self.store, &self.name, "notify", r)
     }
