@@ -34,6 +34,7 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             ..
         }) => verify_history(&cfg),
         Some(Command::History { env, cmd: None }) => print_history(&cfg, env.as_deref()),
+        Some(Command::Plugins(cmd)) => crate::plugins::main(&cfg, cmd),
         Some(Command::Backups(cmd)) => {
             crate::backups::main(&cfg, cmd, verbosity.unwrap_or(Verbosity::Normal))
         }

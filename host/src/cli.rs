@@ -112,6 +112,9 @@ pub enum Command {
     /// The backup catalog: list backups, re-verify one.
     #[command(subcommand)]
     Backups(BackupsCommand),
+    /// The plugin files the config names: list them with their sha256, or pin them.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
     /// Print the run history recorded next to the config, or verify its hash chain.
     History {
         /// Only runs of this environment.
@@ -119,6 +122,19 @@ pub enum Command {
         env: Option<String>,
         #[command(subcommand)]
         cmd: Option<HistoryCommand>,
+    },
+}
+
+/// `platform-migrate plugins ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Each plugin entry: file, size, sha256, and whether it matches its pin.
+    List,
+    /// Pin every plugin entry (or the named ones) to its file's current sha256, written into
+    /// the config as `sha256 = "..."`; a changed file is then refused before it is compiled.
+    Lock {
+        /// Plugin entries to pin (default: all).
+        names: Vec<String>,
     },
 }
 

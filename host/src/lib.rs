@@ -5,7 +5,9 @@
 //!   `secrets`: resolution and redaction.
 //! - `sandbox`: wasmtime, WASI and the host imports (`log`, `config`, `process`);
 //!   `proc`: spawning child processes for plugins.
-//! - `run`: the six steps, one file each; `history`: the run log; `ui`: human output.
+//! - `run`: the six steps, one file each; `history`: the run log (hash-chained); `ui`: human
+//!   output; `report`: `--output json`.
+//! - `backups`, `plugins`: the `backups ...` and `plugins list|lock` commands.
 
 pub mod app;
 pub mod backups;
@@ -14,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod history;
+pub mod plugins;
 pub mod policy;
 pub mod proc;
 pub mod report;

@@ -1,0 +1,199 @@
+//! `platform-migrate plugins list|lock`: the plugin files a config names, their sha256, and
+//! the pins in the config. `lock` writes `sha256 = "..."` into each `[plugins.NAME]` entry,
+//! keeping the file's comments and layout; from then on a changed or replaced `.wasm` is
+//! refused before it is compiled.
+
+use crate::cli::PluginsCommand;
+use crate::config::{Config, PluginConfig};
+use crate::exit::{Code, Exit};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+
+/// What the file on disk is, against its pin.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pin {
+    Matches,
+    Differs { pinned: String },
+    Unpinned,
+}
+
+/// sha256 and size of a plugin's file.
+fn measure(p: &PluginConfig) -> Result<(String, u64), Exit> {
+    let bytes = std::fs::read(&p.path).map_err(|e| {
+        Exit::usage(format!(
+            "plugin '{}': cannot read {}: {e}; build the plugins (`just plugins`) or fix plugins.{}.path",
+            p.name,
+            p.path.display(),
+            p.name
+        ))
+    })?;
+    Ok((hex::encode(Sha256::digest(&bytes)), bytes.len() as u64))
+}
+
+pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
+    match &p.sha256 {
+        None => Pin::Unpinned,
+        Some((h, _)) if h == actual => Pin::Matches,
+        Some((h, _)) => Pin::Differs { pinned: h.clone() },
+    }
+}
+
+pub fn main(cfg: &Config, cmd: &PluginsCommand) -> Result<Code, Exit> {
+    match cmd {
+        PluginsCommand::List => list(cfg),
+        PluginsCommand::Lock { names } => lock(cfg, names),
+    }
+}
+
+fn list(cfg: &Config) -> Result<Code, Exit> {
+    let mut bad = Vec::new();
+    for p in cfg.plugins.values() {
+        let (sha, size) = match measure(p) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("{:<16} MISSING  {}", p.name, p.path.display());
+                bad.push(e.message);
+                continue;
+            }
+        };
+        let state = match pin_state(p, &sha) {
+            Pin::Matches => "pinned".to_string(),
+            Pin::Unpinned => "unpinned".to_string(),
+            Pin::Differs { pinned } => {
+                bad.push(format!(
+                    "plugin '{}': {} does not match its pin {pinned}",
+                    p.name,
+                    p.path.display()
+                ));
+                "CHANGED".to_string()
+            }
+        };
+        println!(
+            "{:<16} {state:<8} sha256:{sha}  {size} bytes  {}",
+            p.name,
+            p.path.display()
+        );
+    }
+    match bad.first() {
+        None => Ok(Code::Success),
+        Some(first) => Err(Exit::failed(format!(
+            "{first}{}; rebuild from a trusted source, or `platform-migrate plugins lock` if the change is yours",
+            if bad.len() > 1 {
+                format!(" (and {} more)", bad.len() - 1)
+            } else {
+                String::new()
+            }
+        ))),
+    }
+}
+
+fn lock(cfg: &Config, names: &[String]) -> Result<Code, Exit> {
+    for n in names {
+        if !cfg.plugins.contains_key(n) {
+            let known: Vec<&str> = cfg.plugins.keys().map(String::as_str).collect();
+            return Err(Exit::usage(format!(
+                "no plugin entry '{n}' in {}; configured: {}",
+                cfg.path.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    let text = std::fs::read_to_string(&cfg.path)
+        .map_err(|e| Exit::failed(format!("cannot read {}: {e}", cfg.path.display())))?;
+    let mut pins = Vec::new();
+    for p in cfg.plugins.values() {
+        if names.is_empty() || names.contains(&p.name) {
+            let (sha, _) = measure(p)?;
+            pins.push((p.name.clone(), sha));
+        }
+    }
+    let updated = write_pins(&text, &pins).map_err(|why| {
+        Exit::failed(format!(
+            "cannot write pins into {}: {why}",
+            cfg.path.display()
+        ))
+    })?;
+    if updated != text {
+        replace(&cfg.path, &updated)?;
+    }
+    for (name, sha) in &pins {
+        println!("pinned {name}: sha256 {sha}");
+    }
+    Ok(Code::Success)
+}
+
+/// The config text with `sha256 = "..."` set in each named plugin entry.
+pub fn write_pins(text: &str, pins: &[(String, String)]) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    let plugins = doc
+        .get_mut("plugins")
+        .ok_or("it has no [plugins] entries")?;
+    for (name, sha) in pins {
+        let entry = plugins
+            .get_mut(name)
+            .ok_or_else(|| format!("no entry plugins.{name}"))?;
+        if let Some(t) = entry.as_table_mut() {
+            t.insert("sha256", toml_edit::value(sha.as_str()));
+        } else if let Some(t) = entry.as_inline_table_mut() {
+            t.insert("sha256", sha.as_str().into());
+            t.fmt();
+        } else {
+            return Err(format!("plugins.{name} is not a table"));
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// Replace `path` atomically: a temp file in the same folder, fsync'd, renamed over it.
+fn replace(path: &std::path::Path, text: &str) -> Result<(), Exit> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let fail = |e: std::io::Error| Exit::failed(format!("cannot write {}: {e}", path.display()));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(text.as_bytes()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_pins;
+
+    #[test]
+    fn pins_go_into_tables_and_inline_tables_keeping_comments() {
+        let text = "# my config\n[plugins.a]\npath = \"a.wasm\" # built by just\n\n[plugins.a.settings]\nx = 1\n\n[plugins]\nb = { path = \"b.wasm\" }\n";
+        let text = text.replace("\n[plugins]\nb", "\n[plugins.b]\npath = \"b.wasm\"\n#\nc");
+        let out = write_pins(
+            &text,
+            &[("a".into(), "aa".repeat(32)), ("b".into(), "bb".repeat(32))],
+        )
+        .unwrap();
+        assert!(out.starts_with("# my config\n[plugins.a]\npath = \"a.wasm\" # built by just\n"));
+        assert!(out.contains(&format!("sha256 = \"{}\"", "aa".repeat(32))));
+        assert!(out.contains(&format!("sha256 = \"{}\"", "bb".repeat(32))));
+        // Pinning again replaces, never duplicates.
+        let again = write_pins(&out, &[("a".into(), "cc".repeat(32))]).unwrap();
+        assert_eq!(again.matches("sha256").count(), 2);
+        assert!(again.contains(&"cc".repeat(32)));
+    }
+
+    #[test]
+    fn inline_entries_are_pinned_too() {
+        let out = write_pins(
+            "[plugins]\nz = { path = \"z.wasm\" }\n",
+            &[("z".into(), "dd".repeat(32))],
+        )
+        .unwrap();
+        assert!(
+            out.contains(&format!(
+                "z = {{ path = \"z.wasm\", sha256 = \"{}\" }}",
+                "dd".repeat(32)
+            )),
+            "{out}"
+        );
+        assert!(write_pins("x = 1\n", &[("z".into(), "d".into())]).is_err());
+    }
+}
