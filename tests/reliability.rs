@@ -120,3 +120,106 @@ fn a_malformed_pin_is_a_config_error_at_its_line() {
         r.all()
     );
 }
+
+/// A migration that waits until the file `release` appears in the project folder, so a test
+/// can hold a run in the middle of step 5 for as long as it needs.
+fn add_gate(p: &Project) {
+    common::add_migration(
+        p,
+        "orders",
+        "0004_gate",
+        "import os, time\nfrom django.db import migrations\n\n\
+         def wait(apps, schema_editor):\n    \
+         for _ in range(1200):\n        \
+         if os.path.exists('release'):\n            return\n        time.sleep(0.05)\n    \
+         raise RuntimeError('the test never released the gate')\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(wait, migrations.RunPython.noop)]\n",
+    );
+}
+
+/// Wait until `file` names `pid` as its holder.
+fn wait_for_holder(file: &std::path::Path, pid: u32) {
+    for _ in 0..1200 {
+        if let Ok(t) = std::fs::read_to_string(file) {
+            if t.contains(&format!("\"pid\":{pid},")) {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{} never named pid {pid}", file.display());
+}
+
+#[test]
+fn a_second_run_of_the_same_env_fails_fast_naming_the_holder_or_waits() {
+    let p = Project::new();
+    add_gate(&p);
+    let mut a = p
+        .command(&["--env", "dev"], &[])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = p.path().join(".platform-migrate/locks/dev.lock");
+    wait_for_holder(&lock, a.id());
+
+    let b = p.run(&["--env", "dev"]);
+    b.expect(8);
+    let e = b.error_line();
+    assert!(
+        e.contains(&format!(
+            "env dev is busy: another run holds its lock (pid {} on host",
+            a.id()
+        )),
+        "{}",
+        b.all()
+    );
+    assert!(e.contains("--wait SECONDS"), "{e}");
+    // Reading the plan needs no lock; other environments are not blocked.
+    p.run(&["--env", "dev", "--show"]).expect(0);
+    p.run(&["--env", "test", "--app", "users", "--migration", "0001"])
+        .expect(0);
+
+    let c = p
+        .command(&["--env", "dev", "--wait", "120"], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::fs::write(p.path().join("release"), "").unwrap();
+    assert!(a.wait().unwrap().success());
+    let c = c.wait_with_output().unwrap();
+    assert_eq!(
+        c.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    let out = String::from_utf8_lossy(&c.stdout);
+    assert!(out.contains("nothing to migrate"), "{out}");
+    let outcomes: Vec<(String, i64)> = p
+        .history()
+        .iter()
+        .filter(|h| h["env"] == "dev" && h["action"] == "migrate")
+        .map(|h| {
+            (
+                h["outcome"].as_str().unwrap().to_string(),
+                h["exit_code"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("failed".to_string(), 8),
+            ("succeeded".to_string(), 0),
+            ("succeeded".to_string(), 0)
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        "",
+        "the holder is cleared on release"
+    );
+}

@@ -100,6 +100,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub output: OutputFormat,
 
+    /// When another run holds the environment, wait up to SECONDS for it instead of failing
+    /// at once (exit 8).
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+
     /// Run a plan with steps that cannot be undone by migrating back (RunPython without
     /// reverse code, RunSQL without reverse SQL) in an environment that refuses them (prod).
     #[arg(long)]

@@ -21,6 +21,8 @@ pub enum Code {
     Pending = 6,
     /// 7: `--show --check` found model changes that no migration covers.
     ModelChanges = 7,
+    /// 8: another run holds the environment's lock (file lock or database advisory lock).
+    Busy = 8,
 }
 
 /// Longest error message kept, in bytes.

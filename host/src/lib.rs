@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod history;
+pub mod lock;
 pub mod plugins;
 pub mod policy;
 pub mod proc;

@@ -66,6 +66,8 @@ pub(crate) struct Run<'a> {
     pub before: Vec<Migration>,
     pub plan: Option<Plan>,
     pub entry: Entry,
+    /// The environment's run lock, held from step 1 to the end of the run.
+    pub lock: Option<crate::lock::EnvLock>,
 }
 
 impl Run<'_> {
@@ -229,6 +231,7 @@ pub fn run(
         before: Vec::new(),
         plan: None,
         entry,
+        lock: None,
     };
     ui.heading(&format!(
         "platform-migrate: {} in env {} (run {})",

@@ -48,6 +48,8 @@ pub struct Request {
     pub no_fixtures: bool,
     /// `--show --check`: exit non-zero when anything is pending.
     pub check: bool,
+    /// `--wait`: how long to queue behind another run of the same env.
+    pub wait: Option<std::time::Duration>,
 }
 
 /// Django app labels are Python identifiers.
@@ -102,6 +104,7 @@ impl Request {
             reset: a.reset,
             no_fixtures: a.no_fixtures,
             check: a.check,
+            wait: a.wait.map(std::time::Duration::from_secs),
         })
     }
 

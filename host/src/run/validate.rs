@@ -18,6 +18,23 @@ fn label(name: &str, info: &Info) -> String {
 }
 
 impl Run<'_> {
+    /// One run at a time per environment: take its lock (or wait, with `--wait`).
+    fn take_lock(&mut self) -> Result<(), Fail> {
+        let me = crate::lock::Holder {
+            pid: std::process::id(),
+            host: self.entry.host.clone(),
+            started: self.entry.started.clone(),
+            run_id: self.run_id.clone(),
+        };
+        let lock = crate::lock::acquire(&self.cfg.state_dir, &self.env.name, &me, self.req.wait)
+            .map_err(|e| match e {
+                crate::lock::LockError::Busy { .. } => Fail::new(Code::Busy, e.to_string()),
+                crate::lock::LockError::Io { .. } => Fail::failed(e.to_string()),
+            })?;
+        self.lock = Some(lock);
+        Ok(())
+    }
+
     pub(super) fn validate(&mut self) -> Result<Done, Fail> {
         let env = self.env;
         // Notifiers first: a run refused by the gates below is still announced.
@@ -53,6 +70,9 @@ impl Run<'_> {
             )));
         }
         let changes = self.req.action.changes_database();
+        if self.req.action != Action::Show {
+            self.take_lock()?;
+        }
         if changes && env.backup_required && env.backup.is_none() {
             return Err(Fail::usage(format!(
                 "env {} requires a backup before migrating but none is configured; set env.{}.backup to a backup-provider plugin",
