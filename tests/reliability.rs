@@ -223,3 +223,72 @@ fn a_second_run_of_the_same_env_fails_fast_naming_the_holder_or_waits() {
         "the holder is cleared on release"
     );
 }
+
+/// Runs of one PostgreSQL database from two state directories (two checkouts, two CI jobs):
+/// the file locks do not meet, the database's advisory lock keeps them apart.
+#[test]
+fn two_state_directories_on_one_postgresql_database_are_kept_apart_and_a_crash_frees_the_lock() {
+    const URL_VAR: &str = "PM_TEST_DATABASE_URL";
+    let pg = common::pg::Pg::start();
+    let db = pg.create_db("shared");
+    let p = Project::new();
+    add_gate(&p);
+    let entry = common::pg::django_pg_plugin(URL_VAR);
+    for (file, state) in [
+        ("platform-migrate.toml", ".state-a"),
+        ("other.toml", ".state-b"),
+    ] {
+        std::fs::write(
+            p.path().join(file),
+            format!("state-dir = \"{state}\"\n{entry}\n[env.test]\nrunner = \"django-pg\"\n"),
+        )
+        .unwrap();
+    }
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    let held = || {
+        pg.psql(
+            &db,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1886218599 AND granted",
+        )
+    };
+
+    let mut a = p
+        .command(&["--env", "test"], &env)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_holder(&p.path().join(".state-a/locks/test.lock"), a.id());
+    for _ in 0..600 {
+        if held() == "1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(held(), "1", "run A holds the advisory lock");
+
+    let b = p.run_with(&["--config", "other.toml", "--env", "test"], &env);
+    b.expect(8);
+    let e = b.error_line();
+    assert!(
+        e.contains("another run holds the database's run lock (pm test-"),
+        "{}",
+        b.all()
+    );
+    assert!(
+        e.contains(&format!("pid {}@", a.id())),
+        "the holder is named: {e}"
+    );
+    assert!(!b.all().contains(&url), "the database URL leaked");
+
+    // A crash (SIGKILL: no cleanup at all) frees both locks.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    std::fs::write(p.path().join("release"), "").unwrap();
+    let c = p.run_with(&["--env", "test", "--wait", "30"], &env);
+    c.expect(0);
+    assert_eq!(pg.applied(&db).len(), 7, "{}", c.all());
+    assert_eq!(held(), "0", "the lock ends with the run");
+    p.run_with(&["--config", "other.toml", "--env", "test"], &env)
+        .expect(0);
+}

@@ -129,6 +129,17 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
+/// In the child, before exec: be killed when the host dies, however it dies (even SIGKILL),
+/// so no program a plugin started outlives the run it belongs to. Children run in their own
+/// process group, so signals to the host's group do not reach them otherwise.
+pub fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Run to completion (or until the timeout).
 pub fn run(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -154,6 +165,10 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(die_with_parent);
+    }
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ProcError::NotFound(spawn.program.display().to_string()),
         _ => ProcError::Io(format!("cannot start {}: {e}", spawn.program.display())),

@@ -8,7 +8,7 @@
 //! ```
 
 use crate::bindings::platform::migrate::process as host;
-pub use host::{Error, Output};
+pub use host::{Child, Error, Output};
 
 /// A program invocation, built up and then [`run`](Command::run).
 #[derive(Debug, Clone)]
@@ -112,6 +112,13 @@ impl Command {
     /// or use [`Command::run_ok`].
     pub fn run(&self) -> Result<Output, Error> {
         host::run(&self.inner)
+    }
+
+    /// Start the program in the background and return its handle: read its output lines with
+    /// [`Child::read_line`]; dropping the handle closes its standard input and stops it.
+    /// Timeouts and stdin/stdout files do not apply to background programs.
+    pub fn start(&self) -> Result<Child, Error> {
+        host::start(&self.inner)
     }
 
     /// Run and treat a non-zero exit as a failure, returning a [`Failure`].

@@ -72,6 +72,17 @@ pub trait Runner {
             "this runner cannot detect model changes".into(),
         ))
     }
+
+    /// Take the database's run lock for the rest of the run (keep what holds it, e.g. a
+    /// [`crate::process::Child`], in a `static`). Return [`RunnerError::Locked`] naming the
+    /// holder when another run has it. Default: not supported (the host's file lock still
+    /// keeps runs sharing a state directory apart).
+    fn lock_database(ctx: RunContext, label: String) -> Result<(), RunnerError> {
+        let _ = (ctx, label);
+        Err(RunnerError::Unsupported(
+            "this runner has no database lock".into(),
+        ))
+    }
 }
 
 /// Export a [`Runner`] implementation as the plugin's component exports.
@@ -128,6 +139,12 @@ macro_rules! register_runner {
                 ctx: $crate::runner::RunContext,
             ) -> Result<Vec<$crate::runner::ModelChange>, $crate::runner::RunnerError> {
                 <$t as $crate::runner::Runner>::pending_model_changes(ctx)
+            }
+            fn lock_database(
+                ctx: $crate::runner::RunContext,
+                label: String,
+            ) -> Result<(), $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::lock_database(ctx, label)
             }
         }
         $crate::runner::world::__export_runner_world!(__PlatformMigrateRunner);

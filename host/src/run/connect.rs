@@ -4,7 +4,8 @@
 use super::request::Action;
 use super::{Done, Fail, Run};
 use crate::history::MigrationRecord;
-use crate::sandbox::worlds_types::{MigrationRef, RunContext, Target};
+use crate::sandbox::worlds_types::{MigrationRef, RunContext, RunnerError, Target};
+use std::time::{Duration, Instant};
 
 impl Run<'_> {
     pub(super) fn ctx(&self) -> RunContext {
@@ -12,6 +13,33 @@ impl Run<'_> {
             env: self.env.name.clone(),
             run_id: self.run_id.clone(),
             verbose: self.verbose,
+        }
+    }
+
+    /// Take the database's run lock through the runner (PostgreSQL: an advisory lock held by a
+    /// background session for the rest of the run), waiting up to `--wait` for a holder.
+    fn lock_database(&mut self) -> Result<(), Fail> {
+        let ctx = self.ctx();
+        let label = format!(
+            "pm {} pid {}@{}",
+            self.run_id,
+            std::process::id(),
+            self.entry.host
+        );
+        let until = self.req.wait.map(|w| Instant::now() + w);
+        loop {
+            let runner = self.runner.as_mut().expect("runner loaded in step 1");
+            match runner.lock_database(&ctx, &label)? {
+                Ok(()) => {
+                    self.ui.detail("database run lock taken");
+                    return Ok(());
+                }
+                Err(RunnerError::Unsupported(_)) => return Ok(()),
+                Err(RunnerError::Locked(_)) if until.is_some_and(|u| Instant::now() < u) => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => return Err(self.runner_fail("lock the database", e)),
+            }
         }
     }
 
@@ -25,6 +53,9 @@ impl Run<'_> {
             "{} database {} ({})",
             info.vendor, info.database, info.framework
         ));
+        if self.req.action != Action::Show {
+            self.lock_database()?;
+        }
 
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
         let list = runner

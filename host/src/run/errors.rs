@@ -69,6 +69,13 @@ impl Run<'_> {
             RunnerError::Unsupported(m) => {
                 Fail::usage(format!("plugin '{plugin}' cannot {what}: {m}"))
             }
+            RunnerError::Locked(holder) => Fail::new(
+                Code::Busy,
+                format!(
+                    "env {} is busy: another run holds the database's run lock ({holder}); wait for it to finish, or pass --wait SECONDS to queue behind it",
+                    self.env.name
+                ),
+            ),
             RunnerError::Denied(m) => Fail::new(Code::Denied, m),
             RunnerError::Misconfigured(m) => {
                 Fail::usage(format!("plugin '{plugin}' is misconfigured: {m}"))

@@ -4,6 +4,10 @@
 wasmtime::component::bindgen!({
     path: "../wit/since_v0.1.0",
     world: "host",
+    with: {
+        // Handles of background programs live in the plugin's resource table.
+        "platform:migrate/process.child": crate::background::Background,
+    },
 });
 
 /// The migration-runner world.

@@ -2,12 +2,16 @@
 //! `crate::proc` (argv only, clean environment, timeout, capped output). Files named for stdin
 //! and stdout are opened by the host through cap-std inside their grant.
 
-use super::bindings::platform::migrate::process::{Command, Error, Host, Output, WrittenFile};
+use super::bindings::platform::migrate::process::{
+    Command, Error, Host, HostChild, Output, WrittenFile,
+};
 use super::state::{PluginState, Written};
+use crate::background::{self, Background};
 use crate::policy::{self, Access, CommandRequest};
 use crate::proc::{self, ProcError, Spawn};
 use std::path::PathBuf;
 use std::time::Duration;
+use wasmtime::component::Resource;
 
 impl PluginState {
     /// Open a guest file for the child's stdin, read-only, inside its grant.
@@ -55,8 +59,14 @@ impl PluginState {
     }
 }
 
-impl Host for PluginState {
-    fn run(&mut self, cmd: Command) -> Result<Output, Error> {
+impl PluginState {
+    /// Check a command against the grants; the program's host path, the child's environment
+    /// (granted inherited variables, then the plugin's) and its working directory.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &mut self,
+        cmd: &Command,
+    ) -> Result<(PathBuf, Vec<(String, String)>, PathBuf), Error> {
         let req = CommandRequest {
             program: &cmd.program,
             args: &cmd.args,
@@ -76,6 +86,45 @@ impl Host for PluginState {
         };
         let program = proc::resolve_program(&cmd.program, &self.base_dir)
             .map_err(|e| Error::NotFound(e.to_string()))?;
+        let mut env: Vec<(String, String)> = self
+            .grants
+            .inherit_env
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
+            .collect();
+        env.extend(cmd.env.iter().cloned());
+        Ok((program, env, cwd))
+    }
+}
+
+impl Host for PluginState {
+    fn start(&mut self, cmd: Command) -> Result<Resource<Background>, Error> {
+        if cmd.timeout_ms.is_some() || cmd.stdin_file.is_some() || cmd.stdout_file.is_some() {
+            return Err(Error::Io(
+                "start takes no timeout-ms, stdin-file or stdout-file: a background program lives as long as its handle".into(),
+            ));
+        }
+        let (program, env, cwd) = self.prepare(&cmd)?;
+        let shown = self
+            .redactor
+            .redact(&policy::commands::display_argv(&cmd.program, &cmd.args));
+        if self.ui.verbose() {
+            self.ui.detail(&format!("$ {shown} (in the background)"));
+        }
+        tracing::debug!(plugin = %self.grants.plugin, "starting in the background: {shown}");
+        let child =
+            background::start(program, &cmd.args, &env, cwd, shown).map_err(|e| match e {
+                ProcError::NotFound(m) => Error::NotFound(m),
+                ProcError::TimedOut(d) => Error::TimedOut(d.as_millis() as u64),
+                ProcError::Io(m) => Error::Io(m),
+            })?;
+        self.table
+            .push(child)
+            .map_err(|e| Error::Io(format!("too many background programs: {e}")))
+    }
+
+    fn run(&mut self, cmd: Command) -> Result<Output, Error> {
+        let (program, env, cwd) = self.prepare(&cmd)?;
         let stdin = match &cmd.stdin_file {
             Some(guest) => Some(self.open_stdin(guest)?),
             None => None,
@@ -87,13 +136,6 @@ impl Host for PluginState {
             }
             None => (None, None),
         };
-        let mut env: Vec<(String, String)> = self
-            .grants
-            .inherit_env
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
-            .collect();
-        env.extend(cmd.env.iter().cloned());
         let cap = Duration::from_secs(self.grants.timeout_secs);
         let timeout = cmd
             .timeout_ms
@@ -144,5 +186,37 @@ impl Host for PluginState {
             Err(ProcError::TimedOut(d)) => Err(Error::TimedOut(d.as_millis() as u64)),
             Err(ProcError::Io(m)) => Err(Error::Io(m)),
         }
+    }
+}
+
+impl HostChild for PluginState {
+    fn read_line(
+        &mut self,
+        child: Resource<Background>,
+        timeout_ms: u64,
+    ) -> Result<Option<String>, Error> {
+        let cap = Duration::from_secs(self.grants.timeout_secs);
+        let timeout = Duration::from_millis(timeout_ms).min(cap);
+        let b = self
+            .table
+            .get_mut(&child)
+            .map_err(|e| Error::Io(format!("unknown background program: {e}")))?;
+        let line = b
+            .read_line(timeout)
+            .map_err(|_| Error::TimedOut(timeout.as_millis() as u64))?;
+        Ok(line.map(|l| self.redactor.redact(&l)))
+    }
+
+    fn stderr(&mut self, child: Resource<Background>) -> String {
+        match self.table.get(&child) {
+            Ok(b) => self.redactor.redact(&b.stderr()),
+            Err(_) => String::new(),
+        }
+    }
+
+    fn drop(&mut self, child: Resource<Background>) -> wasmtime::Result<()> {
+        // Dropping the Background closes stdin, then kills what is left of its group.
+        self.table.delete(child)?;
+        Ok(())
     }
 }

@@ -221,6 +221,17 @@ impl Runner {
             .call_pending_model_changes(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "pending-model-changes", r)
     }
+    pub fn lock_database(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+        label: &str,
+    ) -> Result<Result<(), rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
+        let r = self
+            .bindings
+            .call_lock_database(&mut self.store, ctx, label);
+        finish(&mut self.store, &self.name, "lock-database", r)
+    }
 }
 
 pub use backup::platform::migrate::backup_types as bt;

@@ -161,6 +161,39 @@ def reset(conn):
     raise Fail("unsupported", f"resetting {vendor} databases is not supported")
 
 
+# The advisory lock every platform-migrate run takes on a PostgreSQL database ("pmig").
+LOCK_KEY = 0x706D6967
+
+
+def hold_lock(conn, label):
+    """Take the run lock and hold it (this session stays open) until stdin closes."""
+    connect(conn)
+    if conn.vendor != "postgresql":
+        raise Fail("unsupported", f"{conn.vendor} databases have no advisory locks")
+    with conn.cursor() as c:
+        c.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        if not c.fetchone()[0]:
+            c.execute(
+                "SELECT a.application_name, a.pid, a.backend_start FROM pg_locks l"
+                " JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
+                " AND l.objid = %s AND l.objsubid = 1"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                [LOCK_KEY],
+            )
+            row = c.fetchone()
+            if row:
+                who = row[0] or "a session without an application name"
+                holder = f"{who}; server pid {row[1]}, connected since {row[2].isoformat()}"
+            else:
+                holder = "a session that has just finished"
+            raise Fail("locked", holder)
+        c.execute("SELECT set_config('application_name', %s, false)", [label[:63]])
+    emit({"ok": {"locked": True}})
+    # Hold the session (and the lock) until the host closes stdin.
+    sys.stdin.read()
+
+
 def model_changes():
     from django.apps import apps
     from django.db.migrations.autodetector import MigrationAutodetector
@@ -204,6 +237,9 @@ def main():
             result = plan(conn, ARGS["target"])
         elif cmd == "reset":
             result = reset(conn)
+        elif cmd == "hold-lock":
+            hold_lock(conn, ARGS["label"])
+            return
         elif cmd == "model-changes":
             result = model_changes()
         elif cmd == "app-exists":

@@ -78,8 +78,8 @@ fn failure(f: Failure) -> RunnerError {
     }
 }
 
-/// Run the helper script with `args` and return its `ok` payload.
-fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
+/// The `manage.py shell -c <helper>` command that runs the helper script with `args`.
+fn helper_command(s: &Settings, mut args: Value) -> Result<Command, RunnerError> {
     if let Some(db) = &s.database {
         args["database"] = json!(db);
     }
@@ -89,17 +89,34 @@ fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let code = format!("PM_ARGS_HEX = \"{hex}\"\n{HELPER}");
-    let cmd = manage(s, &["shell", "-c", &code])?;
-    let out = cmd.run().map_err(host_error)?;
+    manage(s, &["shell", "-c", &code])
+}
+
+/// No answer from the helper: Django itself failed (settings, imports, ...).
+fn no_answer(s: &Settings, exit_code: Option<i32>, output: &str) -> RunnerError {
+    RunnerError::CommandFailed(CommandFailure {
+        command: format!("{} shell -c <helper>", s.manage.join(" ")),
+        exit_code,
+        output_tail: process::tail(output, 20),
+    })
+}
+
+/// Run the helper script with `args` and return its `ok` payload.
+fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
+    let out = helper_command(s, args)?.run().map_err(host_error)?;
     let line = out.stdout.lines().rev().find_map(|l| l.strip_prefix(MARK));
     let Some(line) = line else {
-        // No answer from the helper: Django itself failed (settings, imports, ...).
-        return Err(RunnerError::CommandFailed(CommandFailure {
-            command: format!("{} shell -c <helper>", s.manage.join(" ")),
-            exit_code: out.exit_code,
-            output_tail: process::tail(&format!("{}\n{}", out.stdout, out.stderr), 20),
-        }));
+        return Err(no_answer(
+            s,
+            out.exit_code,
+            &format!("{}\n{}", out.stdout, out.stderr),
+        ));
     };
+    reply(line)
+}
+
+/// The helper's answer line (after the mark): its `ok` payload or its typed error.
+fn reply(line: &str) -> Result<Value, RunnerError> {
     let reply: Value = serde_json::from_str(line)
         .map_err(|e| RunnerError::Other(format!("unreadable helper output: {e}")))?;
     if let Some(err) = reply.get("error") {
@@ -115,6 +132,7 @@ fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
             "ambiguous" => RunnerError::Ambiguous(message),
             "nothing-to-roll-back" => RunnerError::NothingToRollBack(message),
             "unsupported" => RunnerError::Unsupported(message),
+            "locked" => RunnerError::Locked(message),
             _ => RunnerError::Other(message),
         });
     }
@@ -123,6 +141,14 @@ fn helper(s: &Settings, mut args: Value) -> Result<Value, RunnerError> {
         .cloned()
         .ok_or_else(|| RunnerError::Other("helper answered neither ok nor error".into()))
 }
+
+thread_local! {
+    /// The background session holding the database's run lock, for the plugin's lifetime.
+    static LOCK: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Longest wait for the lock session to connect and answer.
+const LOCK_ANSWER_MS: u64 = 120_000;
 
 fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, RunnerError> {
     serde_json::from_value(v)
@@ -229,6 +255,35 @@ impl Runner for Django {
             []
         )
         .with_capabilities(caps)
+    }
+
+    /// PostgreSQL: a background `manage.py shell` session takes `pg_try_advisory_lock` and
+    /// holds it until the host closes its stdin (end of the run, or the host dying).
+    fn lock_database(_ctx: RunContext, label: String) -> Result<(), RunnerError> {
+        let s = Settings::load()?;
+        let child = helper_command(&s, json!({"cmd": "hold-lock", "label": label}))?
+            .start()
+            .map_err(host_error)?;
+        let mut seen = String::new();
+        loop {
+            match child.read_line(LOCK_ANSWER_MS) {
+                Ok(Some(line)) => match line.strip_prefix(MARK) {
+                    Some(answer) => {
+                        reply(answer)?;
+                        LOCK.with(|l| *l.borrow_mut() = Some(child));
+                        return Ok(());
+                    }
+                    None => {
+                        seen.push_str(&line);
+                        seen.push('\n');
+                    }
+                },
+                Ok(None) => {
+                    return Err(no_answer(&s, None, &format!("{seen}{}", child.stderr())));
+                }
+                Err(e) => return Err(host_error(e)),
+            }
+        }
     }
 
     fn check_connection(_ctx: RunContext) -> Result<ConnectionInfo, RunnerError> {

@@ -1,0 +1,211 @@
+//! Programs a plugin keeps running in the background (`process.start`): a database session
+//! holding a lock, for example. Same spawning rules as `proc` (argv only, clean environment,
+//! own process group); standard input is a pipe the host keeps open for the program's whole
+//! life, so the program sees end-of-file as soon as the handle is dropped or the host dies.
+//! Free of wasmtime.
+
+use crate::proc::{ProcError, FIXED_PATH};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Standard error kept, from the end.
+const STDERR_CAP: usize = 64 * 1024;
+/// How long a program gets to exit by itself after its standard input closes.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// A running background program.
+pub struct Background {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// The command line for logs.
+    pub shown: String,
+}
+
+/// Why `read_line` returned no line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TimedOut;
+
+/// Start `program` in its own process group with stdin and stdout piped.
+pub fn start(
+    program: PathBuf,
+    args: &[String],
+    env: &[(String, String)],
+    cwd: PathBuf,
+    shown: String,
+) -> Result<Background, ProcError> {
+    let mut cmd = std::process::Command::new(&program);
+    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(crate::proc::die_with_parent);
+    }
+    let mut child = cmd
+        .args(args)
+        .env_clear()
+        .env("PATH", FIXED_PATH)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ProcError::NotFound(program.display().to_string()),
+            _ => ProcError::Io(format!("cannot start {}: {e}", program.display())),
+        })?;
+    let stdout = child.stdout.take();
+    let stderr_pipe = child.stderr.take();
+    let (tx, lines) = std::sync::mpsc::channel();
+    if let Some(out) = stdout {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(l) = line else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    if let Some(mut err) = stderr_pipe {
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut k) = keep.lock() {
+                    k.extend_from_slice(&buf[..n]);
+                    if k.len() > STDERR_CAP {
+                        let cut = k.len() - STDERR_CAP;
+                        k.drain(..cut);
+                    }
+                }
+            }
+        });
+    }
+    let stdin = child.stdin.take();
+    Ok(Background {
+        child,
+        stdin,
+        lines,
+        stderr,
+        shown,
+    })
+}
+
+impl Background {
+    /// The next stdout line, waiting at most `timeout`; `None` once stdout is closed.
+    pub fn read_line(&mut self, timeout: Duration) -> Result<Option<String>, TimedOut> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(l) => Ok(Some(l)),
+            Err(RecvTimeoutError::Disconnected) => Ok(None),
+            Err(RecvTimeoutError::Timeout) => Err(TimedOut),
+        }
+    }
+
+    /// Standard error so far (the end of it).
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|k| String::from_utf8_lossy(&k).into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Background {
+    /// Close stdin, give the program [`GRACE`] to exit, then kill its process group.
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let until = Instant::now() + GRACE;
+        while Instant::now() < until {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        // SAFETY: killpg only sends a signal to the group created for this child.
+        unsafe {
+            libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+        tracing::debug!("background program stopped: {}", self.shown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Background {
+        start(
+            PathBuf::from("/bin/sh"),
+            &["-c".into(), script.into()],
+            &[],
+            std::env::temp_dir(),
+            "sh".into(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lines_arrive_and_end_of_output_is_none() {
+        let mut b = sh("echo one; echo two >&2; echo three");
+        assert_eq!(b.read_line(Duration::from_secs(5)), Ok(Some("one".into())));
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some("three".into()))
+        );
+        assert_eq!(b.read_line(Duration::from_secs(5)), Ok(None));
+        assert_eq!(b.stderr(), "two\n");
+    }
+
+    #[test]
+    fn a_silent_program_times_out_and_dropping_it_ends_it_through_stdin() {
+        let mut b = sh("echo ready; cat >/dev/null; echo never-seen");
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some("ready".into()))
+        );
+        assert_eq!(b.read_line(Duration::from_millis(100)), Err(TimedOut));
+        let t = Instant::now();
+        drop(b);
+        assert!(
+            t.elapsed() < GRACE,
+            "it ended on end-of-file, not by the kill"
+        );
+    }
+
+    #[test]
+    fn a_program_that_ignores_stdin_is_killed_with_its_group() {
+        let mut b = sh("sleep 60 & echo $!; sleep 60");
+        let bg = b.read_line(Duration::from_secs(5)).unwrap().unwrap();
+        let shell = b.pid();
+        let t = Instant::now();
+        drop(b);
+        assert!(t.elapsed() < GRACE + Duration::from_secs(2));
+        // Gone, or a zombie waiting for init to reap it: either way no longer running.
+        for pid in [shell.to_string(), bg] {
+            std::thread::sleep(Duration::from_millis(100));
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let running = state
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|s| s != "Z" && s != "X");
+            assert!(!running, "pid {pid} still runs: {state}");
+        }
+    }
+}
