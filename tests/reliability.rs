@@ -292,3 +292,65 @@ fn two_state_directories_on_one_postgresql_database_are_kept_apart_and_a_crash_f
     p.run_with(&["--config", "other.toml", "--env", "test"], &env)
         .expect(0);
 }
+
+/// SIGINT or SIGTERM in the middle of a migration: the child is stopped, the run is recorded
+/// as interrupted with exit 130 / 143, the locks are released and nothing is half-applied.
+#[test]
+fn an_interrupted_run_is_recorded_and_releases_its_lock() {
+    let p = Project::new();
+    add_gate(&p);
+    let lock = p.path().join(".platform-migrate/locks/dev.lock");
+    for (sig, code, name) in [
+        (libc::SIGINT, 130, "SIGINT"),
+        (libc::SIGTERM, 143, "SIGTERM"),
+    ] {
+        let a = p
+            .command(&["--env", "dev", "--output", "json"], &[])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_holder(&lock, a.id());
+        // Let it reach the gated migration (step 5).
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let t = std::time::Instant::now();
+        // SAFETY: sends a signal to the child we started.
+        assert_eq!(unsafe { libc::kill(a.id() as i32, sig) }, 0);
+        let out = a.wait_with_output().unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["outcome"], "interrupted");
+        assert_eq!(doc["exit_code"], code);
+        let last = p.history().last().unwrap().clone();
+        assert_eq!(last["outcome"], "interrupted");
+        assert!(
+            last["error"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("interrupted by {name}")),
+            "{last:#}"
+        );
+        assert!(
+            !p.applied()
+                .contains(&("orders".to_string(), "0004_gate".to_string())),
+            "the interrupted migration did not apply"
+        );
+        assert_eq!(std::fs::read_to_string(&lock).unwrap(), "", "lock released");
+    }
+    std::fs::write(p.path().join("release"), "").unwrap();
+    p.run(&["--env", "dev"]).expect(0);
+    assert!(p
+        .applied()
+        .contains(&("orders".to_string(), "0004_gate".to_string())));
+    p.run(&["history", "verify"]).expect(0);
+}

@@ -104,11 +104,22 @@ pub fn start(
 
 impl Background {
     /// The next stdout line, waiting at most `timeout`; `None` once stdout is closed.
+    /// Gives up early (as a timeout) when the run is interrupted.
     pub fn read_line(&mut self, timeout: Duration) -> Result<Option<String>, TimedOut> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(l) => Ok(Some(l)),
-            Err(RecvTimeoutError::Disconnected) => Ok(None),
-            Err(RecvTimeoutError::Timeout) => Err(TimedOut),
+        let until = Instant::now() + timeout;
+        loop {
+            let slice = until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100));
+            match self.lines.recv_timeout(slice) {
+                Ok(l) => return Ok(Some(l)),
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(RecvTimeoutError::Timeout) => {
+                    if Instant::now() >= until || crate::interrupt::aborting() {
+                        return Err(TimedOut);
+                    }
+                }
+            }
         }
     }
 

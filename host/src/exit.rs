@@ -23,6 +23,10 @@ pub enum Code {
     ModelChanges = 7,
     /// 8: another run holds the environment's lock (file lock or database advisory lock).
     Busy = 8,
+    /// 130: SIGINT stopped the run; history says what changed.
+    Interrupted = 130,
+    /// 143: SIGTERM stopped the run; history says what changed.
+    Terminated = 143,
 }
 
 /// Longest error message kept, in bytes.

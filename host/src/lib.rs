@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod history;
+pub mod interrupt;
 pub mod lock;
 pub mod plugins;
 pub mod policy;

@@ -97,7 +97,7 @@ pub fn acquire(
             Ok(()) => break,
             Err(TryLockError::WouldBlock) => {
                 if let Some(w) = wait {
-                    if started.elapsed() < w {
+                    if started.elapsed() < w && !crate::interrupt::aborting() {
                         std::thread::sleep(POLL);
                         continue;
                     }

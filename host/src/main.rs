@@ -24,6 +24,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
+    if let Err(e) = platform_migrate::interrupt::install() {
+        tracing::warn!(
+            "cannot handle SIGINT/SIGTERM ({e}); an interrupted run will not be recorded"
+        );
+    }
     match platform_migrate::app::main(cli, argv) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

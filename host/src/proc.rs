@@ -47,6 +47,8 @@ pub enum ProcError {
     NotFound(String),
     #[error("timed out after {0:?}")]
     TimedOut(Duration),
+    #[error("stopped: the run was interrupted")]
+    Interrupted,
     #[error("{0}")]
     Io(String),
 }
@@ -211,11 +213,22 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
             written,
         })
     };
-    match tokio::time::timeout(spawn.timeout, work).await {
-        Ok(result) => result,
-        Err(_) => {
+    let interrupted = async {
+        while !crate::interrupt::aborting() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(spawn.timeout, work) => match r {
+            Ok(result) => result,
+            Err(_) => {
+                kill_group(pid);
+                Err(ProcError::TimedOut(spawn.timeout))
+            }
+        },
+        () = interrupted => {
             kill_group(pid);
-            Err(ProcError::TimedOut(spawn.timeout))
+            Err(ProcError::Interrupted)
         }
     }
 }

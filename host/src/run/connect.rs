@@ -35,7 +35,10 @@ impl Run<'_> {
                     return Ok(());
                 }
                 Err(RunnerError::Unsupported(_)) => return Ok(()),
-                Err(RunnerError::Locked(_)) if until.is_some_and(|u| Instant::now() < u) => {
+                Err(RunnerError::Locked(_))
+                    if until.is_some_and(|u| Instant::now() < u)
+                        && !crate::interrupt::aborting() =>
+                {
                     std::thread::sleep(Duration::from_millis(500));
                 }
                 Err(e) => return Err(self.runner_fail("lock the database", e)),

@@ -58,7 +58,8 @@ impl Run<'_> {
         let resolved = plan.resolved.clone();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
         let result = runner.apply(&ctx, &resolved, self.req.fake);
-        // Whatever happened, find out what changed.
+        // Whatever happened (an interruption included), find out what changed.
+        crate::interrupt::begin_cleanup();
         let after = runner.list_migrations(&ctx);
         if let Ok(Ok(after)) = &after {
             self.entry.applied = diff(&self.before, after, &self.entry.plan);

@@ -99,7 +99,11 @@ impl Run<'_> {
     ) -> Result<(), Fail> {
         self.ui.begin(n, name);
         let started = Instant::now();
-        let result = f(self);
+        let result = if crate::interrupt::aborting() {
+            Err(Fail::failed("not started: the run was interrupted"))
+        } else {
+            f(self)
+        };
         let took = started.elapsed();
         match result {
             Ok(Done::Ok(word)) => {
@@ -113,14 +117,27 @@ impl Run<'_> {
                 Ok(())
             }
             Err(mut fail) => {
-                if let Some(d) = self.denial() {
+                if let Some(sig) = crate::interrupt::signalled() {
+                    fail = Fail::new(
+                        if sig == libc::SIGTERM {
+                            Code::Terminated
+                        } else {
+                            Code::Interrupted
+                        },
+                        format!(
+                            "interrupted by {} during step {n} ({name}): {}",
+                            crate::interrupt::name(sig),
+                            fail.message
+                        ),
+                    );
+                } else if let Some(d) = self.denial() {
                     fail = Fail::new(Code::Denied, d);
                 }
                 fail.message = self.redactor.redact(&fail.message);
-                let word = if fail.code == Code::Refused {
-                    "refused"
-                } else {
-                    "failed"
+                let word = match fail.code {
+                    Code::Refused => "refused",
+                    Code::Interrupted | Code::Terminated => "interrupted",
+                    _ => "failed",
                 };
                 self.ui.step(n, name, word, took);
                 self.record_step(n, name, word, took);
@@ -240,12 +257,15 @@ pub fn run(
         run.run_id
     ));
     let result = run.steps();
+    // After an interruption the host still reads the state, notifies and records the run.
+    crate::interrupt::begin_cleanup();
     let took = started.elapsed();
     run.entry.duration_ms = took.as_millis() as u64;
     let outcome = match &result {
         Ok(()) if run.req.action == Action::Show => "shown",
         Ok(()) => "succeeded",
         Err(f) if f.code == Code::Refused => "refused",
+        Err(f) if matches!(f.code, Code::Interrupted | Code::Terminated) => "interrupted",
         Err(_) => "failed",
     };
     run.entry.outcome = outcome.into();

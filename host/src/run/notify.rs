@@ -26,6 +26,7 @@ impl Run<'_> {
             outcome: match outcome {
                 "refused" => Outcome::Refused,
                 "failed" => Outcome::Failed,
+                "interrupted" => Outcome::Interrupted,
                 _ => Outcome::Succeeded,
             },
             applied: self

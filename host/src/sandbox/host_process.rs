@@ -116,6 +116,7 @@ impl Host for PluginState {
             background::start(program, &cmd.args, &env, cwd, shown).map_err(|e| match e {
                 ProcError::NotFound(m) => Error::NotFound(m),
                 ProcError::TimedOut(d) => Error::TimedOut(d.as_millis() as u64),
+                ProcError::Interrupted => Error::Io("the run was interrupted".into()),
                 ProcError::Io(m) => Error::Io(m),
             })?;
         self.table
@@ -185,6 +186,9 @@ impl Host for PluginState {
             Err(ProcError::NotFound(m)) => Err(Error::NotFound(m)),
             Err(ProcError::TimedOut(d)) => Err(Error::TimedOut(d.as_millis() as u64)),
             Err(ProcError::Io(m)) => Err(Error::Io(m)),
+            Err(ProcError::Interrupted) => Err(Error::Io(
+                "stopped: the run was interrupted (SIGINT/SIGTERM)".into(),
+            )),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Enforcing a plugin's [`Limits`] in wasmtime: a resource limiter that stops the plugin when
 //! its linear memory would pass the cap, and epoch interruption for the wall-clock deadline of
-//! each call (a ticker thread advances the engine's epoch every [`TICK`]). Which limit stopped
+//! each call (a ticker thread advances the engine's epoch every [`TICK`]; at each tick a
+//! callback compares the call's deadline and checks for SIGINT/SIGTERM). Which limit stopped
 //! a call is remembered so the error can name it.
 
 use crate::policy::limits::{Limits, Which};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::{Engine, ResourceLimiter, Store};
 
 /// How often the epoch advances: the resolution of call deadlines.
@@ -15,11 +16,17 @@ pub struct Limiter {
     pub limits: Limits,
     /// The limit that stopped the current call, if one did.
     pub hit: Option<Which>,
+    /// When the current call's time is up.
+    pub deadline: Instant,
 }
 
 impl Limiter {
     pub fn new(limits: Limits) -> Limiter {
-        Limiter { limits, hit: None }
+        Limiter {
+            limits,
+            hit: None,
+            deadline: Instant::now(),
+        }
     }
 }
 
@@ -69,35 +76,33 @@ pub fn start_ticker(engine: &Engine) {
         .unwrap_or_else(|e| tracing::warn!("cannot start the plugin deadline thread: {e}"));
 }
 
-/// Ticks in `d`, at least one.
-pub fn ticks(d: Duration) -> u64 {
-    (d.as_millis() / TICK.as_millis()).max(1) as u64
-}
-
 /// Give the next call into the store its full deadline and forget any earlier limit hit.
 pub fn arm(store: &mut Store<super::PluginState>) {
-    let t = ticks(store.data().limiter.limits.call_timeout);
-    store.data_mut().limiter.hit = None;
-    store.set_epoch_deadline(t);
+    let l = &mut store.data_mut().limiter;
+    l.hit = None;
+    l.deadline = Instant::now() + l.limits.call_timeout;
+    store.set_epoch_deadline(1);
 }
 
-/// Did this error come from the epoch deadline?
-pub fn is_interrupt(e: &wasmtime::Error) -> bool {
-    matches!(
-        e.downcast_ref::<wasmtime::Trap>(),
-        Some(wasmtime::Trap::Interrupt)
-    )
+/// Checked every tick while plugin code runs: stop it when its call's time is up or the run
+/// was interrupted (SIGINT/SIGTERM); otherwise let it go on for another tick.
+pub fn install_deadline_check(store: &mut Store<super::PluginState>) {
+    store.epoch_deadline_callback(|mut ctx| {
+        if crate::interrupt::aborting() {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        let l = &mut ctx.data_mut().limiter;
+        if Instant::now() >= l.deadline {
+            l.hit = Some(Which::CallTimeout);
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(wasmtime::UpdateDeadline::Continue(1))
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadlines_are_counted_in_ticks() {
-        assert_eq!(ticks(Duration::from_secs(1)), 20);
-        assert_eq!(ticks(Duration::from_millis(1)), 1);
-    }
 
     #[test]
     fn memory_past_the_cap_stops_the_plugin_and_is_remembered() {

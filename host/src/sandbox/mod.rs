@@ -83,6 +83,8 @@ pub enum PluginError {
         call: &'static str,
         limit: String,
     },
+    #[error("plugin '{plugin}' was stopped in {call}: the run was interrupted")]
+    Interrupted { plugin: String, call: &'static str },
     #[error("plugin '{plugin}' crashed in {call}: {message}")]
     Trap {
         plugin: String,
@@ -94,7 +96,10 @@ pub enum PluginError {
 impl PluginError {
     /// Errors the user fixes in the config or build (exit code 2) rather than run failures.
     pub fn is_config_problem(&self) -> bool {
-        !matches!(self, PluginError::Trap { .. } | PluginError::Limit { .. })
+        !matches!(
+            self,
+            PluginError::Trap { .. } | PluginError::Limit { .. } | PluginError::Interrupted { .. }
+        )
     }
 }
 
@@ -244,6 +249,7 @@ impl Sandbox {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        limits::install_deadline_check(&mut store);
         // Instantiation runs the plugin's start code: it gets a call's deadline too.
         limits::arm(&mut store);
         Ok(Loaded {

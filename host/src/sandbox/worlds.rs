@@ -58,11 +58,14 @@ fn finish<T>(
         }
     }
     r.map_err(|e| {
+        if crate::interrupt::signalled().is_some() {
+            return PluginError::Interrupted {
+                plugin: plugin.to_string(),
+                call,
+            };
+        }
         let data = store.data();
-        let which = data.limiter.hit.or_else(|| {
-            super::limits::is_interrupt(&e).then_some(crate::policy::limits::Which::CallTimeout)
-        });
-        if let Some(which) = which {
+        if let Some(which) = data.limiter.hit {
             return PluginError::Limit {
                 plugin: plugin.to_string(),
                 call,

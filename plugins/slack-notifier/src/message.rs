@@ -40,6 +40,7 @@ fn outcome_word(o: Outcome) -> (&'static str, &'static str) {
         Outcome::Succeeded => ("succeeded", ":white_check_mark:"),
         Outcome::Failed => ("FAILED", ":x:"),
         Outcome::Refused => ("refused", ":no_entry:"),
+        Outcome::Interrupted => ("INTERRUPTED", ":octagonal_sign:"),
     }
 }
 
