@@ -545,4 +545,29 @@ runner = "django"
         let e = c.env("staging").unwrap_err();
         assert!(e.contains("dev, prod"), "{e}");
     }
+
+    mod properties {
+        use super::{parse, GOOD};
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+                let _ = parse(&text);
+            }
+
+            #[test]
+            fn a_damaged_config_fails_at_a_real_place(drop_line in 0usize..16, insert in "[ -~]{0,20}") {
+                let mut lines: Vec<&str> = GOOD.lines().collect();
+                let at = drop_line % lines.len();
+                lines[at] = &insert;
+                let text = lines.join("\n");
+                if let Err(ConfigError::At { line, column, .. }) = parse(&text) {
+                    prop_assert!(line >= 1 && line <= lines.len() + 1, "line {} of {}", line, lines.len());
+                    prop_assert!(column >= 1);
+                }
+            }
+        }
+        use super::ConfigError;
+    }
 }

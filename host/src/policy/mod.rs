@@ -7,6 +7,8 @@ pub mod env;
 pub mod hosts;
 pub mod limits;
 pub mod needs;
+#[cfg(test)]
+mod properties;
 
 pub use commands::{CommandGrant, CommandRequest};
 pub use dirs::{Access, DirGrant};
