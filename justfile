@@ -34,6 +34,11 @@ plugins: setup
 build: plugins
     cargo build --release -p platform-migrate
 
+# Benchmarks against direct Django and pg_dump (prints PASS/FAIL per target; see BENCHMARKS.md).
+# BENCH_RUNS=7 repetitions; BENCH_PG_SCALE=70 (≈1 GiB, 0 skips PostgreSQL).
+bench: build
+    cargo bench -p platform-migrate --bench compare
+
 # Forget the demo's database, history and backups.
 demo-reset:
     rm -rf examples/demo/db.sqlite3 examples/demo/.platform-migrate

@@ -123,6 +123,18 @@ impl Background {
         }
     }
 
+    /// Write a line to the program's standard input.
+    pub fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("standard input is closed"))?;
+        stdin.write_all(line.as_bytes())?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
+    }
+
     /// Standard error so far (the end of it).
     pub fn stderr(&self) -> String {
         self.stderr
@@ -181,6 +193,21 @@ mod tests {
         );
         assert_eq!(b.read_line(Duration::from_secs(5)), Ok(None));
         assert_eq!(b.stderr(), "two\n");
+    }
+
+    #[test]
+    fn lines_written_to_stdin_are_answered() {
+        let mut b = sh("while read l; do echo \"got $l\"; done");
+        b.write_line("one").unwrap();
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some("got one".into()))
+        );
+        b.write_line("two").unwrap();
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some("got two".into()))
+        );
     }
 
     #[test]

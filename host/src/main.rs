@@ -29,7 +29,12 @@ fn main() -> ExitCode {
             "cannot handle SIGINT/SIGTERM ({e}); an interrupted run will not be recorded"
         );
     }
-    match platform_migrate::app::main(cli, argv) {
+    let result = platform_migrate::app::main(cli, argv);
+    tracing::debug!(
+        "peak memory of the host: {} KiB (child processes not included)",
+        peak_rss_kib()
+    );
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             // One line, whatever a program's output put into the message.
@@ -41,6 +46,19 @@ fn main() -> ExitCode {
                 .collect();
             eprintln!("error: {}", line.join(" | "));
             ExitCode::from(e.code as u8)
+        }
+    }
+}
+
+/// The host's own peak resident set size (getrusage RUSAGE_SELF: children are not counted).
+fn peak_rss_kib() -> i64 {
+    // SAFETY: getrusage fills the struct we pass and nothing else.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut u) == 0 {
+            u.ru_maxrss
+        } else {
+            -1
         }
     }
 }

@@ -211,6 +211,15 @@ impl HostChild for PluginState {
         Ok(line.map(|l| self.redactor.redact(&l)))
     }
 
+    fn write_line(&mut self, child: Resource<Background>, line: String) -> Result<(), Error> {
+        let b = self
+            .table
+            .get_mut(&child)
+            .map_err(|e| Error::Io(format!("unknown background program: {e}")))?;
+        b.write_line(&line)
+            .map_err(|e| Error::Io(format!("cannot write to {}: {e}", b.shown)))
+    }
+
     fn stderr(&mut self, child: Resource<Background>) -> String {
         match self.table.get(&child) {
             Ok(b) => self.redactor.redact(&b.stderr()),

@@ -4,6 +4,7 @@
 //! request against its grants.
 
 pub mod bindings;
+pub mod cache;
 mod host_config;
 mod host_http;
 mod host_log;
@@ -27,9 +28,10 @@ use crate::config::{Config, PluginConfig};
 use crate::policy::Access;
 use crate::secrets::Redactor;
 use crate::ui::Ui;
-use sha2::Digest;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -103,18 +105,25 @@ impl PluginError {
     }
 }
 
-/// One engine and linker per process; plugins are compiled and instantiated from it.
+/// One engine and linker per process; plugins are compiled (or taken from the compiled-plugin
+/// cache) and instantiated from it. Within a run, a component and its linked `InstancePre` are
+/// made once per file and reused by every instance of it.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<PluginState>,
     redactor: Redactor,
     ui: Ui,
+    cache: cache::Cache,
+    components: RefCell<HashMap<String, Component>>,
+    pres: RefCell<HashMap<String, InstancePre<PluginState>>>,
 }
 
 /// A compiled plugin with its store, ready to be instantiated as one world.
 pub struct Loaded {
     pub name: String,
     pub component: Component,
+    /// sha256 of the `.wasm` file.
+    pub sha256: String,
     pub store: Store<PluginState>,
 }
 
@@ -129,12 +138,18 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The engine every plugin runs on: the component model, epoch interruption for call
+/// deadlines and SIGINT. (Benchmarks build the same one to time compilation.)
+pub fn engine() -> wasmtime::Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    Engine::new(&config)
+}
+
 impl Sandbox {
     pub fn new(redactor: Redactor, ui: Ui) -> anyhow::Result<Sandbox> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
+        let engine = engine()?;
         limits::start_ticker(&engine);
         let mut linker: Linker<PluginState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -143,12 +158,51 @@ impl Sandbox {
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        let cache = cache::Cache::new(&engine, cache::default_dir());
         Ok(Sandbox {
             engine,
             linker,
             redactor,
             ui,
+            cache,
+            components: RefCell::new(HashMap::new()),
+            pres: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// The linked, ready-to-instantiate form of a component, made once per file per run.
+    pub fn instance_pre(
+        &self,
+        sha256: &str,
+        component: &Component,
+    ) -> wasmtime::Result<InstancePre<PluginState>> {
+        if let Some(pre) = self.pres.borrow().get(sha256) {
+            return Ok(pre.clone());
+        }
+        let pre = self.linker.instantiate_pre(component)?;
+        self.pres
+            .borrow_mut()
+            .insert(sha256.to_string(), pre.clone());
+        Ok(pre)
+    }
+
+    /// Compile `bytes`, or take them from this run's memo or the compiled-plugin cache.
+    fn component(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+        if let Some(c) = self.components.borrow().get(sha256) {
+            return Ok(c.clone());
+        }
+        let started = std::time::Instant::now();
+        let (c, origin) = self.cache.load(&self.engine, bytes, sha256)?;
+        tracing::debug!(
+            "plugin {}: {:?} in {} ms",
+            &sha256[..12],
+            origin,
+            started.elapsed().as_millis()
+        );
+        self.components
+            .borrow_mut()
+            .insert(sha256.to_string(), c.clone());
+        Ok(c)
     }
 
     /// Compile a plugin and give it a store with exactly its grants. `backup_dir` is mounted
@@ -169,14 +223,14 @@ impl Sandbox {
                 plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column
             ),
         })?;
+        let actual = cache::sha256_hex(&bytes);
         if let Some((expected, loc)) = &plugin.sha256 {
-            let actual = hex::encode(sha2::Sha256::digest(&bytes));
             if &actual != expected {
                 return Err(PluginError::Tampered {
                     plugin: name.clone(),
                     path: shown.clone(),
                     expected: expected.clone(),
-                    actual,
+                    actual: actual.clone(),
                     loc: format!("{}:{}:{}", loc.path, loc.line, loc.column),
                 });
             }
@@ -186,11 +240,13 @@ impl Sandbox {
             path: shown.clone(),
             why,
         })?;
-        let component = Component::new(&self.engine, &bytes).map_err(|e| PluginError::Compile {
-            plugin: name.clone(),
-            path: shown.clone(),
-            message: format!("{e:#}"),
-        })?;
+        let component = self
+            .component(&bytes, &actual)
+            .map_err(|e| PluginError::Compile {
+                plugin: name.clone(),
+                path: shown.clone(),
+                message: format!("{e:#}"),
+            })?;
 
         let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();
@@ -255,6 +311,7 @@ impl Sandbox {
         Ok(Loaded {
             name,
             component,
+            sha256: actual,
             store,
         })
     }

@@ -91,7 +91,7 @@ fn finish<T>(
 }
 
 macro_rules! world_handle {
-    ($name:ident, $module:ident, $bindings:ident, $world:literal) => {
+    ($name:ident, $module:ident, $bindings:ident, $pre:ident, $world:literal) => {
         /// A loaded plugin of this world.
         pub struct $name {
             pub name: String,
@@ -105,15 +105,18 @@ macro_rules! world_handle {
                 let Loaded {
                     name,
                     component,
+                    sha256,
                     mut store,
                 } = loaded;
-                let bindings =
-                    $module::$bindings::instantiate(&mut store, &component, sandbox.linker())
-                        .map_err(|e| PluginError::WrongWorld {
-                            plugin: name.clone(),
-                            world: $world,
-                            message: format!("{e:#}"),
-                        })?;
+                let bindings = sandbox
+                    .instance_pre(&sha256, &component)
+                    .and_then($module::$pre::new)
+                    .and_then(|pre| pre.instantiate(&mut store))
+                    .map_err(|e| PluginError::WrongWorld {
+                        plugin: name.clone(),
+                        world: $world,
+                        message: format!("{e:#}"),
+                    })?;
                 Ok($name {
                     name,
                     store,
@@ -134,9 +137,21 @@ macro_rules! world_handle {
     };
 }
 
-world_handle!(Runner, runner, MigrationRunner, "migration-runner");
-world_handle!(Backup, backup, BackupProvider, "backup-provider");
-world_handle!(Notifier, notifier, Notifier, "notifier");
+world_handle!(
+    Runner,
+    runner,
+    MigrationRunner,
+    MigrationRunnerPre,
+    "migration-runner"
+);
+world_handle!(
+    Backup,
+    backup,
+    BackupProvider,
+    BackupProviderPre,
+    "backup-provider"
+);
+world_handle!(Notifier, notifier, Notifier, NotifierPre, "notifier");
 
 pub use runner::platform::migrate::runner_types as rt;
 

@@ -223,10 +223,13 @@ def app_exists(app):
     return True
 
 
-def main():
-    conn = connections[ARGS.get("database") or DEFAULT_DB_ALIAS]
-    cmd = ARGS["cmd"]
+def handle(args):
+    """Answer one request: {"ok": result} or {"error": {...}}; None when it emitted itself."""
+    conn = connections[args.get("database") or DEFAULT_DB_ALIAS]
+    cmd = args["cmd"]
     try:
+        # A session serves many requests: drop a connection a failure left unusable.
+        conn.close_if_unusable_or_obsolete()
         if cmd == "connect":
             result = connect(conn)
         elif cmd == "list":
@@ -234,24 +237,46 @@ def main():
             result = list_migrations(conn)
         elif cmd == "plan":
             connect(conn)
-            result = plan(conn, ARGS["target"])
+            result = plan(conn, args["target"])
         elif cmd == "reset":
             result = reset(conn)
         elif cmd == "hold-lock":
-            hold_lock(conn, ARGS["label"])
-            return
+            hold_lock(conn, args["label"])
+            return None
         elif cmd == "model-changes":
             result = model_changes()
         elif cmd == "app-exists":
-            result = app_exists(ARGS["app"])
+            result = app_exists(args["app"])
         else:
             raise Fail("other", f"unknown helper command {cmd}")
     except Fail as f:
-        emit({"error": f.payload})
+        return {"error": f.payload}
     except Exception as e:
-        emit({"error": {"kind": "other", "message": f"{type(e).__name__}: {e}"}})
-    else:
-        emit({"ok": result})
+        return {"error": {"kind": "other", "message": f"{type(e).__name__}: {e}"}}
+    return {"ok": result}
+
+
+def serve(database):
+    """One Django start for a whole run: answer hex-encoded JSON requests, one per stdin
+    line, until stdin closes."""
+    emit({"ok": "ready"})
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        args = json.loads(bytes.fromhex(line).decode("utf-8"))
+        if database and "database" not in args:
+            args["database"] = database
+        emit(handle(args))
+
+
+def main():
+    if ARGS["cmd"] == "serve":
+        serve(ARGS.get("database"))
+        return
+    reply = handle(ARGS)
+    if reply is not None:
+        emit(reply)
 
 
 main()

@@ -101,8 +101,19 @@ fn no_answer(s: &Settings, exit_code: Option<i32>, output: &str) -> RunnerError 
     })
 }
 
-/// Run the helper script with `args` and return its `ok` payload.
+/// Run the helper script with `args` and return its `ok` payload: through this run's helper
+/// session (one Django start for the whole run), or, when no session can be had, through a
+/// `manage.py shell` of its own.
 fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
+    match session_request(s, &args) {
+        Ok(line) => return reply(&line),
+        Err(why) => {
+            log::debug(&format!(
+                "helper session unavailable ({why}); running the helper on its own"
+            ));
+            SESSION.with(|c| c.borrow_mut().take());
+        }
+    }
     let out = helper_command(s, args)?.run().map_err(host_error)?;
     let line = out.stdout.lines().rev().find_map(|l| l.strip_prefix(MARK));
     let Some(line) = line else {
@@ -113,6 +124,58 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
         ));
     };
     reply(line)
+}
+
+thread_local! {
+    /// The helper session: `manage.py shell` serving requests on stdin for the whole run.
+    static SESSION: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Longest wait for Django to start, or for one answer of the session.
+const SESSION_START_MS: u64 = 120_000;
+const SESSION_ANSWER_MS: u64 = 1_800_000;
+
+/// The next answer line (after the mark) from a helper process.
+fn answer(child: &process::Child, timeout_ms: u64) -> Result<String, String> {
+    loop {
+        match child.read_line(timeout_ms) {
+            Ok(Some(line)) => {
+                if let Some(a) = line.strip_prefix(MARK) {
+                    return Ok(a.to_string());
+                }
+            }
+            Ok(None) => {
+                return Err(format!(
+                    "it exited: {}",
+                    process::tail(&child.stderr(), 5).replace('\n', " | ")
+                ))
+            }
+            Err(e) => return Err(process::message(&e)),
+        }
+    }
+}
+
+/// Send one request to the session (starting it first if needed); the answer line.
+fn session_request(s: &Settings, args: &Value) -> Result<String, String> {
+    SESSION.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let child = helper_command(s, json!({"cmd": "serve"}))
+                .map_err(|e| format!("{e:?}"))?
+                .start()
+                .map_err(|e| process::message(&e))?;
+            answer(&child, SESSION_START_MS)?;
+            *slot = Some(child);
+        }
+        let child = slot.as_ref().ok_or("no session")?;
+        let hex: String = args
+            .to_string()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        child.write_line(&hex).map_err(|e| process::message(&e))?;
+        answer(child, SESSION_ANSWER_MS)
+    })
 }
 
 /// The helper's answer line (after the mark): its `ok` payload or its typed error.

@@ -1,0 +1,348 @@
+//! `just bench`: platform-migrate side by side with calling Django and pg_dump by hand, on this
+//! machine, in one run. Prints each figure with its target and PASS/FAIL. It is a benchmark,
+//! not a test: it always exits 0 when it could measure, and BENCHMARKS.md records a real run.
+//!
+//! Environment: BENCH_RUNS (timed repetitions, default 7), BENCH_PG_SCALE (pgbench scale of
+//! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{config_text, plugin, python, Project};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Wall time of one run of `cmd`, which must succeed.
+fn time(cmd: &mut Command) -> Duration {
+    let t = Instant::now();
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Median wall time of `a` and `b`, alternating so that drift hits both alike.
+fn side_by_side(
+    n: usize,
+    a: &mut dyn FnMut() -> Command,
+    b: &mut dyn FnMut() -> Command,
+) -> (Duration, Duration) {
+    // One warm-up each (page cache, compiled-plugin cache, .pyc files).
+    time(&mut a());
+    time(&mut b());
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        ta.push(time(&mut a()));
+        tb.push(time(&mut b()));
+    }
+    (median(ta), median(tb))
+}
+
+struct Row {
+    what: String,
+    ours: String,
+    theirs: String,
+    figure: String,
+    target: String,
+    pass: Option<bool>,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn ratio_row(what: &str, ours: Duration, theirs: Duration, target: f64) -> Row {
+    let r = ours.as_secs_f64() / theirs.as_secs_f64();
+    Row {
+        what: what.into(),
+        ours: ms(ours),
+        theirs: ms(theirs),
+        figure: format!("{r:.2}x"),
+        target: format!("<= {target:.2}x"),
+        pass: Some(r <= target),
+    }
+}
+
+fn pm(p: &Project, args: &[&str], cache: &Path) -> Command {
+    let mut c = p.command(args, &[]);
+    c.env("PLATFORM_MIGRATE_CACHE_DIR", cache);
+    c
+}
+
+fn manage(p: &Project, args: &[&str]) -> Command {
+    let mut c = Command::new(python());
+    c.arg("manage.py").args(args).current_dir(p.path());
+    c
+}
+
+/// "peak memory of the host: N KiB" from a run's debug log.
+fn peak_kib(mut cmd: Command) -> u64 {
+    let out = cmd.env("PLATFORM_MIGRATE_LOG", "debug").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .find_map(|l| l.split("peak memory of the host: ").nth(1))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory line in:\n{text}"))
+}
+
+fn plugin_load(rows: &mut Vec<Row>) {
+    let engine = platform_migrate::sandbox::engine().unwrap();
+    for name in [
+        "django_runner",
+        "file_backup",
+        "pg_dump_backup",
+        "slack_notifier",
+    ] {
+        let bytes = std::fs::read(plugin(name)).unwrap();
+        let sha = platform_migrate::sandbox::cache::sha256_hex(&bytes);
+        let dir = tempfile::tempdir().unwrap();
+        let cache =
+            platform_migrate::sandbox::cache::Cache::new(&engine, Some(dir.path().join("c")));
+        let t = Instant::now();
+        cache.load(&engine, &bytes, &sha).unwrap();
+        let cold = t.elapsed();
+        let warm = median(
+            (0..21)
+                .map(|_| {
+                    let t = Instant::now();
+                    let (_, origin) = cache.load(&engine, &bytes, &sha).unwrap();
+                    assert_eq!(origin, platform_migrate::sandbox::cache::Origin::Cached);
+                    t.elapsed()
+                })
+                .collect(),
+        );
+        rows.push(Row {
+            what: format!("plugin load {name} ({} KiB)", bytes.len() / 1024),
+            ours: format!("warm {}", ms(warm)),
+            theirs: format!("cold {}", ms(cold)),
+            figure: ms(warm),
+            target: "warm <= 5 ms".into(),
+            pass: Some(warm <= Duration::from_millis(5)),
+        });
+    }
+}
+
+fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
+    let scale: u32 = std::env::var("BENCH_PG_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(70);
+    if scale == 0 {
+        eprintln!("BENCH_PG_SCALE=0: PostgreSQL backup figure skipped");
+        return;
+    }
+    let pg = common::pg::Pg::start();
+    let db = pg.create_db("bench");
+    eprintln!("generating the backup database (pgbench -i -s {scale}) ...");
+    let out = Command::new("pgbench")
+        .args(["-i", "-q", "-s", &scale.to_string(), "-d", &db])
+        .env("PGHOST", &pg.host)
+        .env("PGPORT", pg.port.to_string())
+        .env("PGUSER", &pg.user)
+        .env("PGPASSWORD", &pg.password)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pgbench: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = pg.psql(
+        &db,
+        "SELECT pg_size_pretty(pg_database_size(current_database()))",
+    );
+
+    let p = Project::new();
+    let py = python().display().to_string();
+    p.write_config(&format!(
+        r#"
+[plugins.django-pg]
+path = "{runner}"
+settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
+grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
+grants.env = ["DATABASE_URL"]
+grants.secrets = {{ database-url = {{ env = "BENCH_DATABASE_URL" }} }}
+
+[plugins.pg-backup]
+path = "{backup}"
+settings = {{ url-secret = "database-url" }}
+grants.commands = [
+    {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
+    {{ program = "pg_restore", args = ["--list"] }},
+]
+grants.env = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGCONNECT_TIMEOUT"]
+grants.secrets = {{ database-url = {{ env = "BENCH_DATABASE_URL" }} }}
+
+[env.prod]
+runner = "django-pg"
+backup = "pg-backup"
+keep = 1
+"#,
+        runner = plugin("django_runner").display(),
+        backup = plugin("pg_dump_backup").display(),
+    ));
+    let url = pg.url(&db);
+    let cache = tempfile::tempdir().unwrap();
+    let by_hand = p.path().join("by-hand.dump");
+    let n = runs().clamp(1, 3);
+    let mut ours = || {
+        let mut c = pm(&p, &["backups", "create", "--env", "prod"], cache.path());
+        c.env("BENCH_DATABASE_URL", &url);
+        c
+    };
+    let mut theirs = || {
+        let _ = std::fs::remove_file(&by_hand);
+        let mut c = Command::new("pg_dump");
+        c.args(["-Fc", "-f"])
+            .arg(&by_hand)
+            .arg(&db)
+            .env("PGHOST", &pg.host)
+            .env("PGPORT", pg.port.to_string())
+            .env("PGUSER", &pg.user)
+            .env("PGPASSWORD", &pg.password);
+        c
+    };
+    let (a, b) = side_by_side(n, &mut ours, &mut theirs);
+    let mut row = ratio_row(
+        &format!("prod backup of a {size} database (verified, sha256) vs pg_dump -Fc -f"),
+        a,
+        b,
+        1.05,
+    );
+    row.what.push_str(&format!(
+        " [{} KiB dump]",
+        std::fs::metadata(&by_hand)
+            .map(|m| m.len() / 1024)
+            .unwrap_or(0)
+    ));
+    rows.push(row);
+    let mut c = ours();
+    peak.push((
+        "backups create (1 GiB-class dump)".into(),
+        peak_kib({
+            c.stdout(Stdio::null());
+            c
+        }),
+    ));
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is taken.
+    let n = runs();
+    let mut rows = Vec::new();
+    let mut peak: Vec<(String, u64)> = Vec::new();
+    let cache = tempfile::tempdir().unwrap();
+    let p = Project::new();
+    // dev without a backup provider: the figures compare migrating, not copying the file.
+    p.write_config(&config_text().replace(
+        "[env.dev]\nrunner = \"django\"\nbackup = \"sqlite-backup\"\n",
+        "[env.dev]\nrunner = \"django\"\n",
+    ));
+
+    eprintln!("measuring --show vs showmigrations ({n} runs each) ...");
+    let (a, b) = side_by_side(
+        n,
+        &mut || pm(&p, &["--env", "dev", "--show", "-q"], cache.path()),
+        &mut || manage(&p, &["showmigrations"]),
+    );
+    rows.push(ratio_row(
+        "--env dev --show vs manage.py showmigrations",
+        a,
+        b,
+        1.15,
+    ));
+    peak.push((
+        "--env dev --show".into(),
+        peak_kib(pm(&p, &["--env", "dev", "--show", "-q"], cache.path())),
+    ));
+
+    manage(&p, &["migrate"]).output().unwrap();
+    eprintln!("measuring a no-op migrate ({n} runs each) ...");
+    let (a, b) = side_by_side(
+        n,
+        &mut || pm(&p, &["--env", "dev", "-q"], cache.path()),
+        &mut || manage(&p, &["migrate"]),
+    );
+    rows.push(ratio_row(
+        "no-op --env dev vs manage.py migrate (nothing pending)",
+        a,
+        b,
+        1.15,
+    ));
+
+    eprintln!("measuring plugin load ...");
+    plugin_load(&mut rows);
+
+    postgres(&mut rows, &mut peak);
+
+    let worst = peak
+        .iter()
+        .max_by_key(|(_, k)| *k)
+        .cloned()
+        .unwrap_or_default();
+    rows.push(Row {
+        what: format!("host peak memory, children excluded (worst: {})", worst.0),
+        ours: peak
+            .iter()
+            .map(|(w, k)| format!("{w}: {:.1} MiB", *k as f64 / 1024.0))
+            .collect::<Vec<_>>()
+            .join("; "),
+        theirs: "-".into(),
+        figure: format!("{:.1} MiB", worst.1 as f64 / 1024.0),
+        target: "<= 60 MiB".into(),
+        pass: Some(worst.1 <= 60 * 1024),
+    });
+
+    let help = median(
+        (0..21)
+            .map(|_| time(Command::new(env!("CARGO_BIN_EXE_platform-migrate")).arg("--help")))
+            .collect(),
+    );
+    rows.push(Row {
+        what: "platform-migrate --help".into(),
+        ours: ms(help),
+        theirs: "-".into(),
+        figure: ms(help),
+        target: "(reported)".into(),
+        pass: None,
+    });
+
+    println!();
+    println!("| figure | platform-migrate | by hand | result | target | |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for r in &rows {
+        let verdict = match r.pass {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {verdict} |",
+            r.what, r.ours, r.theirs, r.figure, r.target
+        );
+    }
+    println!();
+    println!("(median of {n} alternating runs after one warm-up; see BENCHMARKS.md)");
+}
