@@ -127,6 +127,8 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
 }
 
 thread_local! {
+    /// The database vendor, once `check-connection` has told.
+    static VENDOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// The helper session: `manage.py shell` serving requests on stdin for the whole run.
     static SESSION: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
 }
@@ -324,6 +326,13 @@ impl Runner for Django {
     /// holds it until the host closes its stdin (end of the run, or the host dying).
     fn lock_database(_ctx: RunContext, label: String) -> Result<(), RunnerError> {
         let s = Settings::load()?;
+        // Only PostgreSQL has the lock; knowing the vendor saves starting Django for nothing.
+        let vendor = VENDOR.with(|v| v.borrow().clone());
+        if let Some(v) = vendor.filter(|v| v != "postgresql") {
+            return Err(RunnerError::Unsupported(format!(
+                "{v} databases have no advisory locks"
+            )));
+        }
         let child = helper_command(&s, json!({"cmd": "hold-lock", "label": label}))?
             .start()
             .map_err(host_error)?;
@@ -352,6 +361,7 @@ impl Runner for Django {
     fn check_connection(_ctx: RunContext) -> Result<ConnectionInfo, RunnerError> {
         let s = Settings::load()?;
         let c: JsonConnection = parse(helper(&s, json!({"cmd": "connect"}))?)?;
+        VENDOR.with(|v| *v.borrow_mut() = Some(c.vendor.clone()));
         Ok(ConnectionInfo {
             vendor: c.vendor,
             database: c.database,
