@@ -3,7 +3,8 @@
 //! not a test: it always exits 0 when it could measure, and BENCHMARKS.md records a real run.
 //!
 //! Environment: BENCH_RUNS (timed repetitions, default 7), BENCH_PG_SCALE (pgbench scale of
-//! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure).
+//! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure),
+//! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -169,6 +170,21 @@ fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
         "pgbench: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // pgbench rows are mostly blank filler (their dump compresses ~55:1); add rows of random
+    // text so the dump has a realistic size and the comparison is not all fixed costs.
+    let noise: u64 = std::env::var("BENCH_PG_NOISE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000_000);
+    if noise > 0 {
+        pg.psql(
+            &db,
+            &format!(
+                "CREATE TABLE noise AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS t \
+                 FROM generate_series(1, {noise}) g"
+            ),
+        );
+    }
     let size = pg.psql(
         &db,
         "SELECT pg_size_pretty(pg_database_size(current_database()))",
