@@ -157,7 +157,14 @@ fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
     let pg = common::pg::Pg::start();
     let db = pg.create_db("bench");
     eprintln!("generating the backup database (pgbench -i -s {scale}) ...");
-    let out = Command::new("pgbench")
+    // The server's own pgbench (the same directory as initdb), else one on PATH.
+    let pgbench = common::pg::bin_dir().join("pgbench");
+    let pgbench = if pgbench.exists() {
+        pgbench
+    } else {
+        "pgbench".into()
+    };
+    let out = Command::new(pgbench)
         .args(["-i", "-q", "-s", &scale.to_string(), "-d", &db])
         .env("PGHOST", &pg.host)
         .env("PGPORT", pg.port.to_string())
@@ -191,33 +198,10 @@ fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
     );
 
     let p = Project::new();
-    let py = python().display().to_string();
     p.write_config(&format!(
-        r#"
-[plugins.django-pg]
-path = "{runner}"
-settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
-grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
-grants.env = ["DATABASE_URL"]
-grants.secrets = {{ database-url = {{ env = "BENCH_DATABASE_URL" }} }}
-
-[plugins.pg-backup]
-path = "{backup}"
-settings = {{ url-secret = "database-url" }}
-grants.commands = [
-    {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
-    {{ program = "pg_restore", args = ["--list"] }},
-]
-grants.env = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGCONNECT_TIMEOUT"]
-grants.secrets = {{ database-url = {{ env = "BENCH_DATABASE_URL" }} }}
-
-[env.prod]
-runner = "django-pg"
-backup = "pg-backup"
-keep = 1
-"#,
-        runner = plugin("django_runner").display(),
-        backup = plugin("pg_dump_backup").display(),
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\nkeep = 1\n",
+        common::pg::django_pg_plugin("BENCH_DATABASE_URL"),
+        common::pg::pg_backup_plugin("BENCH_DATABASE_URL"),
     ));
     let url = pg.url(&db);
     let cache = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::pg::Pg;
-use common::{add_migration, changed_ids, plugin, Project, Run};
+use common::{add_migration, changed_ids, Project, Run};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -23,24 +23,10 @@ struct Prod {
 
 fn config(keep: Option<usize>) -> String {
     let keep = keep.map(|k| format!("keep = {k}\n")).unwrap_or_default();
-    let runner = common::pg::django_pg_plugin(URL_VAR);
     format!(
-        r#"{runner}
-[plugins.pg-backup]
-path = "{backup}"
-settings = {{ url-secret = "database-url" }}
-grants.commands = [
-    {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
-    {{ program = "pg_restore", args = ["--list"] }},
-]
-grants.env = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGCONNECT_TIMEOUT"]
-grants.secrets = {{ database-url = {{ env = "{BACKUP_URL_VAR}" }} }}
-
-[env.prod]
-runner = "django-pg"
-backup = "pg-backup"
-{keep}"#,
-        backup = plugin("pg_dump_backup").display(),
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n{keep}",
+        common::pg::django_pg_plugin(URL_VAR),
+        common::pg::pg_backup_plugin(BACKUP_URL_VAR),
     )
 }
 

@@ -26,6 +26,25 @@ grants.secrets = {{ database-url = {{ env = "{url_var}" }} }}
     )
 }
 
+/// The config entry `[plugins.pg-backup]`: pg-dump-backup with the secret `database-url` read
+/// from the environment variable `url_var`, and exactly the grants it needs.
+pub fn pg_backup_plugin(url_var: &str) -> String {
+    format!(
+        r#"
+[plugins.pg-backup]
+path = "{backup}"
+settings = {{ url-secret = "database-url" }}
+grants.commands = [
+    {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
+    {{ program = "pg_restore", args = ["--list"] }},
+]
+grants.env = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGCONNECT_TIMEOUT"]
+grants.secrets = {{ database-url = {{ env = "{url_var}" }} }}
+"#,
+        backup = super::plugin("pg_dump_backup").display(),
+    )
+}
+
 pub struct Pg {
     /// Socket directory or host name.
     pub host: String,
@@ -42,7 +61,7 @@ struct Cluster {
     as_postgres: bool,
 }
 
-fn bin_dir() -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     if let Ok(d) = std::env::var("PG_BIN") {
         return PathBuf::from(d);
     }
