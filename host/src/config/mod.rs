@@ -81,6 +81,31 @@ pub struct EnvConfig {
     pub keep: Option<usize>,
     pub allow_reset: bool,
     pub fixtures: Vec<String>,
+    /// PostgreSQL `lock_timeout` of the runner's sessions, ms (0: none).
+    pub lock_timeout_ms: u64,
+    /// PostgreSQL `statement_timeout` of the runner's sessions, ms (0: none).
+    pub statement_timeout_ms: u64,
+}
+
+/// Default `lock-timeout-ms`: a migration waits at most this long for a table lock, so it
+/// never queues behind a long transaction while the application queues behind it.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
+/// Default `statement-timeout-ms`: long data migrations are legitimate; endless ones are not.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+
+impl EnvConfig {
+    /// What the host sets on every program the runner starts: `PGOPTIONS` with the env's
+    /// lock and statement timeouts (read by libpq, so by psycopg and Django; other databases
+    /// ignore it).
+    pub fn runner_env(&self) -> Vec<(String, String)> {
+        vec![(
+            "PGOPTIONS".to_string(),
+            format!(
+                "-c lock_timeout={} -c statement_timeout={}",
+                self.lock_timeout_ms, self.statement_timeout_ms
+            ),
+        )]
+    }
 }
 
 /// The whole config, resolved and checked.
@@ -384,6 +409,10 @@ fn resolve_env(
     Ok(EnvConfig {
         allow_reset,
         fixtures: e.fixtures.clone(),
+        lock_timeout_ms: e.lock_timeout_ms.unwrap_or(DEFAULT_LOCK_TIMEOUT_MS),
+        statement_timeout_ms: e
+            .statement_timeout_ms
+            .unwrap_or(DEFAULT_STATEMENT_TIMEOUT_MS),
         name: name.to_string(),
         runner,
         backup,
@@ -479,6 +508,13 @@ runner = "django"
         let c = parse(&GOOD.replace("[env.dev]", "[env.test]\nrunner = \"django\"\n\n[env.dev]"))
             .unwrap();
         assert!(c.envs["test"].allow_reset);
+        assert_eq!(
+            c.envs["dev"].runner_env(),
+            [(
+                "PGOPTIONS".to_string(),
+                "-c lock_timeout=5000 -c statement_timeout=1800000".to_string()
+            )]
+        );
         assert!(!c.envs["dev"].allow_reset && !c.envs["prod"].allow_reset);
         let e = parse(&format!("{GOOD}allow-reset = true\n"))
             .unwrap_err()

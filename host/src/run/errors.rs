@@ -56,10 +56,15 @@ impl Run<'_> {
                     .exit_code
                     .map(|c| format!("exit code {c}"))
                     .unwrap_or_else(|| "killed by a signal".into());
-                Fail::failed(format!(
+                let mut message = format!(
                     "{what} failed: `{}` ended with {code}: {last}",
                     short(&c.command)
-                ))
+                );
+                if let Some(hint) = timeout_hint(&c.output_tail, self.env) {
+                    message.push_str("; ");
+                    message.push_str(&hint);
+                }
+                Fail::failed(message)
             }
             RunnerError::FixtureFailed(f) => Fail::failed(format!(
                 "fixture '{}' failed to load: {}; the migrations stand, later fixtures were not loaded",
@@ -83,6 +88,33 @@ impl Run<'_> {
             RunnerError::Other(m) => Fail::failed(format!("{what} failed: {m}")),
         }
     }
+}
+
+/// What to do when PostgreSQL cancelled a statement for one of the env's timeouts.
+fn timeout_hint(output: &str, env: &crate::config::EnvConfig) -> Option<String> {
+    let context: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("CONTEXT:") || l.starts_with("DETAIL:"))
+        .collect();
+    let context = if context.is_empty() {
+        String::new()
+    } else {
+        format!(" (PostgreSQL: {})", context.join(" "))
+    };
+    if output.contains("canceling statement due to lock timeout") {
+        return Some(format!(
+            "it waited longer than lock-timeout-ms = {} for a lock on a table it changes{context}, so it gave up instead of stalling the application behind it. Find the session holding it with `SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE state <> 'idle'`, then retry; or raise env.{}.lock-timeout-ms",
+            env.lock_timeout_ms, env.name
+        ));
+    }
+    if output.contains("canceling statement due to statement timeout") {
+        return Some(format!(
+            "a statement ran longer than statement-timeout-ms = {}{context}; raise env.{}.statement-timeout-ms if it is expected to take that long",
+            env.statement_timeout_ms, env.name
+        ));
+    }
+    None
 }
 
 fn short(cmd: &str) -> String {

@@ -81,7 +81,8 @@ impl Run<'_> {
         }
 
         let runner_cfg = &self.cfg.plugins[&env.runner];
-        let loaded = self.sandbox.load(self.cfg, runner_cfg, None)?;
+        let mut loaded = self.sandbox.load(self.cfg, runner_cfg, None)?;
+        loaded.store.data_mut().host_env = env.runner_env();
         let mut runner = Runner::instantiate(&self.sandbox, loaded)?;
         let info = runner.describe()?;
         check(&runner_cfg.grants, &info)?;

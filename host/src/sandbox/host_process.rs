@@ -92,6 +92,7 @@ impl PluginState {
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
             .collect();
+        env.extend(self.host_env.iter().cloned());
         env.extend(cmd.env.iter().cloned());
         Ok((program, env, cwd))
     }

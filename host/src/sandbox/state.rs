@@ -35,6 +35,9 @@ pub struct PluginState {
     pub denials: Vec<String>,
     /// The plugin's own stdout/stderr (panics land here).
     pub output: MemoryOutputPipe,
+    /// Variables the host itself sets on every program this plugin starts (e.g. `PGOPTIONS`
+    /// with the env's timeouts); a granted variable the plugin sets wins.
+    pub host_env: Vec<(String, String)>,
     /// Files written from child stdout (`stdout-file`), in order.
     pub written: Vec<Written>,
     /// wasi:http state and the outbound-host allowlist.
@@ -72,6 +75,7 @@ impl PluginState {
             base_dir,
             denials: Vec::new(),
             output,
+            host_env: Vec::new(),
             written: Vec::new(),
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_gate,

@@ -1,0 +1,122 @@
+//! Plan safety on PostgreSQL: lock and statement timeouts keep a migration from queueing behind
+//! a long transaction (and the application from queueing behind the migration).
+
+mod common;
+
+use common::pg::{django_pg_plugin, Pg};
+use common::{add_migration, Project};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const URL_VAR: &str = "PM_TEST_DATABASE_URL";
+
+fn project(env_extra: &str) -> Project {
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}\n[env.test]\nrunner = \"django-pg\"\n{env_extra}",
+        django_pg_plugin(URL_VAR)
+    ));
+    p
+}
+
+#[test]
+fn a_migration_blocked_by_another_session_fails_at_the_lock_timeout() {
+    let pg = Pg::start();
+    let db = pg.create_db("locks");
+    let p = project("lock-timeout-ms = 1000\n");
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    p.run_with(&["--env", "test"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_priority",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
+    );
+
+    // Another session reads orders in a long transaction: ALTER TABLE must wait for it.
+    let mut holder = Command::new("psql")
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", &db, "-c"])
+        .arg("BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;")
+        .env("PGHOST", &pg.host)
+        .env("PGPORT", pg.port.to_string())
+        .env("PGUSER", &pg.user)
+        .env("PGPASSWORD", &pg.password)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let locked = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                  WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted";
+    for _ in 0..200 {
+        if pg.psql(&db, locked) != "0" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(
+        pg.psql(&db, locked),
+        "0",
+        "the other session holds its lock"
+    );
+
+    let t = Instant::now();
+    let r = p.run_with(&["--env", "test"], &env);
+    let took = t.elapsed();
+    // End the other session (killing psql alone leaves its backend asleep with the lock).
+    pg.psql(
+        &db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    r.expect(1);
+    let e = r.error_line();
+    assert!(e.contains("lock timeout"), "{}", r.all());
+    assert!(e.contains("lock-timeout-ms = 1000"), "{e}");
+    assert!(e.contains("env.test.lock-timeout-ms"), "{e}");
+    assert!(
+        took < Duration::from_secs(60),
+        "it waited {took:?} instead of giving up"
+    );
+    assert!(!pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["outcome"], "failed");
+    // With the other session gone, the same run succeeds.
+    p.run_with(&["--env", "test"], &env).expect(0);
+    assert!(pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
+}
+
+#[test]
+fn a_statement_past_the_statement_timeout_is_cancelled() {
+    let pg = Pg::start();
+    let db = pg.create_db("slow");
+    let p = project("statement-timeout-ms = 1000\n");
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    p.run_with(&["--env", "test"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_slow",
+        "from django.db import migrations\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunSQL(\"SELECT pg_sleep(30)\", migrations.RunSQL.noop)]\n",
+    );
+    let t = Instant::now();
+    let r = p.run_with(&["--env", "test"], &env);
+    r.expect(1);
+    assert!(t.elapsed() < Duration::from_secs(25), "{:?}", t.elapsed());
+    assert!(
+        r.error_line().contains("statement-timeout-ms = 1000"),
+        "{}",
+        r.all()
+    );
+}
