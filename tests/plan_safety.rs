@@ -120,3 +120,105 @@ fn a_statement_past_the_statement_timeout_is_cancelled() {
         r.all()
     );
 }
+
+#[test]
+fn show_sql_prints_what_sqlmigrate_prints_forwards_and_backwards() {
+    let pg = Pg::start();
+    let db = pg.create_db("sql");
+    let p = project("");
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    p.run_with(
+        &["--env", "test", "--app", "orders", "--migration", "0001"],
+        &env,
+    )
+    .expect(0);
+
+    let sqlmigrate = |args: &[&str]| -> Vec<String> {
+        let out = Command::new(common::python())
+            .args(["manage.py", "sqlmigrate"])
+            .args(args)
+            .current_dir(p.path())
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty() && *l != "BEGIN;" && *l != "COMMIT;")
+            .map(str::to_string)
+            .collect()
+    };
+    let ours = |r: &common::Run, app: &str, name: &str| -> Vec<String> {
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let step = doc["plan_sql"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["app"] == app && s["name"] == name)
+            .unwrap_or_else(|| panic!("no SQL for {app}.{name}: {doc:#}"))
+            .clone();
+        step["sql"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s.as_str()
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    };
+
+    let r = p.run_with(
+        &["--env", "test", "--show", "--sql", "--output", "json"],
+        &env,
+    );
+    r.expect(0);
+    let forwards = ours(&r, "orders", "0002_order_status");
+    assert!(
+        forwards
+            .iter()
+            .any(|l| l.contains("ALTER TABLE \"orders_order\" ADD COLUMN \"status\"")),
+        "{forwards:#?}"
+    );
+    assert_eq!(forwards, sqlmigrate(&["orders", "0002_order_status"]));
+    let human = p.run_with(&["--env", "test", "--show", "--sql"], &env);
+    assert!(
+        human
+            .stdout
+            .contains("ALTER TABLE \"orders_order\" ADD COLUMN \"status\""),
+        "{}",
+        human.all()
+    );
+
+    p.run_with(&["--env", "test"], &env).expect(0);
+    let r = p.run_with(
+        &[
+            "--env",
+            "test",
+            "--show",
+            "--sql",
+            "--rollback",
+            "--app",
+            "orders",
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    r.expect(0);
+    assert_eq!(
+        ours(&r, "orders", "0003_order_note"),
+        sqlmigrate(&["--backwards", "orders", "0003_order_note"])
+    );
+    // --sql only with --show.
+    p.run_with(&["--env", "test", "--sql"], &env).expect(2);
+}

@@ -90,6 +90,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_fixtures: bool,
 
+    /// With --show: print the SQL each step would run (Django's sqlmigrate; backwards for a
+    /// rollback).
+    #[arg(long, requires = "show")]
+    pub sql: bool,
+
     /// With --show: exit 6 when migrations are pending, 7 when models changed without a
     /// migration, so CI can gate on it.
     #[arg(long, requires = "show")]

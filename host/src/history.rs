@@ -58,6 +58,15 @@ pub struct FixtureRecord {
     pub objects: u32,
 }
 
+/// The SQL one plan step would run (`--show --sql`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StepSql {
+    pub app: String,
+    pub name: String,
+    pub backwards: bool,
+    pub sql: Vec<String>,
+}
+
 /// Model changes of one app that no migration covers (found by `--show --check`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ModelChangeRecord {
@@ -122,6 +131,9 @@ pub struct Entry {
     /// Model changes without a migration (`--show --check`).
     #[serde(default)]
     pub model_changes: Vec<ModelChangeRecord>,
+    /// The SQL of each plan step (`--show --sql`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_sql: Vec<StepSql>,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -271,6 +283,7 @@ mod tests {
             reset: false,
             fixtures: vec![],
             model_changes: vec![],
+            plan_sql: vec![],
             steps: vec![],
             duration_ms: 1,
         }

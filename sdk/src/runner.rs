@@ -73,6 +73,14 @@ pub trait Runner {
         ))
     }
 
+    /// The SQL each step would run, one list per step. Default: not supported.
+    fn sql(ctx: RunContext, steps: Vec<PlanStep>) -> Result<Vec<Vec<String>>, RunnerError> {
+        let _ = (ctx, steps);
+        Err(RunnerError::Unsupported(
+            "this runner cannot show the SQL of a plan".into(),
+        ))
+    }
+
     /// Take the database's run lock for the rest of the run (keep what holds it, e.g. a
     /// [`crate::process::Child`], in a `static`). Return [`RunnerError::Locked`] naming the
     /// holder when another run has it. Default: not supported (the host's file lock still
@@ -139,6 +147,12 @@ macro_rules! register_runner {
                 ctx: $crate::runner::RunContext,
             ) -> Result<Vec<$crate::runner::ModelChange>, $crate::runner::RunnerError> {
                 <$t as $crate::runner::Runner>::pending_model_changes(ctx)
+            }
+            fn sql(
+                ctx: $crate::runner::RunContext,
+                steps: Vec<$crate::runner::PlanStep>,
+            ) -> Result<Vec<Vec<String>>, $crate::runner::RunnerError> {
+                <$t as $crate::runner::Runner>::sql(ctx, steps)
             }
             fn lock_database(
                 ctx: $crate::runner::RunContext,

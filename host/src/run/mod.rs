@@ -232,6 +232,7 @@ pub fn run(
         reset: req.reset,
         fixtures: vec![],
         model_changes: vec![],
+        plan_sql: vec![],
     };
     let mut run = Run {
         cfg,

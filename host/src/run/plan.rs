@@ -43,6 +43,34 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// `--show --sql`: each step's SQL from the runner (recorded in history too).
+    fn plan_sql(&mut self) -> Result<Vec<Vec<String>>, Fail> {
+        if !self.req.sql {
+            return Ok(Vec::new());
+        }
+        let ctx = self.ctx();
+        let steps = self
+            .plan
+            .as_ref()
+            .map(|p| p.steps.clone())
+            .unwrap_or_default();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        let sql = runner
+            .sql(&ctx, &steps)?
+            .map_err(|e| self.runner_fail("render the SQL", e))?;
+        self.entry.plan_sql = steps
+            .iter()
+            .zip(&sql)
+            .map(|(st, s)| crate::history::StepSql {
+                app: st.id.app.clone(),
+                name: st.id.name.clone(),
+                backwards: st.backwards,
+                sql: s.clone(),
+            })
+            .collect();
+        Ok(sql)
+    }
+
     pub(super) fn show_plan(&mut self) -> Result<Done, Fail> {
         if self.req.action == Action::Make {
             let app = self.req.app.clone().unwrap_or_default();
@@ -69,7 +97,9 @@ impl Run<'_> {
             };
             return Ok(Done::Ok(word.into()));
         }
-        for step in &plan.steps {
+        let sql = self.plan_sql()?;
+        let plan = self.plan.as_ref().expect("planned in step 2");
+        for (i, step) in plan.steps.iter().enumerate() {
             let dir = if step.backwards { "unapply" } else { "apply" };
             let warn = match (step.irreversible, step.backwards) {
                 (true, true) => "  [IRREVERSIBLE: cannot be unapplied]",
@@ -80,6 +110,11 @@ impl Run<'_> {
                 .detail(&format!("{dir} {}.{}{warn}", step.id.app, step.id.name));
             for op in &step.operations {
                 self.ui.detail(&format!("    - {op}"));
+            }
+            for statement in sql.get(i).into_iter().flatten() {
+                for line in statement.lines() {
+                    self.ui.detail(&format!("      {line}"));
+                }
             }
         }
         let n = plan.steps.len();

@@ -48,6 +48,8 @@ pub struct Request {
     pub no_fixtures: bool,
     /// `--show --check`: exit non-zero when anything is pending.
     pub check: bool,
+    /// `--show --sql`: print each step's SQL.
+    pub sql: bool,
     /// `--wait`: how long to queue behind another run of the same env.
     pub wait: Option<std::time::Duration>,
 }
@@ -105,6 +107,7 @@ impl Request {
             no_fixtures: a.no_fixtures,
             check: a.check,
             wait: a.wait.map(std::time::Duration::from_secs),
+            sql: a.sql,
         })
     }
 

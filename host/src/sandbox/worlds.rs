@@ -239,6 +239,15 @@ impl Runner {
             .call_pending_model_changes(&mut self.store, ctx);
         finish(&mut self.store, &self.name, "pending-model-changes", r)
     }
+    pub fn sql(
+        &mut self,
+        ctx: &runner::platform::migrate::types::RunContext,
+        steps: &[rt::PlanStep],
+    ) -> Result<Result<Vec<Vec<String>>, rt::RunnerError>, PluginError> {
+        super::limits::arm(&mut self.store);
+        let r = self.bindings.call_sql(&mut self.store, ctx, steps);
+        finish(&mut self.store, &self.name, "sql", r)
+    }
     pub fn lock_database(
         &mut self,
         ctx: &runner::platform::migrate::types::RunContext,

@@ -142,6 +142,21 @@ def plan(conn, target):
     return {"resolved": resolved, "steps": steps}
 
 
+def sql(conn, steps):
+    """The SQL of each step, as `sqlmigrate` renders it (backwards for backwards steps)."""
+    executor = MigrationExecutor(conn)
+    loader = executor.loader
+    out = []
+    for step in steps:
+        migration = loader.get_migration(step["app"], step["name"])
+        try:
+            statements = loader.collect_sql([(migration, bool(step["backwards"]))])
+        except Exception as e:  # some operations cannot be rendered without running
+            statements = [f"-- cannot render SQL: {type(e).__name__}: {e}"]
+        out.append([str(s) for s in statements])
+    return out
+
+
 def reset(conn):
     connect(conn)
     vendor = conn.vendor
@@ -238,6 +253,9 @@ def handle(args):
         elif cmd == "plan":
             connect(conn)
             result = plan(conn, args["target"])
+        elif cmd == "sql":
+            connect(conn)
+            result = sql(conn, args["steps"])
         elif cmd == "reset":
             result = reset(conn)
         elif cmd == "hold-lock":

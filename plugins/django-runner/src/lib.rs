@@ -322,6 +322,15 @@ impl Runner for Django {
         .with_capabilities(caps)
     }
 
+    fn sql(_ctx: RunContext, steps: Vec<PlanStep>) -> Result<Vec<Vec<String>>, RunnerError> {
+        let s = Settings::load()?;
+        let steps: Vec<Value> = steps
+            .iter()
+            .map(|st| json!({"app": st.id.app, "name": st.id.name, "backwards": st.backwards}))
+            .collect();
+        parse(helper(&s, json!({"cmd": "sql", "steps": steps}))?)
+    }
+
     /// PostgreSQL: a background `manage.py shell` session takes `pg_try_advisory_lock` and
     /// holds it until the host closes its stdin (end of the run, or the host dying).
     fn lock_database(_ctx: RunContext, label: String) -> Result<(), RunnerError> {
