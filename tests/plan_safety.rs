@@ -222,3 +222,62 @@ fn show_sql_prints_what_sqlmigrate_prints_forwards_and_backwards() {
     // --sql only with --show.
     p.run_with(&["--env", "test", "--sql"], &env).expect(2);
 }
+
+#[test]
+fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
+    let p = Project::new();
+    // prod backs up first, so give it a database file: dev applies one migration.
+    p.run(&["--env", "dev", "--app", "users", "--migration", "0001"])
+        .expect(0);
+    p.run(&["--env", "prod", "--confirm"]).expect(0);
+    let sums: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join(".platform-migrate/checksums/prod.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sums["migrations"].as_object().unwrap().len(), 5, "{sums:#}");
+
+    let file = p.path().join("orders/migrations/0002_order_status.py");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n# edited after it was applied\n");
+    std::fs::write(&file, text).unwrap();
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_priority",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
+    );
+
+    let shown = p.run(&["--env", "prod", "--show"]);
+    shown.expect(0);
+    assert!(
+        shown
+            .stdout
+            .contains("DRIFT: orders.0002_order_status changed since it was applied"),
+        "{}",
+        shown.all()
+    );
+    let refused = p.run(&["--env", "prod", "--confirm"]);
+    refused.expect(3);
+    let e = refused.error_line();
+    assert!(
+        e.contains("orders.0002_order_status") && e.contains("--accept-drift"),
+        "{}",
+        refused.all()
+    );
+    assert!(!p
+        .applied()
+        .contains(&("orders".to_string(), "0004_order_priority".to_string())));
+    let accepted = p.run(&["--env", "prod", "--confirm", "--accept-drift"]);
+    accepted.expect(0);
+    assert!(p
+        .applied()
+        .contains(&("orders".to_string(), "0004_order_priority".to_string())));
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["accepted_drift"], true);
+    assert_eq!(last["drift"][0]["name"], "0002_order_status");
+    let again = p.run(&["--env", "prod", "--show"]);
+    again.expect(0);
+    assert!(!again.stdout.contains("DRIFT"), "{}", again.all());
+}

@@ -105,6 +105,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub output: OutputFormat,
 
+    /// Run although applied migrations changed since they were applied (drift), in an
+    /// environment that refuses drift (prod); records the files as they are now.
+    #[arg(long)]
+    pub accept_drift: bool,
+
     /// When another run holds the environment, wait up to SECONDS for it instead of failing
     /// at once (exit 8).
     #[arg(long, value_name = "SECONDS")]

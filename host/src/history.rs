@@ -67,6 +67,17 @@ pub struct StepSql {
     pub sql: Vec<String>,
 }
 
+/// An applied migration whose file changed since platform-migrate applied it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DriftRecord {
+    pub app: String,
+    pub name: String,
+    /// sha256 of the file when it was applied.
+    pub recorded: String,
+    /// sha256 of the file now.
+    pub now: String,
+}
+
 /// Model changes of one app that no migration covers (found by `--show --check`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ModelChangeRecord {
@@ -134,6 +145,12 @@ pub struct Entry {
     /// The SQL of each plan step (`--show --sql`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan_sql: Vec<StepSql>,
+    /// Applied migrations whose files changed since they were applied.
+    #[serde(default)]
+    pub drift: Vec<DriftRecord>,
+    /// `--accept-drift`: the run recorded the drifted files as they are now.
+    #[serde(default)]
+    pub accepted_drift: bool,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -284,6 +301,8 @@ mod tests {
             fixtures: vec![],
             model_changes: vec![],
             plan_sql: vec![],
+            drift: vec![],
+            accepted_drift: false,
             steps: vec![],
             duration_ms: 1,
         }

@@ -13,6 +13,7 @@ pub mod app;
 pub mod background;
 pub mod backups;
 pub mod catalog;
+pub mod checksums;
 pub mod cli;
 pub mod config;
 pub mod exit;

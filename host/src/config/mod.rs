@@ -81,6 +81,8 @@ pub struct EnvConfig {
     pub keep: Option<usize>,
     pub allow_reset: bool,
     pub fixtures: Vec<String>,
+    /// Refuse runs while applied migrations drifted, unless --accept-drift.
+    pub refuse_drift: bool,
     /// PostgreSQL `lock_timeout` of the runner's sessions, ms (0: none).
     pub lock_timeout_ms: u64,
     /// PostgreSQL `statement_timeout` of the runner's sessions, ms (0: none).
@@ -409,6 +411,7 @@ fn resolve_env(
     Ok(EnvConfig {
         allow_reset,
         fixtures: e.fixtures.clone(),
+        refuse_drift: e.refuse_drift.unwrap_or(prod),
         lock_timeout_ms: e.lock_timeout_ms.unwrap_or(DEFAULT_LOCK_TIMEOUT_MS),
         statement_timeout_ms: e
             .statement_timeout_ms

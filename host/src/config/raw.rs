@@ -103,6 +103,8 @@ pub struct RawEnv {
     /// Fixtures loaded after a successful migrate, in order (`loaddata` names or paths).
     #[serde(default)]
     pub fixtures: Vec<String>,
+    /// Refuse runs while applied migrations drifted, unless --accept-drift (default: prod).
+    pub refuse_drift: Option<bool>,
     /// PostgreSQL `lock_timeout` for the runner's database sessions, in ms (0: none).
     pub lock_timeout_ms: Option<u64>,
     /// PostgreSQL `statement_timeout` for the runner's database sessions, in ms (0: none).

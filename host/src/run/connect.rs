@@ -65,6 +65,7 @@ impl Run<'_> {
             .list_migrations(&ctx)?
             .map_err(|e| self.runner_fail("list migrations", e))?;
         self.before = list;
+        self.find_drift();
         let applied = self.before.iter().filter(|m| m.applied).count();
         self.ui.detail(&format!(
             "{} migrations known, {} applied",
@@ -94,6 +95,7 @@ impl Run<'_> {
             (_, None, _) => Target::All,
         };
         self.make_plan(&target)?;
+        self.gate_drift()?;
         self.gate_plan()?;
         Ok(Done::Ok("ok".into()))
     }

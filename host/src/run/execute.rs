@@ -63,6 +63,10 @@ impl Run<'_> {
         let after = runner.list_migrations(&ctx);
         if let Ok(Ok(after)) = &after {
             self.entry.applied = diff(&self.before, after, &self.entry.plan);
+            if result.as_ref().is_ok_and(|r| r.is_err()) {
+                // Verify will not run: record what did apply now.
+                self.record_checksums(after);
+            }
         }
         match result? {
             Ok(()) => {

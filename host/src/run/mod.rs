@@ -6,6 +6,7 @@
 pub(crate) mod backup;
 mod check;
 mod connect;
+mod drift;
 mod errors;
 mod execute;
 mod fixtures;
@@ -233,6 +234,8 @@ pub fn run(
         fixtures: vec![],
         model_changes: vec![],
         plan_sql: vec![],
+        drift: vec![],
+        accepted_drift: req.accept_drift,
     };
     let mut run = Run {
         cfg,

@@ -50,6 +50,8 @@ pub struct Request {
     pub check: bool,
     /// `--show --sql`: print each step's SQL.
     pub sql: bool,
+    /// `--accept-drift`.
+    pub accept_drift: bool,
     /// `--wait`: how long to queue behind another run of the same env.
     pub wait: Option<std::time::Duration>,
 }
@@ -108,6 +110,7 @@ impl Request {
             check: a.check,
             wait: a.wait.map(std::time::Duration::from_secs),
             sql: a.sql,
+            accept_drift: a.accept_drift,
         })
     }
 

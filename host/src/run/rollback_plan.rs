@@ -131,6 +131,7 @@ mod tests {
                 })
                 .collect(),
             operations: vec![],
+            checksum: None,
         }
     }
 

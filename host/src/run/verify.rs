@@ -62,6 +62,7 @@ impl Run<'_> {
             wrong.push(format!("still pending: {}", pending.join(", ")));
         }
         self.entry.applied = diff(&self.before, &after, &self.entry.plan);
+        self.record_checksums(&after);
         if !wrong.is_empty() {
             return Err(Fail::failed(format!(
                 "database state does not match the plan: {}",

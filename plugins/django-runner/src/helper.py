@@ -45,6 +45,20 @@ def connect(conn):
     }
 
 
+def checksum(migration):
+    """sha256 of the migration's source file, or None when it has none (e.g. a .pyc only)."""
+    import hashlib
+
+    path = getattr(sys.modules.get(migration.__module__), "__file__", None)
+    if not path or not path.endswith(".py"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
 def list_migrations(conn):
     loader = MigrationLoader(conn, ignore_no_migrations=True)
     graph = loader.graph
@@ -59,6 +73,7 @@ def list_migrations(conn):
                 "applied": key in applied,
                 "dependencies": sorted([list(p.key) for p in graph.node_map[key].parents]),
                 "operations": ops_of(m),
+                "checksum": checksum(m),
             }
         )
     return out

@@ -240,6 +240,8 @@ struct JsonMigration {
     applied: bool,
     dependencies: Vec<(String, String)>,
     operations: Vec<JsonOp>,
+    #[serde(default)]
+    checksum: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +296,7 @@ fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
                     reversible: o.reversible,
                 })
                 .collect(),
+            checksum: m.checksum,
         })
         .collect())
 }
