@@ -281,3 +281,128 @@ fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
     again.expect(0);
     assert!(!again.stdout.contains("DRIFT"), "{}", again.all());
 }
+
+/// prod on PostgreSQL with verified pg_dump backups.
+fn prod_on_postgres(pg: &Pg, db: &str) -> (Project, String) {
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n",
+        django_pg_plugin(URL_VAR),
+        common::pg::pg_backup_plugin("PM_TEST_BACKUP_URL"),
+    ));
+    (p, pg.url(db))
+}
+
+#[test]
+fn destructive_changes_are_shown_with_a_safer_pattern_and_refused_in_prod_unless_allowed() {
+    let pg = Pg::start();
+    let db = pg.create_db("lint");
+    let (p, url) = prod_on_postgres(&pg, &db);
+    let env = [
+        (URL_VAR, url.as_str()),
+        ("PM_TEST_BACKUP_URL", url.as_str()),
+    ];
+    p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
+
+    // The safe twin: a nullable column is added without findings or refusal.
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_memo",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField(\"order\", \"memo\", models.TextField(null=True))]\n",
+    );
+    let ok = p.run_with(&["--env", "prod", "--confirm", "--output", "json"], &env);
+    ok.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(doc["findings"], serde_json::json!([]), "{doc:#}");
+
+    // The unsafe one: dropping a column.
+    add_migration(
+        &p,
+        "orders",
+        "0005_remove_order_note",
+        "from django.db import migrations\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0004_order_memo\")]\n    \
+         operations = [migrations.RemoveField(\"order\", \"note\")]\n",
+    );
+    let shown = p.run_with(&["--env", "prod", "--show"], &env);
+    shown.expect(0);
+    assert!(
+        shown
+            .stdout
+            .contains("! DROP-COLUMN: ALTER TABLE \"orders_order\" DROP COLUMN \"note\""),
+        "{}",
+        shown.all()
+    );
+    assert!(
+        shown
+            .stdout
+            .contains("safer: dropping a column loses its data"),
+        "{}",
+        shown.all()
+    );
+    let refused = p.run_with(&["--env", "prod", "--confirm"], &env);
+    refused.expect(3);
+    let e = refused.error_line();
+    assert!(
+        e.contains("orders.0005_remove_order_note: drop-column")
+            && e.contains("--allow-destructive"),
+        "{e}"
+    );
+    assert!(!pg
+        .applied(&db)
+        .contains(&"orders.0005_remove_order_note".to_string()));
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["outcome"], "refused");
+    assert_eq!(last["findings"][0]["rule"], "drop-column");
+
+    let allowed = p.run_with(&["--env", "prod", "--confirm", "--allow-destructive"], &env);
+    allowed.expect(0);
+    assert!(pg
+        .applied(&db)
+        .contains(&"orders.0005_remove_order_note".to_string()));
+    assert_eq!(p.history().last().unwrap()["allowed_destructive"], true);
+}
+
+#[test]
+fn lint_rules_can_be_switched_off_per_project_and_unknown_ones_are_config_errors() {
+    let pg = Pg::start();
+    let db = pg.create_db("lintoff");
+    let (p, url) = prod_on_postgres(&pg, &db);
+    let env = [
+        (URL_VAR, url.as_str()),
+        ("PM_TEST_BACKUP_URL", url.as_str()),
+    ];
+    p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_note_index",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddIndex(\"order\", models.Index(fields=[\"note\"], name=\"order_note_idx\"))]\n",
+    );
+    let r = p.run_with(&["--env", "prod", "--confirm"], &env);
+    r.expect(3);
+    assert!(
+        r.error_line().contains("index-without-concurrently"),
+        "{}",
+        r.all()
+    );
+    let text = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    p.write_config(&format!(
+        "[lint]\ndisable = [\"index-without-concurrently\"]\n{text}"
+    ));
+    p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
+    p.write_config(&format!("[lint]\ndisable = [\"no-such-rule\"]\n{text}"));
+    let bad = p.run_with(&["--env", "prod", "--show"], &env);
+    bad.expect(2);
+    assert!(
+        bad.error_line()
+            .contains("unknown lint rule \"no-such-rule\""),
+        "{}",
+        bad.all()
+    );
+}

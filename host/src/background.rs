@@ -24,6 +24,7 @@ pub struct Background {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     /// The command line for logs.
     pub shown: String,
 }
@@ -74,9 +75,10 @@ pub fn start(
         });
     }
     let stderr = Arc::new(Mutex::new(Vec::new()));
+    let mut stderr_reader = None;
     if let Some(mut err) = stderr_pipe {
         let keep = stderr.clone();
-        std::thread::spawn(move || {
+        stderr_reader = Some(std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -90,7 +92,7 @@ pub fn start(
                     }
                 }
             }
-        });
+        }));
     }
     let stdin = child.stdin.take();
     Ok(Background {
@@ -98,6 +100,7 @@ pub fn start(
         stdin,
         lines,
         stderr,
+        stderr_reader,
         shown,
     })
 }
@@ -113,7 +116,20 @@ impl Background {
                 .min(Duration::from_millis(100));
             match self.lines.recv_timeout(slice) {
                 Ok(l) => return Ok(Some(l)),
-                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Output is over: give standard error a moment to be read to its end,
+                    // so that `stderr()` right after this has the program's last words.
+                    let until = Instant::now() + Duration::from_secs(1);
+                    while self
+                        .stderr_reader
+                        .as_ref()
+                        .is_some_and(|h| !h.is_finished())
+                        && Instant::now() < until
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    return Ok(None);
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     if Instant::now() >= until || crate::interrupt::aborting() {
                         return Err(TimedOut);

@@ -105,6 +105,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub output: OutputFormat,
 
+    /// Run a plan with destructive or locking changes (dropped or renamed tables and columns,
+    /// type changes, blocking indexes and constraints) in an environment that refuses them
+    /// (prod).
+    #[arg(long)]
+    pub allow_destructive: bool,
+
     /// Run although applied migrations changed since they were applied (drift), in an
     /// environment that refuses drift (prod); records the files as they are now.
     #[arg(long)]

@@ -151,6 +151,12 @@ pub struct Entry {
     /// `--accept-drift`: the run recorded the drifted files as they are now.
     #[serde(default)]
     pub accepted_drift: bool,
+    /// Destructive or locking changes the plan linter found.
+    #[serde(default)]
+    pub findings: Vec<crate::lint::Finding>,
+    /// `--allow-destructive` was given.
+    #[serde(default)]
+    pub allowed_destructive: bool,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -303,6 +309,8 @@ mod tests {
             plan_sql: vec![],
             drift: vec![],
             accepted_drift: false,
+            findings: vec![],
+            allowed_destructive: false,
             steps: vec![],
             duration_ms: 1,
         }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod exit;
 pub mod history;
 pub mod interrupt;
+pub mod lint;
 pub mod lock;
 pub mod plugins;
 pub mod policy;

@@ -83,6 +83,8 @@ pub struct EnvConfig {
     pub fixtures: Vec<String>,
     /// Refuse runs while applied migrations drifted, unless --accept-drift.
     pub refuse_drift: bool,
+    /// Refuse plans with lint findings unless --allow-destructive.
+    pub refuse_destructive: bool,
     /// PostgreSQL `lock_timeout` of the runner's sessions, ms (0: none).
     pub lock_timeout_ms: u64,
     /// PostgreSQL `statement_timeout` of the runner's sessions, ms (0: none).
@@ -120,6 +122,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub plugins: BTreeMap<String, PluginConfig>,
     pub envs: BTreeMap<String, EnvConfig>,
+    /// Plan-lint rules switched off (`[lint] disable`).
+    pub lint_disabled: Vec<String>,
 }
 
 struct Source<'a> {
@@ -206,12 +210,28 @@ impl Config {
             let resolved = resolve_env(&src, &base_dir, &state_dir, &plugins, &name, e)?;
             envs.insert(name, resolved);
         }
+        let mut lint_disabled = Vec::new();
+        for r in &raw.lint.disable {
+            if !crate::lint::known(r.get_ref()) {
+                let known: Vec<&str> = crate::lint::RULES.iter().map(|(id, _)| *id).collect();
+                return Err(src.err(
+                    r.span(),
+                    format!(
+                        "unknown lint rule {:?}; rules: {}",
+                        r.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            }
+            lint_disabled.push(r.get_ref().clone());
+        }
         Ok(Config {
             path,
             base_dir,
             state_dir,
             plugins,
             envs,
+            lint_disabled,
         })
     }
 
@@ -412,6 +432,7 @@ fn resolve_env(
         allow_reset,
         fixtures: e.fixtures.clone(),
         refuse_drift: e.refuse_drift.unwrap_or(prod),
+        refuse_destructive: e.refuse_destructive.unwrap_or(prod),
         lock_timeout_ms: e.lock_timeout_ms.unwrap_or(DEFAULT_LOCK_TIMEOUT_MS),
         statement_timeout_ms: e
             .statement_timeout_ms

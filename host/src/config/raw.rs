@@ -14,6 +14,16 @@ pub struct RawConfig {
     pub plugins: BTreeMap<String, RawPlugin>,
     #[serde(default)]
     pub env: BTreeMap<String, RawEnv>,
+    #[serde(default)]
+    pub lint: RawLint,
+}
+
+/// `[lint]`: the plan linter's rules switched off for this project.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLint {
+    #[serde(default)]
+    pub disable: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +113,9 @@ pub struct RawEnv {
     /// Fixtures loaded after a successful migrate, in order (`loaddata` names or paths).
     #[serde(default)]
     pub fixtures: Vec<String>,
+    /// Refuse plans with destructive or locking findings unless --allow-destructive
+    /// (default: prod).
+    pub refuse_destructive: Option<bool>,
     /// Refuse runs while applied migrations drifted, unless --accept-drift (default: prod).
     pub refuse_drift: Option<bool>,
     /// PostgreSQL `lock_timeout` for the runner's database sessions, in ms (0: none).

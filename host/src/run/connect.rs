@@ -56,6 +56,7 @@ impl Run<'_> {
             "{} database {} ({})",
             info.vendor, info.database, info.framework
         ));
+        self.vendor = info.vendor.clone();
         if self.req.action != Action::Show {
             self.lock_database()?;
         }
@@ -95,7 +96,9 @@ impl Run<'_> {
             (_, None, _) => Target::All,
         };
         self.make_plan(&target)?;
+        self.lint_plan()?;
         self.gate_drift()?;
+        self.gate_lint()?;
         self.gate_plan()?;
         Ok(Done::Ok("ok".into()))
     }

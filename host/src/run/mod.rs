@@ -10,6 +10,7 @@ mod drift;
 mod errors;
 mod execute;
 mod fixtures;
+mod lint;
 mod notify;
 mod plan;
 pub mod request;
@@ -67,6 +68,10 @@ pub(crate) struct Run<'a> {
     pub before: Vec<Migration>,
     pub plan: Option<Plan>,
     pub entry: Entry,
+    /// Database vendor as the runner reported it in step 2 (`postgresql`, `sqlite`, ...).
+    pub vendor: String,
+    /// Each plan step's SQL, once rendered (for the linter and `--sql`).
+    pub step_sql: Option<Vec<Vec<String>>>,
     /// The environment's run lock, held from step 1 to the end of the run.
     pub lock: Option<crate::lock::EnvLock>,
 }
@@ -236,6 +241,8 @@ pub fn run(
         plan_sql: vec![],
         drift: vec![],
         accepted_drift: req.accept_drift,
+        findings: vec![],
+        allowed_destructive: req.allow_destructive,
     };
     let mut run = Run {
         cfg,
@@ -253,6 +260,8 @@ pub fn run(
         plan: None,
         entry,
         lock: None,
+        vendor: String::new(),
+        step_sql: None,
     };
     ui.heading(&format!(
         "platform-migrate: {} in env {} (run {})",

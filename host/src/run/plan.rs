@@ -48,16 +48,12 @@ impl Run<'_> {
         if !self.req.sql {
             return Ok(Vec::new());
         }
-        let ctx = self.ctx();
         let steps = self
             .plan
             .as_ref()
             .map(|p| p.steps.clone())
             .unwrap_or_default();
-        let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let sql = runner
-            .sql(&ctx, &steps)?
-            .map_err(|e| self.runner_fail("render the SQL", e))?;
+        let sql = self.step_sql()?;
         self.entry.plan_sql = steps
             .iter()
             .zip(&sql)
@@ -110,6 +106,13 @@ impl Run<'_> {
                 .detail(&format!("{dir} {}.{}{warn}", step.id.app, step.id.name));
             for op in &step.operations {
                 self.ui.detail(&format!("    - {op}"));
+            }
+            for f in self.entry.findings.iter().filter(|f| {
+                f.app == step.id.app && f.name == step.id.name && f.backwards == step.backwards
+            }) {
+                self.ui
+                    .detail(&format!("    ! {}: {}", f.rule.to_uppercase(), f.detail));
+                self.ui.detail(&format!("      safer: {}", f.advice));
             }
             for statement in sql.get(i).into_iter().flatten() {
                 for line in statement.lines() {

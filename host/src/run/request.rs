@@ -52,6 +52,8 @@ pub struct Request {
     pub sql: bool,
     /// `--accept-drift`.
     pub accept_drift: bool,
+    /// `--allow-destructive`.
+    pub allow_destructive: bool,
     /// `--wait`: how long to queue behind another run of the same env.
     pub wait: Option<std::time::Duration>,
 }
@@ -111,6 +113,7 @@ impl Request {
             wait: a.wait.map(std::time::Duration::from_secs),
             sql: a.sql,
             accept_drift: a.accept_drift,
+            allow_destructive: a.allow_destructive,
         })
     }
 
