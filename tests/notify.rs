@@ -235,3 +235,29 @@ fn refusals_and_failures_are_announced_too() {
     let blocks = failed["blocks"].to_string();
     assert!(blocks.contains("*Error*"), "{blocks}");
 }
+
+#[test]
+fn lint_findings_travel_with_the_notification() {
+    let rx = Receiver::start(vec![]);
+    let s = setup(&rx.origin(), &rx.origin());
+    s.run(&["--env", "prod", "--confirm"]).expect(0);
+    add_migration(
+        &s.p,
+        "orders",
+        "0004_remove_order_note",
+        "from django.db import migrations\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RemoveField(\"order\", \"note\")]\n",
+    );
+    s.run(&["--env", "prod", "--confirm"]).expect(3);
+    let got = rx.received();
+    let refused = got.last().unwrap().json().to_string();
+    assert!(
+        refused.contains("Destructive or locking changes"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("orders.0004_remove_order_note: drop-column"),
+        "{refused}"
+    );
+}

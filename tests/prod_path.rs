@@ -378,6 +378,7 @@ fn prod_rollback_needs_confirm_and_takes_a_verified_backup_first() {
     );
     assert_eq!(sorted(t.applied()), all_sorted());
 
+    // Unapplying AddField drops the column and its data: a destructive change.
     let r = t.run(&[
         "--env",
         "prod",
@@ -385,6 +386,22 @@ fn prod_rollback_needs_confirm_and_takes_a_verified_backup_first() {
         "--app",
         "orders",
         "--confirm",
+    ]);
+    r.expect(3);
+    assert!(
+        r.error_line()
+            .contains("orders.0003_order_note: drop-column"),
+        "{}",
+        r.all()
+    );
+    let r = t.run(&[
+        "--env",
+        "prod",
+        "--rollback",
+        "--app",
+        "orders",
+        "--confirm",
+        "--allow-destructive",
     ]);
     r.expect(0);
     assert!(!t.applied().contains(&"orders.0003_order_note".to_string()));

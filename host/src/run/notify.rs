@@ -50,6 +50,12 @@ impl Run<'_> {
                 .error
                 .as_ref()
                 .map(|e| e.lines().take(5).collect::<Vec<_>>().join("\n")),
+            findings: self
+                .entry
+                .findings
+                .iter()
+                .map(|f| format!("{}.{}: {}: {}", f.app, f.name, f.rule, f.detail))
+                .collect(),
         }
     }
 

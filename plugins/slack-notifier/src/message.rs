@@ -118,6 +118,18 @@ pub fn build(event: &RunEvent) -> Value {
             "text": {"type": "mrkdwn", "text": lines.join("\n")}
         }));
     }
+    if !event.findings.is_empty() {
+        let lines: Vec<String> = event
+            .findings
+            .iter()
+            .take(10)
+            .map(|f| format!("• {}", esc(f)))
+            .collect();
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!("*Destructive or locking changes*\n{}", lines.join("\n"))}
+        }));
+    }
     if let Some(e) = &event.error_summary {
         let first: Vec<&str> = e.lines().take(5).collect();
         blocks.push(json!({
@@ -160,6 +172,7 @@ mod tests {
             duration_ms: 3200,
             host: "ci-1".into(),
             error_summary: None,
+            findings: vec![],
         }
     }
 
@@ -179,6 +192,21 @@ mod tests {
         );
         assert!(text.contains("3.2 s") && text.contains("ci-1"), "{text}");
         assert_eq!(v["blocks"][0]["type"], "header");
+    }
+
+    #[test]
+    fn findings_get_their_own_section_escaped() {
+        let mut e = event();
+        assert!(!build(&e).to_string().contains("Destructive"));
+        e.findings = vec![
+            "orders.0005_x: drop-column: ALTER TABLE \"orders_order\" DROP COLUMN <note>".into(),
+        ];
+        let v = build(&e).to_string();
+        assert!(v.contains("Destructive or locking changes"), "{v}");
+        assert!(
+            v.contains("drop-column") && v.contains("&lt;note&gt;"),
+            "{v}"
+        );
     }
 
     #[test]
