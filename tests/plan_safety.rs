@@ -406,3 +406,123 @@ fn lint_rules_can_be_switched_off_per_project_and_unknown_ones_are_config_errors
         bad.all()
     );
 }
+
+/// Add `ops` as a chain of orders migrations after 0003, one migration per entry; returns
+/// their names in order.
+fn chain(p: &Project, ops: &[(&str, &str)]) -> Vec<String> {
+    let mut prev = "0003_order_note".to_string();
+    let mut names = Vec::new();
+    for (i, (label, op)) in ops.iter().enumerate() {
+        let name = format!("{:04}_{label}", i + 4);
+        let atomic = if op.contains("Concurrently") {
+            "    atomic = False\n"
+        } else {
+            ""
+        };
+        add_migration(
+            p,
+            "orders",
+            &name,
+            &format!(
+                "from django.db import migrations, models\n\
+                 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently\n\n\
+                 class Migration(migrations.Migration):\n{atomic}    dependencies = [(\"orders\", \"{prev}\")]\n    \
+                 operations = [{op}]\n"
+            ),
+        );
+        names.push(name.clone());
+        prev = name;
+    }
+    names
+}
+
+/// Findings of `--env test --show` on PostgreSQL, as (migration, rule).
+fn findings(pg: &Pg, db: &str, p: &Project) -> Vec<(String, String)> {
+    let url = pg.url(db);
+    let r = p.run_with(
+        &["--env", "test", "--show", "--output", "json"],
+        &[(URL_VAR, url.as_str())],
+    );
+    r.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
+    let pg = Pg::start();
+    let url_db = pg.create_db("rules");
+    let p = project("");
+    p.run_with(&["--env", "test"], &[(URL_VAR, pg.url(&url_db).as_str())])
+        .expect(0);
+    let unsafe_ops: &[(&str, &str, &str)] = &[
+        ("drop_note", "migrations.RemoveField(\"order\", \"note\")", "drop-column"),
+        ("rename_status", "migrations.RenameField(\"order\", \"status\", \"state\")", "rename-column"),
+        ("total_type", "migrations.AlterField(\"order\", \"total\", models.DecimalField(max_digits=14, decimal_places=2))", "alter-column-type"),
+        ("priority", "migrations.AddField(\"order\", \"priority\", models.IntegerField())", "add-column-not-null-without-default"),
+        ("memo", "migrations.AddField(\"order\", \"memo\", models.TextField(null=True))", ""),
+        ("memo_required", "migrations.AlterField(\"order\", \"memo\", models.TextField(default=\"\"))", "set-not-null"),
+        ("check", "migrations.AddConstraint(\"order\", models.CheckConstraint(condition=models.Q(total__gte=0), name=\"total_nonneg\"))", "constraint-without-not-valid"),
+        ("unique", "migrations.AddConstraint(\"order\", models.UniqueConstraint(fields=[\"total\", \"user\"], name=\"u_total_user\"))", "unique-constraint"),
+        ("index", "migrations.AddIndex(\"order\", models.Index(fields=[\"total\"], name=\"order_total_idx\"))", "index-without-concurrently"),
+        ("unindex", "migrations.RemoveIndex(\"order\", \"order_total_idx\")", "drop-index-without-concurrently"),
+        ("table", "migrations.AlterModelTable(\"order\", \"orders_purchase\")", "rename-table"),
+        ("delete", "migrations.DeleteModel(\"order\")", "drop-table"),
+    ];
+    let names = chain(
+        &p,
+        &unsafe_ops
+            .iter()
+            .map(|(l, o, _)| (*l, *o))
+            .collect::<Vec<_>>(),
+    );
+    let found = findings(&pg, &url_db, &p);
+    for ((_, _, rule), name) in unsafe_ops.iter().zip(&names) {
+        let here: Vec<&String> = found
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, r)| r)
+            .collect();
+        if rule.is_empty() {
+            assert!(here.is_empty(), "{name} is safe but got {here:?}");
+        } else {
+            assert!(
+                here.contains(&&rule.to_string()),
+                "{rule} did not fire on {name}: {here:?}"
+            );
+        }
+    }
+    let rules: std::collections::BTreeSet<&str> = unsafe_ops
+        .iter()
+        .map(|(_, _, r)| *r)
+        .filter(|r| !r.is_empty())
+        .collect();
+    assert_eq!(rules.len(), 11, "every rule has a real migration");
+
+    // The safe twins of the same changes: nothing to report.
+    let db2 = pg.create_db("twins");
+    let q = project("");
+    q.run_with(&["--env", "test"], &[(URL_VAR, pg.url(&db2).as_str())])
+        .expect(0);
+    chain(
+        &q,
+        &[
+            ("memo", "migrations.AddField(\"order\", \"memo\", models.TextField(null=True))"),
+            ("priority", "migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))"),
+            ("index", "AddIndexConcurrently(\"order\", models.Index(fields=[\"total\"], name=\"order_total_idx\"))"),
+            ("unindex", "RemoveIndexConcurrently(\"order\", \"order_total_idx\")"),
+            ("invoice", "migrations.CreateModel(\"Invoice\", [(\"id\", models.BigAutoField(primary_key=True)), (\"order\", models.ForeignKey(\"orders.Order\", models.CASCADE)), (\"number\", models.CharField(max_length=20, unique=True))])"),
+        ],
+    );
+    assert_eq!(findings(&pg, &db2, &q), Vec::<(String, String)>::new());
+}
