@@ -225,16 +225,20 @@ fn show_sql_prints_what_sqlmigrate_prints_forwards_and_backwards() {
 
 #[test]
 fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
-    let p = Project::new();
-    // prod backs up first, so give it a database file: dev applies one migration.
-    p.run(&["--env", "dev", "--app", "users", "--migration", "0001"])
-        .expect(0);
-    p.run(&["--env", "prod", "--confirm"]).expect(0);
+    let pg = Pg::start();
+    let db = pg.create_db("drift");
+    let (p, url) = prod_on_postgres(&pg, &db);
+    let env = [
+        (URL_VAR, url.as_str()),
+        ("PM_TEST_BACKUP_URL", url.as_str()),
+    ];
+    let run = |args: &[&str]| p.run_with(args, &env);
+    run(&["--env", "prod", "--confirm"]).expect(0);
     let sums: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(p.path().join(".platform-migrate/checksums/prod.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(sums["migrations"].as_object().unwrap().len(), 5, "{sums:#}");
+    assert_eq!(sums["migrations"].as_object().unwrap().len(), 6, "{sums:#}");
 
     let file = p.path().join("orders/migrations/0002_order_status.py");
     let mut text = std::fs::read_to_string(&file).unwrap();
@@ -249,7 +253,7 @@ fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
          operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
     );
 
-    let shown = p.run(&["--env", "prod", "--show"]);
+    let shown = run(&["--env", "prod", "--show"]);
     shown.expect(0);
     assert!(
         shown
@@ -258,7 +262,7 @@ fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
         "{}",
         shown.all()
     );
-    let refused = p.run(&["--env", "prod", "--confirm"]);
+    let refused = run(&["--env", "prod", "--confirm"]);
     refused.expect(3);
     let e = refused.error_line();
     assert!(
@@ -266,18 +270,18 @@ fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
         "{}",
         refused.all()
     );
-    assert!(!p
-        .applied()
-        .contains(&("orders".to_string(), "0004_order_priority".to_string())));
-    let accepted = p.run(&["--env", "prod", "--confirm", "--accept-drift"]);
+    assert!(!pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
+    let accepted = run(&["--env", "prod", "--confirm", "--accept-drift"]);
     accepted.expect(0);
-    assert!(p
-        .applied()
-        .contains(&("orders".to_string(), "0004_order_priority".to_string())));
+    assert!(pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
     let last = p.history().last().unwrap().clone();
     assert_eq!(last["accepted_drift"], true);
     assert_eq!(last["drift"][0]["name"], "0002_order_status");
-    let again = p.run(&["--env", "prod", "--show"]);
+    let again = run(&["--env", "prod", "--show"]);
     again.expect(0);
     assert!(!again.stdout.contains("DRIFT"), "{}", again.all());
 }
