@@ -6,7 +6,6 @@
 use crate::cli::PluginsCommand;
 use crate::config::{Config, PluginConfig};
 use crate::exit::{Code, Exit};
-use sha2::{Digest, Sha256};
 use std::io::Write;
 
 /// What the file on disk is, against its pin.
@@ -27,7 +26,10 @@ fn measure(p: &PluginConfig) -> Result<(String, u64), Exit> {
             p.name
         ))
     })?;
-    Ok((hex::encode(Sha256::digest(&bytes)), bytes.len() as u64))
+    Ok((
+        crate::sandbox::cache::sha256_hex(&bytes),
+        bytes.len() as u64,
+    ))
 }
 
 pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {

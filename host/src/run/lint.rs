@@ -7,17 +7,21 @@ use super::{Fail, Run};
 use crate::lint::{self, Step};
 
 impl Run<'_> {
+    /// The plan's steps (none before step 2 has planned).
+    pub(super) fn plan_steps(&self) -> Vec<crate::sandbox::worlds_types::PlanStep> {
+        self.plan
+            .as_ref()
+            .map(|p| p.steps.clone())
+            .unwrap_or_default()
+    }
+
     /// Each step's SQL, rendered once per run.
     pub(super) fn step_sql(&mut self) -> Result<Vec<Vec<String>>, Fail> {
         if let Some(s) = &self.step_sql {
             return Ok(s.clone());
         }
         let ctx = self.ctx();
-        let steps = self
-            .plan
-            .as_ref()
-            .map(|p| p.steps.clone())
-            .unwrap_or_default();
+        let steps = self.plan_steps();
         if steps.is_empty() {
             return Ok(Vec::new());
         }
@@ -31,11 +35,7 @@ impl Run<'_> {
 
     pub(super) fn lint_plan(&mut self) -> Result<(), Fail> {
         let postgresql = self.vendor == "postgresql";
-        let steps = self
-            .plan
-            .as_ref()
-            .map(|p| p.steps.clone())
-            .unwrap_or_default();
+        let steps = self.plan_steps();
         if steps.is_empty() {
             return Ok(());
         }

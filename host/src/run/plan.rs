@@ -48,11 +48,7 @@ impl Run<'_> {
         if !self.req.sql {
             return Ok(Vec::new());
         }
-        let steps = self
-            .plan
-            .as_ref()
-            .map(|p| p.steps.clone())
-            .unwrap_or_default();
+        let steps = self.plan_steps();
         let sql = self.step_sql()?;
         self.entry.plan_sql = steps
             .iter()
