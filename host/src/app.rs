@@ -20,6 +20,12 @@ pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
 }
 
 fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
+    // Commands on plugin files work without a config.
+    if let Some(Command::Plugins(cmd)) = &cli.command {
+        if let Some(code) = crate::plugins::without_config(cmd, cli.run.output)? {
+            return Ok(code);
+        }
+    }
     let cfg = Config::load(&cli.config).map_err(|e| Exit::usage(e.to_string()))?;
     let verbosity = if cli.quiet {
         Some(Verbosity::Quiet)

@@ -55,7 +55,7 @@ fn provider(
     let plugin = &cfg.plugins[name];
     let sandbox = Sandbox::new(redactor.clone(), Ui::new(verbosity))
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
-    let loaded = sandbox.load(cfg, plugin, Some(&env.backup_dir))?;
+    let loaded = sandbox.load(&cfg.base_dir, plugin, Some(&env.backup_dir))?;
     let mut b = sandbox::Backup::instantiate(&sandbox, loaded)?;
     let info = b.describe()?;
     plugin
@@ -179,7 +179,7 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
     let ui = Ui::new(verbosity);
     let sandbox = Sandbox::new(Redactor::default(), ui)
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
-    let loaded = sandbox.load(cfg, plugin, Some(&dir))?;
+    let loaded = sandbox.load(&cfg.base_dir, plugin, Some(&dir))?;
     let mut provider = sandbox::Backup::instantiate(&sandbox, loaded)?;
     let ctx = crate::sandbox::bindings::backup::platform::migrate::types::RunContext {
         env: b.env.clone(),

@@ -133,8 +133,9 @@ pub enum Command {
     /// The backup catalog: list backups, re-verify one.
     #[command(subcommand)]
     Backups(BackupsCommand),
-    /// The plugin files the config names: list them with their sha256, or pin them.
-    #[command(subcommand)]
+    /// Plugins: write a new one, inspect or check a `.wasm` file, list or pin the files the
+    /// config names. (`plugin` works too.)
+    #[command(subcommand, visible_alias = "plugin")]
     Plugins(PluginsCommand),
     /// Print the run history recorded next to the config, or verify its hash chain.
     History {
@@ -146,10 +147,54 @@ pub enum Command {
     },
 }
 
-/// `platform-migrate plugins ...`
+/// The three plugin worlds, as `plugin new --kind` and `plugin check --kind` name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PluginKind {
+    /// A migration runner (world `migration-runner`).
+    Runner,
+    /// A backup provider (world `backup-provider`).
+    Backup,
+    /// A notifier (world `notifier`).
+    Notifier,
+}
+
+/// `platform-migrate plugins ...` (or `plugin ...`)
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
-    /// Each plugin entry: file, size, sha256, and whether it matches its pin.
+    /// Write a new plugin crate that builds to a working component with one command
+    /// (`cargo build --release`) and has a test (`cargo test`). No config needed.
+    New {
+        /// Which world the plugin implements.
+        #[arg(long, value_enum)]
+        kind: PluginKind,
+        /// The plugin's name (lowercase letters, digits and `-`), also its directory's name.
+        name: String,
+        /// Create the crate here instead of ./NAME.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The SDK dependency: a path to the SDK crate, or a version from crates.io
+        /// (default: the SDK this binary was built from, when it still exists; else the
+        /// crates.io release matching this host).
+        #[arg(long, value_name = "PATH|VERSION")]
+        sdk: Option<String>,
+    },
+    /// Describe a plugin file: world, WIT package version, declared capabilities (the
+    /// grants it needs), imports, sha256 and size. No config needed.
+    Inspect {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
+    /// Check that a plugin file loads in this host, without running it: a component of a
+    /// supported WIT version implementing one plugin world with the right types. Exit 0 when
+    /// it does, 2 with the reason when it does not. No config needed.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// Also require this world.
+        #[arg(long, value_enum)]
+        kind: Option<PluginKind>,
+    },
+    /// Each plugin entry of the config: file, size, sha256, and whether it matches its pin.
     List,
     /// Pin every plugin entry (or the named ones) to its file's current sha256, written into
     /// the config as `sha256 = "..."`; a changed file is then refused before it is compiled.

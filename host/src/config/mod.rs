@@ -65,6 +65,30 @@ pub struct PluginConfig {
     pub limits: Limits,
 }
 
+impl PluginConfig {
+    /// An entry for a plugin file named on the command line: no settings, no grants, default
+    /// limits (what `plugin inspect` runs `describe` with).
+    pub fn bare(name: &str, path: &Path) -> PluginConfig {
+        PluginConfig {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            path_loc: Loc {
+                path: "command line".into(),
+                line: 1,
+                column: 1,
+            },
+            settings: Vec::new(),
+            grants: Grants {
+                plugin: name.to_string(),
+                ..Grants::default()
+            },
+            secrets: BTreeMap::new(),
+            sha256: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// One environment, resolved.
 #[derive(Debug, Clone)]
 pub struct EnvConfig {

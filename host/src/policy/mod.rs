@@ -14,7 +14,7 @@ pub use commands::{CommandGrant, CommandRequest};
 pub use dirs::{Access, DirGrant};
 pub use hosts::HostGrant;
 pub use limits::Limits;
-pub use needs::Need;
+pub use needs::{grants_toml, Need};
 
 /// Everything one plugin instance may use.
 #[derive(Debug, Clone, Default)]

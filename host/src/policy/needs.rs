@@ -12,6 +12,61 @@ pub enum Need {
     OutboundHttp(String),
 }
 
+impl Need {
+    /// The capability's WIT case name and its value: `("secret", "slack-webhook")`.
+    pub fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Need::RunProgram(s) => ("run-program", s),
+            Need::Directory(s) => ("directory", s),
+            Need::EnvVar(s) => ("env-var", s),
+            Need::Secret(s) => ("secret", s),
+            Need::OutboundHttp(s) => ("outbound-http", s),
+        }
+    }
+
+    /// The key under `[plugins.NAME.grants]` that covers it, and its entry there
+    /// (placeholders in capitals for what only the user knows).
+    pub fn grant(&self) -> (&'static str, String) {
+        match self {
+            Need::RunProgram(p) => (
+                "commands",
+                format!("{{ program = \"{p}\", args = [\"**\"] }}"),
+            ),
+            Need::Directory(g) => (
+                "dirs",
+                format!("{{ host = \"HOST-DIR\", guest = \"{g}\", access = \"read-only\" }}"),
+            ),
+            Need::EnvVar(v) => ("env", format!("\"{v}\"")),
+            Need::Secret(s) => ("secrets", format!("{s} = {{ env = \"ENV-VAR\" }}")),
+            Need::OutboundHttp(o) => ("hosts", format!("\"{o}\"")),
+        }
+    }
+}
+
+/// The `[plugins.NAME.grants]` lines covering `needs`, one key per kind: lists for commands,
+/// dirs, env and hosts, an inline table for secrets.
+pub fn grants_toml(needs: &[Need]) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["commands", "dirs", "env", "secrets", "hosts"] {
+        let items: Vec<String> = needs
+            .iter()
+            .map(Need::grant)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let (open, close) = if key == "secrets" {
+            ("{ ", " }")
+        } else {
+            ("[", "]")
+        };
+        out.push(format!("{key} = {open}{}{close}", items.join(", ")));
+    }
+    out
+}
+
 impl Grants {
     /// The first need the grants do not cover, as a message naming the grant to add.
     pub fn check_needs(&self, needs: &[Need]) -> Result<(), Denied> {
@@ -45,6 +100,26 @@ impl Grants {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn suggested_grants_are_valid_toml_that_covers_the_needs() {
+        use super::*;
+        let needs = vec![
+            Need::Secret("a".into()),
+            Need::Secret("b".into()),
+            Need::RunProgram("tar".into()),
+            Need::OutboundHttp("https://x.example".into()),
+            Need::Directory("/data".into()),
+            Need::EnvVar("PGHOST".into()),
+        ];
+        let text = grants_toml(&needs).join("\n");
+        let v: toml::Table = toml::from_str(&text).expect(&text);
+        assert_eq!(v["secrets"].as_table().unwrap().len(), 2, "{text}");
+        assert_eq!(v["commands"][0]["program"].as_str(), Some("tar"));
+        assert_eq!(v["dirs"][0]["guest"].as_str(), Some("/data"));
+        assert_eq!(v["hosts"][0].as_str(), Some("https://x.example"));
+        assert_eq!(v["env"][0].as_str(), Some("PGHOST"));
+    }
+
     use super::*;
     use crate::policy::{Access, CommandGrant, DirGrant};
 

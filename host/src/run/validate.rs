@@ -42,7 +42,7 @@ impl Run<'_> {
         if self.req.action != Action::Show {
             for name in &env.notifiers {
                 let cfg = &self.cfg.plugins[name];
-                let loaded = self.sandbox.load(self.cfg, cfg, None)?;
+                let loaded = self.sandbox.load(&self.cfg.base_dir, cfg, None)?;
                 let mut n = Notifier::instantiate(&self.sandbox, loaded)?;
                 let info = n.describe()?;
                 check(&cfg.grants, &info)?;
@@ -81,7 +81,7 @@ impl Run<'_> {
         }
 
         let runner_cfg = &self.cfg.plugins[&env.runner];
-        let mut loaded = self.sandbox.load(self.cfg, runner_cfg, None)?;
+        let mut loaded = self.sandbox.load(&self.cfg.base_dir, runner_cfg, None)?;
         loaded.store.data_mut().host_env = env.runner_env();
         let mut runner = Runner::instantiate(&self.sandbox, loaded)?;
         let info = runner.describe()?;
@@ -91,7 +91,9 @@ impl Run<'_> {
 
         if let (true, Some(name)) = (changes, &env.backup) {
             let cfg = &self.cfg.plugins[name];
-            let loaded = self.sandbox.load(self.cfg, cfg, Some(&env.backup_dir))?;
+            let loaded = self
+                .sandbox
+                .load(&self.cfg.base_dir, cfg, Some(&env.backup_dir))?;
             let mut backup = Backup::instantiate(&self.sandbox, loaded)?;
             let info = backup.describe()?;
             check(&cfg.grants, &info)?;

@@ -5,13 +5,19 @@
 
 pub mod bindings;
 pub mod cache;
+mod check;
 mod host_config;
 mod host_http;
 mod host_log;
 mod host_process;
 mod limits;
+pub mod shape;
 mod state;
+pub mod versions;
 mod worlds;
+
+pub use check::Examined;
+pub use shape::World;
 
 pub use state::{PluginState, Written};
 pub use worlds::{bt, nt, rt, Backup, Info, Notifier, Runner};
@@ -24,7 +30,7 @@ pub mod worlds_types {
     pub use super::worlds::rt::*;
 }
 
-use crate::config::{Config, PluginConfig};
+use crate::config::PluginConfig;
 use crate::policy::Access;
 use crate::secrets::Redactor;
 use crate::ui::Ui;
@@ -69,6 +75,19 @@ pub enum PluginError {
         world: &'static str,
         message: String,
     },
+    #[error("plugin '{plugin}' ({path}) cannot be loaded: {source}")]
+    Version {
+        plugin: String,
+        path: String,
+        source: versions::VersionError,
+    },
+    #[error("plugin '{plugin}' is not a platform-migrate plugin: {source}")]
+    NotAPlugin {
+        plugin: String,
+        source: shape::ShapeError,
+    },
+    #[error("plugin '{plugin}' imports something this host does not provide ({message}); a plugin may import the platform:migrate interfaces, WASI 0.2 and wasi:http/outgoing-handler")]
+    Imports { plugin: String, message: String },
     #[error("plugin '{plugin}': {message}")]
     Setup { plugin: String, message: String },
     #[error("{loc}: plugin '{plugin}': {path} has sha256 {actual}, not the pinned {expected}; it was changed or replaced. Rebuild it from a trusted source, or if the change is yours run `platform-migrate plugins lock`")]
@@ -209,7 +228,7 @@ impl Sandbox {
     /// read-write at `/backups` for backup providers.
     pub fn load(
         &self,
-        config: &Config,
+        base_dir: &Path,
         plugin: &PluginConfig,
         backup_dir: Option<&Path>,
     ) -> Result<Loaded, PluginError> {
@@ -247,6 +266,8 @@ impl Sandbox {
                 path: shown.clone(),
                 message: format!("{e:#}"),
             })?;
+        // Refuse a WIT version this host has no bindings for before anything is linked.
+        self.check_version(&name, &shown, &check::shape_of(self, &component))?;
 
         let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();
@@ -300,7 +321,7 @@ impl Sandbox {
             plugin.secrets.clone(),
             self.redactor.clone(),
             self.ui.clone(),
-            config.base_dir.clone(),
+            base_dir.to_path_buf(),
             plugin.limits.clone(),
         );
         let mut store = Store::new(&self.engine, state);

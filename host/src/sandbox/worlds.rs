@@ -91,7 +91,7 @@ fn finish<T>(
 }
 
 macro_rules! world_handle {
-    ($name:ident, $module:ident, $bindings:ident, $pre:ident, $world:literal) => {
+    ($name:ident, $module:ident, $bindings:ident, $pre:ident, $world:expr) => {
         /// A loaded plugin of this world.
         pub struct $name {
             pub name: String,
@@ -108,13 +108,17 @@ macro_rules! world_handle {
                     sha256,
                     mut store,
                 } = loaded;
+                // A plugin of another world gets a message naming what it is instead of
+                // wasmtime's first missing export.
+                let shape = super::check::shape_of(sandbox, &component);
+                sandbox.check_world(&name, &shape, Some($world))?;
                 let bindings = sandbox
                     .instance_pre(&sha256, &component)
                     .and_then($module::$pre::new)
                     .and_then(|pre| pre.instantiate(&mut store))
                     .map_err(|e| PluginError::WrongWorld {
                         plugin: name.clone(),
-                        world: $world,
+                        world: $world.wit_name(),
                         message: format!("{e:#}"),
                     })?;
                 Ok($name {
@@ -142,16 +146,22 @@ world_handle!(
     runner,
     MigrationRunner,
     MigrationRunnerPre,
-    "migration-runner"
+    super::World::Runner
 );
 world_handle!(
     Backup,
     backup,
     BackupProvider,
     BackupProviderPre,
-    "backup-provider"
+    super::World::Backup
 );
-world_handle!(Notifier, notifier, Notifier, NotifierPre, "notifier");
+world_handle!(
+    Notifier,
+    notifier,
+    Notifier,
+    NotifierPre,
+    super::World::Notifier
+);
 
 pub use runner::platform::migrate::runner_types as rt;
 

@@ -3,7 +3,6 @@
 //! keeping the file's comments and layout; from then on a changed or replaced `.wasm` is
 //! refused before it is compiled.
 
-use crate::cli::PluginsCommand;
 use crate::config::{Config, PluginConfig};
 use crate::exit::{Code, Exit};
 use std::io::Write;
@@ -40,14 +39,7 @@ pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
     }
 }
 
-pub fn main(cfg: &Config, cmd: &PluginsCommand) -> Result<Code, Exit> {
-    match cmd {
-        PluginsCommand::List => list(cfg),
-        PluginsCommand::Lock { names } => lock(cfg, names),
-    }
-}
-
-fn list(cfg: &Config) -> Result<Code, Exit> {
+pub fn list(cfg: &Config) -> Result<Code, Exit> {
     let mut bad = Vec::new();
     for p in cfg.plugins.values() {
         let (sha, size) = match measure(p) {
@@ -89,7 +81,7 @@ fn list(cfg: &Config) -> Result<Code, Exit> {
     }
 }
 
-fn lock(cfg: &Config, names: &[String]) -> Result<Code, Exit> {
+pub fn lock(cfg: &Config, names: &[String]) -> Result<Code, Exit> {
     for n in names {
         if !cfg.plugins.contains_key(n) {
             let known: Vec<&str> = cfg.plugins.keys().map(String::as_str).collect();

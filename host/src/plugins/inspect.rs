@@ -1,0 +1,146 @@
+//! `plugin inspect FILE.wasm` and `plugin check FILE.wasm`: what a plugin file is and whether
+//! this host loads it. `check` never runs plugin code; `inspect` runs only `describe`, in a
+//! sandbox with no grants, to read the capabilities the plugin declares.
+
+use crate::config::PluginConfig;
+use crate::exit::{Code, Exit};
+use crate::sandbox::{self, Examined, Info, Sandbox, World};
+use crate::secrets::Redactor;
+use crate::ui::{Ui, Verbosity};
+use serde_json::json;
+use std::path::Path;
+
+/// The name messages use for a file given on the command line.
+fn name_of(file: &Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string())
+}
+
+fn examine(file: &Path, want: Option<World>) -> Result<(Sandbox, Examined), Exit> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        Exit::usage(format!(
+            "cannot read plugin file {}: {e}; name a built .wasm component (cargo build --release puts it under target/wasm32-wasip2/release/)",
+            file.display()
+        ))
+    })?;
+    let sandbox = Sandbox::new(Redactor::default(), Ui::new(Verbosity::Quiet))
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let examined = sandbox.examine(&name_of(file), file, &bytes, want)?;
+    Ok((sandbox, examined))
+}
+
+pub fn check(file: &Path, want: Option<World>, json: bool) -> Result<Code, Exit> {
+    let (_, e) = examine(file, want)?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "file": file.display().to_string(),
+                "ok": true,
+                "world": e.world.wit_name(),
+                "wit_version": e.wit_version,
+                "sha256": e.sha256,
+            })
+        );
+    } else {
+        println!(
+            "ok: {} is a {} plugin for platform:migrate@{}; this host loads it",
+            file.display(),
+            e.world.wit_name(),
+            e.wit_version
+        );
+    }
+    Ok(Code::Success)
+}
+
+/// Run the plugin's `describe` with no grants.
+fn describe(sandbox: &Sandbox, file: &Path, world: World) -> Result<Info, Exit> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_path_buf());
+    let entry = PluginConfig::bare(&name_of(file), file);
+    let loaded = sandbox.load(&cwd, &entry, None)?;
+    let info = match world {
+        World::Runner => sandbox::Runner::instantiate(sandbox, loaded)?.describe()?,
+        World::Backup => sandbox::Backup::instantiate(sandbox, loaded)?.describe()?,
+        World::Notifier => sandbox::Notifier::instantiate(sandbox, loaded)?.describe()?,
+    };
+    Ok(info)
+}
+
+pub fn inspect(file: &Path, json: bool) -> Result<Code, Exit> {
+    let (sandbox, e) = examine(file, None)?;
+    let info = describe(&sandbox, file, e.world)?;
+    let interfaces = e.shape.host_interfaces();
+    if json {
+        let caps: Vec<_> = info
+            .needs
+            .iter()
+            .map(|n| {
+                let (kind, value) = n.parts();
+                json!({ "kind": kind, "value": value })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "file": file.display().to_string(),
+                "size": e.size,
+                "sha256": e.sha256,
+                "world": e.world.wit_name(),
+                "kind": e.world.kind(),
+                "wit_package": sandbox::versions::PACKAGE,
+                "wit_version": e.wit_version,
+                "name": info.name,
+                "version": info.version,
+                "description": info.description,
+                "capabilities": caps,
+                "grants": crate::policy::grants_toml(&info.needs),
+                "host_interfaces": interfaces,
+                "imports": e.shape.imports,
+                "exports": e.shape.exports,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(Code::Success);
+    }
+    println!("file          {}", file.display());
+    println!("size          {} bytes", e.size);
+    println!("sha256        {}", e.sha256);
+    println!(
+        "world         {} (--kind {})",
+        e.world.wit_name(),
+        e.world.kind()
+    );
+    println!(
+        "wit           {}@{} (loads in this host)",
+        sandbox::versions::PACKAGE,
+        e.wit_version
+    );
+    println!("plugin        {} {}", info.name, info.version);
+    println!("description   {}", info.description);
+    if info.needs.is_empty() {
+        println!("capabilities  none declared");
+    } else {
+        for (i, n) in info.needs.iter().enumerate() {
+            let (kind, value) = n.parts();
+            let label = if i == 0 { "capabilities" } else { "" };
+            println!("{label:<13} {kind} {value}");
+        }
+    }
+    for (i, what) in interfaces.iter().enumerate() {
+        let label = if i == 0 { "uses" } else { "" };
+        println!("{label:<13} {what}");
+    }
+    println!();
+    println!("# A config entry for it (fill in the capitals; `platform-migrate plugins lock` re-pins after a rebuild):");
+    println!("[plugins.{}]", info.name);
+    println!("path = {:?}", file.display().to_string());
+    println!("sha256 = \"{}\"", e.sha256);
+    if !info.needs.is_empty() {
+        println!("[plugins.{}.grants]", info.name);
+        for line in crate::policy::grants_toml(&info.needs) {
+            println!("{line}");
+        }
+    }
+    Ok(Code::Success)
+}
