@@ -134,7 +134,8 @@ pub fn inspect(file: &Path, json: bool) -> Result<Code, Exit> {
     println!();
     println!("# A config entry for it (fill in the capitals; `platform-migrate plugins lock` re-pins after a rebuild):");
     println!("[plugins.{}]", info.name);
-    println!("path = {:?}", file.display().to_string());
+    let abs = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    println!("path = {:?}", abs.display().to_string());
     println!("sha256 = \"{}\"", e.sha256);
     if !info.needs.is_empty() {
         println!("[plugins.{}.grants]", info.name);
