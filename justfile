@@ -5,6 +5,8 @@ python := env_var_or_default("PYTHON", "python3")
 venv := justfile_directory() / ".venv"
 bin := justfile_directory() / "target/release/platform-migrate"
 plugins := "django-runner file-backup pg-dump-backup slack-notifier"
+# Example plugins for authors (PLUGINS.md); built with the plugins and run by tests/plugin_kit.rs.
+examples := "webhook-notifier dir-archive-backup"
 # Test-only components (tests/hostile-plugin misbehaves on purpose); built by `just test`.
 test-plugins := "hostile-plugin"
 
@@ -18,7 +20,7 @@ test: build
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
-    for p in {{plugins}}; do cargo test --release -p "$p"; done
+    for p in {{plugins}} {{examples}}; do cargo test --release -p "$p"; done
 
 # Install what a fresh machine lacks: the wasm target and the demo's venv with Django.
 setup:
@@ -28,7 +30,7 @@ setup:
 
 # Build the plugins (one at a time: each enables one SDK world feature).
 plugins: setup
-    for p in {{plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
+    for p in {{plugins}} {{examples}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
 
 # Build the host and the plugins.
 build: plugins
@@ -47,4 +49,4 @@ demo-reset:
 lint:
     cargo fmt --all --check
     cargo clippy --release -p platform-migrate --all-targets -- -D warnings
-    for p in {{plugins}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done
+    for p in {{plugins}} {{examples}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done

@@ -22,7 +22,7 @@ pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
 fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
     // Commands on plugin files work without a config.
     if let Some(Command::Plugins(cmd)) = &cli.command {
-        if let Some(code) = crate::plugins::without_config(cmd, cli.run.output)? {
+        if let Some(code) = crate::plugins::without_config(cmd)? {
             return Ok(code);
         }
     }

@@ -183,6 +183,9 @@ pub enum PluginsCommand {
     Inspect {
         /// The `.wasm` component.
         file: PathBuf,
+        /// Print one JSON document instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Check that a plugin file loads in this host, without running it: a component of a
     /// supported WIT version implementing one plugin world with the right types. Exit 0 when
@@ -193,6 +196,9 @@ pub enum PluginsCommand {
         /// Also require this world.
         #[arg(long, value_enum)]
         kind: Option<PluginKind>,
+        /// Print one JSON document instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Each plugin entry of the config: file, size, sha256, and whether it matches its pin.
     List,

@@ -6,7 +6,7 @@ mod inspect;
 pub mod pins;
 pub mod scaffold;
 
-use crate::cli::{OutputFormat, PluginKind, PluginsCommand};
+use crate::cli::{PluginKind, PluginsCommand};
 use crate::config::Config;
 use crate::exit::{Code, Exit};
 use crate::sandbox::World;
@@ -24,8 +24,7 @@ impl From<PluginKind> for World {
 }
 
 /// Run a command that needs no config; `None` for the ones that do.
-pub fn without_config(cmd: &PluginsCommand, output: OutputFormat) -> Result<Option<Code>, Exit> {
-    let json = output == OutputFormat::Json;
+pub fn without_config(cmd: &PluginsCommand) -> Result<Option<Code>, Exit> {
     Ok(Some(match cmd {
         PluginsCommand::New {
             kind,
@@ -33,8 +32,10 @@ pub fn without_config(cmd: &PluginsCommand, output: OutputFormat) -> Result<Opti
             dir,
             sdk,
         } => scaffold::main((*kind).into(), name, dir.as_deref(), sdk.as_deref())?,
-        PluginsCommand::Inspect { file } => inspect::inspect(file, json)?,
-        PluginsCommand::Check { file, kind } => inspect::check(file, kind.map(World::from), json)?,
+        PluginsCommand::Inspect { file, json } => inspect::inspect(file, *json)?,
+        PluginsCommand::Check { file, kind, json } => {
+            inspect::check(file, kind.map(World::from), *json)?
+        }
         PluginsCommand::List | PluginsCommand::Lock { .. } => return Ok(None),
     }))
 }
@@ -44,6 +45,6 @@ pub fn main(cfg: &Config, cmd: &PluginsCommand) -> Result<Code, Exit> {
     match cmd {
         PluginsCommand::List => pins::list(cfg),
         PluginsCommand::Lock { names } => pins::lock(cfg, names),
-        other => without_config(other, OutputFormat::Human).map(|c| c.unwrap_or(Code::Success)),
+        other => without_config(other).map(|c| c.unwrap_or(Code::Success)),
     }
 }

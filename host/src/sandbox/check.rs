@@ -57,8 +57,8 @@ impl Sandbox {
                 message: format!("{e:#}"),
             })?;
         let shape = shape_of(self, &component);
-        let wit_version = self.check_version(name, &shown, &shape)?;
         let world = self.check_world(name, &shape, want)?;
+        let wit_version = self.check_version(name, &shown, &shape)?;
         let pre = self
             .instance_pre(&sha256, &component)
             .map_err(|e| PluginError::Imports {

@@ -140,6 +140,8 @@ pub struct Sandbox {
 /// A compiled plugin with its store, ready to be instantiated as one world.
 pub struct Loaded {
     pub name: String,
+    /// The `.wasm` file, for messages.
+    pub path: String,
     pub component: Component,
     /// sha256 of the `.wasm` file.
     pub sha256: String,
@@ -266,8 +268,6 @@ impl Sandbox {
                 path: shown.clone(),
                 message: format!("{e:#}"),
             })?;
-        // Refuse a WIT version this host has no bindings for before anything is linked.
-        self.check_version(&name, &shown, &check::shape_of(self, &component))?;
 
         let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();
@@ -331,6 +331,7 @@ impl Sandbox {
         limits::arm(&mut store);
         Ok(Loaded {
             name,
+            path: shown,
             component,
             sha256: actual,
             store,

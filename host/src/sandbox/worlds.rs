@@ -104,6 +104,7 @@ macro_rules! world_handle {
             pub fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError> {
                 let Loaded {
                     name,
+                    path,
                     component,
                     sha256,
                     mut store,
@@ -112,6 +113,8 @@ macro_rules! world_handle {
                 // wasmtime's first missing export.
                 let shape = super::check::shape_of(sandbox, &component);
                 sandbox.check_world(&name, &shape, Some($world))?;
+                // Refuse a WIT version this host has no bindings for before anything is linked.
+                sandbox.check_version(&name, &path, &shape)?;
                 let bindings = sandbox
                     .instance_pre(&sha256, &component)
                     .and_then($module::$pre::new)
