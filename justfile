@@ -16,7 +16,7 @@ demo: build
     cd examples/demo && {{bin}} --env dev
 
 # Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
-test: build
+test: build python-plugin
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
@@ -31,6 +31,12 @@ setup:
 # Build the plugins (one at a time: each enables one SDK world feature).
 plugins: setup
     for p in {{plugins}} {{examples}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
+
+# The Python example plugin (examples/plugins/python-file-notifier), built with componentize-py.
+python-plugin: setup
+    {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r examples/plugins/python-file-notifier/requirements.txt
+    mkdir -p target/python
+    {{venv}}/bin/componentize-py -d wit/since_v0.1.0 -w notifier componentize app -p examples/plugins/python-file-notifier -o target/python/file_notifier.wasm
 
 # Build the host and the plugins.
 build: plugins

@@ -508,3 +508,64 @@ grants.hosts = ["{}"]
     let out = p.run(&["backups", "verify", &id]);
     assert_ne!(out.code, 0, "a truncated archive verified\n{}", out.all());
 }
+
+#[test]
+fn a_notifier_written_in_python_runs_through_the_host() {
+    let file = root().join("target/python/file_notifier.wasm");
+    assert!(
+        file.is_file(),
+        "{} is missing: `just test` builds it (`just python-plugin`)",
+        file.display()
+    );
+    check(&file, Some("notifier")).expect(0);
+
+    let p = Project::new();
+    std::fs::create_dir(p.path().join("audit")).unwrap();
+    p.write_config(&format!(
+        r#"{}
+[env.qa]
+runner = "django"
+notifiers = ["audit"]
+
+[plugins.audit]
+path = "{}"
+settings = {{ dir = "/out" }}
+grants.dirs = [{{ host = "audit", guest = "/out", access = "read-write" }}]
+"#,
+        config_text(),
+        file.display()
+    ));
+    p.run(&["--env", "qa", "--app", "users"]).expect(0);
+    p.run(&["--env", "qa", "--app", "users", "--rollback"])
+        .expect(0);
+    let text = std::fs::read_to_string(p.path().join("audit/runs.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["env"], "qa");
+    assert_eq!(lines[0]["outcome"], "succeeded");
+    let users = common::ALL.iter().filter(|(a, _)| *a == "users").count();
+    assert_eq!(lines[0]["applied"].as_array().unwrap().len(), users);
+    assert_eq!(lines[1]["action"], "rollback");
+    assert_eq!(lines[1]["applied"][0]["backwards"], true);
+
+    // Read-only, the same plugin cannot write: the notification fails (exit 5), the run stands.
+    let cfg = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    p.write_config(&cfg.replace(
+        "access = \"read-write\" }]\n",
+        "access = \"read-only\" }]\n",
+    ));
+    let out = p.run(&["--env", "qa", "--app", "users"]);
+    out.expect(5);
+    assert!(
+        out.all().contains("cannot append to /out/runs.jsonl"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("audit/runs.jsonl")).unwrap(),
+        text
+    );
+}
