@@ -2,6 +2,52 @@
 //!
 //! The host mounts the environment's backup directory at [`BACKUP_DIR`] (read-write). Implement
 //! [`BackupProvider`] and register it with [`register_backup!`](crate::register_backup).
+//!
+//! A complete provider that runs a dump program and has the host write its stdout straight into
+//! the backup directory (config: `grants.commands = [{ program = "mysqldump", args =
+//! ["--single-transaction", "*"] }]`). `verify`, `delete` and `list_backups` fall back to the
+//! trait's defaults except `list_backups`, which lists this provider's files:
+//!
+//! ```no_run
+//! use platform_migrate_sdk::backup::*;
+//! use platform_migrate_sdk::process::{self, Command};
+//! use platform_migrate_sdk::{config, register_backup};
+//!
+//! struct MysqlDump;
+//!
+//! impl BackupProvider for MysqlDump {
+//!     fn describe() -> PluginInfo {
+//!         platform_migrate_sdk::info!("mysql-dump", "mysqldump into the backup directory",
+//!                                     [Capability::RunProgram("mysqldump".into())])
+//!     }
+//!
+//!     fn create(ctx: RunContext) -> Result<BackupInfo, BackupError> {
+//!         let db = config::get("database")
+//!             .ok_or_else(|| BackupError::Misconfigured("setting `database` is missing".into()))?;
+//!         let (id, created) = new_backup_id(&ctx.env);
+//!         let file = format!("{id}.sql");
+//!         let out = Command::new("mysqldump")
+//!             .args(["--single-transaction", db.as_str()])
+//!             .stdout_file(format!("{BACKUP_DIR}/{file}"))
+//!             .run()
+//!             .map_err(|e| BackupError::Other(process::message(&e)))?;
+//!         if out.exit_code != Some(0) {
+//!             return Err(BackupError::Other(process::tail(&out.stderr, 5)));
+//!         }
+//!         let size = std::fs::metadata(format!("{BACKUP_DIR}/{file}"))
+//!             .map(|m| m.len())
+//!             .unwrap_or(0);
+//!         Ok(BackupInfo { id, file, size, created })
+//!     }
+//!
+//!     fn list_backups(_ctx: RunContext) -> Result<Vec<BackupInfo>, BackupError> {
+//!         list_backup_files(".sql")
+//!     }
+//! }
+//!
+//! register_backup!(MysqlDump);
+//! # fn main() {}
+//! ```
 
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated export shims

@@ -3,12 +3,15 @@
 //! The host answers only origins the plugin's `grants.hosts` allow; anything else fails with
 //! [`HttpError::Denied`] before a connection is made.
 //!
-//! ```ignore
+//! ```no_run
+//! # fn send() -> Result<(), platform_migrate_sdk::http::HttpError> {
 //! use platform_migrate_sdk::http;
+//! // Needs grants.hosts = ["https://hooks.example.com"]
 //! let resp = http::post_json("https://hooks.example.com/T/B/X", &serde_json::json!({"text": "hi"}))?;
 //! if resp.status == 429 {
-//!     let wait = resp.header("retry-after");
+//!     let _wait = resp.header("retry-after");
 //! }
+//! # Ok(()) }
 //! ```
 
 use std::time::Duration;

@@ -14,21 +14,14 @@
 //! Host calls are wrapped in small helpers: [`process`] runs granted programs, [`config`] reads
 //! settings and secrets, [`log`] writes into the host's log.
 //!
-//! ```ignore
-//! use platform_migrate_sdk::{notifier::*, Notifier, register_notifier, log};
+//! Each world module starts with a complete plugin that compiles (they are doc tests):
+//! [`notifier`] (with a webhook over [`http`]), [`backup`] (a dump program writing straight into
+//! the backup directory) and [`runner`]. `platform-migrate plugin new --kind KIND NAME` writes
+//! a crate to start from, and PLUGINS.md in the repository walks through building, checking,
+//! pinning and granting one.
 //!
-//! struct Echo;
-//! impl Notifier for Echo {
-//!     fn describe() -> PluginInfo {
-//!         platform_migrate_sdk::info!("echo-notifier", "Logs each run", [])
-//!     }
-//!     fn notify(event: RunEvent) -> Result<(), NotifyError> {
-//!         log::info(&format!("run {} in {} ended", event.run_id, event.env));
-//!         Ok(())
-//!     }
-//! }
-//! register_notifier!(Echo);
-//! ```
+//! Read these docs with `cargo doc -p platform-migrate-sdk --features notifier --open` (or
+//! `backup`, `runner`): each world's module exists only with its feature.
 
 // Lets the generated export macros name this crate the same way from inside and outside.
 extern crate self as platform_migrate_sdk;

@@ -1,6 +1,50 @@
 //! The **notifier** world: tell people about runs.
 //!
 //! Implement [`Notifier`] and register it with [`register_notifier!`](crate::register_notifier).
+//!
+//! A complete notifier that POSTs a line of text to a webhook whose URL is a granted secret
+//! (config: `grants.secrets = { team-hook = { env = "TEAM_HOOK_URL" } }` and
+//! `grants.hosts = ["https://chat.example.com"]`):
+//!
+//! ```no_run
+//! use platform_migrate_sdk::notifier::*;
+//! use platform_migrate_sdk::{config, http, log, register_notifier};
+//!
+//! struct TeamHook;
+//!
+//! impl Notifier for TeamHook {
+//!     fn describe() -> PluginInfo {
+//!         platform_migrate_sdk::info!(
+//!             "team-hook",
+//!             "Posts one line per run to the team's chat",
+//!             [
+//!                 Capability::Secret("team-hook".into()),
+//!                 Capability::OutboundHttp("https://chat.example.com".into()),
+//!             ]
+//!         )
+//!     }
+//!
+//!     fn notify(event: RunEvent) -> Result<(), NotifyError> {
+//!         let url = config::secret("team-hook")
+//!             .map_err(|e| NotifyError::Misconfigured(format!("{e:?}")))?;
+//!         let text = format!("{}: {} {:?}, {} changes", event.env, event.action,
+//!                            event.outcome, event.applied.len());
+//!         let body = serde_json::json!({ "text": text });
+//!         match http::post_json(&url, &body) {
+//!             Ok(r) if r.status < 300 => Ok(()),
+//!             Ok(r) => Err(NotifyError::Rejected(format!("status {}", r.status))),
+//!             Err(http::HttpError::Denied(m)) => Err(NotifyError::Denied(m)),
+//!             Err(e) => {
+//!                 log::warn(&format!("webhook unreachable: {e}"));
+//!                 Err(NotifyError::Unavailable(e.to_string()))
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! register_notifier!(TeamHook);
+//! # fn main() {}
+//! ```
 
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated export shims

@@ -1,10 +1,15 @@
 //! Run granted programs on the host: an argv vector, never a shell.
 //!
-//! ```ignore
-//! let out = platform_migrate_sdk::process::Command::new("python")
+//! ```no_run
+//! # fn run() -> Result<(), platform_migrate_sdk::process::Failure> {
+//! use platform_migrate_sdk::process::Command;
+//! // Needs grants.commands = [{ program = "python", args = ["manage.py", "migrate", "**"] }]
+//! let out = Command::new("python")
 //!     .args(["manage.py", "migrate", "--noinput"])
 //!     .echo(true)
-//!     .run()?;
+//!     .run_ok()?;
+//! println!("{}", out.stdout);
+//! # Ok(()) }
 //! ```
 
 use crate::bindings::platform::migrate::process as host;

@@ -1,6 +1,41 @@
 //! The **migration-runner** world: drive a migration framework.
 //!
 //! Implement [`Runner`] and register it with [`register_runner!`](crate::register_runner).
+//! The five required methods are the whole contract for a framework without fixtures, model
+//! detection or SQL previews; the rest answer `unsupported` by default and the host says so.
+//!
+//! ```no_run
+//! use platform_migrate_sdk::runner::*;
+//! use platform_migrate_sdk::register_runner;
+//!
+//! /// A framework with no migrations at all: every plan is empty.
+//! struct Nothing;
+//!
+//! impl Runner for Nothing {
+//!     fn describe() -> PluginInfo {
+//!         platform_migrate_sdk::info!("nothing", "Has no migrations", [])
+//!     }
+//!     fn check_connection(_ctx: RunContext) -> Result<ConnectionInfo, RunnerError> {
+//!         Ok(ConnectionInfo { vendor: "none".into(), database: "-".into(), framework: "none".into() })
+//!     }
+//!     fn list_migrations(_ctx: RunContext) -> Result<Vec<Migration>, RunnerError> {
+//!         Ok(Vec::new())
+//!     }
+//!     fn plan(_ctx: RunContext, target: Target) -> Result<Plan, RunnerError> {
+//!         match target {
+//!             Target::All => Ok(Plan { resolved: ResolvedTarget::All, steps: Vec::new() }),
+//!             Target::App(app) | Target::Rollback(app) => Err(RunnerError::UnknownApp(app)),
+//!             Target::Migration(m) => Err(RunnerError::UnknownApp(m.app)),
+//!         }
+//!     }
+//!     fn apply(_ctx: RunContext, _target: ResolvedTarget, _fake: bool) -> Result<(), RunnerError> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! register_runner!(Nothing);
+//! # fn main() {}
+//! ```
 
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated export shims

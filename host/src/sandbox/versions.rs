@@ -18,6 +18,15 @@ pub const PACKAGE: &str = "platform:migrate";
 /// adding `wit/since_vX.Y.Z` and its bindings; removing one is a breaking change of the host.
 pub const SUPPORTED: &[&str] = &["0.1.0"];
 
+/// sha256 of each published version's WIT files (name, NUL, contents, NUL, in name order).
+/// Published versions are frozen: a test fails when `wit/since_vX.Y.Z` changes, because
+/// components built against it would no longer match what the host links. Change the contract
+/// by adding a new version next to it (PLUGINS.md, "Versions").
+pub const FROZEN: &[(&str, &str)] = &[(
+    "0.1.0",
+    "de5e42bbf3f152e3252a65a639c06b14e9767fa95f2afa7035a8922b9c7a15a8",
+)];
+
 /// Why a plugin's WIT version cannot be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
@@ -118,6 +127,45 @@ mod tests {
         assert!(compatible(&v("1.4.0"), &v("1.2.0")));
         assert!(!compatible(&v("2.0.0"), &v("1.2.0")));
         assert!(!compatible(&v("1.0.0"), &v("0.1.0")));
+    }
+
+    /// The hash `FROZEN` records for a WIT folder.
+    fn wit_hash(dir: &std::path::Path) -> String {
+        use sha2::{Digest, Sha256};
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for n in names {
+            h.update(n.as_bytes());
+            h.update([0]);
+            h.update(std::fs::read(dir.join(&n)).unwrap());
+            h.update([0]);
+        }
+        hex::encode(h.finalize())
+    }
+
+    #[test]
+    fn published_wit_versions_are_frozen() {
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        for v in SUPPORTED {
+            let (_, want) = FROZEN
+                .iter()
+                .find(|(f, _)| f == v)
+                .unwrap_or_else(|| panic!("supported version {v} has no FROZEN hash"));
+            let dir = wit.join(format!("since_v{v}"));
+            assert_eq!(
+                &wit_hash(&dir),
+                want,
+                "{} changed, but published WIT versions are frozen: put the change in a new \
+                 wit/since_vX.Y.Z and add it to SUPPORTED (PLUGINS.md, Versions)",
+                dir.display()
+            );
+            let text = std::fs::read_to_string(dir.join("types.wit")).unwrap();
+            assert!(text.contains(&format!("package {PACKAGE}@{v};")), "{v}");
+        }
     }
 
     #[test]
