@@ -20,7 +20,18 @@ fn run(mut c: Command) -> Run {
 }
 
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Scaffolds live outside the repository: build them with its pinned toolchain, which
+    // `just setup` gave the wasm32-wasip2 target (the machine's default may lack it).
+    let pin = std::fs::read_to_string(root().join("rust-toolchain.toml")).unwrap();
+    let channel = pin
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("channel = "))
+        .map(|v| v.trim_matches('"').to_string());
+    if let Some(channel) = channel {
+        c.env("RUSTUP_TOOLCHAIN", channel);
+    }
+    c
 }
 
 /// One target directory for every scaffolded crate, kept between test runs.
