@@ -490,6 +490,18 @@ grants.hosts = ["{}"]
         .headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {token}")));
+    // Sent with its length, not chunked: some servers refuse chunked requests.
+    let length = last
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        length,
+        Some(last.body.len().to_string()),
+        "{:?}",
+        last.headers
+    );
     let doc = last.json();
     assert_eq!(doc["schema"], "platform-migrate.run/1");
     assert_eq!(doc["env"], "staging");

@@ -34,6 +34,16 @@ pub fn all() -> Vec<(String, String)> {
     host::all()
 }
 
+/// A message for the user that says what to fix (like [`crate::process::message`]).
+pub fn message(e: &SecretError) -> String {
+    match e {
+        SecretError::NotGranted(name) => format!(
+            "secret `{name}` is not granted to this plugin; add it to the plugin's grants.secrets"
+        ),
+        SecretError::Unavailable(message) => message.clone(),
+    }
+}
+
 /// A granted secret. The host redacts its value from everything it prints or records.
 pub fn secret(name: &str) -> Result<String, SecretError> {
     host::secret(name)

@@ -124,6 +124,16 @@ pub fn send(
             .append(k, v.as_bytes())
             .map_err(|e| HttpError::InvalidUrl(format!("header {k}: {e:?}")))?;
     }
+    // The body's length is known: say so, rather than send it chunked, which some servers and
+    // proxies refuse (411 Length Required) or do not read.
+    let has_length = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    if !has_length && !body.is_empty() {
+        fields
+            .append("content-length", body.len().to_string().as_bytes())
+            .map_err(|e| HttpError::InvalidUrl(format!("header content-length: {e:?}")))?;
+    }
     let req = OutgoingRequest::new(fields);
     let m = match method.to_ascii_uppercase().as_str() {
         "GET" => Method::Get,

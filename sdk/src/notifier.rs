@@ -26,7 +26,7 @@
 //!
 //!     fn notify(event: RunEvent) -> Result<(), NotifyError> {
 //!         let url = config::secret("team-hook")
-//!             .map_err(|e| NotifyError::Misconfigured(format!("{e:?}")))?;
+//!             .map_err(|e| NotifyError::Misconfigured(config::message(&e)))?;
 //!         let text = format!("{}: {} {:?}, {} changes", event.env, event.action,
 //!                            event.outcome, event.applied.len());
 //!         let body = serde_json::json!({ "text": text });
