@@ -22,9 +22,11 @@ test: build python-plugin
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     for p in {{plugins}} {{examples}}; do cargo test --release -p "$p"; done
 
-# Install what a fresh machine lacks: the wasm target and the demo's venv with Django.
+# Install what a fresh machine lacks: the wasm target, rustfmt and clippy (lint, and the checks
+# tests/plugin_kit.rs runs on scaffolded plugins), and the demo's venv with Django.
 setup:
     rustup target add wasm32-wasip2
+    rustup component add rustfmt clippy
     test -x {{venv}}/bin/python || {{python}} -m venv {{venv}}
     {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r examples/demo/requirements.txt
 

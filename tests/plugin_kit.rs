@@ -52,7 +52,11 @@ fn scaffold(dir: &Path, kind: &str, name: &str) -> PathBuf {
         out.all()
     );
     let crate_dir = dir.join(name);
+    // What a careful author runs: formatting and lints are clean as generated, the generated
+    // tests pass, and one command builds the component.
     for args in [
+        &["fmt", "--check"][..],
+        &["clippy", "--quiet", "--all-targets", "--", "-D", "warnings"][..],
         &["test", "--quiet"][..],
         &["build", "--release", "--quiet", "--target", "wasm32-wasip2"][..],
     ] {

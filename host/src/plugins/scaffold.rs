@@ -192,7 +192,7 @@ mod tests {
             assert_eq!(sdk["features"][0].as_str(), Some(world.kind()));
             assert_eq!(manifest["package"]["name"].as_str(), Some("my-plugin"));
             assert!(
-                files[3].1.contains("\"my-plugin\""),
+                files[3].1.contains("const NAME: &str = \"my-plugin\";"),
                 "describe names the plugin"
             );
         }
