@@ -58,6 +58,9 @@ pub fn sdk_source(sdk: Option<&str>) -> Result<String, Exit> {
             let v = semver::Version::parse(env!("CARGO_PKG_VERSION"))
                 .map(|v| format!("{}.{}", v.major, v.minor))
                 .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string());
+            eprintln!(
+                "note: the SDK sources this binary was built from ({BUILT_FROM_SDK}) are gone; the crate depends on platform-migrate-sdk {v} from crates.io. Pass --sdk PATH to use the sdk/ folder of a platform-migrate checkout instead"
+            );
             Ok(format!("version = {v:?}"))
         }
     }
