@@ -430,6 +430,33 @@ fn check_accepts_every_built_plugin_and_names_what_is_wrong_otherwise() {
     .unwrap();
     check(&file, Some("notifier")).expect(0);
 
+    // A notifier of our version that also imports an interface the host does not provide.
+    let extra = wit_as_version(dir.path(), "0.1.0");
+    std::fs::write(
+        extra.join("extra.wit"),
+        "package platform:migrate@0.1.0;\ninterface backdoor {\n  poke: func();\n}\n",
+    )
+    .unwrap();
+    let notifier_wit = std::fs::read_to_string(extra.join("notifier.wit")).unwrap();
+    std::fs::write(
+        extra.join("notifier.wit"),
+        notifier_wit.replace(
+            "world notifier {\n",
+            "world notifier {\n    import backdoor;\n",
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("extra.wasm");
+    std::fs::write(&file, dummy_component(&extra, "notifier")).unwrap();
+    let out = check(&file, None);
+    out.expect(2);
+    let line = out.error_line();
+    assert!(
+        line.contains("imports something this host does not provide"),
+        "{line}"
+    );
+    assert!(line.contains("backdoor"), "{line}");
+
     // Not a component at all.
     let file = dir.path().join("text.wasm");
     std::fs::write(&file, "hello").unwrap();
