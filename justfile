@@ -16,11 +16,17 @@ demo: build
     cd examples/demo && {{bin}} --env dev
 
 # Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
-test: build python-plugin
+test: build python-plugin sdk-docs
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     for p in {{plugins}} {{examples}}; do cargo test --release -p "$p"; done
+
+# The SDK's docs, every world at once, into target/doc/platform_migrate_sdk/index.html
+# (broken doc links fail it; `just test` runs it).
+sdk-docs:
+    RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo doc --release -p platform-migrate-sdk --features runner,backup,notifier --no-deps
+    @echo "open target/doc/platform_migrate_sdk/index.html"
 
 # Install what a fresh machine lacks: the wasm target, rustfmt and clippy (lint, and the checks
 # tests/plugin_kit.rs runs on scaffolded plugins), and the demo's venv with Django.

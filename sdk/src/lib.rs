@@ -20,8 +20,9 @@
 //! a crate to start from, and PLUGINS.md in the repository walks through building, checking,
 //! pinning and granting one.
 //!
-//! Read these docs with `cargo doc -p platform-migrate-sdk --features notifier --open` (or
-//! `backup`, `runner`): each world's module exists only with its feature.
+//! Read these docs with `just sdk-docs` in a platform-migrate checkout (every world at once), or
+//! `cargo doc -p platform-migrate-sdk --features notifier --open` (or `backup`, `runner`) for one
+//! world: a plugin enables exactly one.
 
 // Lets the generated export macros name this crate the same way from inside and outside.
 extern crate self as platform_migrate_sdk;
@@ -60,10 +61,14 @@ pub mod notifier;
 #[cfg(feature = "notifier")]
 pub use notifier::Notifier;
 
-#[cfg(any(
-    all(feature = "runner", feature = "backup"),
-    all(feature = "runner", feature = "notifier"),
-    all(feature = "backup", feature = "notifier")
+// Documentation (docs.rs, `just sdk-docs`) builds every world at once with `--cfg docsrs`.
+#[cfg(all(
+    not(docsrs),
+    any(
+        all(feature = "runner", feature = "backup"),
+        all(feature = "runner", feature = "notifier"),
+        all(feature = "backup", feature = "notifier")
+    )
 ))]
 compile_error!(
     "enable exactly one of the features `runner`, `backup`, `notifier`: a plugin implements one world"
