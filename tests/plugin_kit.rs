@@ -420,6 +420,38 @@ fn check_accepts_every_built_plugin_and_names_what_is_wrong_otherwise() {
     assert!(line.contains("plugin 'future'"), "{line}");
     assert!(line.contains("0.9.0") && line.contains("0.1.0"), "{line}");
     assert!(p.applied().is_empty(), "the run went ahead");
+    // `plugins list` says the same of every entry, as a pre-flight check.
+    let listed = p.run(&["plugins", "list"]);
+    listed.expect(1);
+    assert!(listed.stdout.contains("CANNOT LOAD"), "{}", listed.all());
+    assert!(
+        listed
+            .stdout
+            .contains("migration-runner plugin, platform:migrate@0.1.0"),
+        "{}",
+        listed.all()
+    );
+    assert!(listed.error_line().contains("0.9.0"), "{}", listed.all());
+
+    // An entry of the wrong world for its role is caught by `plugins list` before any run.
+    let q = Project::new();
+    q.write_config(&format!(
+        "{}
+[plugins.slack]
+path = \"{}\"
+",
+        config_text().replacen("backup = \"sqlite-backup\"", "backup = \"slack\"", 1),
+        plugin("slack_notifier").display()
+    ));
+    let listed = q.run(&["plugins", "list"]);
+    listed.expect(1);
+    assert!(
+        listed
+            .error_line()
+            .contains("env.dev.backup names 'slack', a notifier plugin; name a backup-provider plugin entry there"),
+        "{}",
+        listed.all()
+    );
 
     // A dummy of our own version and world passes: the checks above failed for their reasons.
     let file = dir.path().join("current.wasm");

@@ -1,10 +1,15 @@
-//! `platform-migrate plugins list|lock`: the plugin files a config names, their sha256, and
-//! the pins in the config. `lock` writes `sha256 = "..."` into each `[plugins.NAME]` entry,
+//! `platform-migrate plugins list|lock`: the plugin files a config names, their sha256, the
+//! pins in the config, and (list) whether each file loads in this host as the world its
+//! environments use it for. `lock` writes `sha256 = "..."` into each `[plugins.NAME]` entry,
 //! keeping the file's comments and layout; from then on a changed or replaced `.wasm` is
 //! refused before it is compiled.
 
 use crate::config::{Config, PluginConfig};
 use crate::exit::{Code, Exit};
+use crate::sandbox::{Sandbox, World};
+use crate::secrets::Redactor;
+use crate::ui::{Ui, Verbosity};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 /// What the file on disk is, against its pin.
@@ -41,21 +46,23 @@ pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
 
 pub fn list(cfg: &Config) -> Result<Code, Exit> {
     let mut bad = Vec::new();
+    let sandbox = Sandbox::new(Redactor::default(), Ui::new(Verbosity::Quiet))
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let mut worlds: BTreeMap<&str, World> = BTreeMap::new();
     for p in cfg.plugins.values() {
-        let (sha, size) = match measure(p) {
-            Ok(m) => m,
-            Err(e) => {
-                println!("{:<16} MISSING  {}", p.name, p.path.display());
-                bad.push(e.message);
-                continue;
-            }
+        let Ok(bytes) = std::fs::read(&p.path) else {
+            println!("{:<16} MISSING  {}", p.name, p.path.display());
+            bad.push(measure(p).err().map(|e| e.message).unwrap_or_default());
+            continue;
         };
+        let sha = crate::sandbox::cache::sha256_hex(&bytes);
+        let size = bytes.len();
         let state = match pin_state(p, &sha) {
             Pin::Matches => "pinned".to_string(),
             Pin::Unpinned => "unpinned".to_string(),
             Pin::Differs { pinned } => {
                 bad.push(format!(
-                    "plugin '{}': {} does not match its pin {pinned}",
+                    "plugin '{}': {} does not match its pin {pinned}; rebuild from a trusted source, or `platform-migrate plugins lock` if the change is yours",
                     p.name,
                     p.path.display()
                 ));
@@ -67,13 +74,51 @@ pub fn list(cfg: &Config) -> Result<Code, Exit> {
             p.name,
             p.path.display()
         );
+        // What the file is, checked as a run would load it (no plugin code runs).
+        match sandbox.examine(&p.name, &p.path, &bytes, None) {
+            Ok(e) => {
+                println!(
+                    "{:<16} {} plugin, {}@{}",
+                    "",
+                    e.world.wit_name(),
+                    crate::sandbox::versions::PACKAGE,
+                    e.wit_version
+                );
+                worlds.insert(&p.name, e.world);
+            }
+            Err(e) => {
+                println!("{:<16} CANNOT LOAD", "");
+                bad.push(e.to_string());
+            }
+        }
+    }
+    // Each environment's entries must be of the world their role needs.
+    for env in cfg.envs.values() {
+        let roles = std::iter::once(("runner", &env.runner, World::Runner))
+            .chain(env.backup.iter().map(|b| ("backup", b, World::Backup)))
+            .chain(
+                env.notifiers
+                    .iter()
+                    .map(|n| ("notifiers", n, World::Notifier)),
+            );
+        for (role, entry, want) in roles {
+            match worlds.get(entry.as_str()) {
+                Some(w) if *w != want => bad.push(format!(
+                    "env.{}.{role} names '{entry}', a {} plugin; name a {} plugin entry there",
+                    env.name,
+                    w.wit_name(),
+                    want.wit_name()
+                )),
+                _ => {}
+            }
+        }
     }
     match bad.first() {
         None => Ok(Code::Success),
         Some(first) => Err(Exit::failed(format!(
-            "{first}{}; rebuild from a trusted source, or `platform-migrate plugins lock` if the change is yours",
+            "{first}{}",
             if bad.len() > 1 {
-                format!(" (and {} more)", bad.len() - 1)
+                format!(" (and {} more problems above)", bad.len() - 1)
             } else {
                 String::new()
             }
