@@ -199,12 +199,12 @@ fn prod_backs_up_verifies_catalogues_then_migrates_and_the_backup_restores() {
         .collect();
     assert!(
         cmds.iter().any(|c| c
-            .ends_with("--env prod --app users --migration 0002_user_email_user_joined --confirm")),
+            .ends_with("--env prod --app users --migration 0002_user_email_user_joined --confirm --allow-destructive")),
         "{cmds:?}"
     );
     assert!(
-        cmds.iter()
-            .any(|c| c.ends_with("--env prod --app orders --migration zero --confirm")),
+        cmds.iter().any(|c| c
+            .ends_with("--env prod --app orders --migration zero --confirm --allow-destructive")),
         "{cmds:?}"
     );
 
@@ -357,11 +357,22 @@ fn a_migration_that_raises_leaves_an_accurate_history_and_the_rollback_plan() {
         r.all()
     );
     assert!(
-        r.stdout.contains("--app orders --migration zero --confirm"),
+        r.stdout
+            .contains("--app orders --migration zero --confirm --allow-destructive"),
         "{}",
         r.all()
     );
     assert_eq!(last["rollback_plan"]["backup_id"], last["backup"]["id"]);
+    // The printed commands run as printed (prod refuses destructive plans; they say so).
+    for cmd in last["rollback_plan"]["commands"].as_array().unwrap() {
+        let argv: Vec<&str> = cmd.as_str().unwrap().split_whitespace().skip(1).collect();
+        t.run(&argv).expect(0);
+    }
+    let applied = t.applied();
+    assert!(
+        !applied.iter().any(|m| m.starts_with("orders.")),
+        "{applied:?}"
+    );
 }
 
 #[test]

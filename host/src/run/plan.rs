@@ -122,6 +122,7 @@ impl Run<'_> {
                 config: &self.cfg.path,
                 env: &self.env.name,
                 confirm: self.env.require_confirm,
+                refuse_destructive: self.env.refuse_destructive,
             };
             let backup_id = self.entry.backup.as_ref().map(|b| b.id.as_str());
             let rp = rollback_plan::compute(&self.before, plan, &how, backup_id);

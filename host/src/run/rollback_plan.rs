@@ -37,6 +37,9 @@ pub struct Invocation<'a> {
     pub config: &'a std::path::Path,
     pub env: &'a str,
     pub confirm: bool,
+    /// The environment refuses destructive plans (prod): undoing a forward step drops what it
+    /// added, so the commands carry `--allow-destructive` to be runnable as printed.
+    pub refuse_destructive: bool,
 }
 
 /// The plan that undoes `plan`, given the state `before` it runs.
@@ -56,16 +59,25 @@ pub fn compute(
         backup_id: backup_id.map(str::to_string),
         ..RollbackPlan::default()
     };
+    let destructive = how.refuse_destructive && plan.steps.iter().any(|s| !s.backwards);
+    let flags = format!(
+        "{}{}",
+        if how.confirm { " --confirm" } else { "" },
+        if destructive {
+            " --allow-destructive"
+        } else {
+            ""
+        }
+    );
     // Undo the apps in the reverse of the order the plan first touches them.
     for app in apps.iter().rev() {
         match position(before, app) {
             Ok(pos) => {
                 let name = pos.unwrap_or_else(|| "zero".into());
                 out.commands.push(format!(
-                    "platform-migrate --config {} --env {} --app {app} --migration {name}{}",
+                    "platform-migrate --config {} --env {} --app {app} --migration {name}{flags}",
                     how.config.display(),
                     how.env,
-                    if how.confirm { " --confirm" } else { "" }
                 ));
                 out.positions.push((app.to_string(), name));
             }
@@ -193,14 +205,31 @@ mod tests {
             config: std::path::Path::new("/srv/pm.toml"),
             env: "prod",
             confirm: true,
+            refuse_destructive: true,
         };
         let rp = compute(&state(), &plan, &how, Some("prod-1"));
         assert_eq!(
             rp.commands,
             vec![
-                "platform-migrate --config /srv/pm.toml --env prod --app orders --migration zero --confirm",
-                "platform-migrate --config /srv/pm.toml --env prod --app users --migration 0002_email --confirm",
+                "platform-migrate --config /srv/pm.toml --env prod --app orders --migration zero --confirm --allow-destructive",
+                "platform-migrate --config /srv/pm.toml --env prod --app users --migration 0002_email --confirm --allow-destructive",
             ]
+        );
+        // Undoing a rollback migrates forward: nothing is dropped, no flag.
+        let back = Plan {
+            resolved: ResolvedTarget::All,
+            steps: vec![PlanStep {
+                backwards: true,
+                ..step("users", "0002_email", false)
+            }],
+        };
+        let undo = compute(&state(), &back, &how, None);
+        assert!(
+            undo.commands
+                .iter()
+                .all(|c| !c.contains("--allow-destructive")),
+            "{:?}",
+            undo.commands
         );
         assert_eq!(
             rp.positions,
