@@ -212,7 +212,7 @@ fn a_second_run_of_the_same_env_fails_fast_naming_the_holder_or_waits() {
     assert_eq!(
         outcomes,
         [
-            ("failed".to_string(), 8),
+            ("busy".to_string(), 8),
             ("succeeded".to_string(), 0),
             ("succeeded".to_string(), 0)
         ]

@@ -142,6 +142,7 @@ impl Run<'_> {
                 fail.message = self.redactor.redact(&fail.message);
                 let word = match fail.code {
                     Code::Refused => "refused",
+                    Code::Busy => "busy",
                     Code::Interrupted | Code::Terminated => "interrupted",
                     _ => "failed",
                 };
@@ -278,6 +279,8 @@ pub fn run(
         Ok(()) if run.req.action == Action::Show => "shown",
         Ok(()) => "succeeded",
         Err(f) if f.code == Code::Refused => "refused",
+        // Another run holds the environment: nothing was attempted, nothing changed.
+        Err(f) if f.code == Code::Busy => "busy",
         Err(f) if matches!(f.code, Code::Interrupted | Code::Terminated) => "interrupted",
         Err(_) => "failed",
     };

@@ -24,7 +24,8 @@ impl Run<'_> {
             run_id: self.run_id.clone(),
             action: self.req.action.as_str().to_string(),
             outcome: match outcome {
-                "refused" => Outcome::Refused,
+                // WIT has no busy case (0.1.0 is frozen): like a gate, it changed nothing.
+                "refused" | "busy" => Outcome::Refused,
                 "failed" => Outcome::Failed,
                 "interrupted" => Outcome::Interrupted,
                 _ => Outcome::Succeeded,
