@@ -261,3 +261,69 @@ fn lint_findings_travel_with_the_notification() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_signal_during_a_notification_ends_the_wait_for_a_silent_server() {
+    // A server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let (accepted, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for s in listener.incoming().flatten() {
+            open.push(s);
+            let _ = accepted.send(());
+        }
+    });
+    let p = Project::new();
+    p.run(&["--env", "dev", "--app", "users", "--migration", "0001"])
+        .expect(0);
+    p.write_config(&format!(
+        r#"{}notifiers = ["slack"]
+
+[plugins.slack]
+path = "{}"
+settings = {{ max-attempts = 1, timeout-secs = 30 }}
+grants.secrets = {{ slack-webhook = {{ env = "{HOOK_VAR}" }} }}
+grants.hosts = ["{origin}"]
+"#,
+        config_text(),
+        plugin("slack_notifier").display()
+    ));
+    let hook = format!("{origin}/services/T/B/{TOKEN}");
+    let child = p
+        .command(
+            &["--env", "prod", "--confirm"],
+            &[(HOOK_VAR, hook.as_str())],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The migrations ran; the notifier is now waiting for the server's first byte (up to 30 s).
+    connected
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the notifier connected");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    // SAFETY: sends a signal to the child we started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let waited = t.elapsed();
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Well before the request's 30 s timeout: the signal ended the wait.
+    assert!(
+        waited < std::time::Duration::from_secs(15),
+        "took {waited:?}\n{all}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(!all.contains(TOKEN), "webhook URL leaked\n{all}");
+    // The migrations stand and are recorded.
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["env"], "prod");
+    assert!(!last["applied"].as_array().unwrap().is_empty(), "{last}");
+}

@@ -44,6 +44,13 @@ fn cap(t: Option<Duration>) -> Option<Duration> {
     Some(t.map_or(MAX_HTTP_TIMEOUT, |t| t.min(MAX_HTTP_TIMEOUT)))
 }
 
+/// Resolves once a signal asks the host to stop what it is doing.
+async fn until_interrupted() {
+    while !crate::interrupt::aborting() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type Sent = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Io), Error>> + Send>;
 
@@ -79,8 +86,15 @@ impl WasiHttpHooks for HttpGate {
         let max = self.max_response_bytes;
         let plugin = self.plugin.clone();
         Box::new(async move {
-            let (res, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            // A signal (SIGINT/SIGTERM) ends the wait for the server at once instead of after
+            // the timeout: the plugin sees an error and the host goes on to exit.
+            let send = wasmtime_wasi_http::default_send_request(request, Some(options));
+            let (res, io) = tokio::select! {
+                r = send => r?,
+                () = until_interrupted() => {
+                    return Err(Error::InternalError(Some("interrupted by a signal".into())));
+                }
+            };
             let res = res.map(|body| {
                 Limited::new(body, max as usize)
                     .map_err(move |e| match e.downcast::<Error>() {
