@@ -35,6 +35,17 @@ fn history_verify_finds_an_edited_line() {
         "{}",
         bad.all()
     );
+    // Removing the last line keeps the chain intact, but history.head remembers it.
+    std::fs::write(&file, [lines[0], lines[1]].join("\n") + "\n").unwrap();
+    let cut = p.run(&["history", "verify"]);
+    cut.expect(1);
+    assert!(
+        cut.error_line()
+            .contains("the history ends at line 2, but history.head records line 3"),
+        "{}",
+        cut.all()
+    );
+    std::fs::write(&file, [lines[0], &forged, lines[2]].join("\n") + "\n").unwrap();
     // `history` still prints every run.
     let shown = p.run(&["history"]);
     shown.expect(0);

@@ -1,7 +1,9 @@
 //! Run history: one JSON line per run (refused runs included) appended to
 //! `<state-dir>/history.jsonl` under a file lock and fsync'd. Each line carries `prev`, the
 //! sha256 of the line before it (the first line: sixty-four zeros), so an edited, inserted or
-//! removed line breaks the chain and `history verify` names the first broken link.
+//! removed line breaks the chain and `history verify` names the first broken link. Beside it,
+//! `history.head` records how many lines there are and the sha256 of the last, rewritten with
+//! every append, so removing the last lines is found too (unless the head is rewritten as well).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -163,6 +165,34 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("history.jsonl")
 }
 
+/// `history.head`: the number of lines and the sha256 of the last one, as of the last append.
+pub fn head_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("history.head")
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Head {
+    lines: usize,
+    last: String,
+}
+
+/// Line numbers (1-based) and contents of the non-empty lines.
+fn numbered(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    text.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| (i + 1, l))
+}
+
+/// Replace the head atomically (temp file in the same folder, renamed over it).
+fn write_head(state_dir: &Path, head: &Head) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(state_dir)?;
+    serde_json::to_writer(&mut tmp, head).map_err(std::io::Error::other)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(head_path(state_dir)).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// One line as written: the link to the line before, then the entry.
 #[derive(Serialize)]
 struct Line<'a> {
@@ -198,9 +228,21 @@ pub fn append(state_dir: &Path, entry: &Entry) -> std::io::Result<()> {
         None => GENESIS.to_string(),
     };
     serde_json::to_writer(&mut out, &Line { prev, entry }).map_err(std::io::Error::other)?;
+    let new_line = out.clone();
+    let new_line = new_line.strip_prefix(b"\n").unwrap_or(&new_line);
     out.push(b'\n');
     f.write_all(&out)?;
-    f.sync_all()
+    f.sync_all()?;
+    // Still under the lock: the head names the line just written.
+    // A line cut short keeps its number; the new line follows it either way.
+    let lines = numbered(&text).last().map_or(0, |(n, _)| n) + 1;
+    write_head(
+        state_dir,
+        &Head {
+            lines,
+            last: sha256_hex(new_line),
+        },
+    )
 }
 
 /// Where the chain breaks.
@@ -212,6 +254,10 @@ pub enum Broken {
     Link { line: usize },
     #[error("history line 1 does not start the chain (its `prev` is not {GENESIS}): lines before it were removed")]
     Start,
+    #[error("the history ends at line {have}, but history.head records line {recorded} as the last written: the last lines were removed")]
+    Truncated { have: usize, recorded: usize },
+    #[error("history line {line} is not the line history.head records as written last (its sha256 differs): it or history.head was changed")]
+    Head { line: usize },
 }
 
 /// Check every link; returns the number of lines, or the first broken link.
@@ -221,7 +267,30 @@ pub fn verify(state_dir: &Path) -> std::io::Result<Result<usize, Broken>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(0)),
         Err(e) => return Err(e),
     };
-    Ok(verify_lines(&text))
+    let head = match std::fs::read(head_path(state_dir)) {
+        Ok(h) => serde_json::from_slice::<Head>(&h).ok(),
+        Err(_) => None,
+    };
+    Ok(verify_lines(&text).and_then(|n| check_head(&text, head.as_ref()).map(|()| n)))
+}
+
+/// The line the head names is there and is the one written then (later lines may follow, from
+/// a crash between the two writes).
+fn check_head(text: &[u8], head: Option<&Head>) -> Result<(), Broken> {
+    let Some(head) = head else {
+        return Ok(()); // written before heads existed
+    };
+    let lines: Vec<(usize, &[u8])> = numbered(text).collect();
+    let have = lines.last().map_or(0, |(n, _)| *n);
+    match lines.iter().find(|(n, _)| *n == head.lines) {
+        None if have < head.lines => Err(Broken::Truncated {
+            have,
+            recorded: head.lines,
+        }),
+        None => Err(Broken::Head { line: head.lines }),
+        Some((n, line)) if sha256_hex(line) != head.last => Err(Broken::Head { line: *n }),
+        Some(_) => Ok(()),
+    }
 }
 
 fn verify_lines(text: &[u8]) -> Result<usize, Broken> {
@@ -365,6 +434,11 @@ mod tests {
             verify(dir.path()).unwrap(),
             Err(Broken::Malformed { line: 4, .. })
         ));
+        let after = std::fs::read(path(dir.path())).unwrap();
+        let head: Head =
+            serde_json::from_slice(&std::fs::read(head_path(dir.path())).unwrap()).unwrap();
+        assert_eq!(head.lines, 5);
+        assert_eq!(check_head(&after, Some(&head)), Ok(()));
         // Printing the history still works: the cut line is skipped.
         let ids: Vec<String> = read(dir.path())
             .unwrap()
@@ -372,6 +446,43 @@ mod tests {
             .map(|e| e.run_id)
             .collect();
         assert_eq!(ids, ["a", "b", "c", "e"]);
+    }
+
+    #[test]
+    fn removing_the_last_lines_is_found_through_the_head() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["a", "b", "c"] {
+            append(dir.path(), &entry(id)).unwrap();
+        }
+        assert_eq!(verify(dir.path()).unwrap(), Ok(3));
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(path(dir.path()), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        assert_eq!(
+            verify(dir.path()).unwrap(),
+            Err(Broken::Truncated {
+                have: 2,
+                recorded: 3
+            })
+        );
+        // The last line replaced by another that links correctly: the head's hash differs.
+        std::fs::write(path(dir.path()), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        let mut forged = entry("forged");
+        forged.env = "prod".into();
+        std::fs::write(head_path(dir.path()), "{\"lines\":2,\"last\":\"x\"}").unwrap();
+        append(dir.path(), &forged).unwrap();
+        std::fs::write(
+            head_path(dir.path()),
+            format!(
+                "{{\"lines\":3,\"last\":\"{}\"}}",
+                sha256_hex(lines[2].as_bytes())
+            ),
+        )
+        .unwrap();
+        assert_eq!(verify(dir.path()).unwrap(), Err(Broken::Head { line: 3 }));
+        // Without a head (older state directories) the chain alone is checked.
+        std::fs::remove_file(head_path(dir.path())).unwrap();
+        assert_eq!(verify(dir.path()).unwrap(), Ok(3));
     }
 
     #[test]
