@@ -162,7 +162,8 @@ pub enum PluginKind {
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
     /// Write a new plugin crate that builds to a working component with one command
-    /// (`cargo build --release`) and has a test (`cargo test`). No config needed.
+    /// (`cargo build --release --target wasm32-wasip2`) and has tests (`cargo test`). No config
+    /// needed.
     New {
         /// Which world the plugin implements.
         #[arg(long, value_enum)]
@@ -200,7 +201,9 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Each plugin entry of the config: file, size, sha256, and whether it matches its pin.
+    /// Each plugin entry of the config: file, size, sha256, whether it matches its pin, its
+    /// world and WIT version; exit 1 when one cannot load or an env uses it in another world's
+    /// role.
     List,
     /// Pin every plugin entry (or the named ones) to its file's current sha256, written into
     /// the config as `sha256 = "..."`; a changed file is then refused before it is compiled.
