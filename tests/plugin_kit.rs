@@ -589,6 +589,31 @@ grants.hosts = ["{}"]
         "{listing}"
     );
     p.run(&["backups", "verify", &id]).expect(0);
+
+    // Inspecting a config entry describes it with its settings and checks its grants.
+    let shown = p.run(&["plugin", "inspect", "media"]);
+    shown.expect(0);
+    assert!(shown.stdout.contains("directory /media"), "{}", shown.all());
+    assert!(
+        shown
+            .stdout
+            .contains("grants        cover every declared capability"),
+        "{}",
+        shown.all()
+    );
+    let cfg = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    p.write_config(&cfg.replace(", hook-token = { env = \"PM_TEST_HOOK_TOKEN\" }", ""));
+    let shown = p.run(&["plugin", "inspect", "--json", "hook"]);
+    shown.expect(4);
+    let v: serde_json::Value = serde_json::from_str(&shown.stdout).expect(&shown.stdout);
+    assert_eq!(v["grants_cover_needs"], false);
+    assert!(
+        shown.error_line().contains("needs secret 'hook-token'"),
+        "{}",
+        shown.all()
+    );
+    p.write_config(&cfg);
+
     let bytes = std::fs::read(&archive).unwrap();
     std::fs::write(&archive, &bytes[..bytes.len() - 40]).unwrap();
     let out = p.run(&["backups", "verify", &id]);

@@ -182,7 +182,10 @@ pub enum PluginsCommand {
     /// Describe a plugin file: world, WIT package version, declared capabilities (the
     /// grants it needs), imports, sha256 and size. No config needed.
     Inspect {
-        /// The `.wasm` component.
+        /// The `.wasm` component, or the name of a plugin entry of the config: then `describe`
+        /// runs with the entry's settings and its grants are checked against what it declares
+        /// (exit 4 naming the missing grant).
+        #[arg(value_name = "FILE|ENTRY")]
         file: PathBuf,
         /// Print one JSON document instead.
         #[arg(long)]

@@ -20,7 +20,7 @@ fn name_of(file: &Path) -> String {
 fn examine(file: &Path, want: Option<World>) -> Result<(Sandbox, Examined), Exit> {
     let bytes = std::fs::read(file).map_err(|e| {
         Exit::usage(format!(
-            "cannot read plugin file {}: {e}; name a built .wasm component (cargo build --release puts it under target/wasm32-wasip2/release/)",
+            "cannot read plugin file {}: {e}; name a built .wasm component (cargo build --release --target wasm32-wasip2 puts it under target/wasm32-wasip2/release/) or a plugin entry of the config",
             file.display()
         ))
     })?;
@@ -54,11 +54,14 @@ pub fn check(file: &Path, want: Option<World>, json: bool) -> Result<Code, Exit>
     Ok(Code::Success)
 }
 
-/// Run the plugin's `describe` with no grants.
-fn describe(sandbox: &Sandbox, file: &Path, world: World) -> Result<Info, Exit> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_path_buf());
-    let entry = PluginConfig::bare(&name_of(file), file);
-    let loaded = sandbox.load(&cwd, &entry, None)?;
+/// Run the plugin's `describe` as `entry` (its settings and grants), from `base_dir`.
+fn describe(
+    sandbox: &Sandbox,
+    base_dir: &Path,
+    entry: &PluginConfig,
+    world: World,
+) -> Result<Info, Exit> {
+    let loaded = sandbox.load(base_dir, entry, None)?;
     let info = match world {
         World::Runner => sandbox::Runner::instantiate(sandbox, loaded)?.describe()?,
         World::Backup => sandbox::Backup::instantiate(sandbox, loaded)?.describe()?,
@@ -67,10 +70,38 @@ fn describe(sandbox: &Sandbox, file: &Path, world: World) -> Result<Info, Exit> 
     Ok(info)
 }
 
+/// A plugin entry of the config: described with its own settings, and its grants checked
+/// against what it declares.
+pub fn inspect_entry(cfg: &crate::config::Config, name: &str, json: bool) -> Result<Code, Exit> {
+    let Some(entry) = cfg.plugins.get(name) else {
+        let known: Vec<&str> = cfg.plugins.keys().map(String::as_str).collect();
+        return Err(Exit::usage(format!(
+            "{name} is neither a file nor a plugin entry of {}; give a .wasm path or one of: {}",
+            cfg.path.display(),
+            known.join(", ")
+        )));
+    };
+    report(&entry.path, Some((&cfg.base_dir, entry)), json)
+}
+
 pub fn inspect(file: &Path, json: bool) -> Result<Code, Exit> {
+    report(file, None, json)
+}
+
+/// Inspect `file`; with an entry, as that entry (settings, grants) rather than bare.
+fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Result<Code, Exit> {
     let (sandbox, e) = examine(file, None)?;
-    let info = describe(&sandbox, file, e.world)?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_path_buf());
+    let bare = PluginConfig::bare(&name_of(file), file);
+    let (base_dir, config) = entry.unwrap_or((&cwd, &bare));
+    let info = describe(&sandbox, base_dir, config, e.world)?;
+    // For an entry: do its grants cover what it declares? (A run checks the same at step 1.)
+    let coverage = entry.map(|(_, c)| c.grants.check_needs(&info.needs).map_err(|d| d.0));
     let interfaces = e.shape.host_interfaces();
+    let denied = |c: &Option<Result<(), String>>| match c {
+        Some(Err(missing)) => Err(Exit::new(Code::Denied, missing.clone())),
+        _ => Ok(Code::Success),
+    };
     if json {
         let caps: Vec<_> = info
             .needs
@@ -98,10 +129,16 @@ pub fn inspect(file: &Path, json: bool) -> Result<Code, Exit> {
                 "host_interfaces": interfaces,
                 "imports": e.shape.imports,
                 "exports": e.shape.exports,
+                "entry": entry.map(|(_, c)| c.name.clone()),
+                "grants_cover_needs": coverage.as_ref().map(|c| c.is_ok()),
+                "missing_grant": coverage.as_ref().and_then(|c| c.as_ref().err().cloned()),
             }))
             .unwrap_or_default()
         );
-        return Ok(Code::Success);
+        return denied(&coverage);
+    }
+    if entry.is_some() {
+        println!("entry         plugins.{}", config.name);
     }
     println!("file          {}", file.display());
     println!("size          {} bytes", e.size);
@@ -130,6 +167,14 @@ pub fn inspect(file: &Path, json: bool) -> Result<Code, Exit> {
     for (i, what) in interfaces.iter().enumerate() {
         let label = if i == 0 { "uses" } else { "" };
         println!("{label:<13} {what}");
+    }
+    match &coverage {
+        Some(Ok(())) => println!("grants        cover every declared capability"),
+        Some(Err(missing)) => println!("grants        MISSING: {missing}"),
+        None => {}
+    }
+    if entry.is_some() {
+        return denied(&coverage);
     }
     println!();
     println!("# A config entry for it (fill in the capitals; `platform-migrate plugins lock` re-pins after a rebuild):");

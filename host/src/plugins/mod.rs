@@ -23,6 +23,13 @@ impl From<PluginKind> for World {
     }
 }
 
+/// `plugin inspect X`: X names a config entry rather than a file when no such file exists and
+/// it does not look like a path (`.../x`, `x.wasm`).
+fn names_entry(arg: &std::path::Path) -> bool {
+    let text = arg.to_string_lossy();
+    !arg.is_file() && !text.contains('/') && !text.ends_with(".wasm")
+}
+
 /// Run a command that needs no config; `None` for the ones that do.
 pub fn without_config(cmd: &PluginsCommand) -> Result<Option<Code>, Exit> {
     Ok(Some(match cmd {
@@ -32,6 +39,8 @@ pub fn without_config(cmd: &PluginsCommand) -> Result<Option<Code>, Exit> {
             dir,
             sdk,
         } => scaffold::main((*kind).into(), name, dir.as_deref(), sdk.as_deref())?,
+        // Not a file: perhaps a plugin entry of the config.
+        PluginsCommand::Inspect { file, .. } if names_entry(file) => return Ok(None),
         PluginsCommand::Inspect { file, json } => inspect::inspect(file, *json)?,
         PluginsCommand::Check { file, kind, json } => {
             inspect::check(file, kind.map(World::from), *json)?
@@ -45,6 +54,9 @@ pub fn main(cfg: &Config, cmd: &PluginsCommand) -> Result<Code, Exit> {
     match cmd {
         PluginsCommand::List => pins::list(cfg),
         PluginsCommand::Lock { names } => pins::lock(cfg, names),
+        PluginsCommand::Inspect { file, json } if names_entry(file) => {
+            inspect::inspect_entry(cfg, &file.to_string_lossy(), *json)
+        }
         other => without_config(other).map(|c| c.unwrap_or(Code::Success)),
     }
 }
