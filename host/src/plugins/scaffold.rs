@@ -155,9 +155,13 @@ pub fn main(world: World, name: &str, dir: Option<&Path>, sdk: Option<&str>) -> 
     );
     println!("next:");
     println!("  cd {}", dir.display());
+    println!("  rustup target add wasm32-wasip2   # once per toolchain");
     println!("  cargo test");
     println!("  cargo build --release --target wasm32-wasip2");
     println!("  platform-migrate plugin inspect target/wasm32-wasip2/release/{crate_name}.wasm");
+    println!(
+        "then paste the config entry from README.md (or from inspect) into platform-migrate.toml"
+    );
     Ok(Code::Success)
 }
 
