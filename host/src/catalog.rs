@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One backup.
@@ -82,15 +82,7 @@ pub fn save(state_dir: &Path, backups: &[Backup]) -> Result<(), CatalogError> {
         backups: backups.to_vec(),
     })
     .map_err(|e| err(std::io::Error::other(e)))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(err)?;
-    tmp.write_all(body.as_bytes()).map_err(err)?;
-    tmp.write_all(b"\n").map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(&p).map_err(|e| err(e.error))?;
-    if let Ok(dir) = std::fs::File::open(state_dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    crate::atomic::replace(&p, format!("{body}\n").as_bytes()).map_err(err)
 }
 
 /// Read, change and save the catalog under an exclusive OS lock (`backups.lock`, flock), so

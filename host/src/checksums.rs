@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// `app.name` -> sha256 of the file when it was applied.
@@ -35,12 +34,9 @@ pub fn save(state_dir: &Path, env: &str, c: &Checksums) -> std::io::Result<()> {
     let p = path(state_dir, env);
     let dir = p.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer_pretty(&mut tmp, c).map_err(std::io::Error::other)?;
-    tmp.write_all(b"\n")?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(&p).map_err(|e| e.error)?;
-    Ok(())
+    let mut body = serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?;
+    body.push(b'\n');
+    crate::atomic::replace(&p, &body)
 }
 
 #[cfg(test)]

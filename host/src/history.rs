@@ -184,13 +184,10 @@ fn numbered(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l))
 }
 
-/// Replace the head atomically (temp file in the same folder, renamed over it).
+/// Replace the head atomically.
 fn write_head(state_dir: &Path, head: &Head) -> std::io::Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(state_dir)?;
-    serde_json::to_writer(&mut tmp, head).map_err(std::io::Error::other)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(head_path(state_dir)).map_err(|e| e.error)?;
-    Ok(())
+    let body = serde_json::to_vec(head).map_err(std::io::Error::other)?;
+    crate::atomic::replace(&head_path(state_dir), &body)
 }
 
 /// One line as written: the link to the line before, then the entry.

@@ -10,6 +10,7 @@
 //! - `backups`, `plugins`: the `backups ...` and `plugins list|lock` commands.
 
 pub mod app;
+pub mod atomic;
 pub mod background;
 pub mod backups;
 pub mod catalog;

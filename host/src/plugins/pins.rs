@@ -10,7 +10,6 @@ use crate::sandbox::{Sandbox, World};
 use crate::secrets::Redactor;
 use crate::ui::{Ui, Verbosity};
 use std::collections::BTreeMap;
-use std::io::Write;
 
 /// What the file on disk is, against its pin.
 #[derive(Debug, PartialEq, Eq)]
@@ -183,18 +182,10 @@ pub fn write_pins(text: &str, pins: &[(String, String)]) -> Result<String, Strin
     Ok(doc.to_string())
 }
 
-/// Replace `path` atomically: a temp file in the same folder, fsync'd, renamed over it.
+/// Replace the config atomically, keeping its permissions.
 fn replace(path: &std::path::Path, text: &str) -> Result<(), Exit> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let fail = |e: std::io::Error| Exit::failed(format!("cannot write {}: {e}", path.display()));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    tmp.write_all(text.as_bytes()).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+    crate::atomic::replace(path, text.as_bytes())
+        .map_err(|e| Exit::failed(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]
