@@ -60,10 +60,13 @@ pub fn locate<'g>(
         .max_by_key(|(g, _)| g.guest.len());
     match best {
         Some((g, rest)) => Ok((g, rest.to_path_buf())),
-        None => Err(Denied(format!(
-            "plugin '{plugin}' asked for directory {guest}, which no grant mounts; add \
-             {{ host = \"...\", guest = \"{guest}\", access = \"read-only\" }} to plugins.{plugin}.grants.dirs"
-        ))),
+        None => {
+            let (key, entry) = super::Need::Directory(guest.to_string()).grant();
+            Err(Denied(format!(
+                "plugin '{plugin}' asked for directory {guest}, which no grant mounts; add \
+                 {entry} to plugins.{plugin}.grants.{key}"
+            )))
+        }
     }
 }
 

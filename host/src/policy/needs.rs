@@ -68,33 +68,42 @@ pub fn grants_toml(needs: &[Need]) -> Vec<String> {
 }
 
 impl Grants {
-    /// The first need the grants do not cover, as a message naming the grant to add.
+    /// Does a grant cover this need?
+    fn covers(&self, need: &Need) -> bool {
+        let p = &self.plugin;
+        match need {
+            Need::RunProgram(prog) => self.commands.iter().any(|c| &c.program == prog),
+            Need::Directory(guest) => self
+                .dirs
+                .iter()
+                .any(|d| super::dirs::to_host(p, std::slice::from_ref(d), guest).is_ok()),
+            Need::EnvVar(v) => self.env.contains(v) || self.inherit_env.contains(v),
+            Need::Secret(s) => self.secrets.contains(s),
+            Need::OutboundHttp(origin) => super::hosts::allows_origin(&self.hosts, origin),
+        }
+    }
+
+    /// The first need the grants do not cover, as a message naming the grant to add (the
+    /// same entry `plugin inspect` suggests).
     pub fn check_needs(&self, needs: &[Need]) -> Result<(), Denied> {
         let p = &self.plugin;
-        for need in needs {
-            let missing = match need {
-                Need::RunProgram(prog) if !self.commands.iter().any(|c| &c.program == prog) => Some(format!(
-                    "plugin '{p}' needs to run `{prog}`, which its grants do not allow; add {{ program = \"{prog}\", args = [\"**\"] }} (or a narrower pattern) to plugins.{p}.grants.commands"
-                )),
-                Need::Directory(guest) if !self.dirs.iter().any(|d| super::dirs::to_host(p, std::slice::from_ref(d), guest).is_ok()) => Some(format!(
-                    "plugin '{p}' needs directory {guest}; add {{ host = \"...\", guest = \"{guest}\", access = \"read-only\" }} to plugins.{p}.grants.dirs"
-                )),
-                Need::EnvVar(v) if !self.env.contains(v) && !self.inherit_env.contains(v) => Some(format!(
-                    "plugin '{p}' needs to set environment variable {v}; add \"{v}\" to plugins.{p}.grants.env"
-                )),
-                Need::Secret(s) if !self.secrets.contains(s) => Some(format!(
-                    "plugin '{p}' needs secret '{s}'; add {s} = {{ env = \"VAR\" }} to plugins.{p}.grants.secrets"
-                )),
-                Need::OutboundHttp(origin) if !super::hosts::allows_origin(&self.hosts, origin) => Some(format!(
-                    "plugin '{p}' needs outbound HTTP to {origin}; add \"{origin}\" to plugins.{p}.grants.hosts"
-                )),
-                _ => None,
-            };
-            if let Some(m) = missing {
-                return Err(Denied(m));
-            }
-        }
-        Ok(())
+        let Some(need) = needs.iter().find(|n| !self.covers(n)) else {
+            return Ok(());
+        };
+        let (what, hint) = match need {
+            Need::RunProgram(prog) => (
+                format!("to run `{prog}`, which its grants do not allow"),
+                " (or a narrower pattern)",
+            ),
+            Need::Directory(guest) => (format!("directory {guest}"), ""),
+            Need::EnvVar(v) => (format!("to set environment variable {v}"), ""),
+            Need::Secret(s) => (format!("secret '{s}'"), ""),
+            Need::OutboundHttp(origin) => (format!("outbound HTTP to {origin}"), ""),
+        };
+        let (key, entry) = need.grant();
+        Err(Denied(format!(
+            "plugin '{p}' needs {what}; add {entry}{hint} to plugins.{p}.grants.{key}"
+        )))
     }
 }
 
