@@ -19,20 +19,16 @@ pub enum Pin {
     Unpinned,
 }
 
-/// sha256 and size of a plugin's file.
-fn measure(p: &PluginConfig) -> Result<(String, u64), Exit> {
-    let bytes = std::fs::read(&p.path).map_err(|e| {
+/// A plugin entry's file, or a message saying how to get it.
+fn read(p: &PluginConfig) -> Result<Vec<u8>, Exit> {
+    std::fs::read(&p.path).map_err(|e| {
         Exit::usage(format!(
             "plugin '{}': cannot read {}: {e}; build the plugins (`just plugins`) or fix plugins.{}.path",
             p.name,
             p.path.display(),
             p.name
         ))
-    })?;
-    Ok((
-        crate::sandbox::cache::sha256_hex(&bytes),
-        bytes.len() as u64,
-    ))
+    })
 }
 
 pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
@@ -49,10 +45,13 @@ pub fn list(cfg: &Config) -> Result<Code, Exit> {
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
     let mut worlds: BTreeMap<&str, World> = BTreeMap::new();
     for p in cfg.plugins.values() {
-        let Ok(bytes) = std::fs::read(&p.path) else {
-            println!("{:<16} MISSING  {}", p.name, p.path.display());
-            bad.push(measure(p).err().map(|e| e.message).unwrap_or_default());
-            continue;
+        let bytes = match read(p) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("{:<16} MISSING  {}", p.name, p.path.display());
+                bad.push(e.message);
+                continue;
+            }
         };
         let sha = crate::sandbox::cache::sha256_hex(&bytes);
         let size = bytes.len();
@@ -141,7 +140,7 @@ pub fn lock(cfg: &Config, names: &[String]) -> Result<Code, Exit> {
     let mut pins = Vec::new();
     for p in cfg.plugins.values() {
         if names.is_empty() || names.contains(&p.name) {
-            let (sha, _) = measure(p)?;
+            let sha = crate::sandbox::cache::sha256_hex(&read(p)?);
             pins.push((p.name.clone(), sha));
         }
     }

@@ -43,22 +43,9 @@ impl Sandbox {
         want: Option<World>,
     ) -> Result<Examined, PluginError> {
         let shown = path.display().to_string();
-        super::check_component_header(bytes).map_err(|why| PluginError::NotComponent {
-            plugin: name.to_string(),
-            path: shown.clone(),
-            why,
-        })?;
         let sha256 = super::cache::sha256_hex(bytes);
-        let component = self
-            .component(bytes, &sha256)
-            .map_err(|e| PluginError::Compile {
-                plugin: name.to_string(),
-                path: shown.clone(),
-                message: format!("{e:#}"),
-            })?;
-        let shape = shape_of(self, &component);
-        let world = self.check_world(name, &shape, want)?;
-        let wit_version = self.check_version(name, &shown, &shape)?;
+        let component = self.compile_checked(name, &shown, bytes, &sha256)?;
+        let (shape, world, wit_version) = self.conforms(name, &shown, &component, want)?;
         let pre = self
             .instance_pre(&sha256, &component)
             .map_err(|e| PluginError::Imports {
@@ -84,13 +71,25 @@ impl Sandbox {
         })
     }
 
-    /// The supported WIT version the component loads as, or a refusal naming both versions.
-    pub(super) fn check_version(
+    /// The checks every load makes before linking: the component's shape, the world it
+    /// implements (which must be `want` when given; a plugin of another world gets a message
+    /// naming what it is instead of wasmtime's first missing export), and the supported WIT
+    /// version it loads as.
+    pub(super) fn conforms(
         &self,
         name: &str,
         path: &str,
-        shape: &Shape,
-    ) -> Result<String, PluginError> {
+        component: &Component,
+        want: Option<World>,
+    ) -> Result<(Shape, World, String), PluginError> {
+        let shape = shape_of(self, component);
+        let world = self.check_world(name, &shape, want)?;
+        let version = self.check_version(name, path, &shape)?;
+        Ok((shape, world, version))
+    }
+
+    /// The supported WIT version the component loads as, or a refusal naming both versions.
+    fn check_version(&self, name: &str, path: &str, shape: &Shape) -> Result<String, PluginError> {
         shape.wit_version().map_err(|source| PluginError::Version {
             plugin: name.to_string(),
             path: path.to_string(),
@@ -99,7 +98,7 @@ impl Sandbox {
     }
 
     /// The world the component implements, which must be `want` when given.
-    pub(super) fn check_world(
+    fn check_world(
         &self,
         name: &str,
         shape: &Shape,

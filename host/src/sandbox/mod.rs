@@ -207,6 +207,28 @@ impl Sandbox {
         Ok(pre)
     }
 
+    /// A component from `bytes` (which must be one), compiled or taken from the caches, with
+    /// failures as errors naming the plugin and its file.
+    fn compile_checked(
+        &self,
+        name: &str,
+        shown: &str,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<Component, PluginError> {
+        check_component_header(bytes).map_err(|why| PluginError::NotComponent {
+            plugin: name.to_string(),
+            path: shown.to_string(),
+            why,
+        })?;
+        self.component(bytes, sha256)
+            .map_err(|e| PluginError::Compile {
+                plugin: name.to_string(),
+                path: shown.to_string(),
+                message: format!("{e:#}"),
+            })
+    }
+
     /// Compile `bytes`, or take them from this run's memo or the compiled-plugin cache.
     fn component(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
         if let Some(c) = self.components.borrow().get(sha256) {
@@ -256,18 +278,7 @@ impl Sandbox {
                 });
             }
         }
-        check_component_header(&bytes).map_err(|why| PluginError::NotComponent {
-            plugin: name.clone(),
-            path: shown.clone(),
-            why,
-        })?;
-        let component = self
-            .component(&bytes, &actual)
-            .map_err(|e| PluginError::Compile {
-                plugin: name.clone(),
-                path: shown.clone(),
-                message: format!("{e:#}"),
-            })?;
+        let component = self.compile_checked(&name, &shown, &bytes, &actual)?;
 
         let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();

@@ -109,12 +109,7 @@ macro_rules! world_handle {
                     sha256,
                     mut store,
                 } = loaded;
-                // A plugin of another world gets a message naming what it is instead of
-                // wasmtime's first missing export.
-                let shape = super::check::shape_of(sandbox, &component);
-                sandbox.check_world(&name, &shape, Some($world))?;
-                // Refuse a WIT version this host has no bindings for before anything is linked.
-                sandbox.check_version(&name, &path, &shape)?;
+                sandbox.conforms(&name, &path, &component, Some($world))?;
                 let bindings = sandbox
                     .instance_pre(&sha256, &component)
                     .and_then($module::$pre::new)
