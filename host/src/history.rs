@@ -215,29 +215,25 @@ pub fn append(state_dir: &Path, entry: &Entry) -> std::io::Result<()> {
     let mut text = Vec::new();
     f.seek(SeekFrom::Start(0))?;
     f.read_to_end(&mut text)?;
-    let mut out = Vec::new();
+    let last = numbered(&text).last();
+    let prev = last.map_or_else(|| GENESIS.to_string(), |(_, l)| sha256_hex(l));
+    let line = serde_json::to_vec(&Line { prev, entry }).map_err(std::io::Error::other)?;
+    let mut out = Vec::with_capacity(line.len() + 2);
     if !text.is_empty() && !text.ends_with(b"\n") {
         // A line cut short by a crash stays (verify reports it); the new one starts afresh.
         out.push(b'\n');
     }
-    let prev = match text.split(|b| *b == b'\n').rfind(|l| !l.is_empty()) {
-        Some(last) => sha256_hex(last),
-        None => GENESIS.to_string(),
-    };
-    serde_json::to_writer(&mut out, &Line { prev, entry }).map_err(std::io::Error::other)?;
-    let new_line = out.clone();
-    let new_line = new_line.strip_prefix(b"\n").unwrap_or(&new_line);
+    out.extend_from_slice(&line);
     out.push(b'\n');
     f.write_all(&out)?;
     f.sync_all()?;
-    // Still under the lock: the head names the line just written.
-    // A line cut short keeps its number; the new line follows it either way.
-    let lines = numbered(&text).last().map_or(0, |(n, _)| n) + 1;
+    // Still under the lock: the head names the line just written, which follows the last one
+    // (a line cut short keeps its number).
     write_head(
         state_dir,
         &Head {
-            lines,
-            last: sha256_hex(new_line),
+            lines: last.map_or(0, |(n, _)| n) + 1,
+            last: sha256_hex(&line),
         },
     )
 }
@@ -293,11 +289,7 @@ fn check_head(text: &[u8], head: Option<&Head>) -> Result<(), Broken> {
 fn verify_lines(text: &[u8]) -> Result<usize, Broken> {
     let mut expected = GENESIS.to_string();
     let mut count = 0;
-    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let n = i + 1;
+    for (n, line) in numbered(text) {
         let prev = serde_json::from_slice::<serde_json::Value>(line)
             .map_err(|e| e.to_string())
             .and_then(|v| {
