@@ -51,6 +51,17 @@ impl From<crate::sandbox::PluginError> for Exit {
     }
 }
 
+/// How a run (and the step that ended it) is recorded when it stops with `code`.
+fn failure_word(code: Code) -> &'static str {
+    match code {
+        Code::Refused => "refused",
+        // Another run holds the environment: nothing was attempted, nothing changed.
+        Code::Busy => "busy",
+        Code::Interrupted | Code::Terminated => "interrupted",
+        _ => "failed",
+    }
+}
+
 /// Everything a run carries from step to step.
 pub(crate) struct Run<'a> {
     pub cfg: &'a Config,
@@ -140,12 +151,7 @@ impl Run<'_> {
                     fail = Fail::new(Code::Denied, d);
                 }
                 fail.message = self.redactor.redact(&fail.message);
-                let word = match fail.code {
-                    Code::Refused => "refused",
-                    Code::Busy => "busy",
-                    Code::Interrupted | Code::Terminated => "interrupted",
-                    _ => "failed",
-                };
+                let word = failure_word(fail.code);
                 self.ui.step(n, name, word, took);
                 self.record_step(n, name, word, took);
                 Err(fail)
@@ -278,11 +284,7 @@ pub fn run(
     let outcome = match &result {
         Ok(()) if run.req.action == Action::Show => "shown",
         Ok(()) => "succeeded",
-        Err(f) if f.code == Code::Refused => "refused",
-        // Another run holds the environment: nothing was attempted, nothing changed.
-        Err(f) if f.code == Code::Busy => "busy",
-        Err(f) if matches!(f.code, Code::Interrupted | Code::Terminated) => "interrupted",
-        Err(_) => "failed",
+        Err(f) => failure_word(f.code),
     };
     run.entry.outcome = outcome.into();
     run.entry.error = result.as_ref().err().map(|f| f.message.clone());
