@@ -4,7 +4,7 @@
 //! life, so the program sees end-of-file as soon as the handle is dropped or the host dies.
 //! Free of wasmtime.
 
-use crate::proc::{ProcError, FIXED_PATH};
+use crate::proc::{Cwd, ProcError, FIXED_PATH, MAX_LINE};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -23,6 +23,10 @@ pub struct Background {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
+    /// How long `drop` waits for the program to exit by itself (never past `deadline`).
+    pub grace: Duration,
+    /// The deadline of the plugin's current call, when it has one.
+    pub deadline: Option<Arc<Mutex<Instant>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stderr_reader: Option<std::thread::JoinHandle<()>>,
     /// The command line for logs.
@@ -33,25 +37,29 @@ pub struct Background {
 #[derive(Debug, PartialEq, Eq)]
 pub struct TimedOut;
 
-/// Start `program` in its own process group with stdin and stdout piped.
+/// Lines queued from a program's stdout before its reader waits for the plugin to read.
+const QUEUED_LINES: usize = 256;
+
+/// Start `program` in its own process group with stdin and stdout piped, confined.
 pub fn start(
     program: PathBuf,
     args: &[String],
     env: &[(String, String)],
-    cwd: PathBuf,
+    cwd: Cwd,
+    confine: crate::confine::Prepared,
     shown: String,
 ) -> Result<Background, ProcError> {
     let mut cmd = std::process::Command::new(&program);
-    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    // SAFETY: the closure only makes system calls, which are async-signal-safe.
     unsafe {
-        cmd.pre_exec(crate::proc::die_with_parent);
+        cmd.pre_exec(crate::proc::child_setup(cwd.dir, confine));
     }
     let mut child = cmd
         .args(args)
         .env_clear()
         .env("PATH", FIXED_PATH)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&cwd)
+        .current_dir(&cwd.path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -61,13 +69,15 @@ pub fn start(
             std::io::ErrorKind::NotFound => ProcError::NotFound(program.display().to_string()),
             _ => ProcError::Io(format!("cannot start {}: {e}", program.display())),
         })?;
+    crate::confine::track(child.id());
     let stdout = child.stdout.take();
     let stderr_pipe = child.stderr.take();
-    let (tx, lines) = std::sync::mpsc::channel();
+    // Bounded: a program that prints faster than the plugin reads waits for it.
+    let (tx, lines) = std::sync::mpsc::sync_channel(QUEUED_LINES);
     if let Some(out) = stdout {
         std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(l) = line else { break };
+            let mut r = BufReader::new(out);
+            while let Ok(Some(l)) = bounded_line(&mut r) {
                 if tx.send(l).is_err() {
                     break;
                 }
@@ -99,10 +109,44 @@ pub fn start(
         child,
         stdin,
         lines,
+        grace: GRACE,
+        deadline: None,
         stderr,
         stderr_reader,
         shown,
     })
+}
+
+/// One line of at most [`MAX_LINE`] bytes (the rest of a longer line is read and dropped);
+/// `None` at the end of the stream.
+fn bounded_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut any = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = MAX_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = done.unwrap_or(chunk.len());
+        r.consume(n);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
 }
 
 impl Background {
@@ -168,7 +212,21 @@ impl Drop for Background {
     /// Close stdin, give the program [`GRACE`] to exit, then kill its process group.
     fn drop(&mut self) {
         drop(self.stdin.take());
-        let until = Instant::now() + GRACE;
+        let left = self
+            .deadline
+            .as_ref()
+            .and_then(|d| {
+                d.lock()
+                    .ok()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            })
+            .unwrap_or(GRACE);
+        let grace = if crate::interrupt::aborting() {
+            Duration::ZERO
+        } else {
+            self.grace.min(left)
+        };
+        let until = Instant::now() + grace;
         while Instant::now() < until {
             match self.child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
@@ -180,6 +238,8 @@ impl Drop for Background {
             libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
         }
         let _ = self.child.wait();
+        crate::confine::end_orphans();
+        crate::confine::untrack(self.child.id());
         tracing::debug!("background program stopped: {}", self.shown);
     }
 }
@@ -193,7 +253,8 @@ mod tests {
             PathBuf::from("/bin/sh"),
             &["-c".into(), script.into()],
             &[],
-            std::env::temp_dir(),
+            Cwd::at(std::env::temp_dir()),
+            crate::confine::prepare(&crate::confine::Policy::default()).unwrap(),
             "sh".into(),
         )
         .unwrap()

@@ -4,7 +4,8 @@
 //! - `config`: `platform-migrate.toml`; `policy`: grants and their checks (no wasmtime);
 //!   `secrets`: resolution and redaction.
 //! - `sandbox`: wasmtime, WASI and the host imports (`log`, `config`, `process`);
-//!   `proc`: spawning child processes for plugins.
+//!   `proc`: spawning child processes for plugins; `confine`: the kernel confinement
+//!   (Landlock) every such process runs under; `text`: plugin text made safe to show.
 //! - `run`: the six steps, one file each; `history`: the run log (hash-chained); `ui`: human
 //!   output; `report`: `--output json`.
 //! - `backups`, `plugins`: the `backups ...` and `plugins list|lock` commands.
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod checksums;
 pub mod cli;
 pub mod config;
+pub mod confine;
 pub mod exit;
 pub mod history;
 pub mod interrupt;
@@ -29,4 +31,5 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod secrets;
+pub mod text;
 pub mod ui;

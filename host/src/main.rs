@@ -3,6 +3,9 @@ use platform_migrate::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before anything else: no process of ours can read this one's memory or environment,
+    // and orphaned descendants of plugin programs come back to it to be ended.
+    platform_migrate::confine::harden_host();
     let argv: Vec<String> = std::env::args().collect();
     let cli = Cli::parse();
     let default = match (cli.quiet, cli.verbose) {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         );
     }
     let result = platform_migrate::app::main(cli, argv);
+    platform_migrate::confine::end_orphans();
     tracing::debug!(
         "peak memory of the host: {} KiB (child processes not included)",
         peak_rss_kib()
@@ -44,7 +48,11 @@ fn main() -> ExitCode {
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("error: {}", line.join(" | "));
+            // Secrets masked, control characters escaped, then cut.
+            let line = platform_migrate::secrets::Redactor::default().redact(&line.join(" | "));
+            let line =
+                platform_migrate::exit::clip(platform_migrate::text::for_terminal(&line), 4000);
+            eprintln!("error: {line}");
             ExitCode::from(e.code as u8)
         }
     }

@@ -14,12 +14,46 @@ pub const FIXED_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// Default for [`Spawn::max_output`].
 pub const MAX_OUTPUT: usize = 8 * 1024 * 1024;
 
+/// A child's working directory: its host path, and the directory opened inside its grant,
+/// which the child enters by handle (so a symlink swapped in after the check cannot move it).
+pub struct Cwd {
+    pub path: PathBuf,
+    pub dir: Option<std::fs::File>,
+}
+
+impl Cwd {
+    pub fn at(path: PathBuf) -> Cwd {
+        Cwd { path, dir: None }
+    }
+}
+
+/// What runs in the child between `fork` and `exec`: die with the host, enter the opened
+/// working directory, enter the kernel confinement. Only system calls (async-signal-safe).
+pub fn child_setup(
+    cwd: Option<std::fs::File>,
+    confine: crate::confine::Prepared,
+) -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
+    use std::os::fd::AsRawFd;
+    move || {
+        die_with_parent()?;
+        if let Some(d) = &cwd {
+            // SAFETY: fchdir takes an open descriptor and touches no memory.
+            if unsafe { libc::fchdir(d.as_raw_fd()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        confine.enter()
+    }
+}
+
 /// A fully checked request: the caller has applied the grants.
 pub struct Spawn<'a> {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
+    pub cwd: Cwd,
+    /// The kernel confinement the child enters before `exec`.
+    pub confine: crate::confine::Prepared,
     pub timeout: Duration,
     /// Called with each output line as it arrives, when set (verbose echo).
     pub echo: Option<&'a (dyn Fn(&str) + Sync)>,
@@ -70,6 +104,11 @@ pub fn resolve_program(program: &str, base: &std::path::Path) -> Result<PathBuf,
         .ok_or_else(|| ProcError::NotFound(format!("{program} (looked in {FIXED_PATH})")))
 }
 
+/// Longest line kept for echo; the rest of a longer line is read and dropped.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Read `r` to its end keeping at most `max` bytes, handing each line (cut at [`MAX_LINE`])
+/// to `echo`. Memory stays bounded whatever the program prints, newlines or not.
 async fn read_capped<R: AsyncRead + Unpin>(
     r: R,
     max: usize,
@@ -79,20 +118,46 @@ async fn read_capped<R: AsyncRead + Unpin>(
     let mut out = Vec::new();
     let mut truncated = false;
     let mut line = Vec::new();
+    let mut line_cut = false;
     loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).await?;
-        if n == 0 {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
             break;
         }
-        if let Some(echo) = echo {
-            echo(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
-        }
+        let (chunk, ends_line) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let n = chunk.len();
         let room = max.saturating_sub(out.len());
-        if line.len() > room {
+        if n > room {
             truncated = true;
         }
-        out.extend_from_slice(&line[..line.len().min(room)]);
+        out.extend_from_slice(&chunk[..n.min(room)]);
+        let line_room = MAX_LINE.saturating_sub(line.len());
+        if n > line_room {
+            line_cut = true;
+        }
+        if echo.is_some() {
+            line.extend_from_slice(&chunk[..n.min(line_room)]);
+        }
+        reader.consume(n);
+        if ends_line {
+            if let Some(echo) = echo {
+                let mut text = String::from_utf8_lossy(&line)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if line_cut {
+                    text.push_str(" [line cut]");
+                }
+                echo(&text);
+            }
+            line.clear();
+            line_cut = false;
+        }
+    }
+    if let (Some(echo), false) = (echo, line.is_empty()) {
+        echo(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
     }
     Ok((String::from_utf8_lossy(&out).into_owned(), truncated))
 }
@@ -158,7 +223,7 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         .env_clear()
         .env("PATH", FIXED_PATH)
         .envs(spawn.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spawn.cwd)
+        .current_dir(&spawn.cwd.path)
         .stdin(match spawn.stdin {
             Some(f) => Stdio::from(f),
             None => Stdio::null(),
@@ -167,15 +232,46 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    // SAFETY: the closure only makes system calls (prctl, fchdir, landlock), which are
+    // async-signal-safe.
     unsafe {
-        cmd.pre_exec(die_with_parent);
+        cmd.pre_exec(child_setup(spawn.cwd.dir, spawn.confine));
     }
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ProcError::NotFound(spawn.program.display().to_string()),
         _ => ProcError::Io(format!("cannot start {}: {e}", spawn.program.display())),
     })?;
     let pid = child.id();
+    if let Some(p) = pid {
+        crate::confine::track(p);
+    }
+    let result = supervise(
+        &mut child,
+        pid,
+        spawn.timeout,
+        spawn.echo,
+        spawn.stdout_to,
+        spawn.max_output,
+    )
+    .await;
+    // Whatever the program left behind in its group, and descendants that left the group and
+    // were orphaned to the host, end with it.
+    kill_group(pid);
+    crate::confine::end_orphans();
+    if let Some(p) = pid {
+        crate::confine::untrack(p);
+    }
+    result
+}
+
+async fn supervise(
+    child: &mut tokio::process::Child,
+    pid: Option<u32>,
+    timeout: Duration,
+    echo: Option<&(dyn Fn(&str) + Sync)>,
+    stdout_to: Option<std::fs::File>,
+    max_output: usize,
+) -> Result<Finished, ProcError> {
     let stdout = child
         .stdout
         .take()
@@ -184,24 +280,18 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         .stderr
         .take()
         .ok_or_else(|| ProcError::Io("no stderr pipe".into()))?;
-    let echo = spawn.echo;
-    let stdout_to = spawn.stdout_to;
     let work = async {
         let out = async {
             match stdout_to {
                 Some(file) => stream_to_file(stdout, file)
                     .await
                     .map(|w| (String::new(), false, Some(w))),
-                None => read_capped(stdout, spawn.max_output, echo)
+                None => read_capped(stdout, max_output, echo)
                     .await
                     .map(|(s, t)| (s, t, None)),
             }
         };
-        let (o, e, status) = tokio::join!(
-            out,
-            read_capped(stderr, spawn.max_output, echo),
-            child.wait()
-        );
+        let (o, e, status) = tokio::join!(out, read_capped(stderr, max_output, echo), child.wait());
         let (stdout, t1, written) = o.map_err(|e| ProcError::Io(e.to_string()))?;
         let (stderr, t2) = e.map_err(|e| ProcError::Io(e.to_string()))?;
         let status = status.map_err(|e| ProcError::Io(e.to_string()))?;
@@ -219,11 +309,11 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
         }
     };
     tokio::select! {
-        r = tokio::time::timeout(spawn.timeout, work) => match r {
+        r = tokio::time::timeout(timeout, work) => match r {
             Ok(result) => result,
             Err(_) => {
                 kill_group(pid);
-                Err(ProcError::TimedOut(spawn.timeout))
+                Err(ProcError::TimedOut(timeout))
             }
         },
         () = interrupted => {
@@ -243,7 +333,12 @@ mod tests {
             program: resolve_program(program, std::path::Path::new("/")).unwrap(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec![],
-            cwd: std::env::temp_dir(),
+            cwd: Cwd::at(std::env::temp_dir()),
+            confine: crate::confine::prepare(&crate::confine::Policy {
+                write: vec![std::env::temp_dir()],
+                ..Default::default()
+            })
+            .unwrap(),
             timeout: Duration::from_secs(20),
             echo: None,
             stdin: None,
@@ -289,6 +384,27 @@ mod tests {
         let e = run(s).unwrap_err();
         assert!(matches!(e, ProcError::TimedOut(_)), "{e:?}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_huge_line_without_newline_stays_bounded() {
+        let seen = Mutex::new(Vec::new());
+        let f = |l: &str| seen.lock().unwrap().push(l.len());
+        let mut s = spawn(
+            "sh",
+            &[
+                "-c",
+                "head -c 5000000 /dev/zero | tr '\\0' x; echo; echo end",
+            ],
+        );
+        s.echo = Some(&f);
+        s.max_output = 1000;
+        let r = run(s).unwrap();
+        assert!(r.truncated);
+        assert_eq!(r.stdout.len(), 1000);
+        let lens = seen.lock().unwrap().clone();
+        assert_eq!(lens.len(), 2, "{lens:?}");
+        assert!(lens[0] <= MAX_LINE + 20, "{lens:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod raw;
 pub use raw::SecretSource;
 
 use crate::policy::{self, DirGrant, Grants, Limits};
-use raw::{RawConfig, RawEnv, RawPlugin};
+use raw::{RawConfig, RawEnv, RawEnvGrant, RawPlugin};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -308,8 +308,7 @@ fn resolve_plugin(
             access: d.access,
         });
     }
-    let mut env = Vec::new();
-    for v in p.grants.env.iter().chain(p.grants.inherit_env.iter()) {
+    for v in &p.grants.inherit_env {
         if let Some(why) = policy::env::forbidden(v.get_ref()) {
             return Err(src.err(
                 v.span(),
@@ -320,7 +319,58 @@ fn resolve_plugin(
             ));
         }
     }
-    env.extend(p.grants.env.iter().map(|v| v.get_ref().clone()));
+    let mut env = Vec::new();
+    for v in &p.grants.env {
+        let (var, pin) = match v.get_ref() {
+            RawEnvGrant::Name(n) => (n.clone(), None),
+            RawEnvGrant::Pinned(r) => (
+                r.name.clone(),
+                Some(policy::Pin {
+                    value: r.value.clone(),
+                    secret: r.secret.clone(),
+                    url_secret: r.url_secret.clone(),
+                }),
+            ),
+        };
+        if let Some(why) = policy::env::forbidden(&var) {
+            return Err(src.err(
+                v.span(),
+                format!("environment variable {var} cannot be granted: {why}"),
+            ));
+        }
+        if let Some(pin) = &pin {
+            if let Some(why) = pin.problem() {
+                return Err(src.err(v.span(), format!("grant of {var}: {why}")));
+            }
+            for s in [&pin.secret, &pin.url_secret].into_iter().flatten() {
+                if !p.grants.secrets.contains_key(s) {
+                    return Err(src.err(
+                        v.span(),
+                        format!("grant of {var} is pinned to the secret '{s}', which plugins.{name}.grants.secrets does not grant; add it there"),
+                    ));
+                }
+            }
+        } else if policy::env::family(&var) == policy::env::Family::Pinned {
+            return Err(src.err(
+                v.span(),
+                format!(
+                    "environment variable {var} decides where a program connects, so a plugin may not choose its value; pin it: {{ name = \"{var}\", url-secret = \"SECRET\" }}, {{ name = \"{var}\", secret = \"SECRET\" }} or {{ name = \"{var}\", value = \"...\" }}"
+                ),
+            ));
+        }
+        env.push(policy::EnvGrant { name: var, pin });
+    }
+    let confine = policy::ChildGrant {
+        read: p.grants.confine.read.iter().map(|d| base.join(d)).collect(),
+        write: p
+            .grants
+            .confine
+            .write
+            .iter()
+            .map(|d| base.join(d))
+            .collect(),
+        connect: p.grants.confine.connect.clone(),
+    };
     let mut secrets = BTreeMap::new();
     for (secret, source) in p.grants.secrets {
         let s = source.get_ref();
@@ -355,6 +405,7 @@ fn resolve_plugin(
             .collect(),
         secrets: secrets.keys().cloned().collect(),
         timeout_secs: p.grants.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+        confine,
     };
     let sha256 = match &p.sha256 {
         None => None,

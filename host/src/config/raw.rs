@@ -58,7 +58,7 @@ pub struct RawGrants {
     #[serde(default)]
     pub dirs: Vec<RawDir>,
     #[serde(default)]
-    pub env: Vec<Spanned<String>>,
+    pub env: Vec<Spanned<RawEnvGrant>>,
     #[serde(default)]
     pub inherit_env: Vec<Spanned<String>>,
     #[serde(default)]
@@ -67,6 +67,42 @@ pub struct RawGrants {
     #[serde(default)]
     pub hosts: Vec<Spanned<String>>,
     pub timeout_secs: Option<u64>,
+    /// What the programs the plugin starts may reach (kernel-enforced).
+    #[serde(default)]
+    pub confine: RawConfine,
+}
+
+/// `grants.env` entry: `"NAME"`, or `{ name = "NAME", value | secret | url-secret = ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawEnvGrant {
+    Name(String),
+    Pinned(RawPinned),
+}
+
+/// A pinned `grants.env` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPinned {
+    pub name: String,
+    pub value: Option<String>,
+    pub secret: Option<String>,
+    pub url_secret: Option<String>,
+}
+
+/// `[plugins.NAME.grants.confine]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfine {
+    /// Host folders (relative to the config) the programs may also read.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Host folders the programs may write.
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// TCP ports the programs may connect to.
+    #[serde(default)]
+    pub connect: Vec<u16>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -111,6 +111,13 @@ pub fn list(cfg: &Config) -> Result<Code, Exit> {
             }
         }
     }
+    match crate::confine::support().gaps() {
+        Some(gaps) => println!("warning: {gaps}"),
+        None => println!(
+            "programs plugins start are confined by the kernel (Landlock ABI {}: files, TCP ports, signals)",
+            crate::confine::support().abi
+        ),
+    }
     match bad.first() {
         None => Ok(Code::Success),
         Some(first) => Err(Exit::failed(format!(

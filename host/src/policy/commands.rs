@@ -1,8 +1,13 @@
 //! Command grants: a program and an argument pattern.
 //!
 //! Pattern elements: a literal matches itself; `*` matches any one argument; a literal ending
-//! in `*` (like `--database=*`) matches arguments with that prefix; `**` as the last element
-//! matches any number of further arguments (including none).
+//! in `*` (like `--database=*`) matches arguments with that prefix; `<name>` matches one
+//! argument that is not an option (non-empty, no leading `-`, no control characters);
+//! `sha256:HEX` matches one argument whose sha256 is HEX (pins a script's content, such as
+//! the `-c` code of `python manage.py shell -c CODE`); `?ELEMENT` is ELEMENT or nothing (an
+//! optional flag like `?--fake`); `**` as the last element matches any number of further
+//! arguments (including none), so a grant with `**` grants whatever the program can be told
+//! to do: prefer exact patterns.
 
 use super::Denied;
 use serde::Deserialize;
@@ -38,6 +43,13 @@ fn element_matches(pattern: &str, arg: &str) -> bool {
     if pattern == "*" {
         return true;
     }
+    if pattern == "<name>" {
+        return !arg.is_empty() && !arg.starts_with('-') && !arg.chars().any(char::is_control);
+    }
+    if let Some(hex) = pattern.strip_prefix("sha256:") {
+        use sha2::{Digest, Sha256};
+        return hex.eq_ignore_ascii_case(&hex::encode(Sha256::digest(arg.as_bytes())));
+    }
     match pattern.strip_suffix('*') {
         Some(prefix) if !prefix.is_empty() => arg.starts_with(prefix),
         _ => pattern == arg,
@@ -49,6 +61,15 @@ pub fn args_match(pattern: &[String], args: &[String]) -> bool {
     match pattern.split_first() {
         None => args.is_empty(),
         Some((p, _)) if p == "**" => true,
+        Some((p, rest)) if p.len() > 1 && p.starts_with('?') => {
+            args_match(rest, args)
+                || match args.split_first() {
+                    Some((a, args_rest)) => {
+                        element_matches(&p[1..], a) && args_match(rest, args_rest)
+                    }
+                    None => false,
+                }
+        }
         Some((p, rest)) => match args.split_first() {
             Some((a, args_rest)) => element_matches(p, a) && args_match(rest, args_rest),
             None => false,
@@ -87,21 +108,35 @@ pub fn check(
         return Ok(());
     }
     let shown = display_argv(req.program, req.args);
-    let first = req
-        .args
-        .first()
-        .map(|a| format!("\"{a}\", "))
-        .unwrap_or_default();
+    let pattern: Vec<String> = req.args.iter().take(16).map(|a| exact(a)).collect();
     let hint = if grants.iter().any(|g| g.program == req.program) {
         "its arguments match none of the granted patterns"
     } else {
         "the program is not granted"
     };
     Err(Denied(format!(
-        "plugin '{plugin}' may not run `{shown}`: {hint}; to allow it add \
-         {{ program = \"{}\", args = [{first}\"**\"] }} to plugins.{plugin}.grants.commands",
-        req.program
+        "plugin '{plugin}' may not run `{shown}`: {hint}; to allow exactly this command add \
+         {{ program = \"{}\", args = [{}] }} to plugins.{plugin}.grants.commands (check what it runs first)",
+        req.program,
+        pattern.join(", ")
     )))
+}
+
+/// The pattern element that matches exactly `arg`: the argument itself when it is short and
+/// plain, else its sha256 (a script).
+fn exact(arg: &str) -> String {
+    let plain = arg.len() <= 60
+        && !arg.starts_with('?')
+        && !arg.starts_with("sha256:")
+        && !arg.ends_with('*')
+        && arg != "<name>"
+        && !arg.chars().any(|c| c.is_control() || c == '"' || c == '\\');
+    if plain {
+        format!("\"{arg}\"")
+    } else {
+        use sha2::{Digest, Sha256};
+        format!("\"sha256:{}\"", hex::encode(Sha256::digest(arg.as_bytes())))
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +246,52 @@ mod tests {
         };
         let err = check("django", &[grant("python", &["manage.py", "**"])], &req).unwrap_err();
         assert!(err.0.contains("arguments match none"), "{}", err.0);
+    }
+
+    #[test]
+    fn sha256_pins_an_argument_s_content() {
+        // sha256("print(1)")
+        let p = v(&[
+            "-c",
+            "sha256:5a8b4a5c1b4fd0c8a2f1b6ec1ef1b3b7f4f3c0b39a0f5c6a3b0d4b9a1c2e3f40",
+        ]);
+        assert!(!args_match(&p, &v(&["-c", "print(2)"])));
+        let real = {
+            use sha2::{Digest, Sha256};
+            hex::encode(Sha256::digest(b"print(1)"))
+        };
+        let p = v(&["-c", &format!("sha256:{real}")]);
+        assert!(args_match(&p, &v(&["-c", "print(1)"])));
+        assert!(!args_match(&p, &v(&["-c", "print(1) "])));
+        assert!(!args_match(&p, &v(&["-c"])));
+    }
+
+    #[test]
+    fn optional_elements_and_names() {
+        let p = v(&["migrate", "--noinput", "?--fake", "?<name>", "?<name>"]);
+        assert!(args_match(&p, &v(&["migrate", "--noinput"])));
+        assert!(args_match(&p, &v(&["migrate", "--noinput", "--fake"])));
+        assert!(args_match(
+            &p,
+            &v(&["migrate", "--noinput", "users", "0001"])
+        ));
+        assert!(args_match(
+            &p,
+            &v(&["migrate", "--noinput", "--fake", "users"])
+        ));
+        assert!(!args_match(
+            &p,
+            &v(&["migrate", "--noinput", "--pythonpath=/x"])
+        ));
+        assert!(!args_match(
+            &p,
+            &v(&["migrate", "--noinput", "users", "--settings=evil"])
+        ));
+        assert!(!args_match(
+            &p,
+            &v(&["migrate", "--noinput", "a", "b", "c"])
+        ));
+        assert!(!args_match(&p, &v(&["migrate", "--noinput", ""])));
     }
 
     #[test]

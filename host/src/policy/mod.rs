@@ -12,6 +12,7 @@ mod properties;
 
 pub use commands::{CommandGrant, CommandRequest};
 pub use dirs::{Access, DirGrant};
+pub use env::{EnvGrant, Pin};
 pub use hosts::HostGrant;
 pub use limits::Limits;
 pub use needs::{grants_toml, Need};
@@ -23,8 +24,8 @@ pub struct Grants {
     pub plugin: String,
     pub commands: Vec<CommandGrant>,
     pub dirs: Vec<DirGrant>,
-    /// Variables the plugin may set on child processes.
-    pub env: Vec<String>,
+    /// Variables the plugin may set on child processes (some pinned to one value).
+    pub env: Vec<EnvGrant>,
     /// Variables copied from the host's environment into every child process.
     pub inherit_env: Vec<String>,
     /// Secret names the plugin may read.
@@ -33,6 +34,21 @@ pub struct Grants {
     pub hosts: Vec<HostGrant>,
     /// Upper bound for one child process, in seconds.
     pub timeout_secs: u64,
+    /// What the kernel lets the programs this plugin starts touch, besides the defaults.
+    pub confine: ChildGrant,
+}
+
+/// `[plugins.NAME.grants.confine]`: what programs started by the plugin may reach, on top of
+/// reading the system's directories, the config's folder and the program's own folder, and
+/// writing the plugin's read-write dirs and a private temp dir.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChildGrant {
+    /// Host folders the programs may also read.
+    pub read: Vec<std::path::PathBuf>,
+    /// Host folders the programs may write (and read).
+    pub write: Vec<std::path::PathBuf>,
+    /// TCP ports the programs may connect to (none: no TCP connections at all).
+    pub connect: Vec<u16>,
 }
 
 /// A refusal, with a message that says which grant would allow it.
@@ -41,12 +57,22 @@ pub struct Grants {
 pub struct Denied(pub String);
 
 impl Grants {
-    /// Check a process request against the command, env and directory grants.
-    pub fn check_command(&self, req: &CommandRequest<'_>) -> Result<(), Denied> {
+    /// Check a process request against the command and env grants; `expected` resolves a
+    /// pinned variable's value from the config or its secrets.
+    pub fn check_command(
+        &self,
+        req: &CommandRequest<'_>,
+        expected: &dyn Fn(&Pin, &str) -> Option<String>,
+    ) -> Result<(), Denied> {
         commands::check(&self.plugin, &self.commands, req)?;
-        for (name, _) in req.env {
-            env::check_settable(&self.plugin, &self.env, name)?;
+        for (name, value) in req.env {
+            env::check_settable(&self.plugin, &self.env, name, value, expected)?;
         }
         Ok(())
+    }
+
+    /// Is `name` granted in `env` (pinned or not)?
+    pub fn env_granted(&self, name: &str) -> bool {
+        self.env.iter().any(|g| g.name == name)
     }
 }

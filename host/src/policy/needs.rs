@@ -77,7 +77,7 @@ impl Grants {
                 .dirs
                 .iter()
                 .any(|d| super::dirs::to_host(p, std::slice::from_ref(d), guest).is_ok()),
-            Need::EnvVar(v) => self.env.contains(v) || self.inherit_env.contains(v),
+            Need::EnvVar(v) => self.env_granted(v) || self.inherit_env.contains(v),
             Need::Secret(s) => self.secrets.contains(s),
             Need::OutboundHttp(origin) => super::hosts::allows_origin(&self.hosts, origin),
         }
@@ -144,11 +144,12 @@ mod tests {
                 guest: "/project".into(),
                 access: Access::ReadOnly,
             }],
-            env: vec!["DJANGO_SETTINGS_MODULE".into()],
+            env: vec![crate::policy::EnvGrant::free("DJANGO_SETTINGS_MODULE")],
             inherit_env: vec![],
             secrets: vec!["db".into()],
             hosts: vec![crate::policy::HostGrant::parse("https://*.example.com").unwrap()],
             timeout_secs: 10,
+            confine: Default::default(),
         }
     }
 

@@ -101,6 +101,9 @@ impl Run<'_> {
             self.backup = Some(backup);
         }
         self.ui.detail(&parts.join("; "));
+        if let Some(gaps) = crate::confine::support().gaps() {
+            self.ui.detail(&format!("warning: {gaps}"));
+        }
         Ok(Done::Ok("ok".into()))
     }
 }

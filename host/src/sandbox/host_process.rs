@@ -59,44 +59,175 @@ impl PluginState {
     }
 }
 
+/// A checked command, ready to spawn.
+pub(super) struct Prepared {
+    pub program: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub cwd: Cwd,
+    pub confine: crate::confine::Prepared,
+}
+
 impl PluginState {
+    /// The value a pinned environment grant allows, from the config or a granted secret.
+    fn pinned_value(&self, pin: &policy::Pin, name: &str) -> Option<String> {
+        if let Some(v) = &pin.value {
+            return Some(v.clone());
+        }
+        let secret = pin.secret.as_ref().or(pin.url_secret.as_ref())?;
+        let source = self.secrets.get(secret)?;
+        let value = crate::secrets::resolve(secret, source, &self.redactor).ok()?;
+        if pin.url_secret.is_none() {
+            return Some(value);
+        }
+        policy::env::libpq_env(&value)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Time left of the current call into the plugin: a program it waits for cannot make
+    /// the call outlast its deadline.
+    fn call_time_left(&self) -> Duration {
+        self.limiter
+            .deadline
+            .saturating_duration_since(std::time::Instant::now())
+    }
+
+    /// Host folders a plugin can write itself (its read-write grants), canonical.
+    fn plugin_writable(&self) -> Vec<PathBuf> {
+        self.grants
+            .dirs
+            .iter()
+            .filter(|d| d.access == Access::ReadWrite)
+            .filter_map(|d| std::fs::canonicalize(&d.host).ok())
+            .collect()
+    }
+
     /// Check a command against the grants; the program's host path, the child's environment
-    /// (granted inherited variables, then the plugin's) and its working directory.
-    #[allow(clippy::type_complexity)]
-    fn prepare(
-        &mut self,
-        cmd: &Command,
-    ) -> Result<(PathBuf, Vec<(String, String)>, PathBuf), Error> {
+    /// (granted inherited variables, then the host's, then the plugin's), its working
+    /// directory (opened inside its grant) and its kernel confinement.
+    fn prepare(&mut self, cmd: &Command) -> Result<Prepared, Error> {
         let req = CommandRequest {
             program: &cmd.program,
             args: &cmd.args,
             env: &cmd.env,
         };
-        if let Err(denied) = self.grants.check_command(&req) {
+        let checked = {
+            let this = &*self;
+            this.grants
+                .check_command(&req, &|pin, name| this.pinned_value(pin, name))
+        };
+        if let Err(denied) = checked {
             return Err(Error::Denied(self.deny(denied.0)));
         }
-        let cwd = match &cmd.cwd {
-            None => self.base_dir.clone(),
-            Some(guest) => {
-                match policy::dirs::to_host(&self.grants.plugin, &self.grants.dirs, guest) {
-                    Ok((host, _)) => host,
-                    Err(denied) => return Err(Error::Denied(self.deny(denied.0))),
-                }
-            }
+        if self.live_children >= MAX_CHILDREN {
+            let msg = format!(
+                "plugin '{}' may not start more than {MAX_CHILDREN} programs at once",
+                self.grants.plugin
+            );
+            return Err(Error::Denied(self.deny(msg)));
+        }
+        let writable = self.plugin_writable();
+        let inside_writable = |p: &std::path::Path| {
+            std::fs::canonicalize(p).is_ok_and(|c| writable.iter().any(|w| c.starts_with(w)))
         };
+        let cwd = match &cmd.cwd {
+            None => Cwd {
+                path: self.base_dir.clone(),
+                dir: None,
+            },
+            Some(guest) => self.open_cwd(guest)?,
+        };
+        if inside_writable(&cwd.path) {
+            let msg = format!(
+                "plugin '{}' may not run a program in {}: the plugin can write there, so it could plant the code the program runs; run it in the config's folder or a read-only grant",
+                self.grants.plugin,
+                cmd.cwd.as_deref().unwrap_or("the config's folder")
+            );
+            return Err(Error::Denied(self.deny(msg)));
+        }
         let program = proc::resolve_program(&cmd.program, &self.base_dir)
             .map_err(|e| Error::NotFound(e.to_string()))?;
+        if inside_writable(&program) {
+            let msg = format!(
+                "plugin '{}' may not run {}: it lies in a directory the plugin can write",
+                self.grants.plugin, cmd.program
+            );
+            return Err(Error::Denied(self.deny(msg)));
+        }
+        let tmp = self.private_tmp()?;
         let mut env: Vec<(String, String)> = self
             .grants
             .inherit_env
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
             .collect();
+        env.push(("HOME".into(), tmp.display().to_string()));
+        env.push(("TMPDIR".into(), tmp.display().to_string()));
         env.extend(self.host_env.iter().cloned());
         env.extend(cmd.env.iter().cloned());
-        Ok((program, env, cwd))
+        let mut policy = crate::confine::Policy {
+            exec: crate::confine::program_folders(&program),
+            read: vec![self.base_dir.clone(), cwd.path.clone()],
+            write: vec![tmp],
+            connect: self.grants.confine.connect.clone(),
+        };
+        for d in &self.grants.dirs {
+            match d.access {
+                Access::ReadOnly => policy.read.push(d.host.clone()),
+                Access::ReadWrite => policy.write.push(d.host.clone()),
+            }
+        }
+        policy.read.extend(self.grants.confine.read.iter().cloned());
+        policy
+            .write
+            .extend(self.grants.confine.write.iter().cloned());
+        let confine = crate::confine::prepare(&policy).map_err(|e| Error::Io(e.to_string()))?;
+        Ok(Prepared {
+            program,
+            env,
+            cwd,
+            confine,
+        })
+    }
+
+    /// Open a guest working directory inside its grant (cap-std: no `..` or symlink leads out
+    /// of it); the child enters it through the open handle.
+    fn open_cwd(&mut self, guest: &str) -> Result<Cwd, Error> {
+        let (grant, rest) =
+            match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
+                Ok(x) => x,
+                Err(d) => return Err(Error::Denied(self.deny(d.0))),
+            };
+        let host = grant.host.join(&rest);
+        let root = cap_std::fs::Dir::open_ambient_dir(&grant.host, cap_std::ambient_authority())
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", grant.host.display())))?;
+        let dir = if rest.as_os_str().is_empty() {
+            root
+        } else {
+            match root.open_dir(&rest) {
+                Ok(d) => d,
+                Err(e) => {
+                    let msg = format!(
+                        "plugin '{}' asked to run a program in {guest}, which does not stay inside its grant ({e})",
+                        self.grants.plugin
+                    );
+                    return Err(Error::Denied(self.deny(msg)));
+                }
+            }
+        };
+        Ok(Cwd {
+            path: host,
+            dir: Some(dir.into_std_file()),
+        })
     }
 }
+
+pub(super) use crate::proc::Cwd;
+
+/// Programs one plugin may keep running at once (background ones count until dropped).
+const MAX_CHILDREN: usize = 16;
 
 impl Host for PluginState {
     fn start(&mut self, cmd: Command) -> Result<Resource<Background>, Error> {
@@ -105,7 +236,7 @@ impl Host for PluginState {
                 "start takes no timeout-ms, stdin-file or stdout-file: a background program lives as long as its handle".into(),
             ));
         }
-        let (program, env, cwd) = self.prepare(&cmd)?;
+        let prepared = self.prepare(&cmd)?;
         let shown = self
             .redactor
             .redact(&policy::commands::display_argv(&cmd.program, &cmd.args));
@@ -113,20 +244,30 @@ impl Host for PluginState {
             self.ui.detail(&format!("$ {shown} (in the background)"));
         }
         tracing::debug!(plugin = %self.grants.plugin, "starting in the background: {shown}");
-        let child =
-            background::start(program, &cmd.args, &env, cwd, shown).map_err(|e| match e {
-                ProcError::NotFound(m) => Error::NotFound(m),
-                ProcError::TimedOut(d) => Error::TimedOut(d.as_millis() as u64),
-                ProcError::Interrupted => Error::Io("the run was interrupted".into()),
-                ProcError::Io(m) => Error::Io(m),
-            })?;
+        let child = background::start(
+            prepared.program,
+            &cmd.args,
+            &prepared.env,
+            prepared.cwd,
+            prepared.confine,
+            shown,
+        )
+        .map_err(|e| match e {
+            ProcError::NotFound(m) => Error::NotFound(m),
+            ProcError::TimedOut(d) => Error::TimedOut(d.as_millis() as u64),
+            ProcError::Interrupted => Error::Io("the run was interrupted".into()),
+            ProcError::Io(m) => Error::Io(m),
+        })?;
+        let mut child = child;
+        child.deadline = Some(self.limiter.shared_deadline.clone());
+        self.live_children += 1;
         self.table
             .push(child)
             .map_err(|e| Error::Io(format!("too many background programs: {e}")))
     }
 
     fn run(&mut self, cmd: Command) -> Result<Output, Error> {
-        let (program, env, cwd) = self.prepare(&cmd)?;
+        let prepared = self.prepare(&cmd)?;
         let stdin = match &cmd.stdin_file {
             Some(guest) => Some(self.open_stdin(guest)?),
             None => None,
@@ -138,7 +279,7 @@ impl Host for PluginState {
             }
             None => (None, None),
         };
-        let cap = Duration::from_secs(self.grants.timeout_secs);
+        let cap = Duration::from_secs(self.grants.timeout_secs).min(self.call_time_left());
         let timeout = cmd
             .timeout_ms
             .map(Duration::from_millis)
@@ -157,10 +298,11 @@ impl Host for PluginState {
         let redactor = self.redactor.clone();
         let echo = move |line: &str| ui.echo(&redactor.redact(line));
         let result = proc::run(Spawn {
-            program,
+            program: prepared.program,
             args: cmd.args.clone(),
-            env,
-            cwd,
+            env: prepared.env,
+            cwd: prepared.cwd,
+            confine: prepared.confine,
             timeout,
             echo: if echo_on { Some(&echo) } else { None },
             stdin,
@@ -200,7 +342,7 @@ impl HostChild for PluginState {
         child: Resource<Background>,
         timeout_ms: u64,
     ) -> Result<Option<String>, Error> {
-        let cap = Duration::from_secs(self.grants.timeout_secs);
+        let cap = Duration::from_secs(self.grants.timeout_secs).min(self.call_time_left());
         let timeout = Duration::from_millis(timeout_ms).min(cap);
         let b = self
             .table
@@ -229,8 +371,11 @@ impl HostChild for PluginState {
     }
 
     fn drop(&mut self, child: Resource<Background>) -> wasmtime::Result<()> {
-        // Dropping the Background closes stdin, then kills what is left of its group.
-        self.table.delete(child)?;
+        // Dropping the Background closes stdin, then kills what is left of its group. The
+        // wait for it to exit by itself is bounded by the call's deadline, so dropping many
+        // children one after another cannot outlast it.
+        drop(self.table.delete(child)?);
+        self.live_children = self.live_children.saturating_sub(1);
         Ok(())
     }
 }

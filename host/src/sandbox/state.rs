@@ -19,6 +19,10 @@ pub struct Written {
     pub sha256: String,
 }
 
+/// Denials kept per plugin, and the length each is cut to.
+pub const MAX_DENIALS: usize = 32;
+pub const MAX_DENIAL_LEN: usize = 1000;
+
 pub struct PluginState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
@@ -31,8 +35,10 @@ pub struct PluginState {
     pub ui: Ui,
     /// Folder relative programs are resolved against and commands run in by default.
     pub base_dir: PathBuf,
-    /// Every denial in this plugin's life, in order.
+    /// The denials in this plugin's life, in order (the first [`MAX_DENIALS`]).
     pub denials: Vec<String>,
+    /// Denials past [`MAX_DENIALS`], counted only.
+    pub denials_dropped: usize,
     /// The plugin's own stdout/stderr (panics land here).
     pub output: MemoryOutputPipe,
     /// Variables the host itself sets on every program this plugin starts (e.g. `PGOPTIONS`
@@ -40,6 +46,13 @@ pub struct PluginState {
     pub host_env: Vec<(String, String)>,
     /// Files written from child stdout (`stdout-file`), in order.
     pub written: Vec<Written>,
+    /// Bytes of log lines written so far (capped by `host_log::MAX_LOG_BYTES`).
+    pub log_bytes: usize,
+    /// Programs running for this plugin now (background ones until dropped).
+    pub live_children: usize,
+    /// The private temp dir (`TMPDIR` and `HOME`) of the programs this plugin starts, made on
+    /// first use and removed with the plugin.
+    pub tmp: Option<tempfile::TempDir>,
     /// wasi:http state and the outbound-host allowlist.
     pub http_ctx: wasmtime_wasi_http::WasiHttpCtx,
     pub http_gate: super::host_http::HttpGate,
@@ -74,9 +87,13 @@ impl PluginState {
             ui,
             base_dir,
             denials: Vec::new(),
+            denials_dropped: 0,
             output,
             host_env: Vec::new(),
             written: Vec::new(),
+            live_children: 0,
+            log_bytes: 0,
+            tmp: None,
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_gate,
         }
@@ -86,10 +103,39 @@ impl PluginState {
         &self.grants.plugin
     }
 
+    /// Record a denial (the first [`MAX_DENIALS`] are kept, each cut to [`MAX_DENIAL_LEN`]
+    /// after redaction) and return the message for the plugin.
     pub fn deny(&mut self, message: String) -> String {
-        tracing::warn!(plugin = %self.grants.plugin, "denied: {message}");
-        self.denials.push(message.clone());
+        let message = crate::text::bounded(&self.redactor.redact(&message), MAX_DENIAL_LEN);
+        if self.denials.len() < MAX_DENIALS {
+            tracing::warn!(plugin = %self.grants.plugin, "denied: {message}");
+            self.denials.push(message.clone());
+        } else {
+            self.denials_dropped += 1;
+        }
         message
+    }
+
+    /// The private temp dir for this plugin's programs, made on first use.
+    pub fn private_tmp(
+        &mut self,
+    ) -> Result<PathBuf, super::bindings::platform::migrate::process::Error> {
+        if self.tmp.is_none() {
+            let d = tempfile::Builder::new()
+                .prefix("platform-migrate-child-")
+                .tempdir()
+                .map_err(|e| {
+                    super::bindings::platform::migrate::process::Error::Io(format!(
+                        "cannot make a private temp dir: {e}"
+                    ))
+                })?;
+            self.tmp = Some(d);
+        }
+        Ok(self
+            .tmp
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default())
     }
 }
 
