@@ -21,8 +21,6 @@ pub struct HttpGate {
     pub hosts: Vec<HostGrant>,
     /// Denied destinations, as messages naming the grant to add.
     pub denials: Vec<String>,
-    /// Origins requests were sent to (for the log; never paths, which may hold secrets).
-    pub sent: Vec<String>,
     /// Largest response body the plugin may read; past it the body fails with
     /// `HttpResponseBodySize`.
     pub max_response_bytes: u64,
@@ -34,7 +32,6 @@ impl HttpGate {
             plugin: plugin.to_string(),
             hosts,
             denials: Vec::new(),
-            sent: Vec::new(),
             max_response_bytes,
         }
     }
@@ -67,8 +64,11 @@ impl WasiHttpHooks for HttpGate {
         let host = uri.host().unwrap_or("").to_string();
         let port = uri.port_u16();
         if let Err(denied) = hosts::check(&self.plugin, &self.hosts, &scheme, &host, port) {
-            tracing::warn!(plugin = %self.plugin, "denied: {}", denied.0);
-            self.denials.push(denied.0);
+            if self.denials.len() < super::state::MAX_DENIALS {
+                let d = crate::text::bounded(&denied.0, super::state::MAX_DENIAL_LEN);
+                tracing::warn!(plugin = %self.plugin, "denied: {d}");
+                self.denials.push(d);
+            }
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let origin = match port {
@@ -76,7 +76,6 @@ impl WasiHttpHooks for HttpGate {
             None => format!("{scheme}://{host}"),
         };
         tracing::debug!(plugin = %self.plugin, "HTTP {} {origin}", request.method());
-        self.sent.push(origin);
         let o = options.unwrap_or_default();
         let options = RequestOptions {
             connect_timeout: cap(o.connect_timeout),

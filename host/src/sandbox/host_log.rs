@@ -3,12 +3,29 @@
 use super::bindings::platform::migrate::log::{Host, Level};
 use super::state::PluginState;
 
+/// Bytes of log lines one plugin may write in its life, and the longest line kept.
+pub const MAX_LOG_BYTES: usize = 1024 * 1024;
+pub const MAX_LOG_LINE: usize = 4096;
+
 impl Host for PluginState {
     fn write(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         let plugin = self.plugin().to_string();
-        let mut line = self.redactor.redact(&message);
-        for (k, v) in fields {
-            line.push_str(&format!(" {}={}", k, self.redactor.redact(&v)));
+        if self.log_bytes >= MAX_LOG_BYTES {
+            return;
+        }
+        let mut line = message;
+        for (k, v) in fields.iter().take(32) {
+            if line.len() > MAX_LOG_LINE * 2 {
+                break;
+            }
+            line.push_str(&format!(" {k}={v}"));
+        }
+        // Redact, then cut, then make it safe for a terminal.
+        let line = crate::text::for_terminal(&crate::text::bounded(&line, MAX_LOG_LINE));
+        self.log_bytes += line.len();
+        if self.log_bytes >= MAX_LOG_BYTES {
+            tracing::warn!(plugin = %plugin, "plugin wrote {MAX_LOG_BYTES} bytes of logs; its further log lines are dropped");
+            return;
         }
         match level {
             Level::Trace => tracing::trace!(plugin = %plugin, "{line}"),

@@ -11,21 +11,37 @@ use wasmtime::{Engine, ResourceLimiter, Store};
 /// How often the epoch advances: the resolution of call deadlines.
 pub const TICK: Duration = Duration::from_millis(50);
 
-/// Per-store limiter: memory, plus table and instance counts as wasmtime's defaults would.
+/// Table elements one plugin may hold in all its tables together.
+pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+/// Bytes one table element is counted as against the memory budget.
+const TABLE_ELEMENT_BYTES: usize = 16;
+
+/// Per-store (so per-plugin) limiter: one budget for all the plugin's linear memories and
+/// tables together, and bounded counts of instances, memories and tables.
 pub struct Limiter {
     pub limits: Limits,
+    /// Bytes of linear memory and table elements granted so far, over every memory and table.
+    pub used: usize,
+    /// Table elements granted so far, over every table.
+    pub table_elements: usize,
     /// The limit that stopped the current call, if one did.
     pub hit: Option<Which>,
     /// When the current call's time is up.
     pub deadline: Instant,
+    /// The same deadline, shared with the background programs the plugin starts, so that
+    /// ending them after a call overran gives them no grace.
+    pub shared_deadline: std::sync::Arc<std::sync::Mutex<Instant>>,
 }
 
 impl Limiter {
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
             limits,
+            used: 0,
+            table_elements: 0,
             hit: None,
             deadline: Instant::now(),
+            shared_deadline: std::sync::Arc::new(std::sync::Mutex::new(Instant::now())),
         }
     }
 }
@@ -33,29 +49,50 @@ impl Limiter {
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limits.memory_bytes {
+        let total = self.used.saturating_add(desired.saturating_sub(current));
+        if total > self.limits.memory_bytes {
             self.hit = Some(Which::Memory);
             // An error rather than `false`: the plugin is stopped at once, with a trap the
             // host can attribute, instead of failing an allocation in its own way.
-            wasmtime::bail!("memory limit exceeded ({desired} bytes wanted)");
+            wasmtime::bail!("memory limit exceeded ({total} bytes wanted over all memories)");
         }
+        self.used = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        let more = desired.saturating_sub(current);
+        let elements = self.table_elements.saturating_add(more);
+        let total = self
+            .used
+            .saturating_add(more.saturating_mul(TABLE_ELEMENT_BYTES));
+        if elements > MAX_TABLE_ELEMENTS || total > self.limits.memory_bytes {
+            self.hit = Some(Which::Memory);
+            wasmtime::bail!("table limit exceeded ({elements} elements over all tables)");
+        }
+        self.table_elements = elements;
+        self.used = total;
+        Ok(true)
     }
 
     fn instances(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
         64
     }
 }
@@ -81,6 +118,9 @@ pub fn arm(store: &mut Store<super::PluginState>) {
     let l = &mut store.data_mut().limiter;
     l.hit = None;
     l.deadline = Instant::now() + l.limits.call_timeout;
+    if let Ok(mut d) = l.shared_deadline.lock() {
+        *d = l.deadline;
+    }
     store.set_epoch_deadline(1);
 }
 
@@ -112,5 +152,20 @@ mod tests {
         assert!(l.hit.is_none());
         assert!(l.memory_growing(1 << 20, (1 << 20) + 65536, None).is_err());
         assert_eq!(l.hit, Some(Which::Memory));
+    }
+
+    #[test]
+    fn the_budget_is_per_plugin_not_per_memory() {
+        let limits = Limits::new(Some(64), None, None, None).unwrap();
+        let mut l = Limiter::new(limits);
+        let mib = 1 << 20;
+        // Two memories of 30 MiB fit; a third does not.
+        assert!(l.memory_growing(0, 30 * mib, None).unwrap());
+        assert!(l.memory_growing(0, 30 * mib, None).unwrap());
+        assert!(l.memory_growing(0, 30 * mib, None).is_err());
+        // Tables count against the same budget.
+        let mut l = Limiter::new(Limits::new(Some(64), None, None, None).unwrap());
+        assert!(l.table_growing(0, 500_000, None).unwrap());
+        assert!(l.table_growing(0, 600_000, None).is_err());
     }
 }

@@ -11,6 +11,7 @@ mod host_http;
 mod host_log;
 mod host_process;
 mod limits;
+mod naps;
 pub mod shape;
 mod state;
 pub mod versions;
@@ -174,6 +175,7 @@ impl Sandbox {
         limits::start_ticker(&engine);
         let mut linker: Linker<PluginState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        naps::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         use bindings::platform::migrate::{config as cfg, log, process};
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
@@ -283,6 +285,7 @@ impl Sandbox {
         let output = MemoryOutputPipe::new(PLUGIN_OUTPUT_CAP);
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(output.clone()).stderr(output.clone());
+        wasi.monotonic_clock(naps::Clock);
         wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
