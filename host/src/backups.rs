@@ -191,13 +191,13 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
             b.verified = true;
             b.verified_at =
                 Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            catalog::upsert(&cfg.state_dir, &b).map_err(|e| Exit::failed(e.to_string()))?;
+            catalog::mark(&cfg.state_dir, &b).map_err(|e| Exit::failed(e.to_string()))?;
             println!("{id}: verified by plugin '{}'", b.provider);
             Ok(Code::Success)
         }
         Err(e) => {
             b.verified = false;
-            let _ = catalog::upsert(&cfg.state_dir, &b);
+            let _ = catalog::mark(&cfg.state_dir, &b);
             Err(Exit::failed(format!(
                 "backup {id} failed verification by plugin '{}': {e:?}",
                 b.provider

@@ -46,6 +46,8 @@ pub enum CatalogError {
     Read { path: String, reason: String },
     #[error("cannot write the backup catalog {path}: {reason}")]
     Write { path: String, reason: String },
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -106,19 +108,57 @@ fn update(state_dir: &Path, change: impl FnOnce(&mut Vec<Backup>)) -> Result<(),
     save(state_dir, &all)
 }
 
-/// Add or replace (by id) one backup.
-pub fn upsert(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
+/// Add a new backup. Ids are namespaced by environment and never replaced: a provider that
+/// returns an id the environment's catalog already holds is refused, so no plugin can
+/// overwrite another backup's entry (a dev provider a verified prod backup's).
+pub fn add(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
+    let mut clash = false;
     update(state_dir, |all| {
-        match all.iter_mut().find(|b| b.id == backup.id) {
-            Some(b) => *b = backup.clone(),
-            None => all.push(backup.clone()),
+        if all.iter().any(|b| b.env == backup.env && b.id == backup.id) {
+            clash = true;
+        } else {
+            all.push(backup.clone());
         }
-    })
+    })?;
+    if clash {
+        return Err(CatalogError::Refused(format!(
+            "backup id {} already names a backup of env {}; a provider must return a new id for every backup (the existing entry is kept)",
+            backup.id, backup.env
+        )));
+    }
+    Ok(())
 }
 
-/// Remove one backup by id.
-pub fn remove(state_dir: &Path, id: &str) -> Result<(), CatalogError> {
-    update(state_dir, |all| all.retain(|b| b.id != id))
+/// Record the verification state of a backup already in the catalog: the entry of the same
+/// environment, id, provider and file.
+pub fn mark(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
+    let mut found = false;
+    update(state_dir, |all| {
+        if let Some(b) = all.iter_mut().find(|b| {
+            b.env == backup.env
+                && b.id == backup.id
+                && b.provider == backup.provider
+                && b.file == backup.file
+        }) {
+            b.verified = backup.verified;
+            b.verified_at = backup.verified_at.clone();
+            found = true;
+        }
+    })?;
+    if !found {
+        return Err(CatalogError::Refused(format!(
+            "backup {} of env {} is not in the catalog",
+            backup.id, backup.env
+        )));
+    }
+    Ok(())
+}
+
+/// Remove one backup of `env` by id.
+pub fn remove(state_dir: &Path, env: &str, id: &str) -> Result<(), CatalogError> {
+    update(state_dir, |all| {
+        all.retain(|b| !(b.env == env && b.id == id))
+    })
 }
 
 /// Size and sha256 of `file` inside `dir`; `..` and symlinks out of `dir` are refused.
@@ -276,19 +316,35 @@ mod tests {
     }
 
     #[test]
-    fn catalog_round_trips_and_replaces_by_id() {
+    fn catalog_round_trips_and_never_replaces_an_id() {
         let d = tempfile::tempdir().unwrap();
         assert!(load(d.path()).unwrap().is_empty());
         let mut x = b("p1", "prod", "2026-01-01T00:00:01Z", false);
-        upsert(d.path(), &x).unwrap();
+        add(d.path(), &x).unwrap();
         x.verified = true;
-        upsert(d.path(), &x).unwrap();
-        upsert(d.path(), &b("p2", "prod", "2026-01-01T00:00:02Z", true)).unwrap();
+        mark(d.path(), &x).unwrap();
+        add(d.path(), &b("p2", "prod", "2026-01-01T00:00:02Z", true)).unwrap();
+        // Another env's provider returning an existing id: its own namespace, no replacing.
+        let mut dev = b("p2", "dev", "2026-01-01T00:00:03Z", false);
+        add(d.path(), &dev).unwrap();
+        let e = add(d.path(), &b("p2", "prod", "2026-01-01T00:00:04Z", false)).unwrap_err();
+        assert!(
+            e.to_string().contains("already names a backup of env prod"),
+            "{e}"
+        );
+        dev.provider = "other".into();
+        assert!(mark(d.path(), &dev).is_err());
         let all = load(d.path()).unwrap();
-        assert_eq!(all.len(), 2);
+        assert_eq!(all.len(), 3);
         assert!(all[0].verified);
-        remove(d.path(), "p1").unwrap();
-        assert_eq!(ids(load(d.path()).unwrap().iter().collect()), vec!["p2"]);
+        assert!(all
+            .iter()
+            .any(|b| b.env == "prod" && b.id == "p2" && b.verified));
+        remove(d.path(), "prod", "p1").unwrap();
+        assert_eq!(
+            ids(load(d.path()).unwrap().iter().collect()),
+            vec!["p2", "p2"]
+        );
     }
 
     #[test]
@@ -300,7 +356,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for j in 0..5 {
                         let id = format!("p{i}-{j}");
-                        upsert(&dir, &b(&id, "prod", "2026-01-01T00:00:01Z", true)).unwrap();
+                        add(&dir, &b(&id, "prod", "2026-01-01T00:00:01Z", true)).unwrap();
                     }
                 })
             })

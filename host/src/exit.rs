@@ -32,8 +32,10 @@ pub enum Code {
 /// Longest error message kept, in bytes.
 pub const MAX_MESSAGE: usize = 2000;
 
-/// `s` cut to at most `max` bytes (on a character boundary), saying how much was cut.
+/// `s` with every known secret masked, then cut to at most `max` bytes (on a character
+/// boundary), saying how much was cut. Masking first means a cut never shows a secret's prefix.
 pub fn clip(s: String, max: usize) -> String {
+    let s = crate::secrets::Redactor::default().redact(&s);
     if s.len() <= max {
         return s;
     }

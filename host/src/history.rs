@@ -205,37 +205,99 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Append one entry, linked to the last line, and fsync it. The file is locked while the last
 /// line is read and the new one written, so two processes cannot link to the same line.
 pub fn append(state_dir: &Path, entry: &Entry) -> std::io::Result<()> {
-    std::fs::create_dir_all(state_dir)?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path(state_dir))?;
-    f.lock()?;
-    let mut text = Vec::new();
-    f.seek(SeekFrom::Start(0))?;
-    f.read_to_end(&mut text)?;
-    let last = numbered(&text).last();
-    let prev = last.map_or_else(|| GENESIS.to_string(), |(_, l)| sha256_hex(l));
-    let line = serde_json::to_vec(&Line { prev, entry }).map_err(std::io::Error::other)?;
-    let mut out = Vec::with_capacity(line.len() + 2);
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        // A line cut short by a crash stays (verify reports it); the new one starts afresh.
-        out.push(b'\n');
+    Journal::open(state_dir)?.append(entry)
+}
+
+/// The history, opened before any plugin code runs, so that the run is recorded even when a
+/// plugin used up the process's file descriptors or memory in the meantime.
+pub struct Journal {
+    state_dir: std::path::PathBuf,
+    file: std::fs::File,
+    head: std::fs::File,
+}
+
+/// Longest text kept in any one field of a history line.
+pub const MAX_FIELD: usize = 4000;
+
+impl Journal {
+    pub fn open(state_dir: &Path) -> std::io::Result<Journal> {
+        std::fs::create_dir_all(state_dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path(state_dir))?;
+        let head = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(head_path(state_dir))?;
+        Ok(Journal {
+            state_dir: state_dir.to_path_buf(),
+            file,
+            head,
+        })
     }
-    out.extend_from_slice(&line);
-    out.push(b'\n');
-    f.write_all(&out)?;
-    f.sync_all()?;
-    // Still under the lock: the head names the line just written, which follows the last one
-    // (a line cut short keeps its number).
-    write_head(
-        state_dir,
-        &Head {
+
+    /// Append `entry` (every text field redacted, then bounded to [`MAX_FIELD`] bytes).
+    pub fn append(&mut self, entry: &Entry) -> std::io::Result<()> {
+        let entry = bounded(entry)?;
+        let f = &mut self.file;
+        f.lock()?;
+        let mut text = Vec::new();
+        f.seek(SeekFrom::Start(0))?;
+        f.read_to_end(&mut text)?;
+        let last = numbered(&text).last();
+        let prev = last.map_or_else(|| GENESIS.to_string(), |(_, l)| sha256_hex(l));
+        let line = serde_json::to_vec(&Line {
+            prev,
+            entry: &entry,
+        })
+        .map_err(std::io::Error::other)?;
+        let mut out = Vec::with_capacity(line.len() + 2);
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            // A line cut short by a crash stays (verify reports it); the new one starts afresh.
+            out.push(b'\n');
+        }
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+        f.write_all(&out)?;
+        f.sync_all()?;
+        // Still under the lock: the head names the line just written, which follows the last
+        // one (a line cut short keeps its number).
+        let head = Head {
             lines: last.map_or(0, |(n, _)| n) + 1,
             last: sha256_hex(&line),
-        },
-    )
+        };
+        let result = write_head(&self.state_dir, &head).or_else(|e| {
+            // No descriptor for a temp file left: rewrite the head through the one opened
+            // at the start (not atomic, but a torn head is reported by verify, never silent).
+            tracing::debug!("atomic head write failed ({e}); writing in place");
+            let body = serde_json::to_vec(&head).map_err(std::io::Error::other)?;
+            use std::os::unix::fs::FileExt;
+            self.head.set_len(0)?;
+            self.head.write_all_at(&body, 0)?;
+            self.head.sync_all()
+        });
+        let _ = self.file.unlock();
+        result
+    }
+}
+
+/// A copy of `entry` whose every string is redacted and cut to [`MAX_FIELD`] bytes.
+fn bounded(entry: &Entry) -> std::io::Result<Entry> {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => *s = crate::text::bounded(s, MAX_FIELD),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            serde_json::Value::Object(o) => o.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(entry).map_err(std::io::Error::other)?;
+    walk(&mut v);
+    serde_json::from_value(v).map_err(std::io::Error::other)
 }
 
 /// Where the chain breaks.
@@ -251,20 +313,37 @@ pub enum Broken {
     Truncated { have: usize, recorded: usize },
     #[error("history line {line} is not the line history.head records as written last (its sha256 differs): it or history.head was changed")]
     Head { line: usize },
+    #[error("history.head is {0} beside a history of {1} line(s): it was removed or damaged, so removed last lines could go unnoticed; restore it from a copy")]
+    NoHead(&'static str, usize),
+    #[error(
+        "history.jsonl is missing but history.head records {0} line(s): the history was removed"
+    )]
+    NoHistory(usize),
 }
 
 /// Check every link; returns the number of lines, or the first broken link.
 pub fn verify(state_dir: &Path) -> std::io::Result<Result<usize, Broken>> {
+    let head = match std::fs::read(head_path(state_dir)) {
+        Ok(h) if h.is_empty() => Err("empty"),
+        Ok(h) => serde_json::from_slice::<Head>(&h).map_err(|_| "unreadable"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("missing"),
+        Err(_) => Err("unreadable"),
+    };
     let text = match std::fs::read(path(state_dir)) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(match head {
+                Ok(h) if h.lines > 0 => Err(Broken::NoHistory(h.lines)),
+                _ => Ok(0),
+            })
+        }
         Err(e) => return Err(e),
     };
-    let head = match std::fs::read(head_path(state_dir)) {
-        Ok(h) => serde_json::from_slice::<Head>(&h).ok(),
-        Err(_) => None,
-    };
-    Ok(verify_lines(&text).and_then(|n| check_head(&text, head.as_ref()).map(|()| n)))
+    Ok(verify_lines(&text).and_then(|n| match &head {
+        Ok(h) => check_head(&text, Some(h)).map(|()| n),
+        Err(_) if n == 0 => Ok(0),
+        Err(why) => Err(Broken::NoHead(why, n)),
+    }))
 }
 
 /// The line the head names is there and is the one written then (later lines may follow, from
@@ -469,9 +548,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(verify(dir.path()).unwrap(), Err(Broken::Head { line: 3 }));
-        // Without a head (older state directories) the chain alone is checked.
+        // Without a head, or with garbage in it, verify fails.
+        std::fs::write(head_path(dir.path()), "garbage").unwrap();
+        assert_eq!(
+            verify(dir.path()).unwrap(),
+            Err(Broken::NoHead("unreadable", 3))
+        );
         std::fs::remove_file(head_path(dir.path())).unwrap();
-        assert_eq!(verify(dir.path()).unwrap(), Ok(3));
+        assert_eq!(
+            verify(dir.path()).unwrap(),
+            Err(Broken::NoHead("missing", 3))
+        );
+    }
+
+    #[test]
+    fn a_removed_history_beside_its_head_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), &entry("a")).unwrap();
+        std::fs::remove_file(path(dir.path())).unwrap();
+        assert_eq!(verify(dir.path()).unwrap(), Err(Broken::NoHistory(1)));
+    }
+
+    #[test]
+    fn long_and_secret_fields_are_masked_then_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::secrets::Redactor::default().add("pa55word-in-history");
+        let mut e = entry("a");
+        e.error = Some(format!("{}pa55word-in-history", "x".repeat(10 << 20)));
+        append(dir.path(), &e).unwrap();
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert!(text.len() < 3 * MAX_FIELD, "{}", text.len());
+        assert!(!text.contains("pa55word"));
     }
 
     #[test]

@@ -3,11 +3,21 @@
 use crate::config::SecretSource;
 use std::sync::{Arc, RwLock};
 
-/// Replaces every secret value the host has handed out with `[REDACTED]`. Cloning shares the
-/// list, so a secret resolved by one plugin is redacted everywhere.
-#[derive(Debug, Clone, Default)]
+/// Replaces every secret value the host has handed out with `[REDACTED]`. Every redactor of
+/// the process shares one list, so a secret resolved by one plugin is redacted everywhere,
+/// including on paths that never saw that plugin (error messages, `Debug` text, history).
+#[derive(Debug, Clone)]
 pub struct Redactor {
     values: Arc<RwLock<Vec<String>>>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        static ALL: std::sync::OnceLock<Arc<RwLock<Vec<String>>>> = std::sync::OnceLock::new();
+        Redactor {
+            values: ALL.get_or_init(Default::default).clone(),
+        }
+    }
 }
 
 pub const MASK: &str = "[REDACTED]";

@@ -38,6 +38,9 @@ struct OpenStep {
 /// Total steps of a run.
 pub const STEPS: usize = 6;
 
+/// Longest line printed; the rest is cut (saying how much).
+const MAX_LINE: usize = 16 * 1024;
+
 pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
@@ -80,6 +83,11 @@ impl Ui {
     }
 
     fn out(&self, line: &str) {
+        // Secrets masked, control characters escaped, then cut: plugin text can be anything.
+        let line = crate::exit::clip(
+            crate::text::for_terminal(&crate::secrets::Redactor::default().redact(line)),
+            MAX_LINE,
+        );
         if self.stderr {
             let mut o = std::io::stderr().lock();
             let _ = writeln!(o, "{line}");

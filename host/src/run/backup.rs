@@ -166,6 +166,19 @@ pub(crate) fn take(
         .create(ctx)
         .map_err(|e| Failed::Host(e.to_string()))?
         .map_err(Failed::Plugin)?;
+    if let Err(why) = crate::text::check_id(&info.id) {
+        return Err(Failed::Plugin(BackupError::Invalid(format!(
+            "plugin '{name}' returned a backup id that is not allowed: {why}"
+        ))));
+    }
+    if info.file.len() > 255
+        || info.file.chars().any(char::is_control)
+        || crate::secrets::Redactor::default().redact(&info.file) != info.file
+    {
+        return Err(Failed::Plugin(BackupError::Invalid(format!(
+            "plugin '{name}' named a backup file that is not a plain file name of at most 255 bytes without secrets or control characters"
+        ))));
+    }
     if !plain_name(&info.file) {
         return Err(Failed::Plugin(BackupError::Invalid(format!(
             "plugin '{name}' named the backup file {:?}, which is not a plain file name in the backup directory",
@@ -196,7 +209,8 @@ pub(crate) fn take(
         run_id: ctx.run_id.clone(),
     };
     // Recorded before verifying: a crash now still leaves the file accounted for.
-    catalog::upsert(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
+    catalog::add(state_dir, &entry)
+        .map_err(|e| Failed::Plugin(BackupError::Invalid(format!("plugin '{name}': {e}"))))?;
     if size == 0 {
         return Err(Failed::Plugin(BackupError::Invalid(format!(
             "{} is empty",
@@ -210,7 +224,7 @@ pub(crate) fn take(
         .map_err(Failed::Plugin)?;
     entry.verified = true;
     entry.verified_at = Some(now());
-    catalog::upsert(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
+    catalog::mark(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
     Ok(entry)
 }
 
@@ -248,7 +262,7 @@ pub(crate) fn retention(
             continue;
         }
         match backup.delete(ctx, &info_of(&b)) {
-            Ok(Ok(())) => match catalog::remove(state_dir, &b.id) {
+            Ok(Ok(())) => match catalog::remove(state_dir, &b.env, &b.id) {
                 Ok(()) => out.push(format!("retention (keep = {keep}): deleted {}", b.id)),
                 Err(e) => out.push(format!("warning: {e}")),
             },

@@ -215,6 +215,14 @@ pub fn run(
     } else {
         Ui::new(level)
     };
+    // The record is opened before any plugin code runs: a plugin that uses up descriptors or
+    // memory cannot keep the run from being recorded.
+    let mut journal = history::Journal::open(&cfg.state_dir).map_err(|e| {
+        Exit::failed(format!(
+            "cannot open the history in {}: {e}; nothing was run. Fix the state directory's permissions or set state-dir in the config",
+            cfg.state_dir.display()
+        ))
+    })?;
     let redactor = Redactor::default();
     let sandbox = Sandbox::new(redactor.clone(), ui.clone())
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
@@ -337,14 +345,24 @@ pub fn run(
             }
         }
     }
-    if let Err(e) = history::append(&cfg.state_dir, &run.entry) {
-        ui.outcome(&format!(
-            "warning: could not write history to {}: {e}",
-            history::path(&cfg.state_dir).display()
-        ));
+    // The plugins are done: let go of everything they held before writing the record.
+    let entry = run.entry.clone();
+    drop(run);
+    let mut verdict = verdict;
+    if let Err(e) = journal.append(&entry) {
+        let message = format!(
+            "the run was not recorded: cannot write the history to {}: {e}; outcome was {} (exit {})",
+            history::path(&cfg.state_dir).display(),
+            entry.outcome,
+            entry.exit_code
+        );
+        verdict = Err(Exit::failed(match verdict {
+            Ok(_) => message,
+            Err(x) => format!("{}; and {message}", x.message),
+        }));
     }
     if json {
-        crate::report::print(&run.entry);
+        crate::report::print(&entry);
     }
     verdict
 }
