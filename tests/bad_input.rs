@@ -207,7 +207,7 @@ fn runner_without_its_python_grant_is_denied_with_the_fix() {
     let p = Project::new();
     let py = common::python().display().to_string();
     let text = common::config_text().replace(
-        &format!("grants.commands = [{{ program = \"{py}\", args = [\"manage.py\", \"**\"] }}]\n"),
+        &format!("grants.commands = {}\n", common::django_commands(&py)),
         "",
     );
     assert_ne!(text, common::config_text());
@@ -224,12 +224,10 @@ fn runner_without_its_python_grant_is_denied_with_the_fix() {
 #[test]
 fn arguments_outside_the_grant_are_denied_at_call_time() {
     let p = Project::new();
-    // The program is granted, but only for `manage.py migrate ...`: the runner's
-    // `manage.py shell -c` is refused by the host before anything is spawned.
-    let text = common::config_text().replace(
-        "args = [\"manage.py\", \"**\"]",
-        "args = [\"manage.py\", \"migrate\", \"**\"]",
-    );
+    // The program is granted, but its helper script is pinned to another sha256: the
+    // runner's `manage.py shell -c` is refused by the host before anything is spawned.
+    let text = common::config_text().replace(&common::helper_sha256(), &"0".repeat(64));
+    assert_ne!(text, common::config_text());
     p.write_config(&text);
     let r = p.run(&["--env", "dev"]);
     r.expect(4);

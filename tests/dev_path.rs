@@ -374,3 +374,22 @@ fn a_migration_that_fails_midway_is_reported_exactly() {
         ]
     );
 }
+
+#[test]
+fn the_demo_and_the_readme_pin_the_current_helper_script() {
+    // The runner's `-c` script is pinned by sha256 in the demo's grant and the README; a change
+    // to helper.py must change both, or the demo's own runner is denied.
+    let sha = common::helper_sha256();
+    let root = common::root();
+    for file in ["examples/demo/platform-migrate.toml", "README.md"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            text.contains(&format!("sha256:{sha}")),
+            "{file} does not pin sha256:{sha}"
+        );
+        assert!(
+            !text.contains("args = [\"manage.py\", \"**\"]"),
+            "{file} still grants manage.py **"
+        );
+    }
+}

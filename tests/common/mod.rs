@@ -64,6 +64,26 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// sha256 of django-runner's helper script: what its minimal grant pins for `shell -c`.
+pub fn helper_sha256() -> String {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read(root().join("plugins/django-runner/src/helper.py")).unwrap();
+    hex::encode(Sha256::digest(&text))
+}
+
+/// django-runner's minimal command grant for `py` (as in the demo's config and the README).
+pub fn django_commands(py: &str) -> String {
+    let h = helper_sha256();
+    format!(
+        r#"[
+    {{ program = "{py}", args = ["manage.py", "shell", "-c", "sha256:{h}"] }},
+    {{ program = "{py}", args = ["manage.py", "migrate", "--noinput", "-v1", "?--fake", "?--database=*", "?<name>", "?<name>"] }},
+    {{ program = "{py}", args = ["manage.py", "makemigrations", "--noinput", "<name>"] }},
+    {{ program = "{py}", args = ["manage.py", "loaddata", "-v1", "?--database=*", "<name>"] }},
+]"#
+    )
+}
+
 /// The config the tests use: the demo's, with absolute paths.
 pub fn config_text() -> String {
     let py = python().display().to_string();
@@ -72,7 +92,8 @@ pub fn config_text() -> String {
 [plugins.django]
 path = "{runner}"
 settings = {{ manage = ["{py}", "manage.py"] }}
-grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
+grants.commands = {commands}
+grants.confine.write = ["."]
 
 [plugins.sqlite-backup]
 path = "{backup}"
@@ -92,6 +113,7 @@ backup = "sqlite-backup"
 "#,
         runner = plugin("django_runner").display(),
         backup = plugin("file_backup").display(),
+        commands = django_commands(&py),
     )
 }
 

@@ -18,11 +18,14 @@ pub fn django_pg_plugin(url_var: &str) -> String {
 [plugins.django-pg]
 path = "{runner}"
 settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
-grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
-grants.env = ["DATABASE_URL"]
+grants.commands = {commands}
+grants.env = [{{ name = "DATABASE_URL", secret = "database-url" }}]
 grants.secrets = {{ database-url = {{ env = "{url_var}" }} }}
+grants.confine.connect = {ports}
 "#,
         runner = super::plugin("django_runner").display(),
+        commands = super::django_commands(&py),
+        ports = ports(),
     )
 }
 
@@ -38,11 +41,35 @@ grants.commands = [
     {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
     {{ program = "pg_restore", args = ["--list"] }},
 ]
-grants.env = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGCONNECT_TIMEOUT"]
+grants.env = [
+    {{ name = "PGHOST", url-secret = "database-url" }},
+    {{ name = "PGPORT", url-secret = "database-url" }},
+    {{ name = "PGUSER", url-secret = "database-url" }},
+    {{ name = "PGDATABASE", url-secret = "database-url" }},
+    {{ name = "PGPASSWORD", url-secret = "database-url" }},
+    "PGCONNECT_TIMEOUT",
+]
 grants.secrets = {{ database-url = {{ env = "{url_var}" }} }}
+grants.confine.connect = {ports}
 "#,
         backup = super::plugin("pg_dump_backup").display(),
+        ports = ports(),
     )
+}
+
+/// TCP ports the PostgreSQL programs may connect to: 5432, and the port of
+/// `PLATFORM_MIGRATE_TEST_PG` when the tests use an existing server.
+pub fn ports() -> String {
+    let mut ports = vec![5432u16];
+    if let Ok(url) = std::env::var("PLATFORM_MIGRATE_TEST_PG") {
+        if let Some(p) = url
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.trim_end_matches('/').parse().ok())
+        {
+            ports.push(p);
+        }
+    }
+    format!("{ports:?}")
 }
 
 pub struct Pg {

@@ -1,6 +1,7 @@
-# Run by the django-runner plugin through `manage.py shell -c`, with PM_ARGS_HEX defined in a
-# line the plugin puts in front of this file (hex-encoded JSON, so no argument can change the
-# code). Prints one line `@@PM-JSON@@{...}` with {"ok": ...} or {"error": {"kind", "message"}}.
+# Run by the django-runner plugin through `manage.py shell -c`, exactly this text (the grant pins
+# its sha256, so a runner cannot send other code). It reads requests from stdin, one per line
+# (hex-encoded JSON, so no request can change the code), and answers each with one line
+# `@@PM-JSON@@{...}` holding {"ok": ...} or {"error": {"kind", "message"}}.
 import json
 import os
 import sys
@@ -12,7 +13,6 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
 MARK = "@@PM-JSON@@"
-ARGS = json.loads(bytes.fromhex(PM_ARGS_HEX).decode("utf-8"))  # noqa: F821 (defined by the plugin)
 
 
 class Fail(Exception):
@@ -289,7 +289,7 @@ def handle(args):
     return {"ok": result}
 
 
-def serve(database):
+def serve():
     """One Django start for a whole run: answer hex-encoded JSON requests, one per stdin
     line, until stdin closes."""
     emit({"ok": "ready"})
@@ -297,19 +297,14 @@ def serve(database):
         line = line.strip()
         if not line:
             continue
-        args = json.loads(bytes.fromhex(line).decode("utf-8"))
-        if database and "database" not in args:
-            args["database"] = database
-        emit(handle(args))
+        try:
+            args = json.loads(bytes.fromhex(line).decode("utf-8"))
+        except ValueError as e:
+            emit({"error": {"kind": "other", "message": f"unreadable request: {e}"}})
+            continue
+        reply = handle(args)
+        if reply is not None:
+            emit(reply)
 
 
-def main():
-    if ARGS["cmd"] == "serve":
-        serve(ARGS.get("database"))
-        return
-    reply = handle(ARGS)
-    if reply is not None:
-        emit(reply)
-
-
-main()
+serve()

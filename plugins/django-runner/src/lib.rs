@@ -78,52 +78,49 @@ fn failure(f: Failure) -> RunnerError {
     }
 }
 
-/// The `manage.py shell -c <helper>` command that runs the helper script with `args`.
-fn helper_command(s: &Settings, mut args: Value) -> Result<Command, RunnerError> {
+/// The `manage.py shell -c <helper>` command that starts the helper. The script is always
+/// exactly [`HELPER`] (grants pin its sha256); requests go to it on stdin.
+fn helper_command(s: &Settings) -> Result<Command, RunnerError> {
+    manage(s, &["shell", "-c", HELPER])
+}
+
+/// `args` (with the settings' database alias) as one hex-encoded request line.
+fn request_line(s: &Settings, mut args: Value) -> String {
     if let Some(db) = &s.database {
         args["database"] = json!(db);
     }
-    let hex: String = args
-        .to_string()
+    args.to_string()
         .bytes()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    let code = format!("PM_ARGS_HEX = \"{hex}\"\n{HELPER}");
-    manage(s, &["shell", "-c", &code])
+        .collect()
 }
 
-/// No answer from the helper: Django itself failed (settings, imports, ...).
-fn no_answer(s: &Settings, exit_code: Option<i32>, output: &str) -> RunnerError {
+/// Django did not answer: it failed to start (settings, imports, ...).
+fn no_answer(s: &Settings, why: &str) -> RunnerError {
     RunnerError::CommandFailed(CommandFailure {
         command: format!("{} shell -c <helper>", s.manage.join(" ")),
-        exit_code,
-        output_tail: process::tail(output, 20),
+        exit_code: None,
+        output_tail: process::tail(why, 20),
     })
 }
 
-/// Run the helper script with `args` and return its `ok` payload: through this run's helper
-/// session (one Django start for the whole run), or, when no session can be had, through a
-/// `manage.py shell` of its own.
+/// Run the helper with `args` and return its `ok` payload, through this run's helper session
+/// (one Django start for the whole run); a session that died is started again once.
 fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
-    match session_request(s, &args) {
-        Ok(line) => return reply(&line),
-        Err(why) => {
-            log::debug(&format!(
-                "helper session unavailable ({why}); running the helper on its own"
-            ));
+    let line = request_line(s, args);
+    match session_request(s, &line) {
+        Ok(answer) => reply(&answer),
+        Err(SessionError::Runner(e)) => Err(e),
+        Err(SessionError::Broken(why)) => {
+            log::debug(&format!("helper session ended ({why}); starting it again"));
             SESSION.with(|c| c.borrow_mut().take());
+            match session_request(s, &line) {
+                Ok(answer) => reply(&answer),
+                Err(SessionError::Runner(e)) => Err(e),
+                Err(SessionError::Broken(why)) => Err(no_answer(s, &why)),
+            }
         }
     }
-    let out = helper_command(s, args)?.run().map_err(host_error)?;
-    let line = out.stdout.lines().rev().find_map(|l| l.strip_prefix(MARK));
-    let Some(line) = line else {
-        return Err(no_answer(
-            s,
-            out.exit_code,
-            &format!("{}\n{}", out.stdout, out.stderr),
-        ));
-    };
-    reply(line)
 }
 
 thread_local! {
@@ -137,46 +134,60 @@ thread_local! {
 const SESSION_START_MS: u64 = 120_000;
 const SESSION_ANSWER_MS: u64 = 1_800_000;
 
-/// The next answer line (after the mark) from a helper process.
+/// Why a session request got no answer.
+enum SessionError {
+    /// The host refused (a denial) or the settings are wrong: no point in retrying.
+    Runner(RunnerError),
+    /// The session ended or never started properly.
+    Broken(String),
+}
+
+/// The next answer line (after the mark) from a helper process; other lines are kept in
+/// `seen` for the error message.
 fn answer(child: &process::Child, timeout_ms: u64) -> Result<String, String> {
+    let mut seen = String::new();
     loop {
         match child.read_line(timeout_ms) {
-            Ok(Some(line)) => {
-                if let Some(a) = line.strip_prefix(MARK) {
-                    return Ok(a.to_string());
+            Ok(Some(line)) => match line.strip_prefix(MARK) {
+                Some(a) => return Ok(a.to_string()),
+                None => {
+                    if seen.len() < 4096 {
+                        seen.push_str(&line);
+                        seen.push('\n');
+                    }
                 }
-            }
-            Ok(None) => {
-                return Err(format!(
-                    "it exited: {}",
-                    process::tail(&child.stderr(), 5).replace('\n', " | ")
-                ))
-            }
+            },
+            Ok(None) => return Err(format!("{seen}{}", child.stderr())),
             Err(e) => return Err(process::message(&e)),
         }
     }
 }
 
-/// Send one request to the session (starting it first if needed); the answer line.
-fn session_request(s: &Settings, args: &Value) -> Result<String, String> {
+/// A started helper that said it is ready.
+fn start_helper(s: &Settings) -> Result<process::Child, SessionError> {
+    let child = helper_command(s)
+        .map_err(SessionError::Runner)?
+        .start()
+        .map_err(|e| SessionError::Runner(host_error(e)))?;
+    let ready = answer(&child, SESSION_START_MS).map_err(SessionError::Broken)?;
+    reply(&ready).map_err(SessionError::Runner)?;
+    Ok(child)
+}
+
+/// Send one request line to the session (starting it first if needed); the answer line.
+fn session_request(s: &Settings, line: &str) -> Result<String, SessionError> {
     SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            let child = helper_command(s, json!({"cmd": "serve"}))
-                .map_err(|e| format!("{e:?}"))?
-                .start()
-                .map_err(|e| process::message(&e))?;
-            answer(&child, SESSION_START_MS)?;
-            *slot = Some(child);
+            *slot = Some(start_helper(s)?);
         }
-        let child = slot.as_ref().ok_or("no session")?;
-        let hex: String = args
-            .to_string()
-            .bytes()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        child.write_line(&hex).map_err(|e| process::message(&e))?;
-        answer(child, SESSION_ANSWER_MS)
+        let child = slot
+            .as_ref()
+            .ok_or_else(|| SessionError::Broken("no session".into()))?;
+        child
+            .write_line(line)
+            .map_err(|e| SessionError::Broken(process::message(&e)))?;
+        answer(child, SESSION_ANSWER_MS).map_err(SessionError::Broken)
     })
 }
 
@@ -345,29 +356,20 @@ impl Runner for Django {
                 "{v} databases have no advisory locks"
             )));
         }
-        let child = helper_command(&s, json!({"cmd": "hold-lock", "label": label}))?
-            .start()
+        let child = start_helper(&s).map_err(|e| match e {
+            SessionError::Runner(e) => e,
+            SessionError::Broken(why) => no_answer(&s, &why),
+        })?;
+        child
+            .write_line(&request_line(
+                &s,
+                json!({"cmd": "hold-lock", "label": label}),
+            ))
             .map_err(host_error)?;
-        let mut seen = String::new();
-        loop {
-            match child.read_line(LOCK_ANSWER_MS) {
-                Ok(Some(line)) => match line.strip_prefix(MARK) {
-                    Some(answer) => {
-                        reply(answer)?;
-                        LOCK.with(|l| *l.borrow_mut() = Some(child));
-                        return Ok(());
-                    }
-                    None => {
-                        seen.push_str(&line);
-                        seen.push('\n');
-                    }
-                },
-                Ok(None) => {
-                    return Err(no_answer(&s, None, &format!("{seen}{}", child.stderr())));
-                }
-                Err(e) => return Err(host_error(e)),
-            }
-        }
+        let answer = answer(&child, LOCK_ANSWER_MS).map_err(|why| no_answer(&s, &why))?;
+        reply(&answer)?;
+        LOCK.with(|l| *l.borrow_mut() = Some(child));
+        Ok(())
     }
 
     fn check_connection(_ctx: RunContext) -> Result<ConnectionInfo, RunnerError> {
@@ -417,7 +419,15 @@ impl Runner for Django {
 
     fn apply(_ctx: RunContext, target: ResolvedTarget, fake: bool) -> Result<(), RunnerError> {
         let s = Settings::load()?;
-        let mut args: Vec<String> = vec!["migrate".into()];
+        // Options first, then the target: the order the minimal grant's pattern names
+        // (`migrate --noinput -v1 ?--fake ?--database=* ?<name> ?<name>`).
+        let mut args: Vec<String> = vec!["migrate".into(), "--noinput".into(), "-v1".into()];
+        if fake {
+            args.push("--fake".into());
+        }
+        if let Some(db) = &s.database {
+            args.push(format!("--database={db}"));
+        }
         match &target {
             ResolvedTarget::All => {}
             ResolvedTarget::App(app) => args.push(app.clone()),
@@ -426,14 +436,6 @@ impl Runner for Django {
                 args.push(p.migration.clone().unwrap_or_else(|| "zero".into()));
             }
         }
-        args.push("--noinput".into());
-        if fake {
-            args.push("--fake".into());
-        }
-        if let Some(db) = &s.database {
-            args.push(format!("--database={db}"));
-        }
-        args.push("-v1".into());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = manage(&s, &refs)?.echo(true);
         if let Some(secs) = s.timeout_secs {
@@ -447,7 +449,7 @@ impl Runner for Django {
         let s = Settings::load()?;
         helper(&s, json!({"cmd": "app-exists", "app": app}))?;
         let before: Vec<MigrationRef> = list(&s)?.into_iter().map(|m| m.id).collect();
-        manage(&s, &["makemigrations", &app, "--noinput"])?
+        manage(&s, &["makemigrations", "--noinput", &app])?
             .echo(true)
             .run_ok()
             .map_err(failure)?;
@@ -473,10 +475,11 @@ impl Runner for Django {
         let s = Settings::load()?;
         let mut loaded = Vec::new();
         for fixture in fixtures {
-            let mut args = vec!["loaddata".to_string(), fixture.clone(), "-v1".into()];
+            let mut args = vec!["loaddata".to_string(), "-v1".into()];
             if let Some(db) = &s.database {
                 args.push(format!("--database={db}"));
             }
+            args.push(fixture.clone());
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = manage(&s, &refs)?.echo(true).run().map_err(host_error)?;
             if out.exit_code != Some(0) {
