@@ -9,6 +9,14 @@ use common::{config_text, plugin, python, Project, Run};
 
 /// Run `--env dev` with the hostile plugin doing `behaviour` as the required backup.
 fn hostile(behaviour: &str, arg: &str, extra: &str) -> (Project, Run) {
+    let py = python().display().to_string();
+    let commands = format!(r#"[{{ program = "{py}", args = ["manage.py", "**"] }}]"#);
+    hostile_with(behaviour, arg, &commands, extra, &[])
+}
+
+/// The hostile project's config: the plugin doing `behaviour` with `commands` granted and
+/// `extra` lines in its table.
+fn hostile_project(behaviour: &str, arg: &str, commands: &str, extra: &str) -> Project {
     let p = Project::new();
     std::fs::create_dir_all(p.path().join("granted")).unwrap();
     std::fs::write(p.path().join("granted/ok.txt"), "fine").unwrap();
@@ -20,19 +28,31 @@ fn hostile(behaviour: &str, arg: &str, extra: &str) -> (Project, Run) {
         text.contains("backup = \"hostile\""),
         "config layout changed"
     );
-    let py = python().display().to_string();
     p.write_config(&format!(
         r#"{text}
 [plugins.hostile]
 path = "{path}"
-settings = {{ behaviour = "{behaviour}", arg = '{arg}' }}
+settings.behaviour = "{behaviour}"
+settings.arg = '{arg}'
 grants.dirs = [{{ host = "granted", guest = "/granted", access = "read-only" }}]
-grants.commands = [{{ program = "{py}", args = ["manage.py", "**"] }}]
+grants.commands = {commands}
 {extra}
 "#,
         path = plugin("hostile_plugin").display(),
     ));
-    let r = p.run(&["--env", "dev"]);
+    p
+}
+
+/// Like [`hostile`], with `commands` granted and extra environment for the host.
+fn hostile_with(
+    behaviour: &str,
+    arg: &str,
+    commands: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (Project, Run) {
+    let p = hostile_project(behaviour, arg, commands, extra);
+    let r = p.run_with(&["--env", "dev"], env);
     (p, r)
 }
 
@@ -185,4 +205,402 @@ fn an_http_response_past_the_cap_is_cut_off() {
         .unwrap_or_else(|| panic!("no byte count in {e}"));
     assert!(n <= 4096, "the plugin read {n} bytes past a 4 KiB cap: {e}");
     assert_eq!(server.received().len(), 1, "the request itself was allowed");
+}
+
+// ---- Round two: what runs under a grant, and what a plugin can make the host do ----------
+
+/// The host's peak memory from its debug log line (`peak memory of the host: N KiB`).
+fn peak_kib(r: &Run) -> u64 {
+    r.all()
+        .split("peak memory of the host: ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory line in the output"))
+}
+
+#[test]
+fn a_granted_interpreter_is_confined_by_the_kernel() {
+    // A deliberately loose grant (`python -c **`): whatever the script does, the kernel bounds
+    // it. It tries to write outside every grant, read the host's environment (which holds the
+    // secrets), signal the host, connect to a local listener, and leave a daemon behind.
+    let outside = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let py = python().display().to_string();
+    let script = format!(
+        r#"
+import os, socket, sys, time
+def probe(name, f):
+    try:
+        f()
+        print("LEAKED", name)
+    except Exception as e:
+        print("contained", name, type(e).__name__)
+probe("write-outside", lambda: open("{outside}/owned", "w").write("x"))
+probe("host-environ", lambda: open("/proc/%d/environ" % os.getppid(), "rb").read())
+probe("signal-host", lambda: os.kill(os.getppid(), 0))
+probe("connect", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3))
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.write(w, str(os.getpid()).encode())
+        os.close(w)
+        devnull = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        time.sleep(120)
+    os._exit(0)
+os.close(w)
+print("daemon", os.read(r, 32).decode())
+"#,
+        outside = outside.path().display()
+    );
+    let commands = format!(r#"[{{ program = "{py}", args = ["-c", "**"] }}]"#);
+    let extra = format!("settings.argv = [\"{py}\", \"-c\", '''{script}''']");
+    let (p, r) = hostile_with("escape", "", &commands, &extra, &[]);
+    r.expect(1);
+    let e = r.error_line();
+    assert!(e.contains("ran: "), "{}", r.all());
+    for probe in ["write-outside", "host-environ", "signal-host", "connect"] {
+        assert!(e.contains(&format!("contained {probe}")), "{probe}: {e}");
+    }
+    assert!(!r.all().contains("LEAKED"), "{}", r.all());
+    assert!(!outside.path().join("owned").exists());
+    let daemon: u32 = e
+        .split("daemon ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no daemon pid in {e}"));
+    // The host has exited: nothing it started, however detached, still runs.
+    let state = std::fs::read_to_string(format!("/proc/{daemon}/stat")).unwrap_or_default();
+    let running = state
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next())
+        .is_some_and(|s| s != "Z" && s != "X");
+    assert!(!running, "the daemon {daemon} outlived the host: {state}");
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the listener got a connection");
+    assert_eq!(p.history().last().unwrap()["outcome"], "failed");
+}
+
+#[test]
+fn the_runner_s_minimal_grant_refuses_other_code_and_options() {
+    // With the demo's minimal django grant, a plugin cannot send its own script, nor reach
+    // Django options that load code (`--settings`, `--pythonpath`).
+    let py = python().display().to_string();
+    let commands = common::django_commands(&py);
+    for argv in [
+        format!(r#"["{py}", "manage.py", "shell", "-c", "import os; print(os.environ)"]"#),
+        format!(r#"["{py}", "manage.py", "migrate", "--noinput", "-v1", "--pythonpath=/tmp"]"#),
+        format!(r#"["{py}", "manage.py", "migrate", "--noinput", "-v1", "--settings=x"]"#),
+        format!(r#"["{py}", "manage.py", "runserver"]"#),
+    ] {
+        let extra = format!("settings.argv = {argv}");
+        let (p, r) = hostile_with("escape", "", &commands, &extra, &[]);
+        contained(&p, &r, 4, "plugin 'hostile' may not run");
+    }
+}
+
+#[test]
+fn connection_variables_cannot_point_a_program_elsewhere() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let commands = r#"[{ program = "pg_dump", args = ["**"] }]"#;
+    let extra = r#"grants.env = [
+    { name = "PGHOST", url-secret = "db" },
+    { name = "PGPORT", url-secret = "db" },
+    { name = "PGPASSWORD", url-secret = "db" },
+]
+grants.secrets = { db = { env = "PM_HOSTILE_URL" } }"#;
+    let url = "postgresql://app:s3cret-db-password@/app?host=/nonexistent";
+    let (p, r) = hostile_with(
+        "env-egress",
+        &port.to_string(),
+        commands,
+        extra,
+        &[("PM_HOSTILE_URL", url)],
+    );
+    contained(&p, &r, 4, "may set environment variable");
+    assert!(
+        r.error_line()
+            .contains("only to the URL in the secret 'db'"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("s3cret-db-password"));
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "pg_dump reached the plugin's listener"
+    );
+
+    // A free (unpinned) grant of such a variable is a config error naming the fix.
+    let (p, r) = hostile_with(
+        "env-egress",
+        "1",
+        commands,
+        "grants.env = [\"PGHOST\"]",
+        &[],
+    );
+    r.expect(2);
+    assert!(r.error_line().contains("pin it"), "{}", r.all());
+    assert!(p.applied().is_empty());
+}
+
+#[test]
+fn code_loading_variables_cannot_be_granted() {
+    let commands = r#"[{ program = "pg_dump", args = ["**"] }]"#;
+    for var in [
+        "PYTHONUSERBASE",
+        "PYTHONWARNINGS",
+        "PYTHONSTARTUP",
+        "GCONV_PATH",
+        "PERL5OPT",
+        "NODE_OPTIONS",
+        "PSQLRC",
+        "PGSERVICEFILE",
+        "PGSYSCONFDIR",
+        "HOME",
+    ] {
+        let (_, r) = hostile_with(
+            "read",
+            "/x",
+            commands,
+            &format!("grants.env = [\"{var}\"]"),
+            &[],
+        );
+        r.expect(2);
+        let e = r.error_line();
+        assert!(
+            e.contains(&format!("environment variable {var} cannot be granted")),
+            "{var}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_program_cannot_run_where_the_plugin_can_write_or_leave_its_grant() {
+    let py = python().display().to_string();
+    let commands = format!(r#"[{{ program = "{py}", args = ["manage.py", "**"] }}]"#);
+    // Its own manage.py planted in its read-write dir, run from there.
+    let extra = "settings.cwd = \"/backups\"";
+    let (p, r) = hostile_with(
+        "plant",
+        &format!(r#"["{py}", "manage.py", "check"]"#),
+        &commands,
+        extra,
+        &[],
+    );
+    contained(&p, &r, 4, "the plugin can write there");
+    // A symlink in a read-only grant that leads out of it.
+    let p = hostile_project(
+        "escape",
+        "",
+        &commands,
+        &format!(
+            "settings.cwd = \"/granted/esc\"\nsettings.argv = [\"{py}\", \"manage.py\", \"check\"]"
+        ),
+    );
+    std::os::unix::fs::symlink("/etc", p.path().join("granted/esc")).unwrap();
+    let r = p.run(&["--env", "dev"]);
+    contained(&p, &r, 4, "does not stay inside its grant");
+}
+
+#[test]
+fn denial_floods_keep_the_host_small() {
+    let (p, r) = hostile_with(
+        "deny-flood",
+        "",
+        "[]",
+        "",
+        &[("PLATFORM_MIGRATE_LOG", "warn,platform_migrate=debug")],
+    );
+    contained(&p, &r, 4, "may not run");
+    assert!(
+        r.all().len() < 512 * 1024,
+        "output is {} bytes",
+        r.all().len()
+    );
+    let peak = peak_kib(&r);
+    assert!(peak < 400 * 1024, "host peak memory {peak} KiB");
+}
+
+#[test]
+fn a_huge_output_line_keeps_the_host_small() {
+    let commands = r#"[{ program = "head", args = ["-c", "*", "/dev/zero"] }]"#;
+    let extra = "settings.argv = [\"head\", \"-c\", \"600000000\", \"/dev/zero\"]";
+    let (p, r) = hostile_with(
+        "escape",
+        "",
+        commands,
+        extra,
+        &[("PLATFORM_MIGRATE_LOG", "warn,platform_migrate=debug")],
+    );
+    contained(&p, &r, 1, "ran:");
+    let peak = peak_kib(&r);
+    assert!(peak < 400 * 1024, "host peak memory {peak} KiB");
+    assert!(r.all().len() < 4 << 20, "output is {} bytes", r.all().len());
+}
+
+#[test]
+fn background_children_are_bounded() {
+    let commands = r#"[{ program = "sleep", args = ["30"] }]"#;
+    let (p, r) = hostile_with("children", "", commands, "", &[]);
+    contained(&p, &r, 4, "may not start more than 16 programs at once");
+}
+
+#[test]
+fn a_plugin_blocked_in_a_sleep_is_stopped_at_its_deadline_and_by_a_signal() {
+    let t = std::time::Instant::now();
+    let (p, r) = hostile("sleep", "60", "limits = { call-timeout-secs = 2 }");
+    contained(&p, &r, 1, "exceeded its call time limit of 2 s");
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+
+    let p = hostile_project(
+        "sleep",
+        "60",
+        &format!(
+            r#"[{{ program = "{}", args = ["manage.py", "**"] }}]"#,
+            python().display()
+        ),
+        "",
+    );
+    let mut child = p.command(&["--env", "dev"], &[]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let t = std::time::Instant::now();
+    // SAFETY: kill sends a signal to the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(t.elapsed().as_secs() < 10, "SIGINT took {:?}", t.elapsed());
+    assert_eq!(p.history().last().unwrap()["outcome"], "interrupted");
+}
+
+#[test]
+fn dropping_children_one_by_one_cannot_outlast_the_deadline() {
+    let commands = r#"[{ program = "sleep", args = ["60"] }]"#;
+    let t = std::time::Instant::now();
+    let (p, r) = hostile_with(
+        "drop-children",
+        "",
+        commands,
+        "limits = { call-timeout-secs = 2 }",
+        &[],
+    );
+    contained(&p, &r, 1, "exceeded its call time limit of 2 s");
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+}
+
+#[test]
+fn log_floods_are_capped() {
+    let (p, r) = hostile("log-flood", "", "");
+    contained(&p, &r, 1, "blocked log-flood");
+    assert!(r.all().len() < 3 << 20, "output is {} bytes", r.all().len());
+}
+
+#[test]
+fn a_plugin_holding_every_descriptor_cannot_keep_the_run_from_being_recorded() {
+    use std::os::unix::process::CommandExt;
+    let p = hostile_project(
+        "fds",
+        "/granted/ok.txt",
+        &format!(
+            r#"[{{ program = "{}", args = ["manage.py", "**"] }}]"#,
+            python().display()
+        ),
+        "",
+    );
+    let mut cmd = p.command(&["--env", "dev"], &[]);
+    // SAFETY: setrlimit in the child before exec touches only the struct on its stack.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 512,
+                rlim_max: 512,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            Ok(())
+        });
+    }
+    let r = Run::from(cmd.output().unwrap());
+    contained(&p, &r, 1, "blocked fds: holding");
+}
+
+#[test]
+fn secrets_are_masked_before_messages_are_cut() {
+    let token = "tok-0123456789abcdefghij-secret";
+    let extra = "grants.secrets = { token = { env = \"PM_HOSTILE_TOKEN\" } }";
+    let py = python().display().to_string();
+    let commands = format!(r#"[{{ program = "{py}", args = ["manage.py", "**"] }}]"#);
+    let (p, r) = hostile_with(
+        "secret-error",
+        "",
+        &commands,
+        extra,
+        &[("PM_HOSTILE_TOKEN", token)],
+    );
+    contained(&p, &r, 1, "zzzz");
+    for prefix in ["tok-0123", "0123456789abcdef"] {
+        assert!(
+            !r.all().contains(prefix),
+            "{prefix} leaked: {}",
+            r.error_line()
+        );
+        assert!(!p.state_text().contains(prefix), "{prefix} in the state");
+    }
+    // A secret handed back as a backup id is refused, and stored nowhere.
+    let (p, r) = hostile_with(
+        "secret-id",
+        "",
+        &commands,
+        extra,
+        &[("PM_HOSTILE_TOKEN", token)],
+    );
+    contained(&p, &r, 1, "it contains a secret");
+    assert!(!p.state_text().contains(token) && !r.all().contains(token));
+    assert!(p.catalog().is_empty());
+}
+
+#[test]
+fn plugin_ids_are_strict_and_never_replace_a_catalog_entry() {
+    let (p, r) = hostile("huge-id", "", "");
+    contained(&p, &r, 1, "returned a backup id that is not allowed");
+    assert!(
+        r.all().len() < 64 * 1024,
+        "output is {} bytes",
+        r.all().len()
+    );
+    assert!(p.catalog().is_empty());
+    // The first backup with an id is catalogued (and the run goes on); a second backup of
+    // the same env with the same id is refused, and the first entry is kept as it was.
+    let (p, r) = hostile("clash-id", "dev-same-id", "");
+    r.expect(0);
+    let before = p.catalog();
+    assert_eq!(before.len(), 1, "{before:?}");
+    let applied = p.applied();
+    let r = p.run(&["--env", "dev", "--app", "orders", "--migration", "zero"]);
+    r.expect(1);
+    assert!(
+        r.error_line().contains("already names a backup of env dev"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(p.catalog(), before);
+    assert_eq!(p.applied(), applied, "nothing was rolled back");
+}
+
+#[test]
+fn terminal_escapes_from_a_plugin_are_shown_as_text() {
+    let (p, r) = hostile("escape-codes", "", "");
+    contained(&p, &r, 1, "succeeded: all good");
+    assert!(
+        !r.all().contains('\x1b') && !r.all().contains('\x07'),
+        "{:?}",
+        r.all()
+    );
+    assert!(r.error_line().contains("\\u{1b}"), "{}", r.error_line());
 }

@@ -120,8 +120,149 @@ impl BackupProvider for Hostile {
                 .args(["manage.py", "check"])
                 .env("LD_PRELOAD", "/tmp/evil.so")),
             "http" => call(&arg),
+            // A granted program told to escape: `arg` is a JSON argv whose program prints
+            // `LEAKED ...` for everything that got out and `contained ...` otherwise.
+            "escape" => {
+                let argv: Vec<String> = config::get_json("argv")
+                    .map_err(BackupError::Misconfigured)?
+                    .unwrap_or_default();
+                let Some(cmd) = Command::from_argv(argv) else {
+                    return Err(BackupError::Misconfigured("argv: an argv".into()));
+                };
+                let cmd = cmd.echo(true);
+                let cmd = match config::get("cwd") {
+                    Some(c) => cmd.cwd(c),
+                    None => cmd,
+                };
+                match cmd.run() {
+                    Ok(out) => BackupError::Other(format!(
+                        "ran: {} {}",
+                        out.stdout.replace('\n', "; "),
+                        out.stderr.lines().last().unwrap_or("")
+                    )),
+                    Err(e) => blocked("escape", platform_migrate_sdk::process::message(&e)),
+                }
+            }
+            // Plant code in a directory the plugin can write, then have the granted program
+            // run it from there.
+            "plant" => {
+                let dir = config::get("cwd").unwrap_or_default();
+                let _ = std::fs::write(
+                    format!("{dir}/manage.py"),
+                    "print('LEAKED planted code ran')\n",
+                );
+                run(Command::from_argv(serde_json_argv(&arg))
+                    .unwrap_or_else(|| Command::new("none"))
+                    .cwd(dir))
+            }
+            // Point a granted program at a listener of the plugin's choosing through env.
+            "env-egress" => run(Command::new("pg_dump")
+                .args(["--format=custom", "--no-password", "--lock-wait-timeout=1"])
+                .env("PGHOST", "127.0.0.1")
+                .env("PGPORT", arg.clone())
+                .env("PGPASSWORD", "whatever")),
+            // Hundreds of denied spawns with enormous program names.
+            "deny-flood" => {
+                let name = "x".repeat(1 << 20);
+                let mut denied = 0;
+                for _ in 0..400 {
+                    if Command::new(name.clone()).run().is_err() {
+                        denied += 1;
+                    }
+                }
+                blocked("deny-flood", format!("{denied} denied"))
+            }
+            // Start programs in the background and never let go of them.
+            "children" => {
+                let mut kept = Vec::new();
+                let mut last = String::new();
+                for _ in 0..100 {
+                    match Command::new("sleep").arg("30").start() {
+                        Ok(c) => kept.push(c),
+                        Err(e) => {
+                            last = platform_migrate_sdk::process::message(&e);
+                            break;
+                        }
+                    }
+                }
+                let n = kept.len();
+                std::mem::forget(kept);
+                if last.is_empty() {
+                    leaked("children", format!("{n} started"))
+                } else {
+                    blocked("children", format!("after {n}: {last}"))
+                }
+            }
+            // Block in host calls past the deadline: a WASI sleep, then dropping children.
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(arg.parse().unwrap_or(60)));
+                leaked("sleep", "woke up after the full sleep")
+            }
+            "drop-children" => {
+                let kids: Vec<_> = (0..12)
+                    .filter_map(|_| Command::new("sleep").arg("60").start().ok())
+                    .collect();
+                let n = kids.len();
+                for k in kids {
+                    drop(k);
+                }
+                leaked("drop-children", format!("dropped {n} and went on"))
+            }
+            "log-flood" => {
+                let line = "y".repeat(1 << 20);
+                for _ in 0..300 {
+                    platform_migrate_sdk::log::warn(&line);
+                }
+                blocked("log-flood", "done")
+            }
+            // Hold every descriptor it can get, then fail: the run must still be recorded.
+            "fds" => {
+                let mut held = Vec::new();
+                while let Ok(f) = std::fs::File::open(&arg) {
+                    held.push(f);
+                    if held.len() > 200_000 {
+                        break;
+                    }
+                }
+                let n = held.len();
+                std::mem::forget(held);
+                blocked("fds", format!("holding {n} descriptors"))
+            }
+            "secret-error" => {
+                let secret = config::secret("token").unwrap_or_default();
+                // The secret straddles the host's 2000-byte cut.
+                BackupError::Other(format!("{}{secret}{}", "z".repeat(1990), "z".repeat(4000)))
+            }
+            "escape-codes" => BackupError::Other(
+                "\x1b]0;owned title\x07\x1b[2J\x1b[32msucceeded: all good\x1b[0m".into(),
+            ),
+            "huge-id" | "secret-id" | "clash-id" => {
+                let id = match behaviour.as_str() {
+                    "huge-id" => "i".repeat(100 << 20),
+                    "secret-id" => config::secret("token").unwrap_or_default(),
+                    _ => arg.clone(),
+                };
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                let file = format!("hostile-{stamp}.bin");
+                if std::fs::write(format!("/backups/{file}"), b"data").is_err() {
+                    return Err(blocked("write /backups", "failed"));
+                }
+                return Ok(BackupInfo {
+                    id,
+                    file,
+                    size: 4,
+                    created: String::new(),
+                });
+            }
             other => BackupError::Misconfigured(format!("unknown behaviour {other:?}")),
         })
+    }
+
+    fn verify(_ctx: RunContext, _backup: BackupInfo) -> Result<(), BackupError> {
+        Ok(())
     }
 }
 
