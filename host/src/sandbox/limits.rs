@@ -154,6 +154,51 @@ mod tests {
         assert_eq!(l.hit, Some(Which::Memory));
     }
 
+    /// A real component with several memories and tables, each grown well under the budget
+    /// on its own: together they pass it, and wasmtime stops the component.
+    #[test]
+    fn a_real_component_cannot_spread_past_its_budget_over_memories_and_tables() {
+        let engine = Engine::default();
+        let run = |wat: &str| -> (wasmtime::Result<i32>, Option<Which>) {
+            let component = wasmtime::component::Component::new(&engine, wat).unwrap();
+            let limits = Limits::new(Some(64), None, None, None).unwrap();
+            let mut store = Store::new(&engine, Limiter::new(limits));
+            store.limiter(|l| l);
+            let linker = wasmtime::component::Linker::new(&engine);
+            let instance = linker.instantiate(&mut store, &component).unwrap();
+            let f = instance
+                .get_typed_func::<(), (i32,)>(&mut store, "grow")
+                .unwrap();
+            let r = f.call(&mut store, ()).map(|(n,)| n);
+            (r, store.data().hit)
+        };
+        // Three memories of 600 pages (37.5 MiB) each under memory-mb = 64.
+        let memories = r#"(component
+          (core module $m
+            (memory $a 1) (memory $b 1) (memory $c 1)
+            (func (export "grow") (result i32)
+              (drop (memory.grow $a (i32.const 600)))
+              (drop (memory.grow $b (i32.const 600)))
+              (memory.grow $c (i32.const 600))))
+          (core instance $i (instantiate $m))
+          (func (export "grow") (result s32) (canon lift (core func $i "grow"))))"#;
+        let (r, hit) = run(memories);
+        assert!(r.is_err(), "three memories grew past the budget: {r:?}");
+        assert_eq!(hit, Some(Which::Memory));
+        // Tables of 600 000 elements each: the second passes the element budget.
+        let tables = r#"(component
+          (core module $m
+            (table $a 1 funcref) (table $b 1 funcref)
+            (func (export "grow") (result i32)
+              (drop (table.grow $a (ref.null func) (i32.const 600000)))
+              (table.grow $b (ref.null func) (i32.const 600000))))
+          (core instance $i (instantiate $m))
+          (func (export "grow") (result s32) (canon lift (core func $i "grow"))))"#;
+        let (r, hit) = run(tables);
+        assert!(r.is_err(), "two tables grew past the budget: {r:?}");
+        assert_eq!(hit, Some(Which::Memory));
+    }
+
     #[test]
     fn the_budget_is_per_plugin_not_per_memory() {
         let limits = Limits::new(Some(64), None, None, None).unwrap();
