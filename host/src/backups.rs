@@ -2,25 +2,15 @@
 //! `verify` re-checks size and sha256 in the host, then asks the provider that made the
 //! backup to check the archive itself (for pg_dump: `pg_restore --list`).
 
+use crate::backup_ops::{info_of, message, retention, take, Failed};
 use crate::catalog::{self, Backup};
 use crate::cli::BackupsCommand;
-use crate::config::{Config, EnvConfig};
+use crate::config::Config;
 use crate::exit::{Code, Exit};
-use crate::run::backup::{message, retention, take, Failed};
-use crate::sandbox::bt::BackupInfo;
-use crate::sandbox::{self, Sandbox};
+use crate::plugin_api::{BackupPlugin, Opener};
+use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
 use crate::ui::{Ui, Verbosity};
-
-/// The provider-facing description of a catalogued backup.
-pub fn info_of(b: &Backup) -> BackupInfo {
-    BackupInfo {
-        id: b.id.clone(),
-        file: b.file.clone(),
-        size: b.size,
-        created: b.created.clone(),
-    }
-}
 
 fn human(size: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -45,24 +35,18 @@ pub fn main(cfg: &Config, cmd: &BackupsCommand, verbosity: Verbosity) -> Result<
     }
 }
 
+/// The backup provider `name`, opened with `dir` mounted at `/backups`.
 fn provider(
     cfg: &Config,
-    env: &EnvConfig,
     name: &str,
+    dir: &std::path::Path,
     verbosity: Verbosity,
-    redactor: &Redactor,
-) -> Result<sandbox::Backup, Exit> {
-    let plugin = &cfg.plugins[name];
-    let sandbox = Sandbox::new(redactor.clone(), Ui::new(verbosity))
+) -> Result<Box<dyn BackupPlugin>, Exit> {
+    let sandbox = Sandbox::new(Redactor::default(), Ui::new(verbosity))
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
-    let loaded = sandbox.load(&cfg.base_dir, plugin, Some(&env.backup_dir))?;
-    let mut b = sandbox::Backup::instantiate(&sandbox, loaded)?;
-    let info = b.describe()?;
-    plugin
-        .grants
-        .check_needs(&info.needs)
-        .map_err(|d| Exit::new(Code::Denied, d.0))?;
-    Ok(b)
+    Ok(sandbox
+        .backup(&cfg.base_dir, &cfg.plugins[name], dir)?
+        .plugin)
 }
 
 fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Exit> {
@@ -73,14 +57,14 @@ fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Ex
         )));
     };
     let redactor = Redactor::default();
-    let mut b = provider(cfg, env, &name, verbosity, &redactor)?;
-    let ctx = crate::sandbox::bindings::backup::platform::migrate::types::RunContext {
+    let mut b = provider(cfg, &name, &env.backup_dir, verbosity)?;
+    let ctx = crate::plugin_api::RunContext {
         env: env.name.clone(),
         run_id: format!("manual-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
         verbose: verbosity == Verbosity::Verbose,
     };
-    let denial = |b: &sandbox::Backup| b.denials().first().cloned();
-    match take(&mut b, &name, env, &cfg.state_dir, &ctx) {
+    let denial = |b: &dyn BackupPlugin| b.denials().first().cloned();
+    match take(b.as_mut(), &name, env, &cfg.state_dir, &ctx) {
         Ok(entry) => {
             println!(
                 "{}: {} ({} bytes, sha256 {}, verified)",
@@ -89,14 +73,15 @@ fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Ex
                 entry.size,
                 entry.sha256
             );
-            for line in retention(&mut b, &name, env, &cfg.state_dir, &ctx, &entry.id) {
+            for line in retention(b.as_mut(), &name, env, &cfg.state_dir, &ctx, &entry.id) {
                 println!("{line}");
             }
             Ok(Code::Success)
         }
-        Err(_) if denial(&b).is_some() => {
-            Err(Exit::new(Code::Denied, denial(&b).unwrap_or_default()))
-        }
+        Err(_) if denial(b.as_ref()).is_some() => Err(Exit::new(
+            Code::Denied,
+            denial(b.as_ref()).unwrap_or_default(),
+        )),
         Err(f) => {
             let m = match f {
                 Failed::Plugin(e) => message(&e),
@@ -165,23 +150,19 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
         "{id}: {} bytes, sha256 {} matches the catalog",
         b.size, b.sha256
     );
-    let Some(plugin) = cfg.plugins.get(&b.provider) else {
+    if !cfg.plugins.contains_key(&b.provider) {
         return Err(Exit::usage(format!(
             "backup {id} was made by plugin '{}', which the config no longer has; add it back to check the archive",
             b.provider
         )));
-    };
+    }
     let dir = b
         .path
         .parent()
         .unwrap_or(std::path::Path::new("/"))
         .to_path_buf();
-    let ui = Ui::new(verbosity);
-    let sandbox = Sandbox::new(Redactor::default(), ui)
-        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
-    let loaded = sandbox.load(&cfg.base_dir, plugin, Some(&dir))?;
-    let mut provider = sandbox::Backup::instantiate(&sandbox, loaded)?;
-    let ctx = crate::sandbox::bindings::backup::platform::migrate::types::RunContext {
+    let mut provider = provider(cfg, &b.provider, &dir, verbosity)?;
+    let ctx = crate::plugin_api::RunContext {
         env: b.env.clone(),
         run_id: format!("verify-{id}"),
         verbose: verbosity == Verbosity::Verbose,
@@ -199,8 +180,9 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
             b.verified = false;
             let _ = catalog::mark(&cfg.state_dir, &b);
             Err(Exit::failed(format!(
-                "backup {id} failed verification by plugin '{}': {e:?}",
-                b.provider
+                "backup {id} failed verification by plugin '{}': {}",
+                b.provider,
+                message(&e)
             )))
         }
     }

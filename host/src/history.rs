@@ -5,6 +5,7 @@
 //! `history.head` records how many lines there are and the sha256 of the last, rewritten with
 //! every append, so removing the last lines is found too (unless the head is rewritten as well).
 
+pub use crate::outcome::{NotificationStatus, Outcome, StepStatus};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -18,7 +19,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub struct StepRecord {
     pub step: usize,
     pub name: String,
-    pub status: String,
+    pub status: StepStatus,
     pub duration_ms: u64,
 }
 
@@ -47,8 +48,7 @@ pub struct BackupRecord {
 pub struct NotificationRecord {
     /// The notifier plugin entry.
     pub notifier: String,
-    /// `sent`, `failed` or `denied`.
-    pub status: String,
+    pub status: NotificationStatus,
     /// Why it was not sent (redacted).
     pub error: Option<String>,
 }
@@ -118,7 +118,7 @@ pub struct Entry {
     pub migration: Option<String>,
     pub fake: bool,
     /// `succeeded`, `failed`, `refused` or `shown`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub exit_code: i32,
     pub error: Option<String>,
     pub plan: Vec<MigrationRecord>,
@@ -431,7 +431,7 @@ mod tests {
             app: None,
             migration: None,
             fake: false,
-            outcome: "succeeded".into(),
+            outcome: Outcome::Succeeded,
             exit_code: 0,
             error: None,
             plan: vec![],

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod atomic;
 pub mod background;
+pub mod backup_ops;
 pub mod backups;
 pub mod catalog;
 pub mod checksums;
@@ -24,6 +25,8 @@ pub mod history;
 pub mod interrupt;
 pub mod lint;
 pub mod lock;
+pub mod outcome;
+pub mod plugin_api;
 pub mod plugins;
 pub mod policy;
 pub mod proc;

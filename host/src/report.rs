@@ -31,7 +31,7 @@ pub fn print(entry: &Entry) {
 pub fn print_error(code: i32, message: &str) {
     let doc = serde_json::json!({
         "schema_version": SCHEMA_VERSION,
-        "outcome": "error",
+        "outcome": crate::outcome::Outcome::Error,
         "exit_code": code,
         "error": message,
     });

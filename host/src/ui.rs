@@ -78,6 +78,15 @@ impl Ui {
         self.level.load(Ordering::Relaxed)
     }
 
+    /// The verbosity this ui prints at.
+    pub fn level_of(&self) -> Verbosity {
+        match self.level() {
+            l if l >= Verbosity::Verbose as u8 => Verbosity::Verbose,
+            l if l >= Verbosity::Normal as u8 => Verbosity::Normal,
+            _ => Verbosity::Quiet,
+        }
+    }
+
     pub fn verbose(&self) -> bool {
         self.level() >= Verbosity::Verbose as u8
     }

@@ -4,7 +4,7 @@
 
 use crate::config::PluginConfig;
 use crate::exit::{Code, Exit};
-use crate::sandbox::{self, Examined, Info, Sandbox, World};
+use crate::sandbox::{self, Examined, Sandbox, World};
 use crate::secrets::Redactor;
 use crate::ui::{Ui, Verbosity};
 use serde_json::json;
@@ -54,22 +54,6 @@ pub fn check(file: &Path, want: Option<World>, json: bool) -> Result<Code, Exit>
     Ok(Code::Success)
 }
 
-/// Run the plugin's `describe` as `entry` (its settings and grants), from `base_dir`.
-fn describe(
-    sandbox: &Sandbox,
-    base_dir: &Path,
-    entry: &PluginConfig,
-    world: World,
-) -> Result<Info, Exit> {
-    let loaded = sandbox.load(base_dir, entry, None)?;
-    let info = match world {
-        World::Runner => sandbox::Runner::instantiate(sandbox, loaded)?.describe()?,
-        World::Backup => sandbox::Backup::instantiate(sandbox, loaded)?.describe()?,
-        World::Notifier => sandbox::Notifier::instantiate(sandbox, loaded)?.describe()?,
-    };
-    Ok(info)
-}
-
 /// A plugin entry of the config: described with its own settings, and its grants checked
 /// against what it declares.
 pub fn inspect_entry(cfg: &crate::config::Config, name: &str, json: bool) -> Result<Code, Exit> {
@@ -94,7 +78,7 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_path_buf());
     let bare = PluginConfig::bare(&name_of(file), file);
     let (base_dir, config) = entry.unwrap_or((&cwd, &bare));
-    let info = describe(&sandbox, base_dir, config, e.world)?;
+    let info = sandbox.describe_entry(base_dir, config, e.world)?;
     // For an entry: do its grants cover what it declares? (A run checks the same at step 1.)
     let coverage = entry.map(|(_, c)| c.grants.check_needs(&info.needs).map_err(|d| d.0));
     let interfaces = e.shape.host_interfaces();

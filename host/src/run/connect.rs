@@ -4,7 +4,7 @@
 use super::request::Action;
 use super::{Done, Fail, Run};
 use crate::history::MigrationRecord;
-use crate::sandbox::worlds_types::{MigrationRef, RunContext, RunnerError, Target};
+use crate::plugin_api::{MigrationRef, RunContext, RunnerError, Target};
 use std::time::{Duration, Instant};
 
 impl Run<'_> {
@@ -81,7 +81,7 @@ impl Run<'_> {
             if !self.before.iter().any(|m| &m.id.app == app) {
                 return Err(self.runner_fail(
                     "connect",
-                    crate::sandbox::worlds_types::RunnerError::UnknownApp(app.clone()),
+                    crate::plugin_api::RunnerError::UnknownApp(app.clone()),
                 ));
             }
         }

@@ -6,7 +6,7 @@
 use super::{Fail, Run};
 use crate::checksums;
 use crate::history::DriftRecord;
-use crate::sandbox::worlds_types::Migration;
+use crate::plugin_api::Migration;
 
 impl Run<'_> {
     /// Compare the applied migrations' files with the recorded checksums.

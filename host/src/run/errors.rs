@@ -2,7 +2,7 @@
 
 use super::{Fail, Run};
 use crate::exit::Code;
-use crate::sandbox::worlds_types::{Migration, RunnerError};
+use crate::plugin_api::{Migration, RunnerError};
 
 fn apps(list: &[Migration]) -> String {
     let mut apps: Vec<&str> = list.iter().map(|m| m.id.app.as_str()).collect();

@@ -4,7 +4,7 @@
 use super::request::Action;
 use super::state::{changed_summary, diff};
 use super::{Done, Fail, Run};
-use crate::sandbox::worlds_types::Target;
+use crate::plugin_api::Target;
 
 impl Run<'_> {
     /// `--reset`: empty the database, then plan everything from zero.

@@ -8,7 +8,7 @@ use crate::lint::{self, Step};
 
 impl Run<'_> {
     /// The plan's steps (none before step 2 has planned).
-    pub(super) fn plan_steps(&self) -> Vec<crate::sandbox::worlds_types::PlanStep> {
+    pub(super) fn plan_steps(&self) -> Vec<crate::plugin_api::PlanStep> {
         self.plan
             .as_ref()
             .map(|p| p.steps.clone())

@@ -3,12 +3,14 @@
 //! `verify.rs` (6). This file runs them, prints the outcome, notifies and writes history.
 //! `rollback_plan.rs` computes how to undo a run before it executes.
 
-pub(crate) mod backup;
+mod backup;
 mod check;
 mod connect;
 mod drift;
 mod errors;
 mod execute;
+#[cfg(test)]
+mod fakes;
 mod fixtures;
 mod lint;
 mod notify;
@@ -16,14 +18,17 @@ mod plan;
 pub mod request;
 mod rollback_plan;
 mod state;
+#[cfg(test)]
+mod tests;
 mod validate;
 mod verify;
 
 use crate::config::{Config, EnvConfig};
 use crate::exit::{Code, Exit};
-use crate::history::{self, Entry, StepRecord};
-use crate::sandbox::worlds_types::{Migration, Plan};
-use crate::sandbox::{Backup, Notifier, Runner, Sandbox};
+use crate::history::{self, Entry, Outcome, StepRecord, StepStatus};
+use crate::plugin_api::{BackupPlugin, NotifierPlugin, Opener, RunnerPlugin};
+use crate::plugin_api::{Migration, Plan};
+use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
 use crate::ui::{fmt_duration, Ui, Verbosity};
 use request::{Action, Request};
@@ -40,6 +45,15 @@ pub(crate) enum Done {
 /// How a step failed: the exit code and a one-line message (the same type `main` reports).
 pub(crate) type Fail = Exit;
 
+impl From<crate::plugin_api::OpenError> for Exit {
+    fn from(e: crate::plugin_api::OpenError) -> Exit {
+        match e {
+            crate::plugin_api::OpenError::Plugin(e) => e.into(),
+            crate::plugin_api::OpenError::Denied(m) => Exit::new(Code::Denied, m),
+        }
+    }
+}
+
 impl From<crate::sandbox::PluginError> for Exit {
     fn from(e: crate::sandbox::PluginError) -> Exit {
         let code = if e.is_config_problem() {
@@ -51,17 +65,6 @@ impl From<crate::sandbox::PluginError> for Exit {
     }
 }
 
-/// How a run (and the step that ended it) is recorded when it stops with `code`.
-fn failure_word(code: Code) -> &'static str {
-    match code {
-        Code::Refused => "refused",
-        // Another run holds the environment: nothing was attempted, nothing changed.
-        Code::Busy => "busy",
-        Code::Interrupted | Code::Terminated => "interrupted",
-        _ => "failed",
-    }
-}
-
 /// Everything a run carries from step to step.
 pub(crate) struct Run<'a> {
     pub cfg: &'a Config,
@@ -69,12 +72,13 @@ pub(crate) struct Run<'a> {
     pub req: Request,
     pub ui: Ui,
     pub redactor: Redactor,
-    pub sandbox: Sandbox,
+    /// Where the plugins come from (the sandbox; fakes in tests).
+    pub opener: &'a dyn Opener,
     pub run_id: String,
     pub verbose: bool,
-    pub runner: Option<Runner>,
-    pub backup: Option<Backup>,
-    pub notifiers: Vec<Notifier>,
+    pub runner: Option<Box<dyn RunnerPlugin>>,
+    pub backup: Option<Box<dyn BackupPlugin>>,
+    pub notifiers: Vec<Box<dyn NotifierPlugin>>,
     /// Migrations as they stood after connecting.
     pub before: Vec<Migration>,
     pub plan: Option<Plan>,
@@ -98,11 +102,11 @@ impl Run<'_> {
         all.next()
     }
 
-    fn record_step(&mut self, n: usize, name: &str, status: &str, took: Duration) {
+    fn record_step(&mut self, n: usize, name: &str, status: StepStatus, took: Duration) {
         self.entry.steps.push(StepRecord {
             step: n,
             name: name.to_string(),
-            status: status.to_string(),
+            status,
             duration_ms: took.as_millis() as u64,
         });
     }
@@ -125,12 +129,12 @@ impl Run<'_> {
         match result {
             Ok(Done::Ok(word)) => {
                 self.ui.step(n, name, &word, took);
-                self.record_step(n, name, "ok", took);
+                self.record_step(n, name, StepStatus::Ok, took);
                 Ok(())
             }
             Ok(Done::Skipped(why)) => {
                 self.ui.step(n, name, &format!("skipped, {why}"), took);
-                self.record_step(n, name, "skipped", took);
+                self.record_step(n, name, StepStatus::Skipped, took);
                 Ok(())
             }
             Err(mut fail) => {
@@ -151,9 +155,9 @@ impl Run<'_> {
                     fail = Fail::new(Code::Denied, d);
                 }
                 fail.message = self.redactor.redact(&fail.message);
-                let word = failure_word(fail.code);
-                self.ui.step(n, name, word, took);
-                self.record_step(n, name, word, took);
+                let status = StepStatus::of_failure(fail.code);
+                self.ui.step(n, name, status.as_str(), took);
+                self.record_step(n, name, status, took);
                 Err(fail)
             }
         }
@@ -215,6 +219,22 @@ pub fn run(
     } else {
         Ui::new(level)
     };
+    let sandbox = Sandbox::new(Redactor::default(), ui.clone())
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    run_with(cfg, req, ui, json, &sandbox, argv)
+}
+
+/// A run of `req` with plugins from `opener` (the sandbox, or fakes in tests).
+pub(crate) fn run_with(
+    cfg: &Config,
+    req: Request,
+    ui: Ui,
+    json: bool,
+    opener: &dyn Opener,
+    argv: Vec<String>,
+) -> Result<Code, Exit> {
+    let env = cfg.env(&req.env).map_err(Exit::usage)?;
+    let level = ui.level_of();
     // The record is opened before any plugin code runs: a plugin that uses up descriptors or
     // memory cannot keep the run from being recorded.
     let mut journal = history::Journal::open(&cfg.state_dir).map_err(|e| {
@@ -224,8 +244,6 @@ pub fn run(
         ))
     })?;
     let redactor = Redactor::default();
-    let sandbox = Sandbox::new(redactor.clone(), ui.clone())
-        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
     let run_id = run_id(&env.name);
     let started = Instant::now();
     let entry = Entry {
@@ -239,7 +257,7 @@ pub fn run(
         app: req.app.clone(),
         migration: req.migration.clone(),
         fake: req.fake,
-        outcome: String::new(),
+        outcome: Outcome::Failed,
         exit_code: 0,
         error: None,
         plan: vec![],
@@ -265,7 +283,7 @@ pub fn run(
         req,
         ui: ui.clone(),
         redactor: redactor.clone(),
-        sandbox,
+        opener,
         run_id,
         verbose: level == Verbosity::Verbose,
         runner: None,
@@ -290,11 +308,11 @@ pub fn run(
     let took = started.elapsed();
     run.entry.duration_ms = took.as_millis() as u64;
     let outcome = match &result {
-        Ok(()) if run.req.action == Action::Show => "shown",
-        Ok(()) => "succeeded",
-        Err(f) => failure_word(f.code),
+        Ok(()) if run.req.action == Action::Show => Outcome::Shown,
+        Ok(()) => Outcome::Succeeded,
+        Err(f) => Outcome::of_failure(f.code),
     };
-    run.entry.outcome = outcome.into();
+    run.entry.outcome = outcome;
     run.entry.error = result.as_ref().err().map(|f| f.message.clone());
     let undelivered = run.notify_all(outcome, took);
     let verdict = match result {

@@ -4,32 +4,35 @@
 
 use super::Run;
 use crate::history::NotificationRecord;
-use crate::sandbox::bindings::notifier::platform::migrate::types::MigrationRef;
-use crate::sandbox::nt::{AppliedMigration, NotifyError, Outcome, RunEvent};
+use crate::history::{NotificationStatus, Outcome};
+use crate::plugin_api::MigrationRef;
+use crate::plugin_api::{AppliedMigration, NotifyError, RunEvent};
 use std::time::Duration;
 
-fn describe(e: &NotifyError) -> (&'static str, String) {
+fn describe(e: &NotifyError) -> (NotificationStatus, String) {
     match e {
-        NotifyError::Denied(m) => ("denied", format!("denied: {m}")),
-        NotifyError::Rejected(m) => ("failed", format!("rejected by the service: {m}")),
-        NotifyError::Unavailable(m) => ("failed", format!("service unavailable: {m}")),
-        NotifyError::Misconfigured(m) => ("failed", format!("misconfigured: {m}")),
+        NotifyError::Denied(m) => (NotificationStatus::Denied, format!("denied: {m}")),
+        NotifyError::Rejected(m) => (
+            NotificationStatus::Failed,
+            format!("rejected by the service: {m}"),
+        ),
+        NotifyError::Unavailable(m) => (
+            NotificationStatus::Failed,
+            format!("service unavailable: {m}"),
+        ),
+        NotifyError::Misconfigured(m) => {
+            (NotificationStatus::Failed, format!("misconfigured: {m}"))
+        }
     }
 }
 
 impl Run<'_> {
-    fn event(&self, outcome: &str, took: Duration) -> RunEvent {
+    fn event(&self, outcome: Outcome, took: Duration) -> RunEvent {
         RunEvent {
             env: self.env.name.clone(),
             run_id: self.run_id.clone(),
             action: self.req.action.as_str().to_string(),
-            outcome: match outcome {
-                // WIT has no busy case (0.1.0 is frozen): like a gate, it changed nothing.
-                "refused" | "busy" => Outcome::Refused,
-                "failed" => Outcome::Failed,
-                "interrupted" => Outcome::Interrupted,
-                _ => Outcome::Succeeded,
-            },
+            outcome: outcome.event(),
             applied: self
                 .entry
                 .applied
@@ -61,8 +64,8 @@ impl Run<'_> {
     }
 
     /// Notify every notifier; returns one message per notification that was not delivered.
-    pub(super) fn notify_all(&mut self, outcome: &str, took: Duration) -> Vec<String> {
-        if self.notifiers.is_empty() || outcome == "shown" {
+    pub(super) fn notify_all(&mut self, outcome: Outcome, took: Duration) -> Vec<String> {
+        if self.notifiers.is_empty() || outcome == Outcome::Shown {
             return Vec::new();
         }
         let event = self.event(outcome, took);
@@ -70,12 +73,12 @@ impl Run<'_> {
         for n in &mut self.notifiers {
             let denials_before = n.denials().len();
             let (status, problem) = match n.notify(&event) {
-                Ok(Ok(())) => ("sent", None),
+                Ok(Ok(())) => (NotificationStatus::Sent, None),
                 Ok(Err(e)) => {
                     let (status, m) = describe(&e);
                     (status, Some(m))
                 }
-                Err(e) => ("failed", Some(e.to_string())),
+                Err(e) => (NotificationStatus::Failed, Some(e.to_string())),
             };
             // The host's own record wins: a denial is a denial whatever the plugin reported.
             let host_denial = n
@@ -83,21 +86,23 @@ impl Run<'_> {
                 .get(denials_before..)
                 .and_then(|d| d.first().cloned());
             let (status, problem) = match (host_denial, problem) {
-                (Some(d), Some(_)) => ("denied", Some(format!("denied: {d}"))),
+                (Some(d), Some(_)) => (NotificationStatus::Denied, Some(format!("denied: {d}"))),
                 other => (status, other.1),
             };
-            let error =
-                problem.map(|p| self.redactor.redact(&format!("notifier '{}' {p}", n.name)));
+            let error = problem.map(|p| {
+                self.redactor
+                    .redact(&format!("notifier '{}' {p}", n.name()))
+            });
             match &error {
                 Some(m) => {
                     self.ui.outcome(&format!("warning: {m}"));
                     undelivered.push(m.clone());
                 }
-                None => self.ui.heading(&format!("notified: {}", n.name)),
+                None => self.ui.heading(&format!("notified: {}", n.name())),
             }
             self.entry.notifications.push(NotificationRecord {
-                notifier: n.name.clone(),
-                status: status.to_string(),
+                notifier: n.name().to_string(),
+                status,
                 error,
             });
         }

@@ -4,7 +4,7 @@
 //! backup to restore when a step cannot be reversed.
 
 use crate::history::RollbackPlan;
-use crate::sandbox::worlds_types::{Migration, Plan};
+use crate::plugin_api::{Migration, Plan};
 
 /// Where `app` stands: its applied migration that no other applied migration of the app
 /// depends on. `Ok(None)` is `zero`; `Err` lists the leaves when there are several (a merge
@@ -126,7 +126,7 @@ pub fn lines(rp: &RollbackPlan) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::worlds_types::{MigrationRef, PlanStep, ResolvedTarget};
+    use crate::plugin_api::{MigrationRef, PlanStep, ResolvedTarget};
 
     fn m(app: &str, name: &str, applied: bool, deps: &[(&str, &str)]) -> Migration {
         Migration {

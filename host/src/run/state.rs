@@ -3,7 +3,7 @@
 use super::request::Action;
 use super::Run;
 use crate::history::MigrationRecord;
-use crate::sandbox::worlds_types::Migration;
+use crate::plugin_api::Migration;
 
 /// What changed between two listings: newly applied (forwards) and newly unapplied
 /// (backwards), in the order of `order` (the plan) first, then any others.

@@ -4,14 +4,7 @@
 use super::request::Action;
 use super::{Done, Fail, Run};
 use crate::exit::Code;
-use crate::policy::Grants;
-use crate::sandbox::{Backup, Info, Notifier, Runner};
-
-fn check(grants: &Grants, info: &Info) -> Result<(), Fail> {
-    grants
-        .check_needs(&info.needs)
-        .map_err(|d| Fail::new(Code::Denied, d.0))
-}
+use crate::plugin_api::Info;
 
 fn label(name: &str, info: &Info) -> String {
     format!("{name} ({} {})", info.name, info.version)
@@ -42,12 +35,9 @@ impl Run<'_> {
         if self.req.action != Action::Show {
             for name in &env.notifiers {
                 let cfg = &self.cfg.plugins[name];
-                let loaded = self.sandbox.load(&self.cfg.base_dir, cfg, None)?;
-                let mut n = Notifier::instantiate(&self.sandbox, loaded)?;
-                let info = n.describe()?;
-                check(&cfg.grants, &info)?;
-                parts.push(format!("notifier {}", label(name, &info)));
-                self.notifiers.push(n);
+                let n = self.opener.notifier(&self.cfg.base_dir, cfg)?;
+                parts.push(format!("notifier {}", label(name, &n.info)));
+                self.notifiers.push(n.plugin);
             }
         }
         if self.req.reset && env.name == "prod" {
@@ -81,24 +71,19 @@ impl Run<'_> {
         }
 
         let runner_cfg = &self.cfg.plugins[&env.runner];
-        let mut loaded = self.sandbox.load(&self.cfg.base_dir, runner_cfg, None)?;
-        loaded.store.data_mut().host_env = env.runner_env();
-        let mut runner = Runner::instantiate(&self.sandbox, loaded)?;
-        let info = runner.describe()?;
-        check(&runner_cfg.grants, &info)?;
-        parts.insert(0, format!("runner {}", label(&env.runner, &info)));
-        self.runner = Some(runner);
+        let runner = self
+            .opener
+            .runner(&self.cfg.base_dir, runner_cfg, env.runner_env())?;
+        parts.insert(0, format!("runner {}", label(&env.runner, &runner.info)));
+        self.runner = Some(runner.plugin);
 
         if let (true, Some(name)) = (changes, &env.backup) {
             let cfg = &self.cfg.plugins[name];
-            let loaded = self
-                .sandbox
-                .load(&self.cfg.base_dir, cfg, Some(&env.backup_dir))?;
-            let mut backup = Backup::instantiate(&self.sandbox, loaded)?;
-            let info = backup.describe()?;
-            check(&cfg.grants, &info)?;
-            parts.push(format!("backup {}", label(name, &info)));
-            self.backup = Some(backup);
+            let backup = self
+                .opener
+                .backup(&self.cfg.base_dir, cfg, &env.backup_dir)?;
+            parts.push(format!("backup {}", label(name, &backup.info)));
+            self.backup = Some(backup.plugin);
         }
         self.ui.detail(&parts.join("; "));
         if let Some(gaps) = crate::confine::support().gaps() {

@@ -4,7 +4,7 @@
 use super::request::Action;
 use super::state::diff;
 use super::{Done, Fail, Run};
-use crate::sandbox::worlds_types::ResolvedTarget;
+use crate::plugin_api::ResolvedTarget;
 
 impl Run<'_> {
     pub(super) fn verify(&mut self) -> Result<Done, Fail> {

@@ -3,15 +3,17 @@
 //! host imports (`log`, `config`, `process`) and `wasi:http` (outbound hosts) check every
 //! request against its grants.
 
-pub mod bindings;
+mod bindings;
 pub mod cache;
 mod check;
+mod convert;
 mod host_config;
 mod host_http;
 mod host_log;
 mod host_process;
 mod limits;
 mod naps;
+mod open;
 pub mod shape;
 mod state;
 pub mod versions;
@@ -21,15 +23,7 @@ pub use check::Examined;
 pub use shape::World;
 
 pub use state::{PluginState, Written};
-pub use worlds::{bt, nt, rt, Backup, Info, Notifier, Runner};
-
-/// The runner world's types, for the steps.
-pub mod worlds_types {
-    pub use super::bindings::runner::platform::migrate::types::{
-        Capability, MigrationRef, PluginInfo, RunContext,
-    };
-    pub use super::worlds::rt::*;
-}
+pub use worlds::{Backup, Notifier, Runner};
 
 use crate::config::PluginConfig;
 use crate::policy::Access;

@@ -11,13 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// A file the host wrote from a child's stdout, measured as the bytes passed.
-#[derive(Debug, Clone)]
-pub struct Written {
-    pub path: PathBuf,
-    pub size: u64,
-    pub sha256: String,
-}
+pub use crate::plugin_api::Written;
 
 /// Denials kept per plugin, and the length each is cut to.
 pub const MAX_DENIALS: usize = 32;

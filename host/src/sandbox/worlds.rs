@@ -3,46 +3,8 @@
 
 use super::bindings::{backup, notifier, runner};
 use super::{Loaded, PluginError, PluginState, Sandbox};
-use crate::policy::Need;
+use crate::plugin_api::{self as api, Call, Info};
 use wasmtime::Store;
-
-/// What a plugin said about itself, independent of its world.
-#[derive(Debug, Clone)]
-pub struct Info {
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub needs: Vec<Need>,
-}
-
-macro_rules! info_from {
-    ($module:ident) => {
-        impl From<$module::platform::migrate::types::PluginInfo> for Info {
-            fn from(i: $module::platform::migrate::types::PluginInfo) -> Info {
-                use $module::platform::migrate::types::Capability as C;
-                Info {
-                    name: i.name,
-                    version: i.version,
-                    description: i.description,
-                    needs: i
-                        .capabilities
-                        .into_iter()
-                        .map(|c| match c {
-                            C::RunProgram(s) => Need::RunProgram(s),
-                            C::Directory(s) => Need::Directory(s),
-                            C::EnvVar(s) => Need::EnvVar(s),
-                            C::Secret(s) => Need::Secret(s),
-                            C::OutboundHttp(s) => Need::OutboundHttp(s),
-                        })
-                        .collect(),
-                }
-            }
-        }
-    };
-}
-info_from!(runner);
-info_from!(backup);
-info_from!(notifier);
 
 fn finish<T>(
     store: &mut Store<PluginState>,
@@ -161,151 +123,157 @@ world_handle!(
     super::World::Notifier
 );
 
-pub use runner::platform::migrate::runner_types as rt;
+/// Arm the call's deadline, make the call, and map both layers of its result to the host's
+/// types.
+macro_rules! call {
+    ($self:ident, $name:literal, $call:ident ( $($arg:expr),* )) => {{
+        super::limits::arm(&mut $self.store);
+        let r = $self.bindings.$call(&mut $self.store $(, $arg)*);
+        finish(&mut $self.store, &$self.name, $name, r)
+            .map(|r| r.map(Into::into).map_err(Into::into))
+    }};
+}
 
-impl Runner {
-    pub fn describe(&mut self) -> Result<Info, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_describe(&mut self.store);
-        finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+macro_rules! describe {
+    ($ty:ident) => {
+        impl $ty {
+            /// What the plugin says about itself.
+            pub fn describe(&mut self) -> Result<Info, PluginError> {
+                super::limits::arm(&mut self.store);
+                let r = self.bindings.call_describe(&mut self.store);
+                finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+            }
+        }
+    };
+}
+describe!(Runner);
+describe!(Backup);
+describe!(Notifier);
+
+fn vec_into<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
+    v.into_iter().map(B::from).collect()
+}
+
+impl api::RunnerPlugin for Runner {
+    fn name(&self) -> &str {
+        &self.name
     }
-    pub fn check_connection(
-        &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-    ) -> Result<Result<rt::ConnectionInfo, rt::RunnerError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_check_connection(&mut self.store, ctx);
-        finish(&mut self.store, &self.name, "check-connection", r)
+    fn denials(&self) -> Vec<String> {
+        Runner::denials(self)
     }
-    pub fn list_migrations(
+    fn check_connection(
         &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-    ) -> Result<Result<Vec<rt::Migration>, rt::RunnerError>, PluginError> {
+        ctx: &api::RunContext,
+    ) -> Call<api::ConnectionInfo, api::RunnerError> {
+        call!(self, "check-connection", call_check_connection(&ctx.into()))
+    }
+    fn list_migrations(
+        &mut self,
+        ctx: &api::RunContext,
+    ) -> Call<Vec<api::Migration>, api::RunnerError> {
         super::limits::arm(&mut self.store);
-        let r = self.bindings.call_list_migrations(&mut self.store, ctx);
+        let r = self
+            .bindings
+            .call_list_migrations(&mut self.store, &ctx.into());
         finish(&mut self.store, &self.name, "list-migrations", r)
+            .map(|r| r.map(vec_into).map_err(Into::into))
     }
-    pub fn plan(
+    fn plan(
         &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-        target: &rt::Target,
-    ) -> Result<Result<rt::Plan, rt::RunnerError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_plan(&mut self.store, ctx, target);
-        finish(&mut self.store, &self.name, "plan", r)
+        ctx: &api::RunContext,
+        target: &api::Target,
+    ) -> Call<api::Plan, api::RunnerError> {
+        call!(self, "plan", call_plan(&ctx.into(), &target.into()))
     }
-    pub fn apply(
+    fn sql(
         &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-        target: &rt::ResolvedTarget,
+        ctx: &api::RunContext,
+        steps: &[api::PlanStep],
+    ) -> Call<Vec<Vec<String>>, api::RunnerError> {
+        let steps: Vec<runner::platform::migrate::runner_types::PlanStep> =
+            steps.iter().map(Into::into).collect();
+        call!(self, "sql", call_sql(&ctx.into(), &steps))
+    }
+    fn apply(
+        &mut self,
+        ctx: &api::RunContext,
+        target: &api::ResolvedTarget,
         fake: bool,
-    ) -> Result<Result<(), rt::RunnerError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_apply(&mut self.store, ctx, target, fake);
-        finish(&mut self.store, &self.name, "apply", r)
+    ) -> Call<(), api::RunnerError> {
+        call!(self, "apply", call_apply(&ctx.into(), &target.into(), fake))
     }
-    pub fn make_migrations(
+    fn make_migrations(
         &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
+        ctx: &api::RunContext,
         app: &str,
-    ) -> Result<
-        Result<Vec<runner::platform::migrate::types::MigrationRef>, rt::RunnerError>,
-        PluginError,
-    > {
+    ) -> Call<Vec<api::MigrationRef>, api::RunnerError> {
         super::limits::arm(&mut self.store);
         let r = self
             .bindings
-            .call_make_migrations(&mut self.store, ctx, app);
+            .call_make_migrations(&mut self.store, &ctx.into(), app);
         finish(&mut self.store, &self.name, "make-migrations", r)
+            .map(|r| r.map(vec_into).map_err(Into::into))
     }
-    pub fn reset_database(
-        &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-    ) -> Result<Result<(), rt::RunnerError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_reset_database(&mut self.store, ctx);
-        finish(&mut self.store, &self.name, "reset-database", r)
+    fn reset_database(&mut self, ctx: &api::RunContext) -> Call<(), api::RunnerError> {
+        call!(self, "reset-database", call_reset_database(&ctx.into()))
     }
-    pub fn load_fixtures(
+    fn load_fixtures(
         &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
+        ctx: &api::RunContext,
         fixtures: &[String],
-    ) -> Result<Result<Vec<rt::FixtureLoaded>, rt::RunnerError>, PluginError> {
+    ) -> Call<Vec<api::FixtureLoaded>, api::RunnerError> {
         super::limits::arm(&mut self.store);
         let r = self
             .bindings
-            .call_load_fixtures(&mut self.store, ctx, fixtures);
+            .call_load_fixtures(&mut self.store, &ctx.into(), fixtures);
         finish(&mut self.store, &self.name, "load-fixtures", r)
+            .map(|r| r.map(vec_into).map_err(Into::into))
     }
-    pub fn pending_model_changes(
+    fn pending_model_changes(
         &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-    ) -> Result<Result<Vec<rt::ModelChange>, rt::RunnerError>, PluginError> {
+        ctx: &api::RunContext,
+    ) -> Call<Vec<api::ModelChange>, api::RunnerError> {
         super::limits::arm(&mut self.store);
         let r = self
             .bindings
-            .call_pending_model_changes(&mut self.store, ctx);
+            .call_pending_model_changes(&mut self.store, &ctx.into());
         finish(&mut self.store, &self.name, "pending-model-changes", r)
+            .map(|r| r.map(vec_into).map_err(Into::into))
     }
-    pub fn sql(
-        &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-        steps: &[rt::PlanStep],
-    ) -> Result<Result<Vec<Vec<String>>, rt::RunnerError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_sql(&mut self.store, ctx, steps);
-        finish(&mut self.store, &self.name, "sql", r)
-    }
-    pub fn lock_database(
-        &mut self,
-        ctx: &runner::platform::migrate::types::RunContext,
-        label: &str,
-    ) -> Result<Result<(), rt::RunnerError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self
-            .bindings
-            .call_lock_database(&mut self.store, ctx, label);
-        finish(&mut self.store, &self.name, "lock-database", r)
+    fn lock_database(&mut self, ctx: &api::RunContext, label: &str) -> Call<(), api::RunnerError> {
+        call!(
+            self,
+            "lock-database",
+            call_lock_database(&ctx.into(), label)
+        )
     }
 }
 
-pub use backup::platform::migrate::backup_types as bt;
-
-impl Backup {
-    pub fn describe(&mut self) -> Result<Info, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_describe(&mut self.store);
-        finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+impl api::BackupPlugin for Backup {
+    fn name(&self) -> &str {
+        &self.name
     }
-    pub fn create(
+    fn denials(&self) -> Vec<String> {
+        Backup::denials(self)
+    }
+    fn create(&mut self, ctx: &api::RunContext) -> Call<api::BackupInfo, api::BackupError> {
+        call!(self, "create", call_create(&ctx.into()))
+    }
+    fn verify(
         &mut self,
-        ctx: &backup::platform::migrate::types::RunContext,
-    ) -> Result<Result<bt::BackupInfo, bt::BackupError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_create(&mut self.store, ctx);
-        finish(&mut self.store, &self.name, "create", r)
+        ctx: &api::RunContext,
+        info: &api::BackupInfo,
+    ) -> Call<(), api::BackupError> {
+        call!(self, "verify", call_verify(&ctx.into(), &info.into()))
     }
-    pub fn verify(
+    fn delete(
         &mut self,
-        ctx: &backup::platform::migrate::types::RunContext,
-        info: &bt::BackupInfo,
-    ) -> Result<Result<(), bt::BackupError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_verify(&mut self.store, ctx, info);
-        finish(&mut self.store, &self.name, "verify", r)
+        ctx: &api::RunContext,
+        info: &api::BackupInfo,
+    ) -> Call<(), api::BackupError> {
+        call!(self, "delete", call_delete(&ctx.into(), &info.into()))
     }
-    pub fn delete(
-        &mut self,
-        ctx: &backup::platform::migrate::types::RunContext,
-        info: &bt::BackupInfo,
-    ) -> Result<Result<(), bt::BackupError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_delete(&mut self.store, ctx, info);
-        finish(&mut self.store, &self.name, "delete", r)
-    }
-    /// The host's own measurement of a file it wrote from a child's stdout, if it wrote
-    /// `path` (the newest such record).
-    pub fn written(&self, path: &std::path::Path) -> Option<super::Written> {
+    fn written(&self, path: &std::path::Path) -> Option<api::Written> {
         self.store
             .data()
             .written
@@ -316,20 +284,14 @@ impl Backup {
     }
 }
 
-pub use notifier::platform::migrate::notifier_types as nt;
-
-impl Notifier {
-    pub fn describe(&mut self) -> Result<Info, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_describe(&mut self.store);
-        finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+impl api::NotifierPlugin for Notifier {
+    fn name(&self) -> &str {
+        &self.name
     }
-    pub fn notify(
-        &mut self,
-        event: &nt::RunEvent,
-    ) -> Result<Result<(), nt::NotifyError>, PluginError> {
-        super::limits::arm(&mut self.store);
-        let r = self.bindings.call_notify(&mut self.store, event);
-        finish(&mut self.store, &self.name, "notify", r)
+    fn denials(&self) -> Vec<String> {
+        Notifier::denials(self)
+    }
+    fn notify(&mut self, event: &api::RunEvent) -> Call<(), api::NotifyError> {
+        call!(self, "notify", call_notify(&event.into()))
     }
 }

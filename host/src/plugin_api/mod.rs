@@ -1,0 +1,139 @@
+//! What the host asks of plugins, in the host's own terms: one trait per plugin world
+//! ([`RunnerPlugin`], [`BackupPlugin`], [`NotifierPlugin`]), the types they exchange
+//! ([`types`]), and [`Opener`], the one way to open a configured plugin (load, instantiate,
+//! `describe`, check its declared needs against its grants).
+//!
+//! `sandbox/` implements these for WebAssembly components of every supported WIT version and
+//! converts; the steps in `run/` and the `backups`/`plugins` subcommands depend only on this
+//! module, so they can be tested with fake plugins and do not change when a WIT version is
+//! added.
+
+pub mod types;
+
+pub use crate::sandbox::PluginError;
+pub use types::*;
+
+use crate::config::PluginConfig;
+use crate::policy::Need;
+use std::path::{Path, PathBuf};
+
+/// What a plugin said about itself in `describe`, whatever its world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub needs: Vec<Need>,
+}
+
+/// A file the host wrote from a child's stdout, measured as the bytes passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The result of one call into a plugin: the plugin's own answer, or the host's reason the
+/// call did not complete (trap, limit, interruption).
+pub type Call<T, E> = Result<Result<T, E>, PluginError>;
+
+/// A migration runner (`migration-runner` world).
+pub trait RunnerPlugin {
+    /// The config entry's name.
+    fn name(&self) -> &str;
+    /// What the host denied this plugin so far (messages that name the grant to add).
+    fn denials(&self) -> Vec<String>;
+    fn check_connection(&mut self, ctx: &RunContext) -> Call<ConnectionInfo, RunnerError>;
+    fn list_migrations(&mut self, ctx: &RunContext) -> Call<Vec<Migration>, RunnerError>;
+    fn plan(&mut self, ctx: &RunContext, target: &Target) -> Call<Plan, RunnerError>;
+    fn sql(&mut self, ctx: &RunContext, steps: &[PlanStep]) -> Call<Vec<Vec<String>>, RunnerError>;
+    fn apply(
+        &mut self,
+        ctx: &RunContext,
+        target: &ResolvedTarget,
+        fake: bool,
+    ) -> Call<(), RunnerError>;
+    fn make_migrations(
+        &mut self,
+        ctx: &RunContext,
+        app: &str,
+    ) -> Call<Vec<MigrationRef>, RunnerError>;
+    fn reset_database(&mut self, ctx: &RunContext) -> Call<(), RunnerError>;
+    fn load_fixtures(
+        &mut self,
+        ctx: &RunContext,
+        fixtures: &[String],
+    ) -> Call<Vec<FixtureLoaded>, RunnerError>;
+    fn pending_model_changes(&mut self, ctx: &RunContext) -> Call<Vec<ModelChange>, RunnerError>;
+    fn lock_database(&mut self, ctx: &RunContext, label: &str) -> Call<(), RunnerError>;
+}
+
+/// A backup provider (`backup-provider` world).
+pub trait BackupPlugin {
+    fn name(&self) -> &str;
+    fn denials(&self) -> Vec<String>;
+    fn create(&mut self, ctx: &RunContext) -> Call<BackupInfo, BackupError>;
+    fn verify(&mut self, ctx: &RunContext, info: &BackupInfo) -> Call<(), BackupError>;
+    fn delete(&mut self, ctx: &RunContext, info: &BackupInfo) -> Call<(), BackupError>;
+    /// The host's own measurement of a file it wrote from a child's stdout for this plugin,
+    /// if it wrote `path` (the newest such record).
+    fn written(&self, path: &Path) -> Option<Written>;
+}
+
+/// A notifier (`notifier` world).
+pub trait NotifierPlugin {
+    fn name(&self) -> &str;
+    fn denials(&self) -> Vec<String>;
+    fn notify(&mut self, event: &RunEvent) -> Call<(), NotifyError>;
+}
+
+/// A plugin opened and checked, with what it said about itself.
+pub struct Opened<P: ?Sized> {
+    pub plugin: Box<P>,
+    pub info: Info,
+}
+
+/// Why a plugin could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Its file, world, version, instantiation or `describe` failed.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// It declared a need its grants do not cover (the message names the grant to add).
+    #[error("{0}")]
+    Denied(String),
+}
+
+/// Where plugins come from: the one way to open a configured plugin entry. The sandbox opens
+/// WebAssembly components; tests open fakes.
+pub trait Opener {
+    /// A migration runner; `host_env` is set on every program it starts.
+    fn runner(
+        &self,
+        base_dir: &Path,
+        entry: &PluginConfig,
+        host_env: Vec<(String, String)>,
+    ) -> Result<Opened<dyn RunnerPlugin>, OpenError>;
+    /// A backup provider, with `backup_dir` mounted at `/backups`.
+    fn backup(
+        &self,
+        base_dir: &Path,
+        entry: &PluginConfig,
+        backup_dir: &Path,
+    ) -> Result<Opened<dyn BackupPlugin>, OpenError>;
+    /// A notifier.
+    fn notifier(
+        &self,
+        base_dir: &Path,
+        entry: &PluginConfig,
+    ) -> Result<Opened<dyn NotifierPlugin>, OpenError>;
+}
+
+/// Check what a plugin declared against its entry's grants.
+pub fn check_needs(entry: &PluginConfig, info: &Info) -> Result<(), OpenError> {
+    entry
+        .grants
+        .check_needs(&info.needs)
+        .map_err(|d| OpenError::Denied(d.0))
+}

@@ -1,0 +1,193 @@
+//! The host's own model of what plugins exchange with it: one type per WIT record, variant and
+//! enum of the newest supported `platform:migrate` version, owned by the host. `sandbox/`
+//! converts each WIT version's generated bindings to and from these; nothing else in the
+//! host sees a generated type, so a new WIT version changes `sandbox/` only.
+
+/// Which run a call belongs to (`types.run-context`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunContext {
+    pub env: String,
+    pub run_id: String,
+    pub verbose: bool,
+}
+
+/// `app.name` of one migration (`types.migration-ref`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MigrationRef {
+    pub app: String,
+    pub name: String,
+}
+
+/// One operation of a migration, as the runner describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub description: String,
+    pub reversible: bool,
+}
+
+/// A migration the runner knows, applied or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub id: MigrationRef,
+    pub applied: bool,
+    pub dependencies: Vec<MigrationRef>,
+    pub operations: Vec<Operation>,
+    /// The runner's checksum of the migration's source, for drift detection.
+    pub checksum: Option<String>,
+}
+
+/// The database the runner is connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub vendor: String,
+    pub database: String,
+    pub framework: String,
+}
+
+/// What the user asked to move to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    All,
+    App(String),
+    Migration(MigrationRef),
+    Rollback(String),
+}
+
+/// An app and the migration it should stand at (`None`: before its first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPosition {
+    pub app: String,
+    pub migration: Option<String>,
+}
+
+/// A target the runner resolved, handed back to `apply`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedTarget {
+    All,
+    App(String),
+    Position(AppPosition),
+}
+
+/// One step of a plan: a migration applied forwards or backwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    pub id: MigrationRef,
+    pub backwards: bool,
+    pub operations: Vec<String>,
+    pub irreversible: bool,
+}
+
+/// The runner's plan for a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub resolved: ResolvedTarget,
+    pub steps: Vec<PlanStep>,
+}
+
+/// A program the runner started failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandFailure {
+    pub command: String,
+    pub exit_code: Option<i32>,
+    pub output_tail: String,
+}
+
+/// A fixture loaded, with its object count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixtureLoaded {
+    pub fixture: String,
+    pub objects: u32,
+}
+
+/// A fixture that failed to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixtureFailure {
+    pub fixture: String,
+    pub message: String,
+}
+
+/// Model changes of one app that no migration covers yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChange {
+    pub app: String,
+    pub changes: Vec<String>,
+}
+
+/// Why a runner call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunnerError {
+    Connection(String),
+    UnknownApp(String),
+    UnknownMigration(MigrationRef),
+    Ambiguous(String),
+    NothingToRollBack(String),
+    CommandFailed(CommandFailure),
+    FixtureFailed(FixtureFailure),
+    Unsupported(String),
+    Locked(String),
+    Denied(String),
+    Misconfigured(String),
+    Other(String),
+}
+
+/// A backup as its provider describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupInfo {
+    pub id: String,
+    pub file: String,
+    pub size: u64,
+    pub created: String,
+}
+
+/// Why a backup call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupError {
+    SourceMissing(String),
+    AlreadyExists(String),
+    Invalid(String),
+    CommandFailed(String),
+    Denied(String),
+    Misconfigured(String),
+    Other(String),
+}
+
+/// How a run ended, as notifiers are told (`notifier-types.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    Succeeded,
+    Failed,
+    Refused,
+    Interrupted,
+}
+
+/// A migration a run applied (or unapplied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub id: MigrationRef,
+    pub backwards: bool,
+}
+
+/// What a notifier is told about a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEvent {
+    pub env: String,
+    pub run_id: String,
+    pub action: String,
+    pub outcome: EventOutcome,
+    pub applied: Vec<AppliedMigration>,
+    pub backup_id: Option<String>,
+    pub backup_size: Option<u64>,
+    pub duration_ms: u64,
+    pub host: String,
+    pub error_summary: Option<String>,
+    pub findings: Vec<String>,
+}
+
+/// Why a notification was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyError {
+    Denied(String),
+    Rejected(String),
+    Unavailable(String),
+    Misconfigured(String),
+}

@@ -1,0 +1,182 @@
+//! The six steps with fake plugins: what each step asks of the plugins, what the run records
+//! and which exit code it ends with, without components, Django or a database.
+
+use super::fakes::{migration, FakeOpener, Script, Shared};
+use super::request::Request;
+use crate::config::Config;
+use crate::exit::Code;
+use crate::plugin_api::{BackupError, CommandFailure, RunnerError};
+use crate::ui::{Ui, Verbosity};
+use clap::Parser;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    cfg: Config,
+    script: Shared,
+}
+
+/// A config with env `dev` (runner, optional backup, a notifier) and the fakes' script.
+fn setup(backup_required: bool) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[plugins.runner]
+path = "runner.wasm"
+[plugins.backup]
+path = "backup.wasm"
+[plugins.notifier]
+path = "notifier.wasm"
+
+[env.dev]
+runner = "runner"
+backup = "backup"
+backup-required = {backup_required}
+notifiers = ["notifier"]
+verbose = false
+"#
+    );
+    let cfg = Config::parse(
+        &text,
+        "platform-migrate.toml",
+        dir.path().join("platform-migrate.toml"),
+        dir.path().to_path_buf(),
+    )
+    .unwrap();
+    let script = Rc::new(RefCell::new(Script {
+        migrations: vec![
+            migration("users", "0001_initial"),
+            migration("orders", "0001_initial"),
+        ],
+        ..Script::default()
+    }));
+    Setup { dir, cfg, script }
+}
+
+impl Setup {
+    /// Run the CLI words `args` (after `platform-migrate`) with the fakes.
+    fn run(&self, args: &[&str]) -> Result<Code, crate::exit::Exit> {
+        let mut argv = vec!["platform-migrate"];
+        argv.extend_from_slice(args);
+        let cli = crate::cli::Cli::try_parse_from(&argv).unwrap();
+        let req = Request::from_args(&cli.run).unwrap();
+        let opener = FakeOpener(self.script.clone());
+        let ui = Ui::new(Verbosity::Quiet);
+        super::run_with(
+            &self.cfg,
+            req,
+            ui,
+            false,
+            &opener,
+            argv.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    fn history(&self) -> Vec<crate::history::Entry> {
+        crate::history::read(&self.cfg.state_dir).unwrap()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.script.borrow().calls.clone()
+    }
+}
+
+#[test]
+fn a_run_plans_applies_and_records_six_steps() {
+    let s = setup(false);
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    let calls = s.calls();
+    assert!(
+        calls.contains(&"apply All fake=false".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(calls.last().unwrap(), "notify Succeeded 2", "{calls:?}");
+    let h = s.history();
+    assert_eq!(h.len(), 1);
+    let e = &h[0];
+    assert_eq!(e.outcome, crate::history::Outcome::Succeeded);
+    assert_eq!(e.steps.len(), 6, "{:?}", e.steps);
+    assert_eq!(e.applied.len(), 2, "{:?}", e.applied);
+    assert!(s.script.borrow().migrations.iter().all(|m| m.applied));
+    assert!(s
+        .dir
+        .path()
+        .join(".platform-migrate/history.jsonl")
+        .exists());
+}
+
+#[test]
+fn show_changes_nothing_and_skips_the_backup() {
+    let s = setup(true);
+    assert_eq!(s.run(&["--env", "dev", "--show"]).unwrap(), Code::Success);
+    let calls = s.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("apply") || c == "create"),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.starts_with("notify")),
+        "--show notifies nobody: {calls:?}"
+    );
+    assert_eq!(s.history()[0].outcome, crate::history::Outcome::Shown);
+}
+
+#[test]
+fn a_runner_error_fails_the_run_and_is_recorded_with_the_command() {
+    let s = setup(false);
+    s.script.borrow_mut().apply_fails = Some(RunnerError::CommandFailed(CommandFailure {
+        command: "manage.py migrate".into(),
+        exit_code: Some(1),
+        output_tail: "django.db.utils.OperationalError: boom".into(),
+    }));
+    let e = s.run(&["--env", "dev"]).unwrap_err();
+    assert_eq!(e.code, Code::Failed);
+    assert!(e.message.contains("boom"), "{}", e.message);
+    let h = s.history();
+    assert_eq!(h[0].outcome, crate::history::Outcome::Failed);
+    assert_eq!(h[0].exit_code, 1);
+    assert!(
+        s.calls().iter().any(|c| c == "notify Failed 0"),
+        "{:?}",
+        s.calls()
+    );
+}
+
+#[test]
+fn a_required_backup_that_fails_stops_before_anything_is_applied() {
+    let s = setup(true);
+    s.script.borrow_mut().backup_fails = Some(BackupError::CommandFailed(
+        "pg_dump: connection refused".into(),
+    ));
+    let e = s.run(&["--env", "dev"]).unwrap_err();
+    assert_eq!(e.code, Code::Failed);
+    assert!(e.message.contains("nothing was migrated"), "{}", e.message);
+    let calls = s.calls();
+    assert!(calls.contains(&"create".to_string()), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("apply")), "{calls:?}");
+    assert!(s.script.borrow().migrations.iter().all(|m| !m.applied));
+}
+
+#[test]
+fn an_optional_backup_that_fails_is_a_warning() {
+    let s = setup(false);
+    s.script.borrow_mut().backup_fails = Some(BackupError::Other("disk full".into()));
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    assert!(s.calls().iter().any(|c| c.starts_with("apply")));
+}
+
+#[test]
+fn a_plugin_whose_needs_are_not_granted_is_exit_4_and_recorded() {
+    let s = setup(false);
+    s.script.borrow_mut().deny_runner =
+        Some("plugin 'runner' needs ...; add it to plugins.runner.grants.commands".into());
+    let e = s.run(&["--env", "dev"]).unwrap_err();
+    assert_eq!(e.code, Code::Denied);
+    assert!(e.message.contains("plugins.runner.grants"), "{}", e.message);
+    let h = s.history();
+    assert_eq!(h[0].exit_code, 4);
+    assert_eq!(h[0].steps[0].status, crate::history::StepStatus::Failed);
+}

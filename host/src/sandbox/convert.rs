@@ -1,0 +1,290 @@
+//! WIT `platform:migrate@0.1.0` bindings to and from the host's own model
+//! (`crate::plugin_api::types`). When a new WIT version is supported, its bindings get a
+//! module like this one and the rest of the host stays as it is.
+
+use super::bindings::{backup, notifier, runner};
+use crate::plugin_api as api;
+
+use backup::platform::migrate::backup_types as bt;
+use notifier::platform::migrate::notifier_types as nt;
+use runner::platform::migrate::runner_types as rt;
+
+/// `RunContext` and `MigrationRef` exist once per world's bindings.
+macro_rules! shared_types {
+    ($module:ident) => {
+        impl From<&api::RunContext> for $module::platform::migrate::types::RunContext {
+            fn from(c: &api::RunContext) -> Self {
+                Self {
+                    env: c.env.clone(),
+                    run_id: c.run_id.clone(),
+                    verbose: c.verbose,
+                }
+            }
+        }
+        impl From<$module::platform::migrate::types::MigrationRef> for api::MigrationRef {
+            fn from(m: $module::platform::migrate::types::MigrationRef) -> Self {
+                api::MigrationRef {
+                    app: m.app,
+                    name: m.name,
+                }
+            }
+        }
+        impl From<&api::MigrationRef> for $module::platform::migrate::types::MigrationRef {
+            fn from(m: &api::MigrationRef) -> Self {
+                Self {
+                    app: m.app.clone(),
+                    name: m.name.clone(),
+                }
+            }
+        }
+        impl From<$module::platform::migrate::types::PluginInfo> for api::Info {
+            fn from(i: $module::platform::migrate::types::PluginInfo) -> api::Info {
+                use crate::policy::Need;
+                use $module::platform::migrate::types::Capability as C;
+                api::Info {
+                    name: i.name,
+                    version: i.version,
+                    description: i.description,
+                    needs: i
+                        .capabilities
+                        .into_iter()
+                        .map(|c| match c {
+                            C::RunProgram(s) => Need::RunProgram(s),
+                            C::Directory(s) => Need::Directory(s),
+                            C::EnvVar(s) => Need::EnvVar(s),
+                            C::Secret(s) => Need::Secret(s),
+                            C::OutboundHttp(s) => Need::OutboundHttp(s),
+                        })
+                        .collect(),
+                }
+            }
+        }
+    };
+}
+shared_types!(runner);
+shared_types!(backup);
+shared_types!(notifier);
+
+impl From<rt::Migration> for api::Migration {
+    fn from(m: rt::Migration) -> Self {
+        api::Migration {
+            id: m.id.into(),
+            applied: m.applied,
+            dependencies: m.dependencies.into_iter().map(Into::into).collect(),
+            operations: m
+                .operations
+                .into_iter()
+                .map(|o| api::Operation {
+                    description: o.description,
+                    reversible: o.reversible,
+                })
+                .collect(),
+            checksum: m.checksum,
+        }
+    }
+}
+
+impl From<rt::ConnectionInfo> for api::ConnectionInfo {
+    fn from(c: rt::ConnectionInfo) -> Self {
+        api::ConnectionInfo {
+            vendor: c.vendor,
+            database: c.database,
+            framework: c.framework,
+        }
+    }
+}
+
+impl From<&api::Target> for rt::Target {
+    fn from(t: &api::Target) -> Self {
+        match t {
+            api::Target::All => rt::Target::All,
+            api::Target::App(a) => rt::Target::App(a.clone()),
+            api::Target::Migration(m) => rt::Target::Migration(m.into()),
+            api::Target::Rollback(a) => rt::Target::Rollback(a.clone()),
+        }
+    }
+}
+
+impl From<&api::ResolvedTarget> for rt::ResolvedTarget {
+    fn from(t: &api::ResolvedTarget) -> Self {
+        match t {
+            api::ResolvedTarget::All => rt::ResolvedTarget::All,
+            api::ResolvedTarget::App(a) => rt::ResolvedTarget::App(a.clone()),
+            api::ResolvedTarget::Position(p) => rt::ResolvedTarget::Position(rt::AppPosition {
+                app: p.app.clone(),
+                migration: p.migration.clone(),
+            }),
+        }
+    }
+}
+
+impl From<rt::ResolvedTarget> for api::ResolvedTarget {
+    fn from(t: rt::ResolvedTarget) -> Self {
+        match t {
+            rt::ResolvedTarget::All => api::ResolvedTarget::All,
+            rt::ResolvedTarget::App(a) => api::ResolvedTarget::App(a),
+            rt::ResolvedTarget::Position(p) => api::ResolvedTarget::Position(api::AppPosition {
+                app: p.app,
+                migration: p.migration,
+            }),
+        }
+    }
+}
+
+impl From<&api::PlanStep> for rt::PlanStep {
+    fn from(s: &api::PlanStep) -> Self {
+        rt::PlanStep {
+            id: (&s.id).into(),
+            backwards: s.backwards,
+            operations: s.operations.clone(),
+            irreversible: s.irreversible,
+        }
+    }
+}
+
+impl From<rt::PlanStep> for api::PlanStep {
+    fn from(s: rt::PlanStep) -> Self {
+        api::PlanStep {
+            id: s.id.into(),
+            backwards: s.backwards,
+            operations: s.operations,
+            irreversible: s.irreversible,
+        }
+    }
+}
+
+impl From<rt::Plan> for api::Plan {
+    fn from(p: rt::Plan) -> Self {
+        api::Plan {
+            resolved: p.resolved.into(),
+            steps: p.steps.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<rt::FixtureLoaded> for api::FixtureLoaded {
+    fn from(f: rt::FixtureLoaded) -> Self {
+        api::FixtureLoaded {
+            fixture: f.fixture,
+            objects: f.objects,
+        }
+    }
+}
+
+impl From<rt::ModelChange> for api::ModelChange {
+    fn from(c: rt::ModelChange) -> Self {
+        api::ModelChange {
+            app: c.app,
+            changes: c.changes,
+        }
+    }
+}
+
+impl From<rt::RunnerError> for api::RunnerError {
+    fn from(e: rt::RunnerError) -> Self {
+        use api::RunnerError as A;
+        use rt::RunnerError as R;
+        match e {
+            R::Connection(m) => A::Connection(m),
+            R::UnknownApp(m) => A::UnknownApp(m),
+            R::UnknownMigration(m) => A::UnknownMigration(m.into()),
+            R::Ambiguous(m) => A::Ambiguous(m),
+            R::NothingToRollBack(m) => A::NothingToRollBack(m),
+            R::CommandFailed(f) => A::CommandFailed(api::CommandFailure {
+                command: f.command,
+                exit_code: f.exit_code,
+                output_tail: f.output_tail,
+            }),
+            R::FixtureFailed(f) => A::FixtureFailed(api::FixtureFailure {
+                fixture: f.fixture,
+                message: f.message,
+            }),
+            R::Unsupported(m) => A::Unsupported(m),
+            R::Locked(m) => A::Locked(m),
+            R::Denied(m) => A::Denied(m),
+            R::Misconfigured(m) => A::Misconfigured(m),
+            R::Other(m) => A::Other(m),
+        }
+    }
+}
+
+impl From<bt::BackupInfo> for api::BackupInfo {
+    fn from(b: bt::BackupInfo) -> Self {
+        api::BackupInfo {
+            id: b.id,
+            file: b.file,
+            size: b.size,
+            created: b.created,
+        }
+    }
+}
+
+impl From<&api::BackupInfo> for bt::BackupInfo {
+    fn from(b: &api::BackupInfo) -> Self {
+        bt::BackupInfo {
+            id: b.id.clone(),
+            file: b.file.clone(),
+            size: b.size,
+            created: b.created.clone(),
+        }
+    }
+}
+
+impl From<bt::BackupError> for api::BackupError {
+    fn from(e: bt::BackupError) -> Self {
+        use api::BackupError as A;
+        use bt::BackupError as B;
+        match e {
+            B::SourceMissing(m) => A::SourceMissing(m),
+            B::AlreadyExists(m) => A::AlreadyExists(m),
+            B::Invalid(m) => A::Invalid(m),
+            B::CommandFailed(m) => A::CommandFailed(m),
+            B::Denied(m) => A::Denied(m),
+            B::Misconfigured(m) => A::Misconfigured(m),
+            B::Other(m) => A::Other(m),
+        }
+    }
+}
+
+impl From<&api::RunEvent> for nt::RunEvent {
+    fn from(e: &api::RunEvent) -> Self {
+        nt::RunEvent {
+            env: e.env.clone(),
+            run_id: e.run_id.clone(),
+            action: e.action.clone(),
+            outcome: match e.outcome {
+                api::EventOutcome::Succeeded => nt::Outcome::Succeeded,
+                api::EventOutcome::Failed => nt::Outcome::Failed,
+                api::EventOutcome::Refused => nt::Outcome::Refused,
+                api::EventOutcome::Interrupted => nt::Outcome::Interrupted,
+            },
+            applied: e
+                .applied
+                .iter()
+                .map(|a| nt::AppliedMigration {
+                    id: (&a.id).into(),
+                    backwards: a.backwards,
+                })
+                .collect(),
+            backup_id: e.backup_id.clone(),
+            backup_size: e.backup_size,
+            duration_ms: e.duration_ms,
+            host: e.host.clone(),
+            error_summary: e.error_summary.clone(),
+            findings: e.findings.clone(),
+        }
+    }
+}
+
+impl From<nt::NotifyError> for api::NotifyError {
+    fn from(e: nt::NotifyError) -> Self {
+        use api::NotifyError as A;
+        use nt::NotifyError as N;
+        match e {
+            N::Denied(m) => A::Denied(m),
+            N::Rejected(m) => A::Rejected(m),
+            N::Unavailable(m) => A::Unavailable(m),
+            N::Misconfigured(m) => A::Misconfigured(m),
+        }
+    }
+}
