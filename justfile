@@ -59,8 +59,10 @@ bench: build
 demo-reset:
     rm -rf examples/demo/db.sqlite3 examples/demo/.platform-migrate
 
-# Format and lint.
-lint:
+# Format and lint every crate: the host, the SDK with each world, the plugins, the examples and
+# the test plugin (clippy -D warnings). CI runs it (.ci/run).
+lint: setup
     cargo fmt --all --check
     cargo clippy --release -p platform-migrate --all-targets -- -D warnings
+    for w in runner backup notifier; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
     for p in {{plugins}} {{examples}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done
