@@ -6,7 +6,9 @@
 //! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure),
 //! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000).
 
+// The integration tests' harness; the benchmarks use part of it.
 #[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
 mod common;
 
 use common::{config_text, plugin, python, Project};
@@ -109,7 +111,7 @@ fn peak_kib(mut cmd: Command) -> u64 {
 }
 
 fn plugin_load(rows: &mut Vec<Row>) {
-    let engine = platform_migrate::sandbox::engine().unwrap();
+    let engine = platform_migrate::plugin_engine().unwrap();
     for name in [
         "django_runner",
         "file_backup",
@@ -117,10 +119,10 @@ fn plugin_load(rows: &mut Vec<Row>) {
         "slack_notifier",
     ] {
         let bytes = std::fs::read(plugin(name)).unwrap();
-        let sha = platform_migrate::sandbox::cache::sha256_hex(&bytes);
+        let sha = platform_migrate::compiled_cache::sha256_hex(&bytes);
         let dir = tempfile::tempdir().unwrap();
         let cache =
-            platform_migrate::sandbox::cache::Cache::new(&engine, Some(dir.path().join("c")));
+            platform_migrate::compiled_cache::Cache::new(&engine, Some(dir.path().join("c")));
         let t = Instant::now();
         cache.load(&engine, &bytes, &sha).unwrap();
         let cold = t.elapsed();
@@ -129,7 +131,7 @@ fn plugin_load(rows: &mut Vec<Row>) {
                 .map(|_| {
                     let t = Instant::now();
                     let (_, origin) = cache.load(&engine, &bytes, &sha).unwrap();
-                    assert_eq!(origin, platform_migrate::sandbox::cache::Origin::Cached);
+                    assert_eq!(origin, platform_migrate::compiled_cache::Origin::Cached);
                     t.elapsed()
                 })
                 .collect(),

@@ -1,7 +1,7 @@
 //! Bad input: each gets a clear one-line error, the documented exit code, and changes nothing.
 //! Exit codes: 2 usage/config, 3 refused by a safety gate, 4 denied by the sandbox.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

@@ -1,7 +1,7 @@
 //! The test environment and CI mode: --reset, fixtures, --show --check, --output json (checked
 //! against schemas/run-report.schema.json), and the exit codes CI gates on.
 
-mod common;
+use crate::common;
 
 use common::{config_text, root, Project, Run};
 

@@ -1,7 +1,7 @@
 //! The dev path end to end: the built binary, the real demo project (copied to a temp dir),
 //! real Django from the venv, real plugins built from plugins/.
 
-mod common;
+use crate::common;
 
 use common::{add_migration, changed_ids, set, Project, ALL};
 use sha2::{Digest, Sha256};

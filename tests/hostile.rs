@@ -3,7 +3,7 @@
 //! must end with a clear one-line error, the host alive (a normal exit code), history written,
 //! nothing migrated, and nothing leaked. SECURITY.md lists these cases; keep the two in step.
 
-mod common;
+use crate::common;
 
 use common::{config_text, plugin, python, Project, Run};
 

@@ -1,7 +1,7 @@
 //! The Slack notifier end to end: the real slack-notifier component posting over wasi:http to a
 //! real HTTP server on 127.0.0.1, behind the host's outbound-host allowlist.
 
-mod common;
+use crate::common;
 
 use common::receiver::{Answer, Receiver};
 use common::{add_migration, config_text, plugin, Project, Run};

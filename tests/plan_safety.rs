@@ -1,7 +1,7 @@
 //! Plan safety on PostgreSQL: lock and statement timeouts keep a migration from queueing behind
 //! a long transaction (and the application from queueing behind the migration).
 
-mod common;
+use crate::common;
 
 use common::pg::{django_pg_plugin, Pg};
 use common::{add_migration, Project};

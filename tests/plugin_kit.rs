@@ -2,7 +2,7 @@
 //! and run through the host; `plugin inspect`/`check` on good components, a wrong world and an
 //! unknown WIT version; the two example plugins in examples/plugins run in real migrations.
 
-mod common;
+use crate::common;
 
 use common::receiver::{Answer, Receiver};
 use common::{config_text, plugin, root, Project, Run};

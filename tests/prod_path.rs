@@ -2,7 +2,7 @@
 //! verified pg_dump backups with host-computed sha256 in the catalog, restore, the rollback
 //! plan, irreversible migrations, failures, retention.
 
-mod common;
+use crate::common;
 
 use common::pg::Pg;
 use common::{add_migration, changed_ids, Project, Run};

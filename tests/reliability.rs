@@ -1,7 +1,7 @@
 //! Reliability: the tamper-evident history, pinned plugin files, one run at a time per
 //! environment, and interrupted runs.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

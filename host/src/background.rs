@@ -203,6 +203,7 @@ impl Background {
             .unwrap_or_default()
     }
 
+    #[cfg(test)]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -3,36 +3,47 @@
 //! - `cli`: the command line; `exit`: exit codes.
 //! - `config`: `platform-migrate.toml`; `policy`: grants and their checks (no wasmtime);
 //!   `secrets`: resolution and redaction.
-//! - `sandbox`: wasmtime, WASI and the host imports (`log`, `config`, `process`);
-//!   `proc`: spawning child processes for plugins; `confine`: the kernel confinement
-//!   (Landlock) every such process runs under; `text`: plugin text made safe to show.
-//! - `run`: the six steps, one file each; `history`: the run log (hash-chained); `ui`: human
-//!   output; `report`: `--output json`.
-//! - `backups`, `plugins`: the `backups ...` and `plugins list|lock` commands.
+//! - `plugin_api`: what the host asks of plugins, in its own types (one trait per world and
+//!   `Opener`, the one way to open a plugin); `sandbox`: wasmtime, WASI, the host imports
+//!   (`log`, `config`, `process`, `wasi:http`) and the WIT bindings, converted to
+//!   `plugin_api` in `sandbox/convert.rs`.
+//! - `proc`, `background`: spawning the programs plugins start; `confine`: the kernel
+//!   confinement (Landlock) every such program runs under; `text`: plugin text made safe.
+//! - `run`: the six steps, one file each; `backup_ops`: backups for step 3 and the `backups`
+//!   commands; `history`: the run log (hash-chained); `outcome`: the words runs and steps end
+//!   with; `ui`: human output; `report`: `--output json`.
+//! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands.
+//!
+//! Only what `main.rs` and the benchmarks use is public; everything else is `pub(crate)`, so
+//! the compiler reports what nothing uses.
 
 pub mod app;
-pub mod atomic;
-pub mod background;
-pub mod backup_ops;
-pub mod backups;
-pub mod catalog;
-pub mod checksums;
+pub(crate) mod atomic;
+pub(crate) mod background;
+pub(crate) mod backup_ops;
+pub(crate) mod backups;
+pub(crate) mod catalog;
+pub(crate) mod checksums;
 pub mod cli;
-pub mod config;
+pub(crate) mod config;
 pub mod confine;
 pub mod exit;
-pub mod history;
+pub(crate) mod history;
 pub mod interrupt;
-pub mod lint;
-pub mod lock;
-pub mod outcome;
-pub mod plugin_api;
-pub mod plugins;
-pub mod policy;
-pub mod proc;
-pub mod report;
-pub mod run;
-pub mod sandbox;
+pub(crate) mod lint;
+pub(crate) mod lock;
+pub(crate) mod outcome;
+pub(crate) mod plugin_api;
+pub(crate) mod plugins;
+pub(crate) mod policy;
+pub(crate) mod proc;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod sandbox;
 pub mod secrets;
 pub mod text;
-pub mod ui;
+
+/// For the benchmarks (`benches/compare.rs`): the engine plugins run on, and the
+/// compiled-plugin cache.
+pub use sandbox::{cache as compiled_cache, engine as plugin_engine};
+pub(crate) mod ui;

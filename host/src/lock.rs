@@ -50,7 +50,6 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct EnvLock {
     file: File,
-    pub path: PathBuf,
 }
 
 impl Drop for EnvLock {
@@ -116,7 +115,7 @@ pub fn acquire(
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
-    Ok(EnvLock { file, path })
+    Ok(EnvLock { file })
 }
 
 fn holder_of(file: &mut File) -> Option<Holder> {

@@ -27,6 +27,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    #[cfg(test)]
     pub const ALL: [Outcome; 7] = [
         Outcome::Succeeded,
         Outcome::Shown,
@@ -96,6 +97,7 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
+    #[cfg(test)]
     pub const ALL: [StepStatus; 6] = [
         StepStatus::Ok,
         StepStatus::Skipped,
@@ -139,6 +141,7 @@ pub enum NotificationStatus {
 }
 
 impl NotificationStatus {
+    #[cfg(test)]
     pub const ALL: [NotificationStatus; 3] = [
         NotificationStatus::Sent,
         NotificationStatus::Failed,

@@ -10,8 +10,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 /// The host's fixed PATH for child processes.
 pub const FIXED_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Cap on each of stdout and stderr kept for the plugin.
-/// Default for [`Spawn::max_output`].
+/// Default cap on each of stdout and stderr kept (the plugin's limits set the real one).
+#[cfg(test)]
 pub const MAX_OUTPUT: usize = 8 * 1024 * 1024;
 
 /// A child's working directory: its host path, and the directory opened inside its grant,
@@ -22,6 +22,7 @@ pub struct Cwd {
 }
 
 impl Cwd {
+    #[cfg(test)]
     pub fn at(path: PathBuf) -> Cwd {
         Cwd { path, dir: None }
     }

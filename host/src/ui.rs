@@ -70,10 +70,6 @@ impl Ui {
         self
     }
 
-    pub fn set(&self, v: Verbosity) {
-        self.level.store(v as u8, Ordering::Relaxed);
-    }
-
     fn level(&self) -> u8 {
         self.level.load(Ordering::Relaxed)
     }

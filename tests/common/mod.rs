@@ -1,6 +1,5 @@
 //! Shared harness: a fresh copy of the demo project in a temp dir, a config pointing at the
 //! built plugins and the venv, and helpers that read the real SQLite database and history.
-#![allow(dead_code)]
 
 pub mod pg;
 pub mod receiver;

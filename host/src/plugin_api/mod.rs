@@ -40,8 +40,6 @@ pub type Call<T, E> = Result<Result<T, E>, PluginError>;
 
 /// A migration runner (`migration-runner` world).
 pub trait RunnerPlugin {
-    /// The config entry's name.
-    fn name(&self) -> &str;
     /// What the host denied this plugin so far (messages that name the grant to add).
     fn denials(&self) -> Vec<String>;
     fn check_connection(&mut self, ctx: &RunContext) -> Call<ConnectionInfo, RunnerError>;
@@ -71,7 +69,6 @@ pub trait RunnerPlugin {
 
 /// A backup provider (`backup-provider` world).
 pub trait BackupPlugin {
-    fn name(&self) -> &str;
     fn denials(&self) -> Vec<String>;
     fn create(&mut self, ctx: &RunContext) -> Call<BackupInfo, BackupError>;
     fn verify(&mut self, ctx: &RunContext, info: &BackupInfo) -> Call<(), BackupError>;
@@ -83,6 +80,7 @@ pub trait BackupPlugin {
 
 /// A notifier (`notifier` world).
 pub trait NotifierPlugin {
+    /// The config entry's name.
     fn name(&self) -> &str;
     fn denials(&self) -> Vec<String>;
     fn notify(&mut self, event: &RunEvent) -> Call<(), NotifyError>;

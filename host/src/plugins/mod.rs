@@ -11,8 +11,6 @@ use crate::config::Config;
 use crate::exit::{Code, Exit};
 use crate::sandbox::World;
 
-pub use pins::{pin_state, write_pins, Pin};
-
 impl From<PluginKind> for World {
     fn from(k: PluginKind) -> World {
         match k {

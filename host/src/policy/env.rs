@@ -195,6 +195,7 @@ pub struct EnvGrant {
 }
 
 impl EnvGrant {
+    #[cfg(test)]
     pub fn free(name: &str) -> EnvGrant {
         EnvGrant {
             name: name.into(),

@@ -102,9 +102,6 @@ impl FakeRunner {
 }
 
 impl RunnerPlugin for FakeRunner {
-    fn name(&self) -> &str {
-        "runner"
-    }
     fn denials(&self) -> Vec<String> {
         vec![]
     }
@@ -182,9 +179,6 @@ impl RunnerPlugin for FakeRunner {
 }
 
 impl BackupPlugin for FakeBackup {
-    fn name(&self) -> &str {
-        "backup"
-    }
     fn denials(&self) -> Vec<String> {
         vec![]
     }

@@ -22,7 +22,7 @@ mod worlds;
 pub use check::Examined;
 pub use shape::World;
 
-pub use state::{PluginState, Written};
+pub use state::PluginState;
 pub use worlds::{Backup, Notifier, Runner};
 
 use crate::config::PluginConfig;
@@ -344,10 +344,6 @@ impl Sandbox {
             sha256: actual,
             store,
         })
-    }
-
-    pub fn linker(&self) -> &Linker<PluginState> {
-        &self.linker
     }
 }
 

@@ -155,9 +155,6 @@ fn vec_into<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
 }
 
 impl api::RunnerPlugin for Runner {
-    fn name(&self) -> &str {
-        &self.name
-    }
     fn denials(&self) -> Vec<String> {
         Runner::denials(self)
     }
@@ -250,9 +247,6 @@ impl api::RunnerPlugin for Runner {
 }
 
 impl api::BackupPlugin for Backup {
-    fn name(&self) -> &str {
-        &self.name
-    }
     fn denials(&self) -> Vec<String> {
         Backup::denials(self)
     }

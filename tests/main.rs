@@ -1,0 +1,16 @@
+//! The integration tests: one binary, one module per area, each driving the built
+//! `platform-migrate` binary against a fresh copy of the demo project (real Django in the venv,
+//! real PostgreSQL clusters, real plugins, a real HTTP receiver). `common` is the shared
+//! harness.
+
+mod common;
+
+mod bad_input;
+mod ci_mode;
+mod dev_path;
+mod hostile;
+mod notify;
+mod plan_safety;
+mod plugin_kit;
+mod prod_path;
+mod reliability;
