@@ -157,26 +157,21 @@ pub fn prepare(policy: &Policy) -> Result<Prepared, ConfineError> {
         ruleset = ruleset.scope(Scope::from_all(abi)).map_err(err)?;
     }
     let mut created = ruleset.create().map_err(err)?;
-    let existing =
-        |v: &[PathBuf]| -> Vec<PathBuf> { v.iter().filter(|p| p.exists()).cloned().collect() };
-    let system: Vec<PathBuf> = SYSTEM.iter().map(PathBuf::from).collect();
-    created = created
-        .add_rules(path_beneath_rules(existing(&system), exec))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(existing(&policy.exec), exec))
-        .map_err(err)?;
-    let views: Vec<PathBuf> = KERNEL_VIEWS.iter().map(PathBuf::from).collect();
-    created = created
-        .add_rules(path_beneath_rules(existing(&views), read))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(existing(&policy.read), read))
-        .map_err(err)?;
-    let devices: Vec<PathBuf> = WRITABLE_DEVICES.iter().map(PathBuf::from).collect();
-    created = created
-        .add_rules(path_beneath_rules(existing(&devices), write))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(existing(&policy.write), write))
-        .map_err(err)?;
+    let fixed = |names: &[&str]| -> Vec<PathBuf> { names.iter().map(PathBuf::from).collect() };
+    let rules = [
+        (fixed(SYSTEM), exec),
+        (policy.exec.clone(), exec),
+        (fixed(KERNEL_VIEWS), read),
+        (policy.read.clone(), read),
+        (fixed(WRITABLE_DEVICES), write),
+        (policy.write.clone(), write),
+    ];
+    for (paths, access) in rules {
+        let existing = paths.into_iter().filter(|p| p.exists());
+        created = created
+            .add_rules(path_beneath_rules(existing, access))
+            .map_err(err)?;
+    }
     if support().abi >= 4 {
         for port in &policy.connect {
             created = created

@@ -87,6 +87,38 @@ pub struct ModelChangeRecord {
     pub changes: Vec<String>,
 }
 
+impl MigrationRecord {
+    /// `app.name`, as messages show it.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.app, self.name)
+    }
+}
+
+impl DriftRecord {
+    /// `app.name`, as messages show it.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.app, self.name)
+    }
+}
+
+impl From<crate::plugin_api::FixtureLoaded> for FixtureRecord {
+    fn from(f: crate::plugin_api::FixtureLoaded) -> Self {
+        FixtureRecord {
+            fixture: f.fixture,
+            objects: f.objects,
+        }
+    }
+}
+
+impl From<crate::plugin_api::ModelChange> for ModelChangeRecord {
+    fn from(c: crate::plugin_api::ModelChange) -> Self {
+        ModelChangeRecord {
+            app: c.app,
+            changes: c.changes,
+        }
+    }
+}
+
 /// How to undo a run, computed before it executes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RollbackPlan {
@@ -103,7 +135,7 @@ pub struct RollbackPlan {
 }
 
 /// One line of history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Entry {
     pub run_id: String,
     pub started: String,
@@ -117,7 +149,6 @@ pub struct Entry {
     pub app: Option<String>,
     pub migration: Option<String>,
     pub fake: bool,
-    /// `succeeded`, `failed`, `refused` or `shown`.
     pub outcome: Outcome,
     pub exit_code: i32,
     pub error: Option<String>,
@@ -428,29 +459,9 @@ mod tests {
             host: "h".into(),
             env: "dev".into(),
             action: "migrate".into(),
-            args: vec![],
-            app: None,
-            migration: None,
-            fake: false,
             outcome: Outcome::Succeeded,
-            exit_code: 0,
-            error: None,
-            plan: vec![],
-            applied: vec![],
-            created: vec![],
-            backup: None,
-            rollback_plan: None,
-            notifications: vec![],
-            reset: false,
-            fixtures: vec![],
-            model_changes: vec![],
-            plan_sql: vec![],
-            drift: vec![],
-            accepted_drift: false,
-            findings: vec![],
-            allowed_destructive: false,
-            steps: vec![],
             duration_ms: 1,
+            ..Entry::default()
         }
     }
 

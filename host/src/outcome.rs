@@ -7,14 +7,15 @@ use crate::plugin_api::EventOutcome;
 use serde::{Deserialize, Serialize};
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// It did what was asked.
     Succeeded,
     /// `--show`: the plan was shown, nothing changed.
     Shown,
-    /// It failed (a step, a plugin, the database).
+    /// It failed (a step, a plugin, the database); what a run is until it ends.
+    #[default]
     Failed,
     /// A safety gate refused it before anything changed.
     Refused,

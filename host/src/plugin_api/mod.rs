@@ -92,6 +92,12 @@ pub struct Opened<P: ?Sized> {
     pub info: Info,
 }
 
+impl<P: ?Sized> Opened<P> {
+    pub fn new(plugin: Box<P>, info: Info) -> Opened<P> {
+        Opened { plugin, info }
+    }
+}
+
 /// Why a plugin could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {

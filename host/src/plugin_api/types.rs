@@ -18,6 +18,13 @@ pub struct MigrationRef {
     pub name: String,
 }
 
+impl std::fmt::Display for MigrationRef {
+    /// `app.name`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.app, self.name)
+    }
+}
+
 /// One operation of a migration, as the runner describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {

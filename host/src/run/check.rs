@@ -5,7 +5,6 @@
 use super::request::Action;
 use super::{Fail, Run};
 use crate::exit::{Code, Exit};
-use crate::history::ModelChangeRecord;
 
 impl Run<'_> {
     /// Record model changes that no migration covers (only with `--check`).
@@ -25,13 +24,7 @@ impl Run<'_> {
                 c.changes.join("; ")
             ));
         }
-        self.entry.model_changes = changes
-            .into_iter()
-            .map(|c| ModelChangeRecord {
-                app: c.app,
-                changes: c.changes,
-            })
-            .collect();
+        self.entry.model_changes = changes.into_iter().map(Into::into).collect();
         Ok(())
     }
 
@@ -65,12 +58,7 @@ impl Run<'_> {
                 ),
             ));
         }
-        let pending: Vec<String> = self
-            .entry
-            .plan
-            .iter()
-            .map(|p| format!("{}.{}", p.app, p.name))
-            .collect();
+        let pending: Vec<String> = self.entry.plan.iter().map(|p| p.dotted()).collect();
         if pending.is_empty() {
             return None;
         }

@@ -26,7 +26,7 @@ impl Run<'_> {
             .iter()
             .filter(|m| m.applied)
             .filter_map(|m| {
-                let key = format!("{}.{}", m.id.app, m.id.name);
+                let key = m.id.to_string();
                 let was = recorded.migrations.get(&key)?;
                 let now = m.checksum.as_ref()?;
                 (was != now).then(|| DriftRecord {
@@ -58,12 +58,7 @@ impl Run<'_> {
         {
             return Ok(());
         }
-        let names: Vec<String> = self
-            .entry
-            .drift
-            .iter()
-            .map(|d| format!("{}.{}", d.app, d.name))
-            .collect();
+        let names: Vec<String> = self.entry.drift.iter().map(|d| d.dotted()).collect();
         Err(Fail::refused(format!(
             "applied migration(s) {} changed since they were applied here, so the code and env {}'s database disagree about what they did. Review the change (e.g. `git log -p` on the file), then re-run with --accept-drift to record the files as they are now",
             names.join(", "),
@@ -82,7 +77,7 @@ impl Run<'_> {
         };
         let before = c.clone();
         for a in &self.entry.applied {
-            let key = format!("{}.{}", a.app, a.name);
+            let key = a.dotted();
             if a.backwards {
                 c.migrations.remove(&key);
             } else if let Some(sum) = after
@@ -95,8 +90,7 @@ impl Run<'_> {
         }
         if self.req.accept_drift {
             for d in &self.entry.drift {
-                c.migrations
-                    .insert(format!("{}.{}", d.app, d.name), d.now.clone());
+                c.migrations.insert(d.dotted(), d.now.clone());
             }
         }
         if c != before {

@@ -33,10 +33,7 @@ impl Run<'_> {
             let created = runner
                 .make_migrations(&ctx, &app)?
                 .map_err(|e| self.runner_fail("makemigrations", e))?;
-            self.entry.created = created
-                .iter()
-                .map(|m| format!("{}.{}", m.app, m.name))
-                .collect();
+            self.entry.created = created.iter().map(ToString::to_string).collect();
             if created.is_empty() {
                 return Ok(Done::Ok("no changes detected".into()));
             }

@@ -67,10 +67,10 @@ impl Opener for FakeOpener {
         if let Some(m) = self.0.borrow().deny_runner.clone() {
             return Err(OpenError::Denied(m));
         }
-        Ok(Opened {
-            plugin: Box::new(FakeRunner(self.0.clone())),
-            info: info("fake-runner"),
-        })
+        Ok(Opened::new(
+            Box::new(FakeRunner(self.0.clone())),
+            info("fake-runner"),
+        ))
     }
     fn backup(
         &self,
@@ -78,20 +78,20 @@ impl Opener for FakeOpener {
         _: &PluginConfig,
         _: &Path,
     ) -> Result<Opened<dyn BackupPlugin>, OpenError> {
-        Ok(Opened {
-            plugin: Box::new(FakeBackup(self.0.clone())),
-            info: info("fake-backup"),
-        })
+        Ok(Opened::new(
+            Box::new(FakeBackup(self.0.clone())),
+            info("fake-backup"),
+        ))
     }
     fn notifier(
         &self,
         _: &Path,
         _: &PluginConfig,
     ) -> Result<Opened<dyn NotifierPlugin>, OpenError> {
-        Ok(Opened {
-            plugin: Box::new(FakeNotifier(self.0.clone())),
-            info: info("fake-notifier"),
-        })
+        Ok(Opened::new(
+            Box::new(FakeNotifier(self.0.clone())),
+            info("fake-notifier"),
+        ))
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::request::Action;
 use super::{Fail, Run};
-use crate::history::FixtureRecord;
 
 impl Run<'_> {
     /// Load the fixtures; returns a phrase for the step's outcome, or `None` when there were
@@ -31,13 +30,7 @@ impl Run<'_> {
                 .detail(&format!("fixture {}: {} object(s)", f.fixture, f.objects));
         }
         let objects: u32 = loaded.iter().map(|f| f.objects).sum();
-        self.entry.fixtures = loaded
-            .into_iter()
-            .map(|f| FixtureRecord {
-                fixture: f.fixture,
-                objects: f.objects,
-            })
-            .collect();
+        self.entry.fixtures = loaded.into_iter().map(Into::into).collect();
         Ok(Some(format!(
             "{} fixture(s), {objects} object(s)",
             self.entry.fixtures.len()

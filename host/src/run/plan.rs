@@ -22,7 +22,7 @@ impl Run<'_> {
             plan.steps
                 .iter()
                 .filter(|s| s.irreversible && s.backwards == backwards)
-                .map(|s| format!("{}.{}", s.id.app, s.id.name))
+                .map(|s| s.id.to_string())
                 .collect()
         };
         let blocked = names(true);

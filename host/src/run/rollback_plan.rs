@@ -92,7 +92,7 @@ pub fn compute(
         .steps
         .iter()
         .filter(|s| s.irreversible && !s.backwards)
-        .map(|s| format!("{}.{}", s.id.app, s.id.name))
+        .map(|s| s.id.to_string())
         .collect();
     out
 }

@@ -21,11 +21,7 @@ impl Run<'_> {
                 .entry
                 .created
                 .iter()
-                .filter(|c| {
-                    !after
-                        .iter()
-                        .any(|m| format!("{}.{}", m.id.app, m.id.name) == **c)
-                })
+                .filter(|c| !after.iter().any(|m| m.id.to_string() == **c))
                 .collect();
             if !missing.is_empty() {
                 return Err(Fail::failed(format!(
@@ -56,7 +52,7 @@ impl Run<'_> {
                 ResolvedTarget::App(app) => &m.id.app == app,
                 ResolvedTarget::Position(_) => false,
             })
-            .map(|m| format!("{}.{}", m.id.app, m.id.name))
+            .map(|m| m.id.to_string())
             .collect();
         if !pending.is_empty() {
             wrong.push(format!("still pending: {}", pending.join(", ")));

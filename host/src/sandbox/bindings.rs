@@ -10,41 +10,36 @@ wasmtime::component::bindgen!({
     },
 });
 
-/// The migration-runner world.
-pub mod runner {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "migration-runner",
-        with: {
-            "platform:migrate/log": super::platform::migrate::log,
-            "platform:migrate/config": super::platform::migrate::config,
-            "platform:migrate/process": super::platform::migrate::process,
-        },
-    });
+/// One plugin world's bindings, sharing the host imports generated above.
+macro_rules! world {
+    ($(#[$doc:meta])* $module:ident, $world:literal) => {
+        $(#[$doc])*
+        pub mod $module {
+            wasmtime::component::bindgen!({
+                path: "../wit/since_v0.1.0",
+                world: $world,
+                with: {
+                    "platform:migrate/log": super::platform::migrate::log,
+                    "platform:migrate/config": super::platform::migrate::config,
+                    "platform:migrate/process": super::platform::migrate::process,
+                },
+            });
+        }
+    };
 }
 
-/// The backup-provider world.
-pub mod backup {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "backup-provider",
-        with: {
-            "platform:migrate/log": super::platform::migrate::log,
-            "platform:migrate/config": super::platform::migrate::config,
-            "platform:migrate/process": super::platform::migrate::process,
-        },
-    });
-}
-
-/// The notifier world.
-pub mod notifier {
-    wasmtime::component::bindgen!({
-        path: "../wit/since_v0.1.0",
-        world: "notifier",
-        with: {
-            "platform:migrate/log": super::platform::migrate::log,
-            "platform:migrate/config": super::platform::migrate::config,
-            "platform:migrate/process": super::platform::migrate::process,
-        },
-    });
-}
+world!(
+    /// The migration-runner world.
+    runner,
+    "migration-runner"
+);
+world!(
+    /// The backup-provider world.
+    backup,
+    "backup-provider"
+);
+world!(
+    /// The notifier world.
+    notifier,
+    "notifier"
+);

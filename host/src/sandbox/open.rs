@@ -63,6 +63,22 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Open `entry` as world `H` and check its declared needs against its grants.
+    fn checked<H: Handle, P: ?Sized>(
+        &self,
+        base_dir: &Path,
+        entry: &PluginConfig,
+        backup_dir: Option<&Path>,
+        host_env: Vec<(String, String)>,
+        boxed: fn(H) -> Box<P>,
+    ) -> Result<Opened<P>, OpenError> {
+        let (handle, info) = self.open::<H>(base_dir, entry, backup_dir, host_env)?;
+        check_needs(entry, &info)?;
+        Ok(Opened::new(boxed(handle), info))
+    }
+}
+
 impl Opener for Sandbox {
     fn runner(
         &self,
@@ -70,12 +86,7 @@ impl Opener for Sandbox {
         entry: &PluginConfig,
         host_env: Vec<(String, String)>,
     ) -> Result<Opened<dyn RunnerPlugin>, OpenError> {
-        let (p, info) = self.open::<Runner>(base_dir, entry, None, host_env)?;
-        check_needs(entry, &info)?;
-        Ok(Opened {
-            plugin: Box::new(p),
-            info,
-        })
+        self.checked::<Runner, _>(base_dir, entry, None, host_env, |h| Box::new(h))
     }
 
     fn backup(
@@ -84,12 +95,7 @@ impl Opener for Sandbox {
         entry: &PluginConfig,
         backup_dir: &Path,
     ) -> Result<Opened<dyn BackupPlugin>, OpenError> {
-        let (p, info) = self.open::<Backup>(base_dir, entry, Some(backup_dir), vec![])?;
-        check_needs(entry, &info)?;
-        Ok(Opened {
-            plugin: Box::new(p),
-            info,
-        })
+        self.checked::<Backup, _>(base_dir, entry, Some(backup_dir), vec![], |h| Box::new(h))
     }
 
     fn notifier(
@@ -97,11 +103,6 @@ impl Opener for Sandbox {
         base_dir: &Path,
         entry: &PluginConfig,
     ) -> Result<Opened<dyn NotifierPlugin>, OpenError> {
-        let (p, info) = self.open::<Notifier>(base_dir, entry, None, vec![])?;
-        check_needs(entry, &info)?;
-        Ok(Opened {
-            plugin: Box::new(p),
-            info,
-        })
+        self.checked::<Notifier, _>(base_dir, entry, None, vec![], |h| Box::new(h))
     }
 }

@@ -126,11 +126,13 @@ world_handle!(
 /// Arm the call's deadline, make the call, and map both layers of its result to the host's
 /// types.
 macro_rules! call {
-    ($self:ident, $name:literal, $call:ident ( $($arg:expr),* )) => {{
+    ($self:ident, $name:literal, $call:ident ( $($arg:expr),* )) => {
+        call!($self, $name, $call($($arg),*) => Into::into)
+    };
+    ($self:ident, $name:literal, $call:ident ( $($arg:expr),* ) => $map:expr) => {{
         super::limits::arm(&mut $self.store);
         let r = $self.bindings.$call(&mut $self.store $(, $arg)*);
-        finish(&mut $self.store, &$self.name, $name, r)
-            .map(|r| r.map(Into::into).map_err(Into::into))
+        finish(&mut $self.store, &$self.name, $name, r).map(|r| r.map($map).map_err(Into::into))
     }};
 }
 
@@ -168,12 +170,7 @@ impl api::RunnerPlugin for Runner {
         &mut self,
         ctx: &api::RunContext,
     ) -> Call<Vec<api::Migration>, api::RunnerError> {
-        super::limits::arm(&mut self.store);
-        let r = self
-            .bindings
-            .call_list_migrations(&mut self.store, &ctx.into());
-        finish(&mut self.store, &self.name, "list-migrations", r)
-            .map(|r| r.map(vec_into).map_err(Into::into))
+        call!(self, "list-migrations", call_list_migrations(&ctx.into()) => vec_into)
     }
     fn plan(
         &mut self,
@@ -204,12 +201,7 @@ impl api::RunnerPlugin for Runner {
         ctx: &api::RunContext,
         app: &str,
     ) -> Call<Vec<api::MigrationRef>, api::RunnerError> {
-        super::limits::arm(&mut self.store);
-        let r = self
-            .bindings
-            .call_make_migrations(&mut self.store, &ctx.into(), app);
-        finish(&mut self.store, &self.name, "make-migrations", r)
-            .map(|r| r.map(vec_into).map_err(Into::into))
+        call!(self, "make-migrations", call_make_migrations(&ctx.into(), app) => vec_into)
     }
     fn reset_database(&mut self, ctx: &api::RunContext) -> Call<(), api::RunnerError> {
         call!(self, "reset-database", call_reset_database(&ctx.into()))
@@ -219,23 +211,13 @@ impl api::RunnerPlugin for Runner {
         ctx: &api::RunContext,
         fixtures: &[String],
     ) -> Call<Vec<api::FixtureLoaded>, api::RunnerError> {
-        super::limits::arm(&mut self.store);
-        let r = self
-            .bindings
-            .call_load_fixtures(&mut self.store, &ctx.into(), fixtures);
-        finish(&mut self.store, &self.name, "load-fixtures", r)
-            .map(|r| r.map(vec_into).map_err(Into::into))
+        call!(self, "load-fixtures", call_load_fixtures(&ctx.into(), fixtures) => vec_into)
     }
     fn pending_model_changes(
         &mut self,
         ctx: &api::RunContext,
     ) -> Call<Vec<api::ModelChange>, api::RunnerError> {
-        super::limits::arm(&mut self.store);
-        let r = self
-            .bindings
-            .call_pending_model_changes(&mut self.store, &ctx.into());
-        finish(&mut self.store, &self.name, "pending-model-changes", r)
-            .map(|r| r.map(vec_into).map_err(Into::into))
+        call!(self, "pending-model-changes", call_pending_model_changes(&ctx.into()) => vec_into)
     }
     fn lock_database(&mut self, ctx: &api::RunContext, label: &str) -> Call<(), api::RunnerError> {
         call!(
