@@ -604,3 +604,61 @@ fn terminal_escapes_from_a_plugin_are_shown_as_text() {
     );
     assert!(r.error_line().contains("\\u{1b}"), "{}", r.error_line());
 }
+
+#[test]
+fn a_program_the_plugin_could_have_written_is_refused() {
+    // The granted program lies in the plugin's own read-write backup directory, where the
+    // plugin could have written it: it never runs.
+    let p = hostile_project(
+        "escape",
+        "",
+        r#"[{ program = ".platform-migrate/backups/dev/tool" }]"#,
+        "settings.argv = [\".platform-migrate/backups/dev/tool\"]",
+    );
+    let dir = p.path().join(".platform-migrate/backups/dev");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("tool"),
+        "#!/bin/sh\necho LEAKED planted program ran\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = p.run(&["--env", "dev"]);
+    contained(&p, &r, 4, "lies in a directory the plugin can write");
+}
+
+#[test]
+fn a_kernel_without_landlock_is_said_in_step_1_and_plugins_list() {
+    // PLATFORM_MIGRATE_NO_LANDLOCK makes the host act as on such a kernel.
+    let p = Project::new();
+    let r = p.run_with(
+        &["--env", "dev", "--show"],
+        &[("PLATFORM_MIGRATE_NO_LANDLOCK", "1")],
+    );
+    r.expect(0);
+    assert!(
+        r.stdout
+            .contains("warning: this kernel's Landlock (ABI 0) lacks file access confinement"),
+        "{}",
+        r.all()
+    );
+    let r = p.run_with(
+        &["plugins", "list"],
+        &[("PLATFORM_MIGRATE_NO_LANDLOCK", "1")],
+    );
+    assert!(
+        r.stdout.contains("lacks file access confinement"),
+        "{}",
+        r.all()
+    );
+    // On this machine's kernel the full confinement is in force and said so.
+    let r = p.run(&["plugins", "list"]);
+    assert!(
+        r.stdout.contains("confined by the kernel (Landlock ABI"),
+        "{}",
+        r.all()
+    );
+    let r = p.run(&["--env", "dev", "--show"]);
+    assert!(!r.stdout.contains("lacks"), "{}", r.all());
+}

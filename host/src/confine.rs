@@ -12,11 +12,13 @@
 //!   bind at all;
 //! - **scopes** (ABI 6+): no signals to, and no abstract-socket connections with, processes
 //!   outside the confinement (the host among them);
-//! - `no_new_privs`, so no set-uid program regains what was taken.
+//! - every capability dropped and `no_new_privs`, so a program run as root is an ordinary
+//!   user to the kernel's checks and no set-uid program regains what was taken; with the host
+//!   non-dumpable ([`harden_host`]), that keeps it out of the host's memory and
+//!   `/proc/PID/environ` (on this machine's kernel, Landlock alone did not).
 //!
-//! Landlock's own ptrace rule also keeps a confined program out of the host's memory and
-//! `/proc` entries even as root. The ruleset is built in the host before `fork`; the child
-//! only calls two async-signal-safe system calls before `exec`. Where the kernel lacks a
+//! The ruleset is built in the host before `fork`; the child only makes async-signal-safe
+//! system calls before `exec`. Where the kernel lacks a
 //! feature, [`support`] says which, once, and the rest still applies. Free of wasmtime.
 
 use landlock::{

@@ -114,12 +114,17 @@ pub fn check(
     } else {
         "the program is not granted"
     };
-    Err(Denied(format!(
-        "plugin '{plugin}' may not run `{shown}`: {hint}; to allow exactly this command add \
-         {{ program = \"{}\", args = [{}] }} to plugins.{plugin}.grants.commands (check what it runs first)",
+    let entry = format!(
+        "{{ program = \"{}\", args = [{}] }} (exactly this command; check what it runs first)",
         req.program,
         pattern.join(", ")
-    )))
+    );
+    Err(Denied::with_grant(
+        plugin,
+        &format!("may not run `{shown}`: {hint}"),
+        "commands",
+        &entry,
+    ))
 }
 
 /// The pattern element that matches exactly `arg`: the argument itself when it is short and

@@ -60,13 +60,11 @@ pub fn locate<'g>(
         .max_by_key(|(g, _)| g.guest.len());
     match best {
         Some((g, rest)) => Ok((g, rest.to_path_buf())),
-        None => {
-            let (key, entry) = super::Need::Directory(guest.to_string()).grant();
-            Err(Denied(format!(
-                "plugin '{plugin}' asked for directory {guest}, which no grant mounts; add \
-                 {entry} to plugins.{plugin}.grants.{key}"
-            )))
-        }
+        None => Err(Denied::for_need(
+            plugin,
+            &format!("asked for directory {guest}, which no grant mounts"),
+            &super::Need::Directory(guest.to_string()),
+        )),
     }
 }
 

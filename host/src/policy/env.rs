@@ -219,17 +219,15 @@ pub fn check_settable(
         )));
     }
     let Some(g) = granted.iter().find(|g| g.name == name) else {
-        let entry = if family(name) == Family::Pinned {
-            format!(
+        let problem = format!("may not set environment variable {name}");
+        return Err(if family(name) == Family::Pinned {
+            let entry = format!(
                 "{{ name = \"{name}\", url-secret = \"SECRET\" }} (it decides where a program connects, so its value is pinned)"
-            )
+            );
+            Denied::with_grant(plugin, &problem, "env", &entry)
         } else {
-            format!("\"{name}\"")
-        };
-        return Err(Denied(format!(
-            "plugin '{plugin}' may not set environment variable {name}; to allow it add {entry} \
-             to plugins.{plugin}.grants.env"
-        )));
+            Denied::for_need(plugin, &problem, &super::Need::EnvVar(name.to_string()))
+        });
     };
     match &g.pin {
         None => Ok(()),

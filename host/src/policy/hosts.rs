@@ -152,9 +152,11 @@ pub fn check(
         Some(p) => format!("{scheme}://{host}:{p}"),
         None => format!("{scheme}://{host}"),
     };
-    Err(Denied(format!(
-        "plugin '{plugin}' may not send HTTP requests to {origin}; to allow it add \"{origin}\" to plugins.{plugin}.grants.hosts"
-    )))
+    Err(Denied::for_need(
+        plugin,
+        &format!("may not send HTTP requests to {origin}"),
+        &super::Need::OutboundHttp(origin.clone()),
+    ))
 }
 
 /// Does any grant allow this origin (`scheme://host[:port]`, as a plugin declares it)?

@@ -56,6 +56,23 @@ pub struct ChildGrant {
 #[error("{0}")]
 pub struct Denied(pub String);
 
+impl Denied {
+    /// `plugin '{plugin}' {problem}; add {entry} to plugins.{plugin}.grants.{key}`: the one
+    /// shape of a denial that a grant would lift, with the entry from the grant model
+    /// ([`Need::grant`] or an exact command pattern).
+    pub fn with_grant(plugin: &str, problem: &str, key: &str, entry: &str) -> Denied {
+        Denied(format!(
+            "plugin '{plugin}' {problem}; to allow it add {entry} to plugins.{plugin}.grants.{key}"
+        ))
+    }
+
+    /// Like [`Denied::with_grant`], with the entry that covers `need`.
+    pub fn for_need(plugin: &str, problem: &str, need: &Need) -> Denied {
+        let (key, entry) = need.grant();
+        Denied::with_grant(plugin, problem, key, &entry)
+    }
+}
+
 impl Grants {
     /// Check a process request against the command and env grants; `expected` resolves a
     /// pinned variable's value from the config or its secrets.

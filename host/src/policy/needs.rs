@@ -101,9 +101,12 @@ impl Grants {
             Need::OutboundHttp(origin) => (format!("outbound HTTP to {origin}"), ""),
         };
         let (key, entry) = need.grant();
-        Err(Denied(format!(
-            "plugin '{p}' needs {what}; add {entry}{hint} to plugins.{p}.grants.{key}"
-        )))
+        Err(Denied::with_grant(
+            p,
+            &format!("needs {what}"),
+            key,
+            &format!("{entry}{hint}"),
+        ))
     }
 }
 

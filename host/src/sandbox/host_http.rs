@@ -20,7 +20,7 @@ pub struct HttpGate {
     pub plugin: String,
     pub hosts: Vec<HostGrant>,
     /// Denied destinations, as messages naming the grant to add.
-    pub denials: Vec<String>,
+    pub denials: super::denials::Denials,
     /// Largest response body the plugin may read; past it the body fails with
     /// `HttpResponseBodySize`.
     pub max_response_bytes: u64,
@@ -31,7 +31,7 @@ impl HttpGate {
         HttpGate {
             plugin: plugin.to_string(),
             hosts,
-            denials: Vec::new(),
+            denials: super::denials::Denials::new(plugin),
             max_response_bytes,
         }
     }
@@ -64,11 +64,7 @@ impl WasiHttpHooks for HttpGate {
         let host = uri.host().unwrap_or("").to_string();
         let port = uri.port_u16();
         if let Err(denied) = hosts::check(&self.plugin, &self.hosts, &scheme, &host, port) {
-            if self.denials.len() < super::state::MAX_DENIALS {
-                let d = crate::text::bounded(&denied.0, super::state::MAX_DENIAL_LEN);
-                tracing::warn!(plugin = %self.plugin, "denied: {d}");
-                self.denials.push(d);
-            }
+            self.denials.record(&denied.0);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let origin = match port {
@@ -113,9 +109,9 @@ impl WasiHttpHooks for HttpGate {
 impl WasiHttpView for PluginState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView {
-            ctx: &mut self.http_ctx,
+            ctx: &mut self.http.ctx,
             table: &mut self.table,
-            hooks: &mut self.http_gate,
+            hooks: &mut self.http.gate,
         }
     }
 }

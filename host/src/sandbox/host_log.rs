@@ -10,7 +10,7 @@ pub const MAX_LOG_LINE: usize = 4096;
 impl Host for PluginState {
     fn write(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         let plugin = self.plugin().to_string();
-        if self.log_bytes >= MAX_LOG_BYTES {
+        if self.log.bytes >= MAX_LOG_BYTES {
             return;
         }
         let mut line = message;
@@ -22,8 +22,8 @@ impl Host for PluginState {
         }
         // Redact, then cut, then make it safe for a terminal.
         let line = crate::text::for_terminal(&crate::text::bounded(&line, MAX_LOG_LINE));
-        self.log_bytes += line.len();
-        if self.log_bytes >= MAX_LOG_BYTES {
+        self.log.bytes += line.len();
+        if self.log.bytes >= MAX_LOG_BYTES {
             tracing::warn!(plugin = %plugin, "plugin wrote {MAX_LOG_BYTES} bytes of logs; its further log lines are dropped");
             return;
         }

@@ -38,11 +38,20 @@ impl PluginState {
                 Err(d) => return Err(Error::Denied(self.deny(d.0))),
             };
         if grant.access != Access::ReadWrite {
-            let msg = format!(
-                "plugin '{}' asked to write {guest}, but {} is granted read-only; grant it access = \"read-write\" in plugins.{}.grants.dirs",
-                self.grants.plugin, grant.guest, self.grants.plugin
+            let denied = crate::policy::Denied::with_grant(
+                &self.grants.plugin,
+                &format!(
+                    "asked to write {guest}, but {} is granted read-only",
+                    grant.guest
+                ),
+                "dirs",
+                &format!(
+                    "access = \"read-write\" on {{ host = \"{}\", guest = \"{}\" }}",
+                    grant.host.display(),
+                    grant.guest
+                ),
             );
-            return Err(Error::Denied(self.deny(msg)));
+            return Err(Error::Denied(self.deny(denied.0)));
         }
         let host_path = grant.host.join(&rest);
         let root = cap_std::fs::Dir::open_ambient_dir(&grant.host, cap_std::ambient_authority())
@@ -74,7 +83,7 @@ impl PluginState {
             return Some(v.clone());
         }
         let secret = pin.secret.as_ref().or(pin.url_secret.as_ref())?;
-        let source = self.secrets.get(secret)?;
+        let source = self.config.secrets.get(secret)?;
         let value = crate::secrets::resolve(secret, source, &self.redactor).ok()?;
         if pin.url_secret.is_none() {
             return Some(value);
@@ -121,7 +130,7 @@ impl PluginState {
         if let Err(denied) = checked {
             return Err(Error::Denied(self.deny(denied.0)));
         }
-        if self.live_children >= MAX_CHILDREN {
+        if self.process.live_children >= MAX_CHILDREN {
             let msg = format!(
                 "plugin '{}' may not start more than {MAX_CHILDREN} programs at once",
                 self.grants.plugin
@@ -134,7 +143,7 @@ impl PluginState {
         };
         let cwd = match &cmd.cwd {
             None => Cwd {
-                path: self.base_dir.clone(),
+                path: self.process.base_dir.clone(),
                 dir: None,
             },
             Some(guest) => self.open_cwd(guest)?,
@@ -147,7 +156,7 @@ impl PluginState {
             );
             return Err(Error::Denied(self.deny(msg)));
         }
-        let program = proc::resolve_program(&cmd.program, &self.base_dir)
+        let program = proc::resolve_program(&cmd.program, &self.process.base_dir)
             .map_err(|e| Error::NotFound(e.to_string()))?;
         if inside_writable(&program) {
             let msg = format!(
@@ -156,7 +165,7 @@ impl PluginState {
             );
             return Err(Error::Denied(self.deny(msg)));
         }
-        let tmp = self.private_tmp()?;
+        let tmp = self.process.private_tmp()?;
         let mut env: Vec<(String, String)> = self
             .grants
             .inherit_env
@@ -165,11 +174,11 @@ impl PluginState {
             .collect();
         env.push(("HOME".into(), tmp.display().to_string()));
         env.push(("TMPDIR".into(), tmp.display().to_string()));
-        env.extend(self.host_env.iter().cloned());
+        env.extend(self.process.host_env.iter().cloned());
         env.extend(cmd.env.iter().cloned());
         let mut policy = crate::confine::Policy {
             exec: crate::confine::program_folders(&program),
-            read: vec![self.base_dir.clone(), cwd.path.clone()],
+            read: vec![self.process.base_dir.clone(), cwd.path.clone()],
             write: vec![tmp],
             connect: self.grants.confine.connect.clone(),
         };
@@ -260,7 +269,7 @@ impl Host for PluginState {
         })?;
         let mut child = child;
         child.deadline = Some(self.limiter.shared_deadline.clone());
-        self.live_children += 1;
+        self.process.live_children += 1;
         self.table
             .push(child)
             .map_err(|e| Error::Io(format!("too many background programs: {e}")))
@@ -311,7 +320,7 @@ impl Host for PluginState {
         });
         if let (Some(path), Ok(f)) = (&stdout_path, &result) {
             if let Some((size, sha256)) = &f.written {
-                self.written.push(Written {
+                self.process.written.push(Written {
                     path: path.clone(),
                     size: *size,
                     sha256: sha256.clone(),
@@ -375,7 +384,7 @@ impl HostChild for PluginState {
         // wait for it to exit by itself is bounded by the call's deadline, so dropping many
         // children one after another cannot outlast it.
         drop(self.table.delete(child)?);
-        self.live_children = self.live_children.saturating_sub(1);
+        self.process.live_children = self.process.live_children.saturating_sub(1);
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ mod bindings;
 pub mod cache;
 mod check;
 mod convert;
+mod denials;
 mod host_config;
 mod host_http;
 mod host_log;
@@ -324,13 +325,11 @@ impl Sandbox {
         let state = PluginState::new(
             wasi.build(),
             output,
+            plugin,
             grants,
-            plugin.settings.clone(),
-            plugin.secrets.clone(),
+            base_dir.to_path_buf(),
             self.redactor.clone(),
             self.ui.clone(),
-            base_dir.to_path_buf(),
-            plugin.limits.clone(),
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -42,7 +42,7 @@ impl Sandbox {
         host_env: Vec<(String, String)>,
     ) -> Result<(H, Info), PluginError> {
         let mut loaded = self.load(base_dir, entry, backup_dir)?;
-        loaded.store.data_mut().host_env = host_env;
+        loaded.store.data_mut().process.host_env = host_env;
         let mut handle = H::instantiate(self, loaded)?;
         let info = handle.describe()?;
         Ok((handle, info))

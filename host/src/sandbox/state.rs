@@ -1,8 +1,9 @@
-//! What a plugin's store holds: its WASI context, its grants, and what the host learned while
-//! serving it (denials, captured stderr).
+//! What a plugin's store holds, split by capability: its WASI context and resource table, its
+//! limits, its grants, and one part per host import — `config` (settings, secrets), `process`
+//! (programs it starts), `log`, `http` — plus the one record of its denials.
 
-use crate::config::SecretSource;
-use crate::policy::{Grants, Limits};
+use crate::config::{PluginConfig, SecretSource};
+use crate::policy::Grants;
 use crate::secrets::Redactor;
 use crate::ui::Ui;
 use std::collections::BTreeMap;
@@ -11,61 +12,76 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+pub use super::denials::Denials;
 pub use crate::plugin_api::Written;
 
-/// Denials kept per plugin, and the length each is cut to.
-pub const MAX_DENIALS: usize = 32;
-pub const MAX_DENIAL_LEN: usize = 1000;
-
-pub struct PluginState {
-    pub wasi: WasiCtx,
-    pub table: ResourceTable,
-    /// Memory and call-time limits, and which one stopped the last call.
-    pub limiter: super::limits::Limiter,
-    pub grants: Grants,
+/// The `config` import: the entry's settings and the secrets it is granted.
+pub struct ConfigCap {
     pub settings: Vec<(String, String)>,
     pub secrets: BTreeMap<String, SecretSource>,
-    pub redactor: Redactor,
-    pub ui: Ui,
-    /// Folder relative programs are resolved against and commands run in by default.
+}
+
+/// The `process` import: what the host keeps about the programs a plugin starts.
+pub struct ProcessCap {
+    /// Folder relative programs are resolved against and programs run in by default.
     pub base_dir: PathBuf,
-    /// The denials in this plugin's life, in order (the first [`MAX_DENIALS`]).
-    pub denials: Vec<String>,
-    /// Denials past [`MAX_DENIALS`], counted only.
-    pub denials_dropped: usize,
-    /// The plugin's own stdout/stderr (panics land here).
-    pub output: MemoryOutputPipe,
     /// Variables the host itself sets on every program this plugin starts (e.g. `PGOPTIONS`
     /// with the env's timeouts); a granted variable the plugin sets wins.
     pub host_env: Vec<(String, String)>,
     /// Files written from child stdout (`stdout-file`), in order.
     pub written: Vec<Written>,
-    /// Bytes of log lines written so far (capped by `host_log::MAX_LOG_BYTES`).
-    pub log_bytes: usize,
     /// Programs running for this plugin now (background ones until dropped).
     pub live_children: usize,
-    /// The private temp dir (`TMPDIR` and `HOME`) of the programs this plugin starts, made on
-    /// first use and removed with the plugin.
+    /// The private temp dir (`TMPDIR` and `HOME`) of the programs, made on first use and
+    /// removed with the plugin.
     pub tmp: Option<tempfile::TempDir>,
-    /// wasi:http state and the outbound-host allowlist.
-    pub http_ctx: wasmtime_wasi_http::WasiHttpCtx,
-    pub http_gate: super::host_http::HttpGate,
+}
+
+/// The `log` import.
+#[derive(Default)]
+pub struct LogCap {
+    /// Bytes of log lines written so far (capped by `host_log::MAX_LOG_BYTES`).
+    pub bytes: usize,
+}
+
+/// `wasi:http`: its state and the outbound-host allowlist.
+pub struct HttpCap {
+    pub ctx: wasmtime_wasi_http::WasiHttpCtx,
+    pub gate: super::host_http::HttpGate,
+}
+
+pub struct PluginState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    /// The plugin's own stdout/stderr (panics land here).
+    pub output: MemoryOutputPipe,
+    /// Memory and call-time limits, and which one stopped the last call.
+    pub limiter: super::limits::Limiter,
+    pub grants: Grants,
+    pub redactor: Redactor,
+    pub ui: Ui,
+    pub config: ConfigCap,
+    pub process: ProcessCap,
+    pub log: LogCap,
+    pub http: HttpCap,
+    /// What the host refused the plugin through `config` and `process` (HTTP keeps its own,
+    /// in the gate).
+    pub denials: Denials,
 }
 
 impl PluginState {
-    #[allow(clippy::too_many_arguments)] // one per field the loader fills in
+    /// The store's state for `entry`, with `grants` (the entry's, plus the host's own mounts).
     pub fn new(
         wasi: WasiCtx,
         output: MemoryOutputPipe,
+        entry: &PluginConfig,
         grants: Grants,
-        settings: Vec<(String, String)>,
-        secrets: BTreeMap<String, SecretSource>,
+        base_dir: PathBuf,
         redactor: Redactor,
         ui: Ui,
-        base_dir: PathBuf,
-        limits: Limits,
     ) -> Self {
-        let http_gate = super::host_http::HttpGate::new(
+        let limits = entry.limits.clone();
+        let gate = super::host_http::HttpGate::new(
             &grants.plugin,
             grants.hosts.clone(),
             limits.http_response_bytes,
@@ -73,23 +89,28 @@ impl PluginState {
         PluginState {
             wasi,
             table: ResourceTable::new(),
-            limiter: super::limits::Limiter::new(limits.clone()),
+            output,
+            limiter: super::limits::Limiter::new(limits),
+            denials: Denials::new(&grants.plugin),
             grants,
-            settings,
-            secrets,
             redactor,
             ui,
-            base_dir,
-            denials: Vec::new(),
-            denials_dropped: 0,
-            output,
-            host_env: Vec::new(),
-            written: Vec::new(),
-            live_children: 0,
-            log_bytes: 0,
-            tmp: None,
-            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_gate,
+            config: ConfigCap {
+                settings: entry.settings.clone(),
+                secrets: entry.secrets.clone(),
+            },
+            process: ProcessCap {
+                base_dir,
+                host_env: Vec::new(),
+                written: Vec::new(),
+                live_children: 0,
+                tmp: None,
+            },
+            log: LogCap::default(),
+            http: HttpCap {
+                ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+                gate,
+            },
         }
     }
 
@@ -97,20 +118,14 @@ impl PluginState {
         &self.grants.plugin
     }
 
-    /// Record a denial (the first [`MAX_DENIALS`] are kept, each cut to [`MAX_DENIAL_LEN`]
-    /// after redaction) and return the message for the plugin.
+    /// Record a denial and return the message for the plugin.
     pub fn deny(&mut self, message: String) -> String {
-        let message = crate::text::bounded(&self.redactor.redact(&message), MAX_DENIAL_LEN);
-        if self.denials.len() < MAX_DENIALS {
-            tracing::warn!(plugin = %self.grants.plugin, "denied: {message}");
-            self.denials.push(message.clone());
-        } else {
-            self.denials_dropped += 1;
-        }
-        message
+        self.denials.record(&message)
     }
+}
 
-    /// The private temp dir for this plugin's programs, made on first use.
+impl ProcessCap {
+    /// The private temp dir for the plugin's programs, made on first use.
     pub fn private_tmp(
         &mut self,
     ) -> Result<PathBuf, super::bindings::platform::migrate::process::Error> {

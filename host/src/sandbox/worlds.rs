@@ -92,8 +92,9 @@ macro_rules! world_handle {
             pub fn denials(&self) -> Vec<String> {
                 let d = self.store.data();
                 d.denials
+                    .all()
                     .iter()
-                    .chain(d.http_gate.denials.iter())
+                    .chain(d.http.gate.denials.all().iter())
                     .cloned()
                     .collect()
             }
@@ -252,6 +253,7 @@ impl api::BackupPlugin for Backup {
     fn written(&self, path: &std::path::Path) -> Option<api::Written> {
         self.store
             .data()
+            .process
             .written
             .iter()
             .rev()
