@@ -29,6 +29,26 @@ pub fn valid_guest_path(guest: &str) -> bool {
             .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
 }
 
+/// May the plugin write `guest` (inside `grant`)? Only a read-write grant allows it.
+pub fn check_writable(plugin: &str, grant: &DirGrant, guest: &str) -> Result<(), Denied> {
+    if grant.access == Access::ReadWrite {
+        return Ok(());
+    }
+    Err(Denied::with_grant(
+        plugin,
+        &format!(
+            "asked to write {guest}, but {} is granted read-only",
+            grant.guest
+        ),
+        "dirs",
+        &format!(
+            "access = \"read-write\" on {{ host = \"{}\", guest = \"{}\" }}",
+            grant.host.display(),
+            grant.guest
+        ),
+    ))
+}
+
 /// Map a guest path (e.g. a working directory a plugin asks for) to the host path under the
 /// grant that contains it. `..` and symlinks are rejected by refusing anything but plain
 /// components; the caller opens the result with cap-std for the final check.
@@ -70,6 +90,21 @@ pub fn locate<'g>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_read_write_grants_are_writable_and_the_denial_names_the_fix() {
+        let g = |access| DirGrant {
+            host: "/srv/b".into(),
+            guest: "/backups".into(),
+            access,
+        };
+        assert!(check_writable("p", &g(Access::ReadWrite), "/backups/x").is_ok());
+        let e = check_writable("p", &g(Access::ReadOnly), "/backups/x").unwrap_err();
+        assert!(e.0.contains("granted read-only"), "{}", e.0);
+        assert!(e.0.contains("access = \"read-write\""), "{}", e.0);
+        assert!(e.0.contains("plugins.p.grants.dirs"), "{}", e.0);
+    }
+
     use super::*;
 
     fn grants() -> Vec<DirGrant> {

@@ -88,8 +88,42 @@ impl Grants {
         Ok(())
     }
 
+    /// May the plugin read the secret `name`?
+    pub fn check_secret(&self, name: &str) -> Result<(), Denied> {
+        if self.secrets.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        Err(Denied::for_need(
+            &self.plugin,
+            &format!("asked for secret '{name}', which is not granted"),
+            &Need::Secret(name.to_string()),
+        ))
+    }
+
     /// Is `name` granted in `env` (pinned or not)?
     pub fn env_granted(&self, name: &str) -> bool {
         self.env.iter().any(|g| g.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_checked_against_the_grant_with_the_fix_named() {
+        let g = Grants {
+            plugin: "slack".into(),
+            secrets: vec!["hook".into()],
+            ..Grants::default()
+        };
+        assert!(g.check_secret("hook").is_ok());
+        let e = g.check_secret("db").unwrap_err();
+        assert!(
+            e.0.starts_with("plugin 'slack' asked for secret 'db'"),
+            "{}",
+            e.0
+        );
+        assert!(e.0.contains("to plugins.slack.grants.secrets"), "{}", e.0);
     }
 }

@@ -18,14 +18,14 @@ impl Host for PluginState {
     }
 
     fn secret(&mut self, name: String) -> Result<String, SecretError> {
-        let Some(source) = self.config.secrets.get(&name).cloned() else {
-            let plugin = self.plugin().to_string();
-            let denied = crate::policy::Denied::for_need(
-                &plugin,
-                &format!("asked for secret '{name}', which is not granted"),
-                &crate::policy::Need::Secret(name.clone()),
-            );
-            self.deny(denied.0);
+        let source = match self.grants.check_secret(&name) {
+            Ok(()) => self.config.secrets.get(&name).cloned(),
+            Err(denied) => {
+                self.deny(denied.0);
+                None
+            }
+        };
+        let Some(source) = source else {
             return Err(SecretError::NotGranted(name));
         };
         secrets::resolve(&name, &source, &self.redactor)

@@ -37,20 +37,7 @@ impl PluginState {
                 Ok(x) => x,
                 Err(d) => return Err(Error::Denied(self.deny(d.0))),
             };
-        if grant.access != Access::ReadWrite {
-            let denied = crate::policy::Denied::with_grant(
-                &self.grants.plugin,
-                &format!(
-                    "asked to write {guest}, but {} is granted read-only",
-                    grant.guest
-                ),
-                "dirs",
-                &format!(
-                    "access = \"read-write\" on {{ host = \"{}\", guest = \"{}\" }}",
-                    grant.host.display(),
-                    grant.guest
-                ),
-            );
+        if let Err(denied) = policy::dirs::check_writable(&self.grants.plugin, grant, guest) {
             return Err(Error::Denied(self.deny(denied.0)));
         }
         let host_path = grant.host.join(&rest);
