@@ -63,6 +63,6 @@ demo-reset:
 # the test plugin (clippy -D warnings). CI runs it (.ci/run).
 lint: setup
     cargo fmt --all --check
-    cargo clippy --release -p platform-migrate --all-targets -- -D warnings
+    cargo clippy --release -p platform-migrate -p libpq-url --all-targets -- -D warnings
     for w in runner backup notifier; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
     for p in {{plugins}} {{examples}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done

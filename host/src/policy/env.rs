@@ -242,63 +242,10 @@ pub fn check_settable(
 }
 
 /// The libpq variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
-/// `PGCONNECT_TIMEOUT`, `PGSSLMODE`) a `postgres://` or `postgresql://` URL stands for,
-/// read the way pg-dump-backup reads them.
+/// `PGCONNECT_TIMEOUT`, `PGSSLMODE`) a `postgres://` or `postgresql://` URL stands for, read
+/// by the same code pg-dump-backup uses to set them.
 pub fn libpq_env(text: &str) -> Result<Vec<(String, String)>, String> {
-    const NO_HOST: &str = "no-host.invalid";
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let (scheme, rest) = text.split_once("://").unwrap_or((text, ""));
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(auth_end);
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (format!("{u}@"), h),
-        None => (String::new(), authority),
-    };
-    let empty_host = hostport.is_empty() || hostport.starts_with(':');
-    let text = if empty_host && !rest.is_empty() {
-        format!("{scheme}://{userinfo}{NO_HOST}{hostport}{tail}")
-    } else {
-        text.to_string()
-    };
-    let u = url::Url::parse(&text).map_err(|e| format!("not a valid URL ({e})"))?;
-    if u.scheme() != "postgres" && u.scheme() != "postgresql" {
-        return Err("not a postgres:// or postgresql:// URL".into());
-    }
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut set = |k: &str, v: String| {
-        if !v.is_empty() {
-            env.retain(|(key, _)| key != k);
-            env.push((k.to_string(), v));
-        }
-    };
-    if let Some(h) = u.host_str().filter(|h| *h != NO_HOST) {
-        set("PGHOST", decode(h));
-    }
-    if let Some(p) = u.port() {
-        set("PGPORT", p.to_string());
-    }
-    set("PGUSER", decode(u.username()));
-    if let Some(p) = u.password() {
-        set("PGPASSWORD", decode(p));
-    }
-    set("PGDATABASE", decode(u.path().trim_start_matches('/')));
-    for (k, v) in u.query_pairs() {
-        let var = match k.as_ref() {
-            "host" => "PGHOST",
-            "port" => "PGPORT",
-            "user" => "PGUSER",
-            "dbname" => "PGDATABASE",
-            "connect_timeout" => "PGCONNECT_TIMEOUT",
-            "sslmode" => "PGSSLMODE",
-            other => return Err(format!("URL parameter `{other}` is not supported")),
-        };
-        set(var, v.into_owned());
-    }
-    Ok(env)
+    libpq_url::from_url(text)
 }
 
 #[cfg(test)]
