@@ -30,7 +30,9 @@ impl Need {
         match self {
             Need::RunProgram(p) => (
                 "commands",
-                format!("{{ program = \"{p}\", args = [\"**\"] }}"),
+                // The arguments only the plugin's author knows: a placeholder, not `**`
+                // (which would grant whatever the program can be told to do).
+                format!("{{ program = \"{p}\", args = [\"EXACT-ARGS\"] }}"),
             ),
             Need::Directory(g) => (
                 "dirs",
@@ -93,7 +95,7 @@ impl Grants {
         let (what, hint) = match need {
             Need::RunProgram(prog) => (
                 format!("to run `{prog}`, which its grants do not allow"),
-                " (or a narrower pattern)",
+                " (with the argument patterns it runs)",
             ),
             Need::Directory(guest) => (format!("directory {guest}"), ""),
             Need::EnvVar(v) => (format!("to set environment variable {v}"), ""),
