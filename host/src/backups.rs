@@ -7,7 +7,7 @@ use crate::catalog::{self, Backup};
 use crate::cli::BackupsCommand;
 use crate::config::Config;
 use crate::exit::{Code, Exit};
-use crate::plugin_api::{BackupPlugin, Opener};
+use crate::plugin_api::{BackupPlugin, Opener, RunContext};
 use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
 use crate::ui::{Ui, Verbosity};
@@ -58,11 +58,11 @@ fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Ex
     };
     let redactor = Redactor::default();
     let mut b = provider(cfg, &name, &env.backup_dir, verbosity)?;
-    let ctx = crate::plugin_api::RunContext {
-        env: env.name.clone(),
-        run_id: format!("manual-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
-        verbose: verbosity == Verbosity::Verbose,
-    };
+    let ctx = RunContext::new(
+        &env.name,
+        format!("manual-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")),
+        verbosity == Verbosity::Verbose,
+    );
     let denial = |b: &dyn BackupPlugin| b.denials().first().cloned();
     match take(b.as_mut(), &name, env, &cfg.state_dir, &ctx) {
         Ok(entry) => {
@@ -162,11 +162,11 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
         .unwrap_or(std::path::Path::new("/"))
         .to_path_buf();
     let mut provider = provider(cfg, &b.provider, &dir, verbosity)?;
-    let ctx = crate::plugin_api::RunContext {
-        env: b.env.clone(),
-        run_id: format!("verify-{id}"),
-        verbose: verbosity == Verbosity::Verbose,
-    };
+    let ctx = RunContext::new(
+        &b.env,
+        format!("verify-{id}"),
+        verbosity == Verbosity::Verbose,
+    );
     match provider.verify(&ctx, &info_of(&b))? {
         Ok(()) => {
             b.verified = true;

@@ -11,6 +11,16 @@ pub struct RunContext {
     pub verbose: bool,
 }
 
+impl RunContext {
+    pub fn new(env: &str, run_id: impl Into<String>, verbose: bool) -> RunContext {
+        RunContext {
+            env: env.to_string(),
+            run_id: run_id.into(),
+            verbose,
+        }
+    }
+}
+
 /// `app.name` of one migration (`types.migration-ref`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MigrationRef {

@@ -8,7 +8,7 @@ use super::{Done, Fail};
 use crate::backup_ops::{message, retention, take, Failed};
 use crate::exit::Code;
 use crate::history::BackupRecord;
-use crate::plugin_api::{BackupError, RunContext};
+use crate::plugin_api::BackupError;
 
 impl Run<'_> {
     pub(super) fn backup(&mut self) -> Result<Done, Fail> {
@@ -65,16 +65,8 @@ impl Run<'_> {
         }
     }
 
-    fn backup_ctx(&self) -> RunContext {
-        RunContext {
-            env: self.env.name.clone(),
-            run_id: self.run_id.clone(),
-            verbose: self.verbose,
-        }
-    }
-
     fn take_backup(&mut self, name: &str) -> Result<BackupRecord, Failed> {
-        let ctx = self.backup_ctx();
+        let ctx = self.ctx();
         let backup = self.backup.as_mut().expect("backup loaded in step 1");
         let entry = take(backup.as_mut(), name, self.env, &self.cfg.state_dir, &ctx)?;
         Ok(BackupRecord {
@@ -88,7 +80,7 @@ impl Run<'_> {
     }
 
     fn retention(&mut self, provider: &str, current: &str) {
-        let ctx = self.backup_ctx();
+        let ctx = self.ctx();
         let backup = self.backup.as_mut().expect("backup loaded in step 1");
         for line in retention(
             backup.as_mut(),

@@ -8,12 +8,9 @@ use crate::plugin_api::{MigrationRef, RunContext, RunnerError, Target};
 use std::time::{Duration, Instant};
 
 impl Run<'_> {
+    /// What every call into a plugin in this run is told about the run.
     pub(super) fn ctx(&self) -> RunContext {
-        RunContext {
-            env: self.env.name.clone(),
-            run_id: self.run_id.clone(),
-            verbose: self.verbose,
-        }
+        RunContext::new(&self.env.name, self.run_id.clone(), self.verbose)
     }
 
     /// Take the database's run lock through the runner (PostgreSQL: an advisory lock held by a
