@@ -32,20 +32,6 @@ pub enum Code {
 /// Longest error message kept, in bytes.
 pub const MAX_MESSAGE: usize = 2000;
 
-/// `s` with every known secret masked, then cut to at most `max` bytes (on a character
-/// boundary), saying how much was cut. Masking first means a cut never shows a secret's prefix.
-pub fn clip(s: String, max: usize) -> String {
-    let s = crate::secrets::Redactor::default().redact(&s);
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... ({} more bytes cut)", &s[..end], s.len() - end)
-}
-
 /// An error that ends the run with a specific exit code.
 #[derive(Debug)]
 pub struct Exit {
@@ -54,12 +40,12 @@ pub struct Exit {
 }
 
 impl Exit {
-    /// An exit with `message` clipped to [`MAX_MESSAGE`] bytes: messages carry text from
-    /// plugins and programs, which may be arbitrarily long.
+    /// An exit with `message` masked and clipped to [`MAX_MESSAGE`] bytes: messages carry
+    /// text from plugins and programs, which may be arbitrarily long and hold secrets.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         Exit {
             code,
-            message: clip(message.into(), MAX_MESSAGE),
+            message: crate::text::bounded(&message.into(), MAX_MESSAGE),
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -86,16 +72,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_messages_are_clipped_on_a_char_boundary() {
-        assert_eq!(clip("short".into(), 10), "short");
-        let long = "é".repeat(3000);
-        let c = clip(long, 2001);
-        assert!(c.starts_with("éé"));
-        assert!(
-            c.ends_with("... (4000 more bytes cut)"),
-            "{}",
-            &c[c.len() - 40..]
-        );
+    fn long_messages_are_clipped() {
         let e = Exit::failed("x".repeat(1 << 20));
         assert!(e.message.len() < MAX_MESSAGE + 64);
     }

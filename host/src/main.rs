@@ -49,9 +49,7 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty())
                 .collect();
             // Secrets masked, control characters escaped, then cut.
-            let line = platform_migrate::secrets::Redactor::default().redact(&line.join(" | "));
-            let line =
-                platform_migrate::exit::clip(platform_migrate::text::for_terminal(&line), 4000);
+            let line = platform_migrate::text::for_display(&line.join(" | "), 4000);
             eprintln!("error: {line}");
             ExitCode::from(e.code as u8)
         }

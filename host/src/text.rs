@@ -4,9 +4,27 @@
 
 use crate::secrets::Redactor;
 
-/// `s` with every known secret masked, then cut to at most `max` bytes.
+/// `s` cut to at most `max` bytes (on a character boundary), saying how much was cut. It masks
+/// nothing: use [`bounded`] or [`for_display`] on text that may hold a secret.
+pub fn cut(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes cut)", &s[..end], s.len() - end)
+}
+
+/// `s` with every known secret masked, then cut to at most `max` bytes (to store or return).
 pub fn bounded(s: &str, max: usize) -> String {
-    crate::exit::clip(Redactor::default().redact(s), max)
+    cut(Redactor::default().redact(s), max)
+}
+
+/// `s` masked, its control characters escaped, then cut to at most `max` bytes (to print).
+pub fn for_display(s: &str, max: usize) -> String {
+    cut(for_terminal(&Redactor::default().redact(s)), max)
 }
 
 /// `s` with control characters other than newline and tab shown as `\u{..}` escapes, so plugin
@@ -61,6 +79,20 @@ mod tests {
         );
         assert!(s.contains("\\u{1b}[32msucceeded"), "{s}");
         assert!(s.contains("\nnext\tcol"), "{s}");
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_char_boundary() {
+        assert_eq!(cut("short".into(), 10), "short");
+        let c = cut("é".repeat(3000), 2001);
+        assert!(c.starts_with("éé"));
+        assert!(
+            c.ends_with("... (4000 more bytes cut)"),
+            "{}",
+            &c[c.len() - 40..]
+        );
+        let shown = for_display(&format!("{}\x1b", "y".repeat(100)), 50);
+        assert!(!shown.contains('\x1b') && shown.len() < 100, "{shown}");
     }
 
     #[test]

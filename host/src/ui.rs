@@ -89,10 +89,7 @@ impl Ui {
 
     fn out(&self, line: &str) {
         // Secrets masked, control characters escaped, then cut: plugin text can be anything.
-        let line = crate::exit::clip(
-            crate::text::for_terminal(&crate::secrets::Redactor::default().redact(line)),
-            MAX_LINE,
-        );
+        let line = crate::text::for_display(line, MAX_LINE);
         if self.stderr {
             let mut o = std::io::stderr().lock();
             let _ = writeln!(o, "{line}");

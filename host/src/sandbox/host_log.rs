@@ -20,8 +20,8 @@ impl Host for PluginState {
             }
             line.push_str(&format!(" {k}={v}"));
         }
-        // Redact, then cut, then make it safe for a terminal.
-        let line = crate::text::for_terminal(&crate::text::bounded(&line, MAX_LOG_LINE));
+        // Secrets masked, control characters escaped, then cut.
+        let line = crate::text::for_display(&line, MAX_LOG_LINE);
         self.log.bytes += line.len();
         if self.log.bytes >= MAX_LOG_BYTES {
             tracing::warn!(plugin = %plugin, "plugin wrote {MAX_LOG_BYTES} bytes of logs; its further log lines are dropped");
