@@ -42,9 +42,15 @@ pub fn message(e: &BackupError) -> String {
     }
 }
 
-/// A file name the provider returned must be a plain name inside the backup directory.
+/// A file name the provider returned must be a plain name inside the backup directory: at
+/// most 255 bytes, no `/`, no leading `.`, no control characters, and no secret in it.
 fn plain_name(file: &str) -> bool {
-    !file.is_empty() && !file.contains('/') && !file.starts_with('.') && !file.contains('\0')
+    !file.is_empty()
+        && file.len() <= 255
+        && !file.contains('/')
+        && !file.starts_with('.')
+        && !file.chars().any(char::is_control)
+        && crate::secrets::Redactor::default().redact(file) == file
 }
 
 fn now() -> String {
@@ -81,18 +87,10 @@ pub fn take(
             "plugin '{name}' returned a backup id that is not allowed: {why}"
         ))));
     }
-    if info.file.len() > 255
-        || info.file.chars().any(char::is_control)
-        || crate::secrets::Redactor::default().redact(&info.file) != info.file
-    {
-        return Err(Failed::Plugin(BackupError::Invalid(format!(
-            "plugin '{name}' named a backup file that is not a plain file name of at most 255 bytes without secrets or control characters"
-        ))));
-    }
     if !plain_name(&info.file) {
         return Err(Failed::Plugin(BackupError::Invalid(format!(
-            "plugin '{name}' named the backup file {:?}, which is not a plain file name in the backup directory",
-            info.file
+            "plugin '{name}' named the backup file {:?}, which is not a plain file name in the backup directory (at most 255 bytes, no '/' or leading '.', no control characters or secrets)",
+            crate::text::cut(info.file.clone(), 80)
         ))));
     }
     let (size, sha256) = measure(backup, dir, &info.file).map_err(|e| {
@@ -198,5 +196,7 @@ mod tests {
         assert!(!plain_name("a/b"));
         assert!(!plain_name(".hidden"));
         assert!(!plain_name(""));
+        assert!(!plain_name(&"a".repeat(256)));
+        assert!(!plain_name("a\x1bb"));
     }
 }

@@ -372,7 +372,7 @@ pub fn verify(state_dir: &Path) -> std::io::Result<Result<usize, Broken>> {
         Err(e) => return Err(e),
     };
     Ok(verify_lines(&text).and_then(|n| match &head {
-        Ok(h) => check_head(&text, Some(h)).map(|()| n),
+        Ok(h) => check_head(&text, h).map(|()| n),
         Err(_) if n == 0 => Ok(0),
         Err(why) => Err(Broken::NoHead(why, n)),
     }))
@@ -380,10 +380,7 @@ pub fn verify(state_dir: &Path) -> std::io::Result<Result<usize, Broken>> {
 
 /// The line the head names is there and is the one written then (later lines may follow, from
 /// a crash between the two writes).
-fn check_head(text: &[u8], head: Option<&Head>) -> Result<(), Broken> {
-    let Some(head) = head else {
-        return Ok(()); // written before heads existed
-    };
+fn check_head(text: &[u8], head: &Head) -> Result<(), Broken> {
     let lines: Vec<(usize, &[u8])> = numbered(text).collect();
     let have = lines.last().map_or(0, |(n, _)| *n);
     match lines.iter().find(|(n, _)| *n == head.lines) {
@@ -518,7 +515,7 @@ mod tests {
         let head: Head =
             serde_json::from_slice(&std::fs::read(head_path(dir.path())).unwrap()).unwrap();
         assert_eq!(head.lines, 5);
-        assert_eq!(check_head(&after, Some(&head)), Ok(()));
+        assert_eq!(check_head(&after, &head), Ok(()));
         // Printing the history still works: the cut line is skipped.
         let ids: Vec<String> = read(dir.path())
             .unwrap()

@@ -308,16 +308,16 @@ fn resolve_plugin(
             access: d.access,
         });
     }
+    // The same never-grantable list for variables set by the plugin and inherited ones.
+    let grantable = |var: &str, span: Range<usize>| match policy::env::forbidden(var) {
+        Some(why) => Err(src.err(
+            span,
+            format!("environment variable {var} cannot be granted: {why}"),
+        )),
+        None => Ok(()),
+    };
     for v in &p.grants.inherit_env {
-        if let Some(why) = policy::env::forbidden(v.get_ref()) {
-            return Err(src.err(
-                v.span(),
-                format!(
-                    "environment variable {} cannot be granted: {why}",
-                    v.get_ref()
-                ),
-            ));
-        }
+        grantable(v.get_ref(), v.span())?;
     }
     let mut env = Vec::new();
     for v in &p.grants.env {
@@ -332,12 +332,7 @@ fn resolve_plugin(
                 }),
             ),
         };
-        if let Some(why) = policy::env::forbidden(&var) {
-            return Err(src.err(
-                v.span(),
-                format!("environment variable {var} cannot be granted: {why}"),
-            ));
-        }
+        grantable(&var, v.span())?;
         if let Some(pin) = &pin {
             if let Some(why) = pin.problem() {
                 return Err(src.err(v.span(), format!("grant of {var}: {why}")));

@@ -300,7 +300,7 @@ pub(crate) fn run_with(
     run.entry.outcome = outcome;
     run.entry.error = result.as_ref().err().map(|f| f.message.clone());
     let undelivered = run.notify_all(outcome, took);
-    let verdict = match result {
+    let mut verdict = match result {
         Ok(()) => {
             ui.outcome(&format!(
                 "{}: {} ({})",
@@ -349,9 +349,8 @@ pub(crate) fn run_with(
         }
     }
     // The plugins are done: let go of everything they held before writing the record.
-    let entry = run.entry.clone();
+    let entry = std::mem::take(&mut run.entry);
     drop(run);
-    let mut verdict = verdict;
     if let Err(e) = journal.append(&entry) {
         let message = format!(
             "the run was not recorded: cannot write the history to {}: {e}; outcome was {} (exit {})",

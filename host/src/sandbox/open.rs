@@ -3,34 +3,13 @@
 //! declared needs against the grants. `plugin inspect` uses the same path without the check,
 //! to report coverage instead.
 
-use super::{Backup, Loaded, Notifier, PluginError, Runner, Sandbox, World};
+use super::worlds::Handle;
+use super::{Backup, Notifier, PluginError, Runner, Sandbox, World};
 use crate::config::PluginConfig;
 use crate::plugin_api::{
     check_needs, BackupPlugin, Info, NotifierPlugin, OpenError, Opened, Opener, RunnerPlugin,
 };
 use std::path::Path;
-
-/// A world handle that can be instantiated from a loaded component and describe itself.
-trait Handle: Sized {
-    fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError>;
-    fn describe(&mut self) -> Result<Info, PluginError>;
-}
-
-macro_rules! handle {
-    ($ty:ident) => {
-        impl Handle for $ty {
-            fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError> {
-                $ty::instantiate(sandbox, loaded)
-            }
-            fn describe(&mut self) -> Result<Info, PluginError> {
-                $ty::describe(self)
-            }
-        }
-    };
-}
-handle!(Runner);
-handle!(Backup);
-handle!(Notifier);
 
 impl Sandbox {
     /// Load `entry`, instantiate it as world `H`, and ask it to describe itself.

@@ -52,6 +52,14 @@ fn finish<T>(
     })
 }
 
+/// A world's handle: instantiated from a loaded component, and able to describe itself.
+pub(super) trait Handle: Sized {
+    /// Instantiate a loaded plugin; fails when it does not implement the world.
+    fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError>;
+    /// What the plugin says about itself.
+    fn describe(&mut self) -> Result<Info, PluginError>;
+}
+
 macro_rules! world_handle {
     ($name:ident, $module:ident, $bindings:ident, $pre:ident, $world:expr) => {
         /// A loaded plugin of this world.
@@ -61,9 +69,8 @@ macro_rules! world_handle {
             bindings: $module::$bindings,
         }
 
-        impl $name {
-            /// Instantiate a loaded plugin; fails when it does not implement the world.
-            pub fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError> {
+        impl Handle for $name {
+            fn instantiate(sandbox: &Sandbox, loaded: Loaded) -> Result<Self, PluginError> {
                 let Loaded {
                     name,
                     path,
@@ -88,6 +95,14 @@ macro_rules! world_handle {
                 })
             }
 
+            fn describe(&mut self) -> Result<Info, PluginError> {
+                super::limits::arm(&mut self.store);
+                let r = self.bindings.call_describe(&mut self.store);
+                finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+            }
+        }
+
+        impl $name {
             /// Denials the host made while serving this plugin (capabilities, then HTTP).
             pub fn denials(&self) -> Vec<String> {
                 let d = self.store.data();
@@ -136,22 +151,6 @@ macro_rules! call {
         finish(&mut $self.store, &$self.name, $name, r).map(|r| r.map($map).map_err(Into::into))
     }};
 }
-
-macro_rules! describe {
-    ($ty:ident) => {
-        impl $ty {
-            /// What the plugin says about itself.
-            pub fn describe(&mut self) -> Result<Info, PluginError> {
-                super::limits::arm(&mut self.store);
-                let r = self.bindings.call_describe(&mut self.store);
-                finish(&mut self.store, &self.name, "describe", r).map(Info::from)
-            }
-        }
-    };
-}
-describe!(Runner);
-describe!(Backup);
-describe!(Notifier);
 
 fn vec_into<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
     v.into_iter().map(B::from).collect()
