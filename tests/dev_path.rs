@@ -393,3 +393,31 @@ fn the_demo_and_the_readme_pin_the_current_helper_script() {
         );
     }
 }
+
+#[test]
+fn a_project_with_hundreds_of_migrations_is_planned_and_applied() {
+    // The runner's helper answers in one line holding every migration: for a project of this
+    // size (a large third-party app set has as many) that line is far past 64 KiB, and it must
+    // arrive whole.
+    let p = Project::new();
+    let mut prev = "0003_order_note".to_string();
+    for i in 4..304 {
+        let name = format!("{i:04}_a_long_descriptive_migration_name_as_real_projects_have_{i}");
+        add_migration(
+            &p,
+            "orders",
+            &name,
+            &format!(
+                "from django.db import migrations\n\n\
+                 class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"{prev}\")]\n    \
+                 operations = [migrations.RunSQL(\"SELECT {i}\", migrations.RunSQL.noop)]\n"
+            ),
+        );
+        prev = name;
+    }
+    let shown = p.run(&["--env", "dev", "--show"]);
+    shown.expect(0);
+    assert!(shown.stdout.contains("306 step(s)"), "{}", shown.all());
+    p.run(&["--env", "dev"]).expect(0);
+    assert_eq!(p.applied().len(), 306);
+}

@@ -4,7 +4,7 @@
 //! life, so the program sees end-of-file as soon as the handle is dropped or the host dies.
 //! Free of wasmtime.
 
-use crate::proc::{Cwd, ProcError, FIXED_PATH, MAX_LINE};
+use crate::proc::{Cwd, Deadline, LineBuf, ProcError, FIXED_PATH};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -22,11 +22,11 @@ const GRACE: Duration = Duration::from_secs(3);
 pub struct Background {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    /// How long `drop` waits for the program to exit by itself (never past `deadline`).
-    pub grace: Duration,
-    /// The deadline of the plugin's current call, when it has one.
-    pub deadline: Option<Arc<Mutex<Instant>>>,
+    lines: Receiver<Line>,
+    budget: Arc<Budget>,
+    /// The deadline of the plugin's current call, when it has one: `drop` waits [`GRACE`]
+    /// for the program to exit by itself, never past it.
+    pub deadline: Option<Deadline>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stderr_reader: Option<std::thread::JoinHandle<()>>,
     /// The command line for logs.
@@ -37,16 +37,61 @@ pub struct Background {
 #[derive(Debug, PartialEq, Eq)]
 pub struct TimedOut;
 
-/// Lines queued from a program's stdout before its reader waits for the plugin to read.
-const QUEUED_LINES: usize = 256;
+/// Bytes a queued line is counted as besides its text, so that a flood of empty lines is
+/// bounded too.
+const LINE_OVERHEAD: usize = 64;
 
-/// Start `program` in its own process group with stdin and stdout piped, confined.
+/// One stdout line as queued: its text (up to the cap) and whether the rest was dropped.
+type Line = (String, bool);
+
+/// What the stdout reader may queue for the plugin: at most `max` bytes (and one line past
+/// it); the reader waits for the plugin to read when it is full.
+struct Budget {
+    state: Mutex<(usize, bool)>,
+    freed: std::sync::Condvar,
+    max: usize,
+}
+
+impl Budget {
+    /// Wait for room for `n` bytes; `false` once the reading side is gone.
+    fn acquire(&self, n: usize) -> bool {
+        let Ok(mut g) = self.state.lock() else {
+            return false;
+        };
+        while g.0 > 0 && g.0 + n > self.max && !g.1 {
+            g = match self.freed.wait(g) {
+                Ok(g) => g,
+                Err(_) => return false,
+            };
+        }
+        g.0 += n;
+        !g.1
+    }
+
+    fn release(&self, n: usize) {
+        if let Ok(mut g) = self.state.lock() {
+            g.0 = g.0.saturating_sub(n);
+        }
+        self.freed.notify_all();
+    }
+
+    fn close(&self) {
+        if let Ok(mut g) = self.state.lock() {
+            g.1 = true;
+        }
+        self.freed.notify_all();
+    }
+}
+
+/// Start `program` in its own process group with stdin and stdout piped, confined. Each
+/// stdout line is kept up to `max_line` bytes, and at most about that much is queued unread.
 pub fn start(
     program: PathBuf,
     args: &[String],
     env: &[(String, String)],
     cwd: Cwd,
     confine: crate::confine::Prepared,
+    max_line: usize,
     shown: String,
 ) -> Result<Background, ProcError> {
     let mut cmd = std::process::Command::new(&program);
@@ -72,13 +117,19 @@ pub fn start(
     crate::confine::track(child.id());
     let stdout = child.stdout.take();
     let stderr_pipe = child.stderr.take();
-    // Bounded: a program that prints faster than the plugin reads waits for it.
-    let (tx, lines) = std::sync::mpsc::sync_channel(QUEUED_LINES);
+    // Bounded in bytes: a program that prints faster than the plugin reads waits for it.
+    let budget = Arc::new(Budget {
+        state: Mutex::new((0, false)),
+        freed: std::sync::Condvar::new(),
+        max: max_line,
+    });
+    let (tx, lines) = std::sync::mpsc::channel::<Line>();
     if let Some(out) = stdout {
+        let budget = budget.clone();
         std::thread::spawn(move || {
             let mut r = BufReader::new(out);
-            while let Ok(Some(l)) = bounded_line(&mut r) {
-                if tx.send(l).is_err() {
+            while let Ok(Some(line)) = bounded_line(&mut r, max_line) {
+                if !budget.acquire(line.0.len() + LINE_OVERHEAD) || tx.send(line).is_err() {
                     break;
                 }
             }
@@ -109,7 +160,7 @@ pub fn start(
         child,
         stdin,
         lines,
-        grace: GRACE,
+        budget,
         deadline: None,
         stderr,
         stderr_reader,
@@ -117,10 +168,10 @@ pub fn start(
     })
 }
 
-/// One line of at most [`MAX_LINE`] bytes (the rest of a longer line is read and dropped);
-/// `None` at the end of the stream.
-fn bounded_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
-    let mut line = Vec::new();
+/// One line of at most `cap` bytes (the rest of a longer line is read and dropped, and the
+/// line marked cut); `None` at the end of the stream.
+fn bounded_line(r: &mut impl BufRead, cap: usize) -> std::io::Result<Option<Line>> {
+    let mut line = LineBuf::with_cap(cap);
     let mut any = false;
     loop {
         let buf = r.fill_buf()?;
@@ -128,38 +179,29 @@ fn bounded_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
             break;
         }
         any = true;
-        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (&buf[..i], Some(i + 1)),
-            None => (buf, None),
-        };
-        let room = MAX_LINE.saturating_sub(line.len());
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let n = done.unwrap_or(chunk.len());
+        let (n, ended) = line.feed(buf);
         r.consume(n);
-        if done.is_some() {
+        if ended {
             break;
         }
     }
-    if !any {
-        return Ok(None);
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    Ok(any.then(|| line.take()))
 }
 
 impl Background {
-    /// The next stdout line, waiting at most `timeout`; `None` once stdout is closed.
-    /// Gives up early (as a timeout) when the run is interrupted.
-    pub fn read_line(&mut self, timeout: Duration) -> Result<Option<String>, TimedOut> {
+    /// The next stdout line (and whether it was cut at the cap), waiting at most `timeout`;
+    /// `None` once stdout is closed. Gives up early (as a timeout) when the run is interrupted.
+    pub fn read_line(&mut self, timeout: Duration) -> Result<Option<Line>, TimedOut> {
         let until = Instant::now() + timeout;
         loop {
             let slice = until
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(100));
             match self.lines.recv_timeout(slice) {
-                Ok(l) => return Ok(Some(l)),
+                Ok(l) => {
+                    self.budget.release(l.0.len() + LINE_OVERHEAD);
+                    return Ok(Some(l));
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     // Output is over: give standard error a moment to be read to its end,
                     // so that `stderr()` right after this has the program's last words.
@@ -213,19 +255,11 @@ impl Drop for Background {
     /// Close stdin, give the program [`GRACE`] to exit, then kill its process group.
     fn drop(&mut self) {
         drop(self.stdin.take());
-        let left = self
-            .deadline
-            .as_ref()
-            .and_then(|d| {
-                d.lock()
-                    .ok()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
-            })
-            .unwrap_or(GRACE);
-        let grace = if crate::interrupt::aborting() {
-            Duration::ZERO
-        } else {
-            self.grace.min(left)
+        self.budget.close();
+        let grace = match &self.deadline {
+            _ if crate::interrupt::aborting() => Duration::ZERO,
+            Some(d) => GRACE.min(d.left()),
+            None => GRACE,
         };
         let until = Instant::now() + grace;
         while Instant::now() < until {
@@ -256,6 +290,7 @@ mod tests {
             &[],
             Cwd::at(std::env::temp_dir()),
             crate::confine::prepare(&crate::confine::Policy::default()).unwrap(),
+            1 << 20,
             "sh".into(),
         )
         .unwrap()
@@ -264,13 +299,30 @@ mod tests {
     #[test]
     fn lines_arrive_and_end_of_output_is_none() {
         let mut b = sh("echo one; echo two >&2; echo three");
-        assert_eq!(b.read_line(Duration::from_secs(5)), Ok(Some("one".into())));
         assert_eq!(
             b.read_line(Duration::from_secs(5)),
-            Ok(Some("three".into()))
+            Ok(Some(("one".into(), false)))
+        );
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some(("three".into(), false)))
         );
         assert_eq!(b.read_line(Duration::from_secs(5)), Ok(None));
         assert_eq!(b.stderr(), "two\n");
+    }
+
+    #[test]
+    fn long_lines_arrive_whole_under_the_cap_and_are_marked_cut_past_it() {
+        // A large project's helper answers in one line of hundreds of KiB.
+        let mut b = sh("head -c 300000 /dev/zero | tr '\\0' x; echo; head -c 2000000 /dev/zero | tr '\\0' y; echo; echo end");
+        let (line, cut) = b.read_line(Duration::from_secs(10)).unwrap().unwrap();
+        assert_eq!((line.len(), cut), (300_000, false));
+        let (line, cut) = b.read_line(Duration::from_secs(10)).unwrap().unwrap();
+        assert_eq!((line.len(), cut), (1 << 20, true));
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some(("end".into(), false)))
+        );
     }
 
     #[test]
@@ -279,12 +331,12 @@ mod tests {
         b.write_line("one").unwrap();
         assert_eq!(
             b.read_line(Duration::from_secs(5)),
-            Ok(Some("got one".into()))
+            Ok(Some(("got one".into(), false)))
         );
         b.write_line("two").unwrap();
         assert_eq!(
             b.read_line(Duration::from_secs(5)),
-            Ok(Some("got two".into()))
+            Ok(Some(("got two".into(), false)))
         );
     }
 
@@ -293,7 +345,7 @@ mod tests {
         let mut b = sh("echo ready; cat >/dev/null; echo never-seen");
         assert_eq!(
             b.read_line(Duration::from_secs(5)),
-            Ok(Some("ready".into()))
+            Ok(Some(("ready".into(), false)))
         );
         assert_eq!(b.read_line(Duration::from_millis(100)), Err(TimedOut));
         let t = Instant::now();
@@ -307,7 +359,7 @@ mod tests {
     #[test]
     fn a_program_that_ignores_stdin_is_killed_with_its_group() {
         let mut b = sh("sleep 60 & echo $!; sleep 60");
-        let bg = b.read_line(Duration::from_secs(5)).unwrap().unwrap();
+        let (bg, _) = b.read_line(Duration::from_secs(5)).unwrap().unwrap();
         let shell = b.pid();
         let t = Instant::now();
         drop(b);

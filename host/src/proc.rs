@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// The host's fixed PATH for child processes.
@@ -13,6 +14,33 @@ pub const FIXED_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// Default cap on each of stdout and stderr kept (the plugin's limits set the real one).
 #[cfg(test)]
 pub const MAX_OUTPUT: usize = 8 * 1024 * 1024;
+
+/// The deadline of a plugin's current call: one value, shared by its limiter (which sets it at
+/// every call) and the background programs it starts (whose grace never outlasts it).
+#[derive(Debug, Clone)]
+pub struct Deadline(Arc<Mutex<Instant>>);
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Deadline(Arc::new(Mutex::new(Instant::now())))
+    }
+}
+
+impl Deadline {
+    pub fn set(&self, at: Instant) {
+        if let Ok(mut d) = self.0.lock() {
+            *d = at;
+        }
+    }
+
+    /// Time left until the deadline (zero once it passed).
+    pub fn left(&self) -> Duration {
+        self.0
+            .lock()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+}
 
 /// A child's working directory: its host path, and the directory opened inside its grant,
 /// which the child enters by handle (so a symlink swapped in after the check cannot move it).
@@ -108,8 +136,56 @@ pub fn resolve_program(program: &str, base: &std::path::Path) -> Result<PathBuf,
 /// Longest line kept for echo; the rest of a longer line is read and dropped.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// One line of a program's output as it is read, kept up to a cap: the rest of a longer line
+/// is read and dropped, so memory stays bounded whatever the program prints, newlines or not.
+/// Shared by [`run`]'s echo (cut at [`MAX_LINE`]) and background programs' lines (cut at the
+/// plugin's `process-output-kb`).
+pub struct LineBuf {
+    bytes: Vec<u8>,
+    cut: bool,
+    cap: usize,
+}
+
+impl LineBuf {
+    pub fn with_cap(cap: usize) -> LineBuf {
+        LineBuf {
+            bytes: Vec::new(),
+            cut: false,
+            cap,
+        }
+    }
+
+    /// Take what `buf` holds of the current line, up to and including its first newline;
+    /// returns the bytes consumed from `buf` and whether they ended the line.
+    pub fn feed(&mut self, buf: &[u8]) -> (usize, bool) {
+        let (n, ended) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = self.cap.saturating_sub(self.bytes.len());
+        if n > room {
+            self.cut = true;
+        }
+        self.bytes.extend_from_slice(&buf[..n.min(room)]);
+        (n, ended)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The line without its line ending, and whether it was cut; starts the next line.
+    pub fn take(&mut self) -> (String, bool) {
+        let text = String::from_utf8_lossy(&self.bytes)
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        self.bytes.clear();
+        (text, std::mem::take(&mut self.cut))
+    }
+}
+
 /// Read `r` to its end keeping at most `max` bytes, handing each line (cut at [`MAX_LINE`])
-/// to `echo`. Memory stays bounded whatever the program prints, newlines or not.
+/// to `echo`.
 async fn read_capped<R: AsyncRead + Unpin>(
     r: R,
     max: usize,
@@ -118,47 +194,34 @@ async fn read_capped<R: AsyncRead + Unpin>(
     let mut reader = BufReader::new(r);
     let mut out = Vec::new();
     let mut truncated = false;
-    let mut line = Vec::new();
-    let mut line_cut = false;
+    let mut line = LineBuf::with_cap(MAX_LINE);
+    let emit = |line: &mut LineBuf| {
+        let (mut text, cut) = line.take();
+        if let Some(echo) = echo {
+            if cut {
+                text.push_str(" [line cut]");
+            }
+            echo(&text);
+        }
+    };
     loop {
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
             break;
         }
-        let (chunk, ends_line) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (&buf[..=i], true),
-            None => (buf, false),
-        };
-        let n = chunk.len();
+        let (n, ended) = line.feed(buf);
         let room = max.saturating_sub(out.len());
         if n > room {
             truncated = true;
         }
-        out.extend_from_slice(&chunk[..n.min(room)]);
-        let line_room = MAX_LINE.saturating_sub(line.len());
-        if n > line_room {
-            line_cut = true;
-        }
-        if echo.is_some() {
-            line.extend_from_slice(&chunk[..n.min(line_room)]);
-        }
+        out.extend_from_slice(&buf[..n.min(room)]);
         reader.consume(n);
-        if ends_line {
-            if let Some(echo) = echo {
-                let mut text = String::from_utf8_lossy(&line)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_string();
-                if line_cut {
-                    text.push_str(" [line cut]");
-                }
-                echo(&text);
-            }
-            line.clear();
-            line_cut = false;
+        if ended {
+            emit(&mut line);
         }
     }
-    if let (Some(echo), false) = (echo, line.is_empty()) {
-        echo(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+    if !line.is_empty() {
+        emit(&mut line);
     }
     Ok((String::from_utf8_lossy(&out).into_owned(), truncated))
 }

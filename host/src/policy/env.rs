@@ -241,13 +241,6 @@ pub fn check_settable(
     }
 }
 
-/// The libpq variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
-/// `PGCONNECT_TIMEOUT`, `PGSSLMODE`) a `postgres://` or `postgresql://` URL stands for, read
-/// by the same code pg-dump-backup uses to set them.
-pub fn libpq_env(text: &str) -> Result<Vec<(String, String)>, String> {
-    libpq_url::from_url(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,7 +330,7 @@ mod tests {
         }];
         let expected = |p: &Pin, name: &str| {
             assert_eq!(p.url_secret.as_deref(), Some("db"));
-            libpq_env("postgresql://u:pw@db.internal:5432/app")
+            libpq_url::from_url("postgresql://u:pw@db.internal:5432/app")
                 .ok()?
                 .into_iter()
                 .find(|(k, _)| k == name)
@@ -351,18 +344,6 @@ mod tests {
             e.0
         );
         assert!(!e.0.contains("127.0.0.1"), "{}", e.0);
-    }
-
-    #[test]
-    fn libpq_variables_follow_the_url() {
-        let env = libpq_env("postgresql://me:p%40ss@/app?host=/run/pg&port=5433").unwrap();
-        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("PGHOST"), Some("/run/pg"));
-        assert_eq!(get("PGPORT"), Some("5433"));
-        assert_eq!(get("PGUSER"), Some("me"));
-        assert_eq!(get("PGPASSWORD"), Some("p@ss"));
-        assert_eq!(get("PGDATABASE"), Some("app"));
-        assert!(libpq_env("mysql://x@y/z").is_err());
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl PluginState {
         if pin.url_secret.is_none() {
             return Some(value);
         }
-        policy::env::libpq_env(&value)
+        libpq_url::from_url(&value)
             .ok()?
             .into_iter()
             .find(|(k, _)| k == name)
@@ -85,9 +85,7 @@ impl PluginState {
     /// Time left of the current call into the plugin: a program it waits for cannot make
     /// the call outlast its deadline.
     fn call_time_left(&self) -> Duration {
-        self.limiter
-            .deadline
-            .saturating_duration_since(std::time::Instant::now())
+        self.limiter.deadline.left()
     }
 
     /// Host folders a plugin can write itself (its read-write grants), canonical.
@@ -240,12 +238,13 @@ impl Host for PluginState {
             self.ui.detail(&format!("$ {shown} (in the background)"));
         }
         tracing::debug!(plugin = %self.grants.plugin, "starting in the background: {shown}");
-        let child = background::start(
+        let mut child = background::start(
             prepared.program,
             &cmd.args,
             &prepared.env,
             prepared.cwd,
             prepared.confine,
+            self.limiter.limits.process_output_bytes,
             shown,
         )
         .map_err(|e| match e {
@@ -254,8 +253,7 @@ impl Host for PluginState {
             ProcError::Interrupted => Error::Io("the run was interrupted".into()),
             ProcError::Io(m) => Error::Io(m),
         })?;
-        let mut child = child;
-        child.deadline = Some(self.limiter.shared_deadline.clone());
+        child.deadline = Some(self.limiter.deadline.clone());
         self.process.live_children += 1;
         self.table
             .push(child)
@@ -347,7 +345,16 @@ impl HostChild for PluginState {
         let line = b
             .read_line(timeout)
             .map_err(|_| Error::TimedOut(timeout.as_millis() as u64))?;
-        Ok(line.map(|l| self.redactor.redact(&l)))
+        match line {
+            None => Ok(None),
+            Some((text, false)) => Ok(Some(self.redactor.redact(&text))),
+            Some((_, true)) => Err(Error::Io(format!(
+                "a line of {}'s output passed the plugin's output limit of {} KiB and was cut; raise plugins.{}.limits.process-output-kb if the program is trusted",
+                b.shown,
+                self.limiter.limits.process_output_bytes / 1024,
+                self.grants.plugin
+            ))),
+        }
     }
 
     fn write_line(&mut self, child: Resource<Background>, line: String) -> Result<(), Error> {

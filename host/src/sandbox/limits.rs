@@ -5,6 +5,7 @@
 //! a call is remembered so the error can name it.
 
 use crate::policy::limits::{Limits, Which};
+pub use crate::proc::Deadline;
 use std::time::{Duration, Instant};
 use wasmtime::{Engine, ResourceLimiter, Store};
 
@@ -26,11 +27,9 @@ pub struct Limiter {
     pub table_elements: usize,
     /// The limit that stopped the current call, if one did.
     pub hit: Option<Which>,
-    /// When the current call's time is up.
-    pub deadline: Instant,
-    /// The same deadline, shared with the background programs the plugin starts, so that
-    /// ending them after a call overran gives them no grace.
-    pub shared_deadline: std::sync::Arc<std::sync::Mutex<Instant>>,
+    /// When the current call's time is up (shared with the background programs the plugin
+    /// starts, so that ending them after a call overran gives them no grace).
+    pub deadline: Deadline,
 }
 
 impl Limiter {
@@ -40,8 +39,7 @@ impl Limiter {
             used: 0,
             table_elements: 0,
             hit: None,
-            deadline: Instant::now(),
-            shared_deadline: std::sync::Arc::new(std::sync::Mutex::new(Instant::now())),
+            deadline: Deadline::default(),
         }
     }
 }
@@ -117,10 +115,7 @@ pub fn start_ticker(engine: &Engine) {
 pub fn arm(store: &mut Store<super::PluginState>) {
     let l = &mut store.data_mut().limiter;
     l.hit = None;
-    l.deadline = Instant::now() + l.limits.call_timeout;
-    if let Ok(mut d) = l.shared_deadline.lock() {
-        *d = l.deadline;
-    }
+    l.deadline.set(Instant::now() + l.limits.call_timeout);
     store.set_epoch_deadline(1);
 }
 
@@ -132,7 +127,7 @@ pub fn install_deadline_check(store: &mut Store<super::PluginState>) {
             return Err(wasmtime::Trap::Interrupt.into());
         }
         let l = &mut ctx.data_mut().limiter;
-        if Instant::now() >= l.deadline {
+        if l.deadline.left().is_zero() {
             l.hit = Some(Which::CallTimeout);
             return Err(wasmtime::Trap::Interrupt.into());
         }

@@ -59,11 +59,7 @@ fn nap(
     wanted: Duration,
 ) -> wasmtime::Result<Resource<DynPollable>> {
     let data = store.data_mut();
-    let left = data
-        .limiter
-        .deadline
-        .saturating_duration_since(std::time::Instant::now());
-    let until = tokio::time::Instant::now() + wanted.min(left);
+    let until = tokio::time::Instant::now() + wanted.min(data.limiter.deadline.left());
     let r = data.table.push(Nap { until })?;
     subscribe(&mut data.table, r)
 }
