@@ -645,6 +645,25 @@ runner = "django"
     }
 
     #[test]
+    fn a_mistyped_key_in_a_pinned_env_grant_is_named() {
+        let e = parse(&GOOD.replace(
+            "grants.env = [\"DJANGO_SETTINGS_MODULE\"]",
+            "grants.env = [{ name = \"PGHOST\", urlsecret = \"db\" }]",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `urlsecret`"), "{e}");
+        assert!(e.contains("url-secret"), "{e}");
+        let e = parse(&GOOD.replace(
+            "grants.env = [\"DJANGO_SETTINGS_MODULE\"]",
+            "grants.env = [3]",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("a variable name, or"), "{e}");
+    }
+
+    #[test]
     fn forbidden_env_grants_are_rejected() {
         let text = GOOD.replace("\"DJANGO_SETTINGS_MODULE\"", "\"LD_PRELOAD\"");
         let e = parse(&text).unwrap_err().to_string();

@@ -73,11 +73,37 @@ pub struct RawGrants {
 }
 
 /// `grants.env` entry: `"NAME"`, or `{ name = "NAME", value | secret | url-secret = ... }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum RawEnvGrant {
     Name(String),
     Pinned(RawPinned),
+}
+
+/// By hand rather than `untagged`, so that a mistyped key in a pinned entry is reported as the
+/// table's own error (`unknown field ..., expected one of ...`) at its place.
+impl<'de> Deserialize<'de> for RawEnvGrant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = RawEnvGrant;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a variable name, or { name = \"VAR\", value | secret | url-secret = \"...\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawEnvGrant, E> {
+                Ok(RawEnvGrant::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<RawEnvGrant, A::Error> {
+                RawPinned::deserialize(serde::de::value::MapAccessDeserializer::new(m))
+                    .map(RawEnvGrant::Pinned)
+            }
+        }
+        d.deserialize_any(Entry)
+    }
 }
 
 /// A pinned `grants.env` entry.
