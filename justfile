@@ -16,11 +16,19 @@ demo: build
     cd examples/demo && {{bin}} --env dev
 
 # Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
-test: build python-plugin sdk-docs
+test: build python-plugin sdk-docs legacy-runner
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     for p in {{plugins}} {{examples}}; do cargo test --release -p "$p"; done
+
+# django-runner built against WIT platform:migrate@0.1.0 (target/legacy/), which the tests load
+# to prove that plugins built for 0.1.0 still run; then the current build is put back.
+legacy-runner: setup
+    cargo build --release --target wasm32-wasip2 -p django-runner --features wit-v0-1
+    mkdir -p target/legacy
+    cp target/wasm32-wasip2/release/django_runner.wasm target/legacy/django_runner_v0_1.wasm
+    cargo build --release --target wasm32-wasip2 -p django-runner
 
 # The SDK's docs, every world at once, into target/doc/platform_migrate_sdk/index.html
 # (broken doc links fail it; `just test` runs it).
@@ -64,5 +72,5 @@ demo-reset:
 lint: setup
     cargo fmt --all --check
     cargo clippy --release -p platform-migrate -p libpq-url --all-targets -- -D warnings
-    for w in runner backup notifier; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
+    for w in runner backup notifier runner,wit-v0-1; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
     for p in {{plugins}} {{examples}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done

@@ -311,7 +311,7 @@ fn inspect_reports_world_version_capabilities_hash_and_size() {
     let sha = hex::encode(sha2::Sha256::digest(&bytes));
     assert_eq!(v["world"], "notifier");
     assert_eq!(v["wit_package"], "platform:migrate");
-    assert_eq!(v["wit_version"], "0.1.0");
+    assert_eq!(v["wit_version"], "0.2.0");
     assert_eq!(v["name"], "slack-notifier");
     assert_eq!(v["sha256"], sha.as_str());
     assert_eq!(v["size"], bytes.len() as u64);
@@ -337,7 +337,7 @@ fn inspect_reports_world_version_capabilities_hash_and_size() {
     out.expect(0);
     for want in [
         "world         migration-runner",
-        "platform:migrate@0.1.0",
+        "platform:migrate@0.2.0",
         "process: run granted programs",
         "[plugins.django-runner]",
     ] {
@@ -427,7 +427,7 @@ fn check_accepts_every_built_plugin_and_names_what_is_wrong_otherwise() {
     assert!(
         listed
             .stdout
-            .contains("migration-runner plugin, platform:migrate@0.1.0"),
+            .contains("migration-runner plugin, platform:migrate@0.2.0"),
         "{}",
         listed.all()
     );

@@ -137,11 +137,16 @@ pub enum Command {
     /// config names. (`plugin` works too.)
     #[command(subcommand, visible_alias = "plugin")]
     Plugins(PluginsCommand),
-    /// Print the run history recorded next to the config, or verify its hash chain.
+    /// Print the latest runs, or verify the history's hash chain. With --env for an
+    /// environment that keeps a ledger in its PostgreSQL database (env.NAME.ledger), the
+    /// ledger's runs: those of every machine that deployed it.
     History {
-        /// Only runs of this environment.
+        /// Only runs of this environment; read its ledger when it keeps one.
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
+        /// Show the latest N runs (default 20).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
         #[command(subcommand)]
         cmd: Option<HistoryCommand>,
     },
@@ -221,6 +226,8 @@ pub enum PluginsCommand {
 pub enum HistoryCommand {
     /// Check that every line links to the line before it (sha256); report the first broken
     /// link (exit 1), which means a line at or before it was edited, inserted or removed.
+    /// With `history --env ENV verify`, check the env's ledger in its database the same way,
+    /// and that the rows this machine wrote there are unchanged.
     Verify,
 }
 

@@ -190,6 +190,19 @@ pub struct Entry {
     /// `--allow-destructive` was given.
     #[serde(default)]
     pub allowed_destructive: bool,
+    /// Where the run is recorded in the ledger in the environment's database; `None` when it
+    /// is in this machine's history only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerMark>,
+}
+
+/// A run's row in the ledger in the database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerMark {
+    pub schema: String,
+    pub seq: u64,
+    /// sha256 of the row's line as this machine wrote it (`history verify --env` compares).
+    pub sha256: String,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -233,6 +246,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The history line of `entry` linked to `prev`: every text field redacted and bounded, no
+/// newline. The local journal and the ledger in the database write the same lines.
+pub fn line(prev: &str, entry: &Entry) -> std::io::Result<Vec<u8>> {
+    let entry = bounded(entry)?;
+    serde_json::to_vec(&Line {
+        prev: prev.to_string(),
+        entry: &entry,
+    })
+    .map_err(std::io::Error::other)
+}
+
+/// Bytes read at a time from the end of the history when looking for its last line.
+const TAIL_CHUNK: u64 = 64 * 1024;
+
+/// The last non-empty line of `f` and whether the file ends with a newline, read from the end
+/// (a long history is not read whole for each append).
+fn last_line(f: &mut std::fs::File) -> std::io::Result<(Option<Vec<u8>>, bool)> {
+    let len = f.seek(SeekFrom::End(0))?;
+    let mut pos = len;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        if let Some(end) = buf.iter().rposition(|b| *b != b'\n') {
+            if let Some(start) = buf[..end].iter().rposition(|b| *b == b'\n') {
+                return Ok((Some(buf[start + 1..=end].to_vec()), buf.ends_with(b"\n")));
+            }
+            if pos == 0 {
+                return Ok((Some(buf[..=end].to_vec()), buf.ends_with(b"\n")));
+            }
+        } else if pos == 0 {
+            return Ok((None, true));
+        }
+        let step = TAIL_CHUNK.min(pos);
+        pos -= step;
+        let mut chunk = vec![0u8; step as usize];
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&buf);
+        buf = chunk;
+    }
+}
+
 /// Append one entry, linked to the last line, and fsync it. The file is locked while the last
 /// line is read and the new one written, so two processes cannot link to the same line.
 #[cfg(test)]
@@ -274,35 +328,56 @@ impl Journal {
 
     /// Append `entry` (every text field redacted, then bounded to [`MAX_FIELD`] bytes).
     pub fn append(&mut self, entry: &Entry) -> std::io::Result<()> {
-        let entry = bounded(entry)?;
-        let f = &mut self.file;
-        f.lock()?;
+        self.file.lock()?;
+        let result = self.append_locked(entry);
+        let _ = self.file.unlock();
+        result
+    }
+
+    /// The number of the last line: the head's when the head names `last`, else
+    /// counted (a crash between the two writes, or a damaged head; verify reports which).
+    fn number_of_last(&mut self, last: &[u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let mut body = vec![0u8; 4096];
+        let n = self.head.read_at(&mut body, 0).unwrap_or(0);
+        if let Ok(h) = serde_json::from_slice::<Head>(&body[..n]) {
+            if h.last == sha256_hex(last) {
+                return Ok(h.lines);
+            }
+        }
         let mut text = Vec::new();
-        f.seek(SeekFrom::Start(0))?;
-        f.read_to_end(&mut text)?;
-        let last = numbered(&text).last();
-        let prev = last.map_or_else(|| GENESIS.to_string(), |(_, l)| sha256_hex(l));
-        let line = serde_json::to_vec(&Line {
-            prev,
-            entry: &entry,
-        })
-        .map_err(std::io::Error::other)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.read_to_end(&mut text)?;
+        Ok(numbered(&text).last().map_or(0, |(n, _)| n))
+    }
+
+    fn append_locked(&mut self, entry: &Entry) -> std::io::Result<()> {
+        let (last, ends_with_newline) = last_line(&mut self.file)?;
+        let prev = last
+            .as_deref()
+            .map_or_else(|| GENESIS.to_string(), sha256_hex);
+        let number = match &last {
+            Some(l) => self.number_of_last(l)?,
+            None => 0,
+        };
+        let line = line(&prev, entry)?;
         let mut out = Vec::with_capacity(line.len() + 2);
-        if !text.is_empty() && !text.ends_with(b"\n") {
+        if !ends_with_newline {
             // A line cut short by a crash stays (verify reports it); the new one starts afresh.
             out.push(b'\n');
         }
         out.extend_from_slice(&line);
         out.push(b'\n');
+        let f = &mut self.file;
         f.write_all(&out)?;
         f.sync_all()?;
         // Still under the lock: the head names the line just written, which follows the last
         // one (a line cut short keeps its number).
         let head = Head {
-            lines: last.map_or(0, |(n, _)| n) + 1,
+            lines: number + 1,
             last: sha256_hex(&line),
         };
-        let result = write_head(&self.state_dir, &head).or_else(|e| {
+        write_head(&self.state_dir, &head).or_else(|e| {
             // No descriptor for a temp file left: rewrite the head through the one opened
             // at the start (not atomic, but a torn head is reported by verify, never silent).
             tracing::debug!("atomic head write failed ({e}); writing in place");
@@ -311,9 +386,7 @@ impl Journal {
             self.head.set_len(0)?;
             self.head.write_all_at(&body, 0)?;
             self.head.sync_all()
-        });
-        let _ = self.file.unlock();
-        result
+        })
     }
 }
 
@@ -442,6 +515,51 @@ pub fn read(state_dir: &Path) -> std::io::Result<Vec<Entry>> {
         }
     }
     Ok(entries)
+}
+
+/// The latest `limit` entries that `keep` accepts, oldest first, read from the end of the file
+/// so that a long history costs what the lines shown cost. Lines that are not entries are
+/// skipped (`history verify` reports them).
+pub fn read_latest(
+    state_dir: &Path,
+    limit: usize,
+    keep: impl Fn(&Entry) -> bool,
+) -> std::io::Result<Vec<Entry>> {
+    let mut f = match std::fs::File::open(path(state_dir)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut pos = f.seek(SeekFrom::End(0))?;
+    let mut rest: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    while pos > 0 && out.len() < limit {
+        let step = TAIL_CHUNK.min(pos);
+        pos -= step;
+        let mut chunk = vec![0u8; step as usize];
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&rest);
+        // Before the first newline the line may have begun in an earlier chunk.
+        let split = match (pos, chunk.iter().position(|b| *b == b'\n')) {
+            (0, _) => 0,
+            (_, Some(i)) => i + 1,
+            (_, None) => chunk.len(),
+        };
+        for line in chunk[split..].split(|b| *b == b'\n').rev() {
+            if line.is_empty() || out.len() >= limit {
+                continue;
+            }
+            if let Ok(e) = serde_json::from_slice::<Entry>(line) {
+                if keep(&e) {
+                    out.push(e);
+                }
+            }
+        }
+        rest = chunk[..split].to_vec();
+    }
+    out.reverse();
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -588,6 +706,30 @@ mod tests {
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         assert!(text.len() < 3 * MAX_FIELD, "{}", text.len());
         assert!(!text.contains("pa55word"));
+    }
+
+    #[test]
+    fn the_latest_entries_are_read_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ids = Vec::new();
+        for i in 0..300 {
+            let mut e = entry(&format!("r{i}"));
+            // Lines longer than a read chunk cross chunk borders.
+            e.error = Some("x".repeat(if i % 7 == 0 { 3000 } else { 10 }));
+            e.env = if i % 2 == 0 { "dev" } else { "prod" }.into();
+            append(dir.path(), &e).unwrap();
+            ids.push(e.run_id);
+        }
+        let ids_of = |v: Vec<Entry>| v.into_iter().map(|e| e.run_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids_of(read_latest(dir.path(), 5, |_| true).unwrap()),
+            ids[295..]
+        );
+        let prod = ids_of(read_latest(dir.path(), 3, |e| e.env == "prod").unwrap());
+        assert_eq!(prod, ["r295", "r297", "r299"]);
+        assert_eq!(read_latest(dir.path(), 1000, |_| true).unwrap().len(), 300);
+        assert_eq!(ids_of(read(dir.path()).unwrap()), ids);
+        assert_eq!(verify(dir.path()).unwrap(), Ok(300));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - `proc`, `background`: spawning the programs plugins start; `confine`: the kernel
 //!   confinement (Landlock) every such program runs under; `text`: plugin text made safe.
 //! - `run`: the six steps, one file each; `backup_ops`: backups for step 3 and the `backups`
-//!   commands; `history`: the run log (hash-chained); `outcome`: the words runs and steps end
+//!   commands; `history`: the run log (hash-chained); `ledger`: the same log and the drift
+//!   checksums kept in the environment's database, for every machine; `outcome`: the words runs and steps end
 //!   with; `ui`: human output; `report`: `--output json`.
 //! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands.
 //!
@@ -29,7 +30,9 @@ pub(crate) mod config;
 pub mod confine;
 pub mod exit;
 pub(crate) mod history;
+pub(crate) mod history_cmd;
 pub mod interrupt;
+pub(crate) mod ledger;
 pub(crate) mod lint;
 pub(crate) mod lock;
 pub(crate) mod outcome;

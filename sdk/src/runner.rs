@@ -40,6 +40,22 @@
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated export shims
 pub mod world {
+    #[cfg(not(feature = "wit-v0-1"))]
+    wit_bindgen::generate!({
+        path: "../wit/since_v0.2.0",
+        world: "migration-runner",
+        runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
+        with: {
+            "platform:migrate/log@0.2.0": crate::bindings::platform::migrate::log,
+            "platform:migrate/config@0.2.0": crate::bindings::platform::migrate::config,
+            "platform:migrate/process@0.2.0": crate::bindings::platform::migrate::process,
+        },
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_runner_world",
+        default_bindings_module: "::platform_migrate_sdk::runner::world",
+    });
+    #[cfg(feature = "wit-v0-1")]
     wit_bindgen::generate!({
         path: "../wit/since_v0.1.0",
         world: "migration-runner",
@@ -59,6 +75,10 @@ pub mod world {
 pub use world::platform::migrate::runner_types::{
     AppPosition, CommandFailure, ConnectionInfo, FixtureFailure, FixtureLoaded, Migration,
     ModelChange, Operation, Plan, PlanStep, ResolvedTarget, RunnerError, Target,
+};
+#[cfg(not(feature = "wit-v0-1"))]
+pub use world::platform::migrate::runner_types::{
+    LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
 
@@ -126,6 +146,68 @@ pub trait Runner {
             "this runner has no database lock".into(),
         ))
     }
+
+    /// Read the ledger kept in `schema` of the database: whether it exists (and may be
+    /// created), the runs `query` asks for, the last `seq`, and the checksums when asked.
+    /// Store and return every field as it is: the host builds and checks them. Default: not
+    /// supported (the host then keeps history on the machine only).
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn ledger_read(
+        ctx: RunContext,
+        schema: String,
+        query: LedgerQuery,
+    ) -> Result<LedgerContents, RunnerError> {
+        let _ = (ctx, schema, query);
+        Err(RunnerError::Unsupported(
+            "this runner keeps no ledger in the database".into(),
+        ))
+    }
+
+    /// Append `entry` to the ledger in `schema` in one transaction, creating the schema and
+    /// tables when missing; [`RunnerError::LedgerConflict`] (writing nothing) when
+    /// `entry.run.seq` does not follow the last recorded one. Default: not supported.
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn ledger_append(
+        ctx: RunContext,
+        schema: String,
+        entry: LedgerEntry,
+    ) -> Result<(), RunnerError> {
+        let _ = (ctx, schema, entry);
+        Err(RunnerError::Unsupported(
+            "this runner keeps no ledger in the database".into(),
+        ))
+    }
+}
+
+/// The ledger exports of [`register_runner!`] (WIT 0.2.0 and later).
+#[doc(hidden)]
+#[cfg(not(feature = "wit-v0-1"))]
+#[macro_export]
+macro_rules! __runner_ledger_exports {
+    ($t:ty) => {
+        fn ledger_read(
+            ctx: $crate::runner::RunContext,
+            schema: String,
+            query: $crate::runner::LedgerQuery,
+        ) -> Result<$crate::runner::LedgerContents, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::ledger_read(ctx, schema, query)
+        }
+        fn ledger_append(
+            ctx: $crate::runner::RunContext,
+            schema: String,
+            entry: $crate::runner::LedgerEntry,
+        ) -> Result<(), $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::ledger_append(ctx, schema, entry)
+        }
+    };
+}
+
+/// WIT 0.1.0 has no ledger.
+#[doc(hidden)]
+#[cfg(feature = "wit-v0-1")]
+#[macro_export]
+macro_rules! __runner_ledger_exports {
+    ($t:ty) => {};
 }
 
 /// Export a [`Runner`] implementation as the plugin's component exports.
@@ -195,6 +277,7 @@ macro_rules! register_runner {
             ) -> Result<(), $crate::runner::RunnerError> {
                 <$t as $crate::runner::Runner>::lock_database(ctx, label)
             }
+            $crate::__runner_ledger_exports!($t);
         }
         $crate::runner::world::__export_runner_world!(__PlatformMigrateRunner);
     };

@@ -113,6 +113,10 @@ pub struct EnvConfig {
     pub lock_timeout_ms: u64,
     /// PostgreSQL `statement_timeout` of the runner's sessions, ms (0: none).
     pub statement_timeout_ms: u64,
+    /// Whether runs are recorded in the ledger in the database.
+    pub ledger: crate::ledger::Mode,
+    /// The schema the ledger lives in.
+    pub ledger_schema: String,
 }
 
 /// Default `lock-timeout-ms`: a migration waits at most this long for a table lock, so it
@@ -498,7 +502,26 @@ fn resolve_env(
         Some(a) => *a.get_ref(),
         None => name == "test",
     };
+    let ledger = match &e.ledger {
+        None => crate::ledger::Mode::Auto,
+        Some(m) => crate::ledger::Mode::parse(m.get_ref()).ok_or_else(|| {
+            src.err(
+                m.span(),
+                format!(
+                    "env.{name}.ledger must be \"auto\", \"on\" or \"off\", not {:?}",
+                    m.get_ref()
+                ),
+            )
+        })?,
+    };
+    let ledger_schema = match &e.ledger_schema {
+        None => crate::ledger::DEFAULT_SCHEMA.to_string(),
+        Some(s) => crate::ledger::check_schema(s.get_ref())
+            .map_err(|why| src.err(s.span(), format!("env.{name}.ledger-schema {why}")))?,
+    };
     Ok(EnvConfig {
+        ledger,
+        ledger_schema,
         allow_reset,
         fixtures: e.fixtures.clone(),
         refuse_drift: e.refuse_drift.unwrap_or(prod),

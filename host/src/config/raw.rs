@@ -184,4 +184,9 @@ pub struct RawEnv {
     pub lock_timeout_ms: Option<u64>,
     /// PostgreSQL `statement_timeout` for the runner's database sessions, in ms (0: none).
     pub statement_timeout_ms: Option<u64>,
+    /// The run ledger in the database: `auto` (default; where the runner reports PostgreSQL
+    /// and keeps a ledger), `on` (required: a run fails when it cannot be kept) or `off`.
+    pub ledger: Option<Spanned<String>>,
+    /// The schema the ledger lives in (default `platform_migrate`).
+    pub ledger_schema: Option<Spanned<String>>,
 }

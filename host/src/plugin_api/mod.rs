@@ -65,6 +65,20 @@ pub trait RunnerPlugin {
     ) -> Call<Vec<FixtureLoaded>, RunnerError>;
     fn pending_model_changes(&mut self, ctx: &RunContext) -> Call<Vec<ModelChange>, RunnerError>;
     fn lock_database(&mut self, ctx: &RunContext, label: &str) -> Call<(), RunnerError>;
+    /// The ledger in `schema`. Runners built against WIT 0.1.0 answer `Unsupported`.
+    fn ledger_read(
+        &mut self,
+        ctx: &RunContext,
+        schema: &str,
+        query: LedgerQuery,
+    ) -> Call<LedgerContents, RunnerError>;
+    /// Append one run to the ledger in `schema`, creating it when missing.
+    fn ledger_append(
+        &mut self,
+        ctx: &RunContext,
+        schema: &str,
+        entry: &LedgerEntry,
+    ) -> Call<(), RunnerError>;
 }
 
 /// A backup provider (`backup-provider` world).

@@ -144,7 +144,56 @@ pub enum RunnerError {
     Locked(String),
     Denied(String),
     Misconfigured(String),
+    /// The ledger changed under the call; nothing was written.
+    LedgerConflict(String),
     Other(String),
+}
+
+/// One run as the ledger in the database keeps it (`runner-types.ledger-run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRun {
+    pub seq: u64,
+    pub run_id: String,
+    /// The run's JSON record, linked to the row before by its `prev` field.
+    pub line: String,
+    /// sha256 of `line`, as the host computed it when writing.
+    pub sha256: String,
+}
+
+/// An applied migration's checksum in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerChecksum {
+    pub id: MigrationRef,
+    pub sha256: String,
+    pub run_id: String,
+}
+
+/// What to read from the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerQuery {
+    pub after_seq: u64,
+    pub limit: u32,
+    pub checksums: bool,
+}
+
+/// What the ledger holds (the part a query asked for).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerContents {
+    /// False until the first run that changes the database creates the ledger.
+    pub exists: bool,
+    /// Whether the database user may create it.
+    pub can_create: bool,
+    pub runs: Vec<LedgerRun>,
+    pub last_seq: u64,
+    pub checksums: Vec<LedgerChecksum>,
+}
+
+/// What one run adds to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub run: LedgerRun,
+    pub record_checksums: Vec<LedgerChecksum>,
+    pub forget_checksums: Vec<MigrationRef>,
 }
 
 /// A backup as its provider describes it.

@@ -63,6 +63,7 @@ impl Run<'_> {
             .list_migrations(&ctx)?
             .map_err(|e| self.runner_fail("list migrations", e))?;
         self.before = list;
+        self.open_ledger()?;
         self.find_drift();
         let applied = self.before.iter().filter(|m| m.applied).count();
         self.ui.detail(&format!(

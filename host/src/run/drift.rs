@@ -8,12 +8,25 @@ use crate::checksums;
 use crate::history::DriftRecord;
 use crate::plugin_api::Migration;
 
+/// The start of a checksum, as messages show it (a plugin's checksum may be any text).
+fn short(sum: &str) -> String {
+    crate::text::for_terminal(&sum.chars().take(12).collect::<String>())
+}
+
 impl Run<'_> {
     /// Compare the applied migrations' files with the recorded checksums.
     pub(super) fn find_drift(&mut self) {
-        let recorded = match checksums::load(&self.cfg.state_dir, &self.env.name) {
-            Ok(c) => c,
-            Err(e) => {
+        let recorded = match (
+            &self.ledger,
+            checksums::load(&self.cfg.state_dir, &self.env.name),
+        ) {
+            // One truth for every machine: the ledger's, once it exists.
+            (Some(l), _) if l.exists => checksums::Checksums {
+                version: 1,
+                migrations: l.checksums.clone(),
+            },
+            (_, Ok(c)) => c,
+            (_, Err(e)) => {
                 self.ui.detail(&format!(
                     "warning: cannot read {}: {e}; drift is not checked",
                     checksums::path(&self.cfg.state_dir, &self.env.name).display()
@@ -42,8 +55,8 @@ impl Run<'_> {
                 "DRIFT: {}.{} changed since it was applied (sha256 {} then, {} now)",
                 d.app,
                 d.name,
-                &d.recorded[..12],
-                &d.now[..12]
+                short(&d.recorded),
+                short(&d.now)
             ));
         }
     }
@@ -67,8 +80,28 @@ impl Run<'_> {
     }
 
     /// Record the checksums of what this run applied (and forget what it unapplied); with
-    /// --accept-drift, take the drifted files as they are now.
+    /// --accept-drift, take the drifted files as they are now. Here, and in the ledger at the
+    /// end of the run.
     pub(super) fn record_checksums(&mut self, after: &[Migration]) {
+        let mut changes = super::ledger::ChecksumChanges::default();
+        for a in &self.entry.applied {
+            let key = a.dotted();
+            if a.backwards {
+                changes.forget.push(key);
+            } else if let Some(sum) = after
+                .iter()
+                .find(|m| m.id.app == a.app && m.id.name == a.name)
+                .and_then(|m| m.checksum.clone())
+            {
+                changes.record.push((key, sum));
+            }
+        }
+        if self.req.accept_drift {
+            for d in &self.entry.drift {
+                changes.record.push((d.dotted(), d.now.clone()));
+            }
+        }
+        self.checksum_changes = changes.clone();
         let dir = &self.cfg.state_dir;
         let env = &self.env.name;
         let mut c = match checksums::load(dir, env) {
@@ -76,22 +109,11 @@ impl Run<'_> {
             Err(_) => return,
         };
         let before = c.clone();
-        for a in &self.entry.applied {
-            let key = a.dotted();
-            if a.backwards {
-                c.migrations.remove(&key);
-            } else if let Some(sum) = after
-                .iter()
-                .find(|m| m.id.app == a.app && m.id.name == a.name)
-                .and_then(|m| m.checksum.clone())
-            {
-                c.migrations.insert(key, sum);
-            }
+        for key in &changes.forget {
+            c.migrations.remove(key);
         }
-        if self.req.accept_drift {
-            for d in &self.entry.drift {
-                c.migrations.insert(d.dotted(), d.now.clone());
-            }
+        for (key, sum) in changes.record {
+            c.migrations.insert(key, sum);
         }
         if c != before {
             if let Err(e) = checksums::save(dir, env, &c) {

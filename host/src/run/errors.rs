@@ -85,6 +85,10 @@ impl Run<'_> {
             RunnerError::Misconfigured(m) => {
                 Fail::usage(format!("plugin '{plugin}' is misconfigured: {m}"))
             }
+            RunnerError::LedgerConflict(m) => Fail::failed(format!(
+                "{what} failed: the ledger of env {} changed meanwhile ({m}); nothing was written to it. Run `platform-migrate history verify --env {}`",
+                self.env.name, self.env.name
+            )),
             RunnerError::Other(m) => Fail::failed(format!("{what} failed: {m}")),
         }
     }

@@ -19,6 +19,14 @@ pub struct Script {
     pub backup_fails: Option<BackupError>,
     /// The runner's declared needs are refused by the opener with this message.
     pub deny_runner: Option<String>,
+    /// The vendor `check-connection` reports (`sqlite` when empty).
+    pub vendor: String,
+    /// The ledger in the fake database (`None`: not created yet); every run and checksum.
+    pub ledger: Option<LedgerContents>,
+    /// `ledger-append` fails with a conflict when set.
+    pub ledger_fails: bool,
+    /// The database user may not create the ledger when set.
+    pub ledger_no_create: bool,
     /// Calls made, in order (`"apply All"`, `"create"`, `"notify Succeeded"`, ...).
     pub calls: Vec<String>,
 }
@@ -108,7 +116,10 @@ impl RunnerPlugin for FakeRunner {
     fn check_connection(&mut self, _: &RunContext) -> Call<ConnectionInfo, RunnerError> {
         self.call("check-connection");
         Ok(Ok(ConnectionInfo {
-            vendor: "sqlite".into(),
+            vendor: match self.0.borrow().vendor.as_str() {
+                "" => "sqlite".into(),
+                v => v.into(),
+            },
             database: "memory".into(),
             framework: "Fake 1.0".into(),
         }))
@@ -175,6 +186,57 @@ impl RunnerPlugin for FakeRunner {
         Ok(Err(RunnerError::Unsupported(
             "no advisory locks here".into(),
         )))
+    }
+    fn ledger_read(
+        &mut self,
+        _: &RunContext,
+        _: &str,
+        q: LedgerQuery,
+    ) -> Call<LedgerContents, RunnerError> {
+        let s = self.0.borrow();
+        let Some(l) = s.ledger.as_ref() else {
+            return Ok(Ok(LedgerContents {
+                can_create: !s.ledger_no_create,
+                ..LedgerContents::default()
+            }));
+        };
+        Ok(Ok(LedgerContents {
+            exists: true,
+            can_create: true,
+            runs: l
+                .runs
+                .iter()
+                .filter(|r| r.seq > q.after_seq)
+                .take(q.limit as usize)
+                .cloned()
+                .collect(),
+            last_seq: l.runs.last().map_or(0, |r| r.seq),
+            checksums: if q.checksums {
+                l.checksums.clone()
+            } else {
+                vec![]
+            },
+        }))
+    }
+    fn ledger_append(&mut self, _: &RunContext, _: &str, e: &LedgerEntry) -> Call<(), RunnerError> {
+        self.call(format!("ledger-append {}", e.run.seq));
+        let mut s = self.0.borrow_mut();
+        if s.ledger_fails {
+            return Ok(Err(RunnerError::LedgerConflict(
+                "another run wrote first".into(),
+            )));
+        }
+        let l = s.ledger.get_or_insert_with(LedgerContents::default);
+        let last = l.runs.last().map_or(0, |r| r.seq);
+        if e.run.seq != last + 1 {
+            return Ok(Err(RunnerError::LedgerConflict(format!("last seq {last}"))));
+        }
+        l.runs.push(e.run.clone());
+        l.checksums.retain(|c| {
+            !e.forget_checksums.contains(&c.id) && !e.record_checksums.iter().any(|r| r.id == c.id)
+        });
+        l.checksums.extend(e.record_checksums.iter().cloned());
+        Ok(Ok(()))
     }
 }
 

@@ -12,6 +12,7 @@ mod execute;
 #[cfg(test)]
 mod fakes;
 mod fixtures;
+mod ledger;
 mod lint;
 mod notify;
 mod plan;
@@ -89,6 +90,10 @@ pub(crate) struct Run<'a> {
     pub step_sql: Option<Vec<Vec<String>>>,
     /// The environment's run lock, held from step 1 to the end of the run.
     pub lock: Option<crate::lock::EnvLock>,
+    /// The ledger in the database, as step 2 read it (`None`: history on this machine only).
+    pub ledger: Option<ledger::LedgerState>,
+    /// The checksum changes this run made (for the ledger).
+    pub checksum_changes: ledger::ChecksumChanges,
 }
 
 impl Run<'_> {
@@ -280,6 +285,8 @@ pub(crate) fn run_with(
         lock: None,
         vendor: String::new(),
         step_sql: None,
+        ledger: None,
+        checksum_changes: Default::default(),
     };
     ui.heading(&format!(
         "platform-migrate: {} in env {} (run {})",
@@ -348,8 +355,25 @@ pub(crate) fn run_with(
             }
         }
     }
+    // The ledger in the database is written while the run lock is still held.
+    let mut entry = std::mem::take(&mut run.entry);
+    if let Some(problem) = run.write_ledger(&mut entry) {
+        let message = format!(
+            "the run is recorded in this machine's history only: the ledger in env {}'s database was not written: {problem}",
+            env.name
+        );
+        ui.outcome(&format!("warning: {message}"));
+        entry.exit_code = Code::Failed as i32;
+        entry.error = Some(match entry.error.take() {
+            Some(e) => format!("{e}; {message}"),
+            None => message.clone(),
+        });
+        verdict = Err(Exit::failed(match verdict {
+            Ok(_) => message,
+            Err(x) => format!("{}; and {message}", x.message),
+        }));
+    }
     // The plugins are done: let go of everything they held before writing the record.
-    let entry = std::mem::take(&mut run.entry);
     drop(run);
     if let Err(e) = journal.append(&entry) {
         let message = format!(

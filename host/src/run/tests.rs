@@ -180,3 +180,147 @@ fn a_plugin_whose_needs_are_not_granted_is_exit_4_and_recorded() {
     assert_eq!(h[0].exit_code, 4);
     assert_eq!(h[0].steps[0].status, crate::history::StepStatus::Failed);
 }
+
+/// The fake database reports PostgreSQL, so the env keeps its ledger there (`ledger = auto`).
+fn on_postgres(s: &Setup) {
+    s.script.borrow_mut().vendor = "postgresql".into();
+}
+
+fn ledger_runs(s: &Setup) -> Vec<crate::plugin_api::LedgerRun> {
+    s.script
+        .borrow()
+        .ledger
+        .as_ref()
+        .map(|l| l.runs.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn runs_that_change_the_database_are_chained_into_its_ledger() {
+    let s = setup(false);
+    on_postgres(&s);
+    // --show reads but never writes, and does not create the ledger.
+    assert_eq!(s.run(&["--env", "dev", "--show"]).unwrap(), Code::Success);
+    assert!(s.script.borrow().ledger.is_none());
+    // A run with nothing to do does not create it either.
+    s.script
+        .borrow_mut()
+        .migrations
+        .iter_mut()
+        .for_each(|m| m.applied = true);
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    assert!(s.script.borrow().ledger.is_none());
+    // The first run that changes the database creates it, with its checksums.
+    s.script.borrow_mut().migrations[1].applied = false;
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    let runs = ledger_runs(&s);
+    assert_eq!(runs.len(), 1);
+    let sums = s.script.borrow().ledger.clone().unwrap().checksums;
+    assert_eq!(sums.len(), 1, "{sums:?}");
+    assert_eq!(sums[0].id.to_string(), "orders.0001_initial");
+    // From then on every run that could change it is recorded, linked to the one before.
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    let runs = ledger_runs(&s);
+    assert_eq!(runs.len(), 2);
+    let mut v = crate::ledger::Verifier::default();
+    for r in &runs {
+        v.feed(r).unwrap();
+    }
+    // The local history says where each run is in the ledger.
+    let h = s.history();
+    let marks: Vec<u64> = h
+        .iter()
+        .filter_map(|e| e.ledger.as_ref().map(|m| m.seq))
+        .collect();
+    assert_eq!(marks, [1, 2]);
+    assert_eq!(
+        h.last().unwrap().ledger.as_ref().unwrap().sha256,
+        runs[1].sha256
+    );
+}
+
+#[test]
+fn drift_is_found_from_the_ledger_on_a_machine_that_never_ran() {
+    let s = setup(false);
+    on_postgres(&s);
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    // Another machine: a fresh state directory, the same database.
+    std::fs::remove_dir_all(&s.cfg.state_dir).unwrap();
+    s.script.borrow_mut().migrations[0].checksum = Some("edited".into());
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    let h = s.history();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].drift.len(), 1, "{:?}", h[0]);
+    assert_eq!(h[0].drift[0].dotted(), "users.0001_initial");
+}
+
+#[test]
+fn a_ledger_that_cannot_be_written_fails_the_run_and_says_so() {
+    let s = setup(false);
+    on_postgres(&s);
+    s.script.borrow_mut().ledger_fails = true;
+    let e = s.run(&["--env", "dev"]).unwrap_err();
+    assert_eq!(e.code, Code::Failed);
+    assert!(
+        e.message.contains("this machine's history only") && e.message.contains("ledger"),
+        "{}",
+        e.message
+    );
+    // The database did change, and the local record says both.
+    assert!(s.script.borrow().migrations.iter().all(|m| m.applied));
+    let h = s.history();
+    assert_eq!(h[0].applied.len(), 2);
+    assert!(h[0].ledger.is_none());
+    assert_eq!(h[0].exit_code, Code::Failed as i32);
+    assert!(
+        h[0].error.as_deref().unwrap().contains("ledger"),
+        "{:?}",
+        h[0].error
+    );
+}
+
+#[test]
+fn ledger_on_refuses_a_database_that_cannot_keep_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[plugins.runner]
+path = "runner.wasm"
+[env.dev]
+runner = "runner"
+ledger = "on"
+"#;
+    let cfg = Config::parse(
+        text,
+        "platform-migrate.toml",
+        dir.path().join("platform-migrate.toml"),
+        dir.path().to_path_buf(),
+    )
+    .unwrap();
+    let s = Setup {
+        dir,
+        cfg,
+        script: Rc::new(RefCell::new(Script {
+            migrations: vec![migration("users", "0001_initial")],
+            ..Script::default()
+        })),
+    };
+    let e = s.run(&["--env", "dev"]).unwrap_err();
+    assert_eq!(e.code, Code::Usage);
+    assert!(
+        e.message.contains("ledger needs PostgreSQL"),
+        "{}",
+        e.message
+    );
+    assert!(!s.script.borrow().migrations[0].applied);
+}
+
+#[test]
+fn a_user_who_may_not_create_the_ledger_is_told_before_anything_changes() {
+    let s = setup(false);
+    on_postgres(&s);
+    s.script.borrow_mut().ledger_no_create = true;
+    // auto: the run goes on with the history on this machine.
+    assert_eq!(s.run(&["--env", "dev"]).unwrap(), Code::Success);
+    assert!(s.script.borrow().ledger.is_none());
+    assert!(s.history()[0].ledger.is_none());
+}

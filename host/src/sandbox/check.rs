@@ -52,10 +52,14 @@ impl Sandbox {
                 plugin: name.to_string(),
                 message: format!("{e:#}"),
             })?;
-        let typed = match world {
-            World::Runner => bindings::runner::MigrationRunnerPre::new(pre).map(drop),
-            World::Backup => bindings::backup::BackupProviderPre::new(pre).map(drop),
-            World::Notifier => bindings::notifier::NotifierPre::new(pre).map(drop),
+        use bindings::{v0_1, v0_2};
+        let typed = match (world, wit_version.as_str()) {
+            (World::Runner, "0.1.0") => v0_1::runner::MigrationRunnerPre::new(pre).map(drop),
+            (World::Backup, "0.1.0") => v0_1::backup::BackupProviderPre::new(pre).map(drop),
+            (World::Notifier, "0.1.0") => v0_1::notifier::NotifierPre::new(pre).map(drop),
+            (World::Runner, _) => v0_2::runner::MigrationRunnerPre::new(pre).map(drop),
+            (World::Backup, _) => v0_2::backup::BackupProviderPre::new(pre).map(drop),
+            (World::Notifier, _) => v0_2::notifier::NotifierPre::new(pre).map(drop),
         };
         typed.map_err(|e| PluginError::WrongWorld {
             plugin: name.to_string(),

@@ -1,13 +1,8 @@
-//! WIT `platform:migrate@0.1.0` bindings to and from the host's own model
-//! (`crate::plugin_api::types`). When a new WIT version is supported, its bindings get a
-//! module like this one and the rest of the host stays as it is.
-
-use super::bindings::{backup, notifier, runner};
-use crate::plugin_api as api;
-
-use backup::platform::migrate::backup_types as bt;
-use notifier::platform::migrate::notifier_types as nt;
-use runner::platform::migrate::runner_types as rt;
+//! The WIT bindings of every supported version to and from the host's own model
+//! (`crate::plugin_api::types`), one module per version. The worlds' records are the same in
+//! every version so far, so one macro writes each version's conversions; what a version adds
+//! (0.2.0: the runner's ledger) is converted beside it. The rest of the host never sees WIT
+//! types.
 
 /// `RunContext` and `MigrationRef` exist once per world's bindings.
 macro_rules! shared_types {
@@ -61,230 +56,332 @@ macro_rules! shared_types {
         }
     };
 }
-shared_types!(runner);
-shared_types!(backup);
-shared_types!(notifier);
 
-impl From<rt::Migration> for api::Migration {
-    fn from(m: rt::Migration) -> Self {
-        api::Migration {
-            id: m.id.into(),
-            applied: m.applied,
-            dependencies: m.dependencies.into_iter().map(Into::into).collect(),
-            operations: m
-                .operations
-                .into_iter()
-                .map(|o| api::Operation {
-                    description: o.description,
-                    reversible: o.reversible,
-                })
-                .collect(),
-            checksum: m.checksum,
+/// The conversions of one version's bindings; `$extra` are the match arms of runner errors the
+/// version adds.
+macro_rules! conversions {
+    ($version:ident { $($extra:tt)* }) => {
+        pub(super) mod $version {
+            use super::super::bindings::$version::{backup, notifier, runner};
+            use crate::plugin_api as api;
+
+            use backup::platform::migrate::backup_types as bt;
+            use notifier::platform::migrate::notifier_types as nt;
+            use runner::platform::migrate::runner_types as rt;
+        shared_types!(runner);
+        shared_types!(backup);
+        shared_types!(notifier);
+
+        impl From<rt::Migration> for api::Migration {
+            fn from(m: rt::Migration) -> Self {
+                api::Migration {
+                    id: m.id.into(),
+                    applied: m.applied,
+                    dependencies: m.dependencies.into_iter().map(Into::into).collect(),
+                    operations: m
+                        .operations
+                        .into_iter()
+                        .map(|o| api::Operation {
+                            description: o.description,
+                            reversible: o.reversible,
+                        })
+                        .collect(),
+                    checksum: m.checksum,
+                }
+            }
         }
-    }
+
+        impl From<rt::ConnectionInfo> for api::ConnectionInfo {
+            fn from(c: rt::ConnectionInfo) -> Self {
+                api::ConnectionInfo {
+                    vendor: c.vendor,
+                    database: c.database,
+                    framework: c.framework,
+                }
+            }
+        }
+
+        impl From<&api::Target> for rt::Target {
+            fn from(t: &api::Target) -> Self {
+                match t {
+                    api::Target::All => rt::Target::All,
+                    api::Target::App(a) => rt::Target::App(a.clone()),
+                    api::Target::Migration(m) => rt::Target::Migration(m.into()),
+                    api::Target::Rollback(a) => rt::Target::Rollback(a.clone()),
+                }
+            }
+        }
+
+        impl From<&api::ResolvedTarget> for rt::ResolvedTarget {
+            fn from(t: &api::ResolvedTarget) -> Self {
+                match t {
+                    api::ResolvedTarget::All => rt::ResolvedTarget::All,
+                    api::ResolvedTarget::App(a) => rt::ResolvedTarget::App(a.clone()),
+                    api::ResolvedTarget::Position(p) => rt::ResolvedTarget::Position(rt::AppPosition {
+                        app: p.app.clone(),
+                        migration: p.migration.clone(),
+                    }),
+                }
+            }
+        }
+
+        impl From<rt::ResolvedTarget> for api::ResolvedTarget {
+            fn from(t: rt::ResolvedTarget) -> Self {
+                match t {
+                    rt::ResolvedTarget::All => api::ResolvedTarget::All,
+                    rt::ResolvedTarget::App(a) => api::ResolvedTarget::App(a),
+                    rt::ResolvedTarget::Position(p) => api::ResolvedTarget::Position(api::AppPosition {
+                        app: p.app,
+                        migration: p.migration,
+                    }),
+                }
+            }
+        }
+
+        impl From<&api::PlanStep> for rt::PlanStep {
+            fn from(s: &api::PlanStep) -> Self {
+                rt::PlanStep {
+                    id: (&s.id).into(),
+                    backwards: s.backwards,
+                    operations: s.operations.clone(),
+                    irreversible: s.irreversible,
+                }
+            }
+        }
+
+        impl From<rt::PlanStep> for api::PlanStep {
+            fn from(s: rt::PlanStep) -> Self {
+                api::PlanStep {
+                    id: s.id.into(),
+                    backwards: s.backwards,
+                    operations: s.operations,
+                    irreversible: s.irreversible,
+                }
+            }
+        }
+
+        impl From<rt::Plan> for api::Plan {
+            fn from(p: rt::Plan) -> Self {
+                api::Plan {
+                    resolved: p.resolved.into(),
+                    steps: p.steps.into_iter().map(Into::into).collect(),
+                }
+            }
+        }
+
+        impl From<rt::FixtureLoaded> for api::FixtureLoaded {
+            fn from(f: rt::FixtureLoaded) -> Self {
+                api::FixtureLoaded {
+                    fixture: f.fixture,
+                    objects: f.objects,
+                }
+            }
+        }
+
+        impl From<rt::ModelChange> for api::ModelChange {
+            fn from(c: rt::ModelChange) -> Self {
+                api::ModelChange {
+                    app: c.app,
+                    changes: c.changes,
+                }
+            }
+        }
+
+        impl From<rt::RunnerError> for api::RunnerError {
+            fn from(e: rt::RunnerError) -> Self {
+                use api::RunnerError as A;
+                use rt::RunnerError as R;
+                match e {
+                    R::Connection(m) => A::Connection(m),
+                    R::UnknownApp(m) => A::UnknownApp(m),
+                    R::UnknownMigration(m) => A::UnknownMigration(m.into()),
+                    R::Ambiguous(m) => A::Ambiguous(m),
+                    R::NothingToRollBack(m) => A::NothingToRollBack(m),
+                    R::CommandFailed(f) => A::CommandFailed(api::CommandFailure {
+                        command: f.command,
+                        exit_code: f.exit_code,
+                        output_tail: f.output_tail,
+                    }),
+                    R::FixtureFailed(f) => A::FixtureFailed(api::FixtureFailure {
+                        fixture: f.fixture,
+                        message: f.message,
+                    }),
+                    R::Unsupported(m) => A::Unsupported(m),
+                    R::Locked(m) => A::Locked(m),
+                    R::Denied(m) => A::Denied(m),
+                    R::Misconfigured(m) => A::Misconfigured(m),
+                    $($extra)*
+                    R::Other(m) => A::Other(m),
+                }
+            }
+        }
+
+        impl From<bt::BackupInfo> for api::BackupInfo {
+            fn from(b: bt::BackupInfo) -> Self {
+                api::BackupInfo {
+                    id: b.id,
+                    file: b.file,
+                    size: b.size,
+                    created: b.created,
+                }
+            }
+        }
+
+        impl From<&api::BackupInfo> for bt::BackupInfo {
+            fn from(b: &api::BackupInfo) -> Self {
+                bt::BackupInfo {
+                    id: b.id.clone(),
+                    file: b.file.clone(),
+                    size: b.size,
+                    created: b.created.clone(),
+                }
+            }
+        }
+
+        impl From<bt::BackupError> for api::BackupError {
+            fn from(e: bt::BackupError) -> Self {
+                use api::BackupError as A;
+                use bt::BackupError as B;
+                match e {
+                    B::SourceMissing(m) => A::SourceMissing(m),
+                    B::AlreadyExists(m) => A::AlreadyExists(m),
+                    B::Invalid(m) => A::Invalid(m),
+                    B::CommandFailed(m) => A::CommandFailed(m),
+                    B::Denied(m) => A::Denied(m),
+                    B::Misconfigured(m) => A::Misconfigured(m),
+                    B::Other(m) => A::Other(m),
+                }
+            }
+        }
+
+        impl From<&api::RunEvent> for nt::RunEvent {
+            fn from(e: &api::RunEvent) -> Self {
+                nt::RunEvent {
+                    env: e.env.clone(),
+                    run_id: e.run_id.clone(),
+                    action: e.action.clone(),
+                    outcome: match e.outcome {
+                        api::EventOutcome::Succeeded => nt::Outcome::Succeeded,
+                        api::EventOutcome::Failed => nt::Outcome::Failed,
+                        api::EventOutcome::Refused => nt::Outcome::Refused,
+                        api::EventOutcome::Interrupted => nt::Outcome::Interrupted,
+                    },
+                    applied: e
+                        .applied
+                        .iter()
+                        .map(|a| nt::AppliedMigration {
+                            id: (&a.id).into(),
+                            backwards: a.backwards,
+                        })
+                        .collect(),
+                    backup_id: e.backup_id.clone(),
+                    backup_size: e.backup_size,
+                    duration_ms: e.duration_ms,
+                    host: e.host.clone(),
+                    error_summary: e.error_summary.clone(),
+                    findings: e.findings.clone(),
+                }
+            }
+        }
+
+        impl From<nt::NotifyError> for api::NotifyError {
+            fn from(e: nt::NotifyError) -> Self {
+                use api::NotifyError as A;
+                use nt::NotifyError as N;
+                match e {
+                    N::Denied(m) => A::Denied(m),
+                    N::Rejected(m) => A::Rejected(m),
+                    N::Unavailable(m) => A::Unavailable(m),
+                    N::Misconfigured(m) => A::Misconfigured(m),
+                }
+            }
+        }
+
+        }
+    };
 }
 
-impl From<rt::ConnectionInfo> for api::ConnectionInfo {
-    fn from(c: rt::ConnectionInfo) -> Self {
-        api::ConnectionInfo {
-            vendor: c.vendor,
-            database: c.database,
-            framework: c.framework,
+conversions!(v0_1 {});
+conversions!(v0_2 {
+    R::LedgerConflict(m) => A::LedgerConflict(m),
+});
+
+/// The runner's ledger, new in 0.2.0.
+mod ledger_v0_2 {
+    use super::super::bindings::v0_2::runner::platform::migrate::runner_types as rt;
+    use crate::plugin_api as api;
+
+    impl From<&api::LedgerRun> for rt::LedgerRun {
+        fn from(r: &api::LedgerRun) -> Self {
+            rt::LedgerRun {
+                seq: r.seq,
+                run_id: r.run_id.clone(),
+                line: r.line.clone(),
+                sha256: r.sha256.clone(),
+            }
         }
     }
-}
 
-impl From<&api::Target> for rt::Target {
-    fn from(t: &api::Target) -> Self {
-        match t {
-            api::Target::All => rt::Target::All,
-            api::Target::App(a) => rt::Target::App(a.clone()),
-            api::Target::Migration(m) => rt::Target::Migration(m.into()),
-            api::Target::Rollback(a) => rt::Target::Rollback(a.clone()),
+    impl From<rt::LedgerRun> for api::LedgerRun {
+        fn from(r: rt::LedgerRun) -> Self {
+            api::LedgerRun {
+                seq: r.seq,
+                run_id: r.run_id,
+                line: r.line,
+                sha256: r.sha256,
+            }
         }
     }
-}
 
-impl From<&api::ResolvedTarget> for rt::ResolvedTarget {
-    fn from(t: &api::ResolvedTarget) -> Self {
-        match t {
-            api::ResolvedTarget::All => rt::ResolvedTarget::All,
-            api::ResolvedTarget::App(a) => rt::ResolvedTarget::App(a.clone()),
-            api::ResolvedTarget::Position(p) => rt::ResolvedTarget::Position(rt::AppPosition {
-                app: p.app.clone(),
-                migration: p.migration.clone(),
-            }),
+    impl From<&api::LedgerChecksum> for rt::LedgerChecksum {
+        fn from(c: &api::LedgerChecksum) -> Self {
+            rt::LedgerChecksum {
+                id: (&c.id).into(),
+                sha256: c.sha256.clone(),
+                run_id: c.run_id.clone(),
+            }
         }
     }
-}
 
-impl From<rt::ResolvedTarget> for api::ResolvedTarget {
-    fn from(t: rt::ResolvedTarget) -> Self {
-        match t {
-            rt::ResolvedTarget::All => api::ResolvedTarget::All,
-            rt::ResolvedTarget::App(a) => api::ResolvedTarget::App(a),
-            rt::ResolvedTarget::Position(p) => api::ResolvedTarget::Position(api::AppPosition {
-                app: p.app,
-                migration: p.migration,
-            }),
+    impl From<rt::LedgerChecksum> for api::LedgerChecksum {
+        fn from(c: rt::LedgerChecksum) -> Self {
+            api::LedgerChecksum {
+                id: c.id.into(),
+                sha256: c.sha256,
+                run_id: c.run_id,
+            }
         }
     }
-}
 
-impl From<&api::PlanStep> for rt::PlanStep {
-    fn from(s: &api::PlanStep) -> Self {
-        rt::PlanStep {
-            id: (&s.id).into(),
-            backwards: s.backwards,
-            operations: s.operations.clone(),
-            irreversible: s.irreversible,
+    impl From<api::LedgerQuery> for rt::LedgerQuery {
+        fn from(q: api::LedgerQuery) -> Self {
+            rt::LedgerQuery {
+                after_seq: q.after_seq,
+                limit: q.limit,
+                checksums: q.checksums,
+            }
         }
     }
-}
 
-impl From<rt::PlanStep> for api::PlanStep {
-    fn from(s: rt::PlanStep) -> Self {
-        api::PlanStep {
-            id: s.id.into(),
-            backwards: s.backwards,
-            operations: s.operations,
-            irreversible: s.irreversible,
+    impl From<rt::LedgerContents> for api::LedgerContents {
+        fn from(c: rt::LedgerContents) -> Self {
+            api::LedgerContents {
+                exists: c.exists,
+                can_create: c.can_create,
+                runs: c.runs.into_iter().map(Into::into).collect(),
+                last_seq: c.last_seq,
+                checksums: c.checksums.into_iter().map(Into::into).collect(),
+            }
         }
     }
-}
 
-impl From<rt::Plan> for api::Plan {
-    fn from(p: rt::Plan) -> Self {
-        api::Plan {
-            resolved: p.resolved.into(),
-            steps: p.steps.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-impl From<rt::FixtureLoaded> for api::FixtureLoaded {
-    fn from(f: rt::FixtureLoaded) -> Self {
-        api::FixtureLoaded {
-            fixture: f.fixture,
-            objects: f.objects,
-        }
-    }
-}
-
-impl From<rt::ModelChange> for api::ModelChange {
-    fn from(c: rt::ModelChange) -> Self {
-        api::ModelChange {
-            app: c.app,
-            changes: c.changes,
-        }
-    }
-}
-
-impl From<rt::RunnerError> for api::RunnerError {
-    fn from(e: rt::RunnerError) -> Self {
-        use api::RunnerError as A;
-        use rt::RunnerError as R;
-        match e {
-            R::Connection(m) => A::Connection(m),
-            R::UnknownApp(m) => A::UnknownApp(m),
-            R::UnknownMigration(m) => A::UnknownMigration(m.into()),
-            R::Ambiguous(m) => A::Ambiguous(m),
-            R::NothingToRollBack(m) => A::NothingToRollBack(m),
-            R::CommandFailed(f) => A::CommandFailed(api::CommandFailure {
-                command: f.command,
-                exit_code: f.exit_code,
-                output_tail: f.output_tail,
-            }),
-            R::FixtureFailed(f) => A::FixtureFailed(api::FixtureFailure {
-                fixture: f.fixture,
-                message: f.message,
-            }),
-            R::Unsupported(m) => A::Unsupported(m),
-            R::Locked(m) => A::Locked(m),
-            R::Denied(m) => A::Denied(m),
-            R::Misconfigured(m) => A::Misconfigured(m),
-            R::Other(m) => A::Other(m),
-        }
-    }
-}
-
-impl From<bt::BackupInfo> for api::BackupInfo {
-    fn from(b: bt::BackupInfo) -> Self {
-        api::BackupInfo {
-            id: b.id,
-            file: b.file,
-            size: b.size,
-            created: b.created,
-        }
-    }
-}
-
-impl From<&api::BackupInfo> for bt::BackupInfo {
-    fn from(b: &api::BackupInfo) -> Self {
-        bt::BackupInfo {
-            id: b.id.clone(),
-            file: b.file.clone(),
-            size: b.size,
-            created: b.created.clone(),
-        }
-    }
-}
-
-impl From<bt::BackupError> for api::BackupError {
-    fn from(e: bt::BackupError) -> Self {
-        use api::BackupError as A;
-        use bt::BackupError as B;
-        match e {
-            B::SourceMissing(m) => A::SourceMissing(m),
-            B::AlreadyExists(m) => A::AlreadyExists(m),
-            B::Invalid(m) => A::Invalid(m),
-            B::CommandFailed(m) => A::CommandFailed(m),
-            B::Denied(m) => A::Denied(m),
-            B::Misconfigured(m) => A::Misconfigured(m),
-            B::Other(m) => A::Other(m),
-        }
-    }
-}
-
-impl From<&api::RunEvent> for nt::RunEvent {
-    fn from(e: &api::RunEvent) -> Self {
-        nt::RunEvent {
-            env: e.env.clone(),
-            run_id: e.run_id.clone(),
-            action: e.action.clone(),
-            outcome: match e.outcome {
-                api::EventOutcome::Succeeded => nt::Outcome::Succeeded,
-                api::EventOutcome::Failed => nt::Outcome::Failed,
-                api::EventOutcome::Refused => nt::Outcome::Refused,
-                api::EventOutcome::Interrupted => nt::Outcome::Interrupted,
-            },
-            applied: e
-                .applied
-                .iter()
-                .map(|a| nt::AppliedMigration {
-                    id: (&a.id).into(),
-                    backwards: a.backwards,
-                })
-                .collect(),
-            backup_id: e.backup_id.clone(),
-            backup_size: e.backup_size,
-            duration_ms: e.duration_ms,
-            host: e.host.clone(),
-            error_summary: e.error_summary.clone(),
-            findings: e.findings.clone(),
-        }
-    }
-}
-
-impl From<nt::NotifyError> for api::NotifyError {
-    fn from(e: nt::NotifyError) -> Self {
-        use api::NotifyError as A;
-        use nt::NotifyError as N;
-        match e {
-            N::Denied(m) => A::Denied(m),
-            N::Rejected(m) => A::Rejected(m),
-            N::Unavailable(m) => A::Unavailable(m),
-            N::Misconfigured(m) => A::Misconfigured(m),
+    impl From<&api::LedgerEntry> for rt::LedgerEntry {
+        fn from(e: &api::LedgerEntry) -> Self {
+            rt::LedgerEntry {
+                run: (&e.run).into(),
+                record_checksums: e.record_checksums.iter().map(Into::into).collect(),
+                forget_checksums: e.forget_checksums.iter().map(Into::into).collect(),
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod host_config;
 mod host_http;
 mod host_log;
 mod host_process;
+mod host_v0_1;
 mod limits;
 mod naps;
 mod open;
@@ -172,10 +173,19 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         naps::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        use bindings::platform::migrate::{config as cfg, log, process};
-        log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        // Every supported version's host imports, side by side (0.1.0's delegate to 0.2.0's).
+        {
+            use bindings::v0_1::platform::migrate::{config as cfg, log, process};
+            log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+            cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+            process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        }
+        {
+            use bindings::v0_2::platform::migrate::{config as cfg, log, process};
+            log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+            cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+            process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        }
         let cache = cache::Cache::new(&engine, cache::default_dir());
         Ok(Sandbox {
             engine,

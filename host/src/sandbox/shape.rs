@@ -55,6 +55,14 @@ impl World {
         }
     }
 
+    /// Functions the world exports since a WIT version after 0.1.0: `(version prefix, names)`.
+    pub fn added(self) -> &'static [(&'static str, &'static [&'static str])] {
+        match self {
+            World::Runner => &[("0.2.", &["ledger-read", "ledger-append"])],
+            World::Backup | World::Notifier => &[],
+        }
+    }
+
     /// The export that only this world has.
     fn marker(self) -> &'static str {
         match self {
@@ -101,9 +109,16 @@ impl Shape {
                 exports: self.exports.clone(),
             }),
             [world] => {
+                let versions = self.wit_versions();
+                let added = world
+                    .added()
+                    .iter()
+                    .filter(|(since, _)| versions.iter().any(|v| v.starts_with(since)))
+                    .flat_map(|(_, names)| names.iter());
                 let missing: Vec<String> = world
                     .exports()
                     .iter()
+                    .chain(added)
                     .filter(|n| !has(n))
                     .map(|n| n.to_string())
                     .collect();

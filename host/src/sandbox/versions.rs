@@ -16,17 +16,23 @@ pub const PACKAGE: &str = "platform:migrate";
 
 /// Every WIT package version this host has bindings for, oldest first. Adding a version means
 /// adding `wit/since_vX.Y.Z` and its bindings; removing one is a breaking change of the host.
-pub const SUPPORTED: &[&str] = &["0.1.0"];
+pub const SUPPORTED: &[&str] = &["0.1.0", "0.2.0"];
 
 /// sha256 of each published version's WIT files (name, NUL, contents, NUL, in name order).
 /// Published versions are frozen: a test fails when `wit/since_vX.Y.Z` changes, because
 /// components built against it would no longer match what the host links. Change the contract
 /// by adding a new version next to it (PLUGINS.md, "Versions").
 #[cfg(test)]
-pub const FROZEN: &[(&str, &str)] = &[(
-    "0.1.0",
-    "de5e42bbf3f152e3252a65a639c06b14e9767fa95f2afa7035a8922b9c7a15a8",
-)];
+pub const FROZEN: &[(&str, &str)] = &[
+    (
+        "0.1.0",
+        "de5e42bbf3f152e3252a65a639c06b14e9767fa95f2afa7035a8922b9c7a15a8",
+    ),
+    (
+        "0.2.0",
+        "10d8cdd554ecc0ae87e1aabb27d7c1c20dee23224592a9776bee6cbc90693b83",
+    ),
+];
 
 /// Why a plugin's WIT version cannot be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +49,7 @@ fn supported_list() -> String {
     SUPPORTED.join(", ")
 }
 
-/// The SDK release line that builds components for the newest supported version (`0.1`).
+/// The SDK release line that builds components for the newest supported version (`0.2`).
 fn sdk_line() -> String {
     let newest = SUPPORTED.last().copied().unwrap_or("0.1.0");
     match Version::parse(newest) {
@@ -176,7 +182,7 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("platform:migrate@0.9.0"), "{text}");
         assert!(text.contains("platform:migrate@0.1.0"), "{text}");
-        assert!(text.contains("platform-migrate-sdk 0.1"), "{text}");
+        assert!(text.contains("platform-migrate-sdk 0.2"), "{text}");
         assert_eq!(resolve([]).unwrap_err(), VersionError::Missing);
         assert!(matches!(
             resolve(["0.1.0", "0.2.0"]),

@@ -1,7 +1,7 @@
 //! Typed handles on the three plugin worlds. Every call drains the plugin's own output into the
 //! log and turns a trap into a `PluginError` naming the plugin and the call.
 
-use super::bindings::{backup, notifier, runner};
+use super::bindings::{v0_1, v0_2};
 use super::{Loaded, PluginError, PluginState, Sandbox};
 use crate::plugin_api::{self as api, Call, Info};
 use wasmtime::Store;
@@ -60,13 +60,19 @@ pub(super) trait Handle: Sized {
     fn describe(&mut self) -> Result<Info, PluginError>;
 }
 
+/// A plugin's bindings, in the WIT version it was built against.
+pub(super) enum Versioned<A, B> {
+    V0_1(A),
+    V0_2(B),
+}
+
 macro_rules! world_handle {
     ($name:ident, $module:ident, $bindings:ident, $pre:ident, $world:expr) => {
         /// A loaded plugin of this world.
         pub struct $name {
             pub name: String,
             pub store: Store<PluginState>,
-            bindings: $module::$bindings,
+            bindings: Versioned<v0_1::$module::$bindings, v0_2::$module::$bindings>,
         }
 
         impl Handle for $name {
@@ -78,16 +84,23 @@ macro_rules! world_handle {
                     sha256,
                     mut store,
                 } = loaded;
-                sandbox.conforms(&name, &path, &component, Some($world))?;
-                let bindings = sandbox
-                    .instance_pre(&sha256, &component)
-                    .and_then($module::$pre::new)
-                    .and_then(|pre| pre.instantiate(&mut store))
-                    .map_err(|e| PluginError::WrongWorld {
-                        plugin: name.clone(),
-                        world: $world.wit_name(),
-                        message: format!("{e:#}"),
-                    })?;
+                let (_, _, version) = sandbox.conforms(&name, &path, &component, Some($world))?;
+                let pre = sandbox.instance_pre(&sha256, &component);
+                let bindings = match version.as_str() {
+                    "0.1.0" => pre
+                        .and_then(v0_1::$module::$pre::new)
+                        .and_then(|pre| pre.instantiate(&mut store))
+                        .map(Versioned::V0_1),
+                    _ => pre
+                        .and_then(v0_2::$module::$pre::new)
+                        .and_then(|pre| pre.instantiate(&mut store))
+                        .map(Versioned::V0_2),
+                }
+                .map_err(|e| PluginError::WrongWorld {
+                    plugin: name.clone(),
+                    world: $world.wit_name(),
+                    message: format!("{e:#}"),
+                })?;
                 Ok($name {
                     name,
                     store,
@@ -97,8 +110,11 @@ macro_rules! world_handle {
 
             fn describe(&mut self) -> Result<Info, PluginError> {
                 super::limits::arm(&mut self.store);
-                let r = self.bindings.call_describe(&mut self.store);
-                finish(&mut self.store, &self.name, "describe", r).map(Info::from)
+                let r = match &self.bindings {
+                    Versioned::V0_1(b) => b.call_describe(&mut self.store).map(Info::from),
+                    Versioned::V0_2(b) => b.call_describe(&mut self.store).map(Info::from),
+                };
+                finish(&mut self.store, &self.name, "describe", r)
             }
         }
 
@@ -139,16 +155,23 @@ world_handle!(
     super::World::Notifier
 );
 
-/// Arm the call's deadline, make the call, and map both layers of its result to the host's
-/// types.
+/// Arm the call's deadline, make the call in the plugin's WIT version, and map both layers of
+/// its result to the host's types.
 macro_rules! call {
     ($self:ident, $name:literal, $call:ident ( $($arg:expr),* )) => {
         call!($self, $name, $call($($arg),*) => Into::into)
     };
     ($self:ident, $name:literal, $call:ident ( $($arg:expr),* ) => $map:expr) => {{
         super::limits::arm(&mut $self.store);
-        let r = $self.bindings.$call(&mut $self.store $(, $arg)*);
-        finish(&mut $self.store, &$self.name, $name, r).map(|r| r.map($map).map_err(Into::into))
+        let r = match &$self.bindings {
+            Versioned::V0_1(b) => b
+                .$call(&mut $self.store $(, $arg)*)
+                .map(|r| r.map($map).map_err(Into::into)),
+            Versioned::V0_2(b) => b
+                .$call(&mut $self.store $(, $arg)*)
+                .map(|r| r.map($map).map_err(Into::into)),
+        };
+        finish(&mut $self.store, &$self.name, $name, r)
     }};
 }
 
@@ -184,9 +207,14 @@ impl api::RunnerPlugin for Runner {
         ctx: &api::RunContext,
         steps: &[api::PlanStep],
     ) -> Call<Vec<Vec<String>>, api::RunnerError> {
-        let steps: Vec<runner::platform::migrate::runner_types::PlanStep> =
-            steps.iter().map(Into::into).collect();
-        call!(self, "sql", call_sql(&ctx.into(), &steps))
+        call!(
+            self,
+            "sql",
+            call_sql(
+                &ctx.into(),
+                &steps.iter().map(Into::into).collect::<Vec<_>>()
+            )
+        )
     }
     fn apply(
         &mut self,
@@ -225,6 +253,48 @@ impl api::RunnerPlugin for Runner {
             "lock-database",
             call_lock_database(&ctx.into(), label)
         )
+    }
+    fn ledger_read(
+        &mut self,
+        ctx: &api::RunContext,
+        schema: &str,
+        query: api::LedgerQuery,
+    ) -> Call<api::LedgerContents, api::RunnerError> {
+        let b = match &self.bindings {
+            Versioned::V0_1(_) => return Ok(Err(self.no_ledger())),
+            Versioned::V0_2(b) => b,
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_ledger_read(&mut self.store, &ctx.into(), schema, query.into())
+            .map(|r| r.map(Into::into).map_err(Into::into));
+        finish(&mut self.store, &self.name, "ledger-read", r)
+    }
+    fn ledger_append(
+        &mut self,
+        ctx: &api::RunContext,
+        schema: &str,
+        entry: &api::LedgerEntry,
+    ) -> Call<(), api::RunnerError> {
+        let b = match &self.bindings {
+            Versioned::V0_1(_) => return Ok(Err(self.no_ledger())),
+            Versioned::V0_2(b) => b,
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_ledger_append(&mut self.store, &ctx.into(), schema, &entry.into())
+            .map(|r| r.map_err(Into::into));
+        finish(&mut self.store, &self.name, "ledger-append", r)
+    }
+}
+
+impl Runner {
+    /// What a runner built against 0.1.0 answers for the ledger, which 0.1.0 lacks.
+    fn no_ledger(&self) -> api::RunnerError {
+        api::RunnerError::Unsupported(format!(
+            "plugin '{}' was built against platform:migrate@0.1.0, which has no ledger; rebuild it with platform-migrate-sdk 0.2 to keep the ledger in the database",
+            self.name
+        ))
     }
 }
 

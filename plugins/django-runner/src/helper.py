@@ -224,6 +224,104 @@ def hold_lock(conn, label):
     sys.stdin.read()
 
 
+def ledger_names(conn, schema):
+    """The quoted schema and its two tables (the host checks the name; quoted all the same)."""
+    if conn.vendor != "postgresql":
+        raise Fail("unsupported", f"the ledger is kept in PostgreSQL databases only, not {conn.vendor}")
+    q = conn.ops.quote_name(schema)
+    return q, f"{q}.runs", f"{q}.checksums"
+
+
+def ledger_exists(c, schema):
+    c.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename IN ('runs', 'checksums')",
+        [schema],
+    )
+    return c.fetchone()[0] == 2
+
+
+def ledger_read(conn, schema, query):
+    """The runs after `after_seq` (at most `limit`, oldest first), the last seq, and the
+    checksums when asked; whether the ledger exists and may be created. Reads only."""
+    connect(conn)
+    _, runs, checksums = ledger_names(conn, schema)
+    empty = {"exists": False, "can_create": False, "runs": [], "last_seq": 0, "checksums": []}
+    with conn.cursor() as c:
+        if not ledger_exists(c, schema):
+            c.execute(
+                "SELECT CASE WHEN n.oid IS NULL"
+                " THEN has_database_privilege(current_database(), 'CREATE')"
+                " ELSE has_schema_privilege(n.oid, 'CREATE') END"
+                " FROM (SELECT 1) x LEFT JOIN pg_namespace n ON n.nspname = %s",
+                [schema],
+            )
+            return {**empty, "can_create": bool(c.fetchone()[0])}
+        c.execute(f"SELECT coalesce(max(seq), 0) FROM {runs}")
+        last = c.fetchone()[0]
+        c.execute(
+            f"SELECT seq, run_id, line, sha256 FROM {runs} WHERE seq > %s ORDER BY seq LIMIT %s",
+            [int(query["after_seq"]), int(query["limit"])],
+        )
+        rows = [
+            {"seq": r[0], "run_id": r[1], "line": r[2], "sha256": r[3]} for r in c.fetchall()
+        ]
+        sums = []
+        if query.get("checksums"):
+            c.execute(f"SELECT app, name, sha256, run_id FROM {checksums} ORDER BY app, name")
+            sums = [
+                {"app": r[0], "name": r[1], "sha256": r[2], "run_id": r[3]} for r in c.fetchall()
+            ]
+    return {"exists": True, "can_create": True, "runs": rows, "last_seq": last, "checksums": sums}
+
+
+def ledger_append(conn, schema, entry):
+    """Append one run and its checksum changes in one transaction, creating the schema and
+    tables first when missing (only then is CREATE needed)."""
+    from django.db import transaction
+
+    connect(conn)
+    q, runs, checksums = ledger_names(conn, schema)
+    run = entry["run"]
+    with transaction.atomic(using=conn.alias), conn.cursor() as c:
+        c.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema])
+        if c.fetchone() is None:
+            c.execute(f"CREATE SCHEMA {q}")
+        if not ledger_exists(c, schema):
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {runs} (seq bigint PRIMARY KEY, run_id text NOT NULL UNIQUE,"
+                " line text NOT NULL, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())"
+            )
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {checksums} (app text NOT NULL, name text NOT NULL,"
+                " sha256 text NOT NULL, run_id text NOT NULL,"
+                " recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (app, name))"
+            )
+        # Rows are appended one after another: lock the table so two writers cannot both
+        # see the same last seq (the run lock keeps them apart already; this is the floor).
+        c.execute(f"LOCK TABLE {runs} IN SHARE ROW EXCLUSIVE MODE")
+        c.execute(f"SELECT coalesce(max(seq), 0) FROM {runs}")
+        last = c.fetchone()[0]
+        if int(run["seq"]) != last + 1:
+            raise Fail(
+                "ledger-conflict",
+                f"the ledger's last run is {last}, so run {run['seq']} cannot follow it",
+            )
+        c.execute(
+            f"INSERT INTO {runs} (seq, run_id, line, sha256) VALUES (%s, %s, %s, %s)",
+            [int(run["seq"]), run["run_id"], run["line"], run["sha256"]],
+        )
+        for m in entry["forget"]:
+            c.execute(f"DELETE FROM {checksums} WHERE app = %s AND name = %s", [m["app"], m["name"]])
+        for k in entry["record"]:
+            c.execute(
+                f"INSERT INTO {checksums} (app, name, sha256, run_id) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (app, name) DO UPDATE SET sha256 = EXCLUDED.sha256,"
+                " run_id = EXCLUDED.run_id, recorded_at = now()",
+                [k["app"], k["name"], k["sha256"], k["run_id"]],
+            )
+    return {"seq": int(run["seq"])}
+
+
 def model_changes():
     from django.apps import apps
     from django.db.migrations.autodetector import MigrationAutodetector
@@ -280,6 +378,10 @@ def handle(args):
             result = model_changes()
         elif cmd == "app-exists":
             result = app_exists(args["app"])
+        elif cmd == "ledger-read":
+            result = ledger_read(conn, args["schema"], args["query"])
+        elif cmd == "ledger-append":
+            result = ledger_append(conn, args["schema"], args["entry"])
         else:
             raise Fail("other", f"unknown helper command {cmd}")
     except Fail as f:

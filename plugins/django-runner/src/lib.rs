@@ -23,6 +23,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+#[cfg(not(feature = "wit-v0-1"))]
+mod ledger;
 mod settings;
 use settings::Settings;
 
@@ -209,6 +211,8 @@ fn reply(line: &str) -> Result<Value, RunnerError> {
             "nothing-to-roll-back" => RunnerError::NothingToRollBack(message),
             "unsupported" => RunnerError::Unsupported(message),
             "locked" => RunnerError::Locked(message),
+            #[cfg(not(feature = "wit-v0-1"))]
+            "ledger-conflict" => RunnerError::LedgerConflict(message),
             _ => RunnerError::Other(message),
         });
     }
@@ -497,6 +501,24 @@ impl Runner for Django {
             });
         }
         Ok(loaded)
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn ledger_read(
+        _ctx: RunContext,
+        schema: String,
+        query: LedgerQuery,
+    ) -> Result<LedgerContents, RunnerError> {
+        ledger::read(&Settings::load()?, schema, query)
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn ledger_append(
+        _ctx: RunContext,
+        schema: String,
+        entry: LedgerEntry,
+    ) -> Result<(), RunnerError> {
+        ledger::append(&Settings::load()?, schema, entry)
     }
 
     fn pending_model_changes(_ctx: RunContext) -> Result<Vec<ModelChange>, RunnerError> {

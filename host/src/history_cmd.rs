@@ -1,0 +1,343 @@
+//! `platform-migrate history` and `history verify`: this machine's history, and, with `--env`
+//! for an environment that keeps one, the ledger in its database (read through its runner
+//! plugin), which every machine that deploys the environment shares.
+
+use crate::config::{Config, EnvConfig};
+use crate::exit::{Code, Exit};
+use crate::history::{self, Entry};
+use crate::ledger::{self, Mode, Verifier};
+use crate::plugin_api::{LedgerQuery, LedgerRun, Opener, RunContext, RunnerError, RunnerPlugin};
+use crate::sandbox::Sandbox;
+use crate::secrets::Redactor;
+use crate::ui::{Ui, Verbosity};
+
+/// Runs shown when `--limit` is not given.
+pub const DEFAULT_LIMIT: usize = 20;
+
+/// One run on one line, cut to `width` characters (none: as long as it is).
+pub fn summary(e: &Entry, width: Option<usize>) -> String {
+    let what = match (&e.app, &e.migration) {
+        (Some(a), Some(m)) => format!("{} {a} {m}", e.action),
+        (Some(a), None) => format!("{} {a}", e.action),
+        _ => e.action.clone(),
+    };
+    let err = e
+        .error
+        .as_deref()
+        .map(|x| format!(" - {}", x.replace('\n', " ")))
+        .unwrap_or_default();
+    let line = crate::text::for_terminal(&format!(
+        "{}  {:<5} {:<9} {:<24} {} changed  {} ms  {}@{}{err}",
+        e.started,
+        e.env,
+        e.outcome,
+        what,
+        e.applied.len(),
+        e.duration_ms,
+        e.user,
+        e.host
+    ));
+    match width {
+        Some(w) if line.chars().count() > w && w > 3 => {
+            let mut cut: String = line.chars().take(w - 3).collect();
+            cut.push_str("...");
+            cut
+        }
+        _ => line,
+    }
+}
+
+/// The terminal's width when stdout is one.
+fn width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(w, _)| w.0 as usize)
+}
+
+/// The env's runner, connected, when the env keeps a ledger it can read; `None` (with why)
+/// when its history is on this machine only.
+fn ledger_runner(
+    cfg: &Config,
+    env: &EnvConfig,
+    verbosity: Verbosity,
+) -> Result<Result<(Box<dyn RunnerPlugin>, RunContext), String>, Exit> {
+    if env.ledger == Mode::Off {
+        return Ok(Err(format!("env.{}.ledger is \"off\"", env.name)));
+    }
+    let sandbox = Sandbox::new(Redactor::default(), Ui::new(verbosity).on_stderr())
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let entry = &cfg.plugins[&env.runner];
+    let mut runner = sandbox
+        .runner(&cfg.base_dir, entry, env.runner_env())?
+        .plugin;
+    let ctx = RunContext::new(&env.name, format!("{}-history", env.name), false);
+    let info = match runner.check_connection(&ctx)? {
+        Ok(i) => i,
+        Err(RunnerError::Connection(m)) => {
+            return Err(Exit::failed(format!(
+                "cannot connect to the database of env {} to read its ledger: {m}",
+                env.name
+            )))
+        }
+        Err(e) => return Err(Exit::failed(format!("cannot read the ledger: {e:?}"))),
+    };
+    if info.vendor != "postgresql" {
+        return Ok(Err(format!(
+            "its database is {}, and the ledger needs PostgreSQL",
+            info.vendor
+        )));
+    }
+    Ok(Ok((runner, ctx)))
+}
+
+fn ledger_error(env: &EnvConfig, e: RunnerError) -> Result<String, Exit> {
+    match e {
+        RunnerError::Unsupported(m) => Ok(m),
+        e => Err(Exit::failed(format!(
+            "cannot read the ledger of env {} (schema {}): {}",
+            env.name,
+            env.ledger_schema,
+            describe(&e)
+        ))),
+    }
+}
+
+fn describe(e: &RunnerError) -> String {
+    match e {
+        RunnerError::Connection(m)
+        | RunnerError::Other(m)
+        | RunnerError::Denied(m)
+        | RunnerError::Misconfigured(m)
+        | RunnerError::LedgerConflict(m) => m.clone(),
+        RunnerError::CommandFailed(c) => format!("`{}` failed: {}", c.command, c.output_tail),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `history [--env ENV] [--limit N]`.
+pub fn print(
+    cfg: &Config,
+    env: Option<&str>,
+    limit: Option<usize>,
+    verbosity: Verbosity,
+) -> Result<Code, Exit> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    let width = width();
+    if let Some(name) = env {
+        let env = cfg.env(name).map_err(Exit::usage)?;
+        match ledger_runner(cfg, env, verbosity)? {
+            Ok((mut runner, ctx)) => {
+                match read_latest(runner.as_mut(), &ctx, &env.ledger_schema, limit)? {
+                    Ok(Some(rows)) => {
+                        eprintln!(
+                            "ledger {} in env {}'s database (every machine's runs):",
+                            env.ledger_schema, env.name
+                        );
+                        for r in rows {
+                            match ledger::entry_of(&r) {
+                                Some(e) => println!("{}", summary(&e, width)),
+                                None => println!(
+                                    "row {}: not a run record; run `platform-migrate history --env {} verify`",
+                                    r.seq, env.name
+                                ),
+                            }
+                        }
+                        return Ok(Code::Success);
+                    }
+                    Ok(None) => eprintln!(
+                        "env {}'s database has no ledger yet (the first run that changes it creates one); this machine's history:",
+                        env.name
+                    ),
+                    Err(e) => {
+                        let why = ledger_error(env, e)?;
+                        eprintln!("this machine's history ({why}):");
+                    }
+                }
+            }
+            Err(why) => eprintln!("this machine's history ({why}):"),
+        }
+    }
+    let entries = history::read_latest(&cfg.state_dir, limit, |e| env.is_none_or(|x| x == e.env))
+        .map_err(|e| Exit::failed(format!("cannot read history: {e}")))?;
+    for e in &entries {
+        println!("{}", summary(e, width));
+    }
+    Ok(Code::Success)
+}
+
+/// The latest `limit` rows of the ledger (`None`: not created).
+fn read_latest(
+    runner: &mut dyn RunnerPlugin,
+    ctx: &RunContext,
+    schema: &str,
+    limit: usize,
+) -> Result<Result<Option<Vec<LedgerRun>>, RunnerError>, Exit> {
+    let head = runner.ledger_read(
+        ctx,
+        schema,
+        LedgerQuery {
+            after_seq: 0,
+            limit: 0,
+            checksums: false,
+        },
+    )?;
+    let last = match head {
+        Ok(c) if c.exists => c.last_seq,
+        Ok(_) => return Ok(Ok(None)),
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut rows = Vec::new();
+    let mut after = last.saturating_sub(limit as u64);
+    while after < last {
+        let page = runner.ledger_read(
+            ctx,
+            schema,
+            LedgerQuery {
+                after_seq: after,
+                limit: ledger::PAGE,
+                checksums: false,
+            },
+        )?;
+        match page {
+            Ok(c) if !c.runs.is_empty() => {
+                after = c.runs.last().map_or(last, |r| r.seq);
+                rows.extend(c.runs);
+            }
+            Ok(_) => break,
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(Some(rows)))
+}
+
+/// `history [--env ENV] verify`: this machine's chain, and with `--env` the ledger's chain
+/// and this machine's runs against the rows it wrote.
+pub fn verify(cfg: &Config, env: Option<&str>, verbosity: Verbosity) -> Result<Code, Exit> {
+    let file = history::path(&cfg.state_dir);
+    let local = match history::verify(&cfg.state_dir) {
+        Err(e) => {
+            return Err(Exit::failed(format!(
+                "cannot read history {}: {e}",
+                file.display()
+            )))
+        }
+        Ok(Err(broken)) => return Err(Exit::failed(format!(
+            "{}: {broken}; compare it with a copy you trust (the runs before that line are intact)",
+            file.display()
+        ))),
+        Ok(Ok(n)) => n,
+    };
+    println!("history intact: {local} run(s), every line links to the one before it");
+    let Some(name) = env else {
+        return Ok(Code::Success);
+    };
+    let env = cfg.env(name).map_err(Exit::usage)?;
+    let (mut runner, ctx) = match ledger_runner(cfg, env, verbosity)? {
+        Ok(x) => x,
+        Err(why) => {
+            println!("env {name} keeps no ledger in its database ({why})");
+            return Ok(Code::Success);
+        }
+    };
+    let schema = &env.ledger_schema;
+    let broken = |b: ledger::Broken| {
+        Exit::failed(format!(
+            "ledger {schema} in env {name}'s database: {b}; the rows before it are intact. Compare with `SELECT seq, run_id, sha256 FROM {schema}.runs ORDER BY seq` and the histories of the machines that deployed"
+        ))
+    };
+    // What this machine wrote there, by seq.
+    let mine: std::collections::BTreeMap<u64, (String, String)> = history::read(&cfg.state_dir)
+        .map_err(|e| Exit::failed(format!("cannot read history: {e}")))?
+        .into_iter()
+        .filter(|e| e.env == name)
+        .filter_map(|e| {
+            let m = e.ledger?;
+            (m.schema == *schema).then_some((m.seq, (e.run_id, m.sha256)))
+        })
+        .collect();
+    let mut v = Verifier::default();
+    let mut after = 0;
+    loop {
+        let page = runner.ledger_read(
+            &ctx,
+            schema,
+            LedgerQuery {
+                after_seq: after,
+                limit: ledger::PAGE,
+                checksums: false,
+            },
+        )?;
+        let runs = match page {
+            Ok(c) if c.exists => c.runs,
+            Ok(_) => {
+                println!("env {name}'s database has no ledger yet");
+                return Ok(Code::Success);
+            }
+            Err(e) => {
+                let why = ledger_error(env, e)?;
+                println!("env {name} keeps no ledger in its database ({why})");
+                return Ok(Code::Success);
+            }
+        };
+        if runs.is_empty() {
+            break;
+        }
+        for r in &runs {
+            v.feed(r).map_err(broken)?;
+            if let Some((run_id, sha)) = mine.get(&r.seq) {
+                if *sha != r.sha256 || *run_id != r.run_id {
+                    return Err(broken(ledger::Broken::Local {
+                        seq: r.seq,
+                        run_id: run_id.clone(),
+                        local: sha.clone(),
+                    }));
+                }
+            }
+            after = r.seq;
+        }
+    }
+    if let Some((&seq, (run_id, _))) = mine.iter().next_back() {
+        if seq > v.count() {
+            return Err(broken(ledger::Broken::Truncated {
+                have: v.count(),
+                local: seq,
+                run_id: run_id.clone(),
+            }));
+        }
+    }
+    println!(
+        "ledger {schema} intact: {} run(s), every row links to the one before it{}",
+        v.count(),
+        if mine.is_empty() {
+            String::new()
+        } else {
+            format!(", and the {} this machine wrote are unchanged", mine.len())
+        }
+    );
+    Ok(Code::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_cut_to_the_width_and_kept_on_one_line() {
+        let e = Entry {
+            started: "2026-01-01T00:00:00Z".into(),
+            env: "prod".into(),
+            action: "migrate".into(),
+            error: Some("first line\nsecond line \u{1b}[2J".into()),
+            ..Entry::default()
+        };
+        let full = summary(&e, None);
+        assert!(!full.contains('\n') && !full.contains('\u{1b}'), "{full}");
+        assert!(full.contains("first line second line"), "{full}");
+        let cut = summary(&e, Some(40));
+        assert_eq!(cut.chars().count(), 40);
+        assert!(cut.ends_with("..."));
+        assert_eq!(summary(&e, Some(1000)), full);
+    }
+}
