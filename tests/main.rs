@@ -14,3 +14,4 @@ mod plan_safety;
 mod plugin_kit;
 mod prod_path;
 mod reliability;
+mod shared_state;

@@ -223,10 +223,12 @@ pub fn verify(cfg: &Config, env: Option<&str>, verbosity: Verbosity) -> Result<C
                 file.display()
             )))
         }
-        Ok(Err(broken)) => return Err(Exit::failed(format!(
+        Ok(Err(broken)) => {
+            return Err(Exit::failed(format!(
             "{}: {broken}; compare it with a copy you trust (the runs before that line are intact)",
             file.display()
-        ))),
+        )))
+        }
         Ok(Ok(n)) => n,
     };
     println!("history intact: {local} run(s), every line links to the one before it");

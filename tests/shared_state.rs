@@ -1,0 +1,331 @@
+//! One truth for every machine (issue 17): the run ledger in the environment's PostgreSQL
+//! database. Two checkouts with separate state directories deploy one database: each sees the
+//! other's runs and drift; a runner with no state directory at all (a CI job on a fresh clone)
+//! still gets both; the ledger's chain names a row edited by hand; a runner built against
+//! WIT 0.1.0 still loads and runs.
+
+use crate::common;
+
+use common::pg::Pg;
+use common::{Project, Run};
+
+const URL_VAR: &str = "PM_TEST_DATABASE_URL";
+const BACKUP_URL_VAR: &str = "PM_TEST_BACKUP_DATABASE_URL";
+
+fn config(runner_path: Option<&std::path::Path>, env_extra: &str) -> String {
+    let mut runner = common::pg::django_pg_plugin(URL_VAR);
+    if let Some(path) = runner_path {
+        runner = runner.replace(
+            &common::plugin("django_runner").display().to_string(),
+            &path.display().to_string(),
+        );
+    }
+    format!(
+        "{runner}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n{env_extra}",
+        common::pg::pg_backup_plugin(BACKUP_URL_VAR),
+    )
+}
+
+/// One PostgreSQL database and the secrets that reach it.
+struct Db {
+    pg: Pg,
+    db: String,
+    url: String,
+}
+
+impl Db {
+    fn new() -> Db {
+        let pg = Pg::start();
+        let db = pg.create_db("shop");
+        let url = pg.url(&db);
+        Db { pg, db, url }
+    }
+
+    /// `p` run with the secrets; the password never shows.
+    fn run(&self, p: &Project, args: &[&str]) -> Run {
+        let r = p.run_with(
+            args,
+            &[
+                (URL_VAR, self.url.as_str()),
+                (BACKUP_URL_VAR, self.url.as_str()),
+            ],
+        );
+        assert!(
+            !r.all().contains(&self.pg.password),
+            "password in output\n{}",
+            r.all()
+        );
+        r
+    }
+
+    fn sql(&self, q: &str) -> String {
+        self.pg.psql(&self.db, q)
+    }
+
+    fn ledger_runs(&self) -> usize {
+        if self.sql("SELECT to_regclass('platform_migrate.runs') IS NOT NULL") != "t" {
+            return 0;
+        }
+        self.sql("SELECT count(*) FROM platform_migrate.runs")
+            .parse()
+            .unwrap()
+    }
+}
+
+/// A checkout of the project on its own machine: its own copy and its own state directory.
+fn machine(text: &str) -> Project {
+    let p = Project::new();
+    p.write_config(text);
+    p
+}
+
+fn run_id(p: &Project) -> String {
+    p.history().last().unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Change an applied migration's file after it was applied (a comment is enough).
+fn edit_migration(p: &Project) {
+    let f = p.path().join("orders/migrations/0002_order_status.py");
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.push_str("\n# edited after it was applied\n");
+    std::fs::write(&f, text).unwrap();
+}
+
+fn drift_of(r: &Run) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.all());
+    v["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}.{}",
+                d["app"].as_str().unwrap(),
+                d["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_machines_share_history_and_drift_through_the_ledger() {
+    let db = Db::new();
+    let text = config(None, "");
+    let a = machine(&text);
+    let b = machine(&text);
+
+    // --show reads the ledger but never writes it, so it does not create it either.
+    db.run(&a, &["--env", "prod", "--show"]).expect(0);
+    assert_eq!(db.ledger_runs(), 0);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'platform_migrate'"),
+        "0"
+    );
+
+    // A deploys: the ledger is created with the run and the checksum of every migration.
+    db.run(&a, &["--env", "prod", "--confirm"]).expect(0);
+    assert_eq!(db.ledger_runs(), 1);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM platform_migrate.checksums"),
+        "6"
+    );
+    let a_run = run_id(&a);
+    assert_eq!(
+        db.sql("SELECT run_id FROM platform_migrate.runs WHERE seq = 1"),
+        a_run
+    );
+    let mark = a.history().last().unwrap()["ledger"].clone();
+    assert_eq!(mark["seq"], 1, "{mark}");
+
+    // B never ran: its history of prod is A's, read from the database.
+    let h = db.run(&b, &["history", "--env", "prod"]);
+    h.expect(0);
+    assert!(h.stdout.contains("succeeded"), "{}", h.all());
+    assert!(h.stderr.contains("every machine's runs"), "{}", h.all());
+    assert_eq!(h.stdout.lines().count(), 1, "{}", h.all());
+    let line = h.stdout.lines().next().unwrap();
+    assert!(line.contains("6 changed"), "{line}");
+
+    // A migration file edited in B's checkout after A applied it is drift, for B too.
+    edit_migration(&b);
+    let show = db.run(&b, &["--env", "prod", "--show", "--output", "json"]);
+    show.expect(0);
+    assert_eq!(drift_of(&show), ["orders.0002_order_status"]);
+    // prod refuses to migrate over drift; the refusal reached the database, so it is in the
+    // ledger for everyone.
+    let refused = db.run(&b, &["--env", "prod", "--confirm"]);
+    refused.expect(3);
+    assert!(
+        refused.error_line().contains("orders.0002_order_status"),
+        "{}",
+        refused.all()
+    );
+    assert_eq!(db.ledger_runs(), 2);
+    // A run refused before it reached the database is in the local history only.
+    db.run(&b, &["--env", "prod"]).expect(3);
+    assert_eq!(db.ledger_runs(), 2);
+
+    // The chain is intact, and B's own row is the one B wrote.
+    let v = db.run(&b, &["history", "--env", "prod", "verify"]);
+    v.expect(0);
+    assert!(
+        v.stdout
+            .contains("ledger platform_migrate intact: 2 run(s)"),
+        "{}",
+        v.all()
+    );
+    assert!(v.stdout.contains("the 1 this machine wrote"), "{}", v.all());
+
+    // A row edited by hand is named, from any machine.
+    db.sql(
+        "UPDATE platform_migrate.runs SET line = replace(line, '\"outcome\":\"succeeded\"', '\"outcome\":\"failed\"') WHERE seq = 1",
+    );
+    let v = db.run(&a, &["history", "--env", "prod", "verify"]);
+    v.expect(1);
+    assert!(v.error_line().contains("ledger row 1"), "{}", v.all());
+    assert!(v.error_line().contains(&a_run), "{}", v.all());
+}
+
+#[test]
+fn an_ephemeral_runner_still_gets_the_drift_check_and_the_history() {
+    let db = Db::new();
+    let text = config(None, "");
+    let ci = machine(&text);
+    let state = ci.path().join(".platform-migrate");
+    // Every CI job starts from a fresh clone: nothing of the last job's state is left.
+    db.run(&ci, &["--env", "prod", "--confirm"]).expect(0);
+    std::fs::remove_dir_all(&state).unwrap();
+    db.run(&ci, &["--env", "prod", "--confirm"]).expect(0);
+    std::fs::remove_dir_all(&state).unwrap();
+    edit_migration(&ci);
+    let show = db.run(&ci, &["--env", "prod", "--show", "--output", "json"]);
+    show.expect(0);
+    assert_eq!(drift_of(&show), ["orders.0002_order_status"]);
+    std::fs::remove_dir_all(&state).unwrap();
+    let h = db.run(&ci, &["history", "--env", "prod"]);
+    h.expect(0);
+    // The deploy and the no-op run after it (nothing changed, but the ledger existed).
+    assert_eq!(h.stdout.lines().count(), 2, "{}", h.all());
+    let limited = db.run(&ci, &["history", "--env", "prod", "--limit", "1"]);
+    assert_eq!(limited.stdout.lines().count(), 1, "{}", limited.all());
+    // --accept-drift records the file as it is now, for every machine.
+    db.run(&ci, &["--env", "prod", "--confirm", "--accept-drift"])
+        .expect(0);
+    std::fs::remove_dir_all(&state).unwrap();
+    let show = db.run(&ci, &["--env", "prod", "--show", "--output", "json"]);
+    assert!(drift_of(&show).is_empty(), "{}", show.all());
+}
+
+#[test]
+fn the_ledger_is_created_with_the_migration_users_own_privileges() {
+    let db = Db::new();
+    // An application role that owns its database, as most deployments have: no superuser.
+    let owner = db.pg.db_name("owner");
+    let limited = db.pg.db_name("limited");
+    db.sql(&format!(
+        "CREATE ROLE \"{owner}\" LOGIN PASSWORD 'owner-pw'; CREATE ROLE \"{limited}\" LOGIN PASSWORD 'limited-pw'"
+    ));
+    let own_db = db.pg.create_db("owned");
+    db.pg.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{own_db}\" OWNER TO \"{owner}\""),
+    );
+    db.pg.psql(
+        &own_db,
+        &format!("ALTER SCHEMA public OWNER TO \"{owner}\""),
+    );
+    let as_role = |role: &str, pw: &str, dbname: &str| {
+        db.pg.url(dbname).replacen(
+            &format!("{}:{}@", db.pg.user, db.pg.password),
+            &format!("{role}:{pw}@"),
+            1,
+        )
+    };
+    let p = machine(&config(None, ""));
+    let url = as_role(&owner, "owner-pw", &own_db);
+    p.run_with(
+        &["--env", "prod", "--confirm"],
+        &[(URL_VAR, url.as_str()), (BACKUP_URL_VAR, url.as_str())],
+    )
+    .expect(0);
+    assert_eq!(
+        db.pg.psql(
+            &own_db,
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'platform_migrate'"
+        ),
+        owner
+    );
+
+    // A role that may migrate the public schema but not create schemas: the run goes on with
+    // the history on this machine (ledger = auto), and ledger = on refuses before migrating.
+    db.sql(&format!("GRANT ALL ON SCHEMA public TO \"{limited}\""));
+    let url = as_role(&limited, "limited-pw", &db.db);
+    let env = [(URL_VAR, url.as_str()), (BACKUP_URL_VAR, url.as_str())];
+    let strict = machine(&config(None, "ledger = \"on\"\n"));
+    let r = strict.run_with(&["--env", "prod", "--confirm"], &env);
+    r.expect(2);
+    assert!(
+        r.error_line()
+            .contains("may not create schema platform_migrate"),
+        "{}",
+        r.all()
+    );
+    assert!(db.pg.applied(&db.db).is_empty(), "migrated before refusing");
+    let relaxed = machine(&config(None, "verbose = true\n"));
+    let r = relaxed.run_with(&["--env", "prod", "--confirm"], &env);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("history stays on this machine"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(db.pg.applied(&db.db).len(), 6);
+    assert_eq!(db.ledger_runs(), 0);
+}
+
+#[test]
+fn a_runner_built_against_wit_0_1_0_still_loads_and_runs() {
+    let legacy = common::root().join("target/legacy/django_runner_v0_1.wasm");
+    assert!(
+        legacy.exists(),
+        "{} is missing: run the tests with `just test` (recipe legacy-runner)",
+        legacy.display()
+    );
+    // It is what it says.
+    let out = Project::new().run(&["plugin", "check", legacy.to_str().unwrap()]);
+    out.expect(0);
+    assert!(
+        out.stdout.contains("platform:migrate@0.1.0"),
+        "{}",
+        out.all()
+    );
+
+    // On SQLite (the demo's dev env), it migrates everything.
+    let p = Project::new();
+    p.write_config(&common::config_text().replace(
+        &common::plugin("django_runner").display().to_string(),
+        &legacy.display().to_string(),
+    ));
+    p.run(&["--env", "dev"]).expect(0);
+    assert_eq!(p.applied().len(), 6);
+
+    // On PostgreSQL it runs with the history on this machine; ledger = on says why not.
+    let db = Db::new();
+    let strict = machine(&config(Some(&legacy), "ledger = \"on\"\n"));
+    let r = db.run(&strict, &["--env", "prod", "--confirm"]);
+    r.expect(2);
+    assert!(
+        r.error_line()
+            .contains("platform:migrate@0.1.0, which has no ledger"),
+        "{}",
+        r.all()
+    );
+    let auto = machine(&config(Some(&legacy), ""));
+    db.run(&auto, &["--env", "prod", "--confirm"]).expect(0);
+    assert_eq!(db.pg.applied(&db.db).len(), 6);
+    assert_eq!(db.ledger_runs(), 0);
+    assert!(auto.history().last().unwrap().get("ledger").is_none());
+}
