@@ -16,11 +16,15 @@ demo: build
     cd examples/demo && {{bin}} --env dev
 
 # Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
-test: build python-plugin sdk-docs legacy-runner
+test: build python-plugin sdk-docs legacy-runner test-setup
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     for p in {{plugins}} {{examples}}; do cargo test --release -p "$p"; done
+
+# What only the tests need in the venv: moto's S3-compatible server and boto3 (tests/requirements.txt).
+test-setup: setup
+    {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
 # django-runner built against WIT platform:migrate@0.1.0 (target/legacy/), which the tests load
 # to prove that plugins built for 0.1.0 still run; then the current build is put back.

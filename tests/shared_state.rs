@@ -329,3 +329,199 @@ fn a_runner_built_against_wit_0_1_0_still_loads_and_runs() {
     assert_eq!(db.ledger_runs(), 0);
     assert!(auto.history().last().unwrap().get("ledger").is_none());
 }
+
+// ---- backups off the runner ------------------------------------------------------------
+
+const S3_ID: &str = "PM_TEST_S3_KEY_ID";
+const S3_SECRET: &str = "PM_TEST_S3_SECRET";
+
+/// `p` run with the database secrets and the store's credentials; neither shows anywhere.
+fn run_s3(db: &Db, s3: &common::s3::S3, p: &Project, args: &[&str], secret: &str) -> Run {
+    let r = p.run_with(
+        args,
+        &[
+            (URL_VAR, db.url.as_str()),
+            (BACKUP_URL_VAR, db.url.as_str()),
+            (S3_ID, s3.key_id.as_str()),
+            (S3_SECRET, secret),
+        ],
+    );
+    for s in [db.pg.password.as_str(), s3.secret.as_str()] {
+        assert!(!r.all().contains(s), "a secret in the output\n{}", r.all());
+        assert!(
+            !p.state_text().contains(s),
+            "a secret in the state directory"
+        );
+    }
+    r
+}
+
+fn catalog_ids(p: &Project) -> Vec<String> {
+    p.catalog()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn backups_go_to_the_store_and_any_machine_lists_verifies_and_prunes_them() {
+    let db = Db::new();
+    let s3 = common::s3::S3::start();
+    let text = config(None, &s3.store_table("prod", "shop", S3_ID, S3_SECRET));
+    let a = machine(&text);
+    let b = machine(&text);
+
+    // Wrong credentials: the run fails before any migration, and says why.
+    let r = run_s3(
+        &db,
+        &s3,
+        &a,
+        &["--env", "prod", "--confirm"],
+        "not-the-secret",
+    );
+    r.expect(1);
+    assert!(
+        r.error_line().contains("backup store s3://pm-backups/shop"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.error_line().contains("nothing was migrated"),
+        "{}",
+        r.all()
+    );
+    assert!(db.pg.applied(&db.db).is_empty());
+    let last = a.history().last().unwrap().clone();
+    assert!(
+        last["error"].as_str().unwrap().contains("backup store"),
+        "{last}"
+    );
+    assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+
+    // A deploys in two steps: each backup streams into the store, is checked there, gets a
+    // manifest, and leaves no local copy.
+    let secret = s3.secret.clone();
+    run_s3(
+        &db,
+        &s3,
+        &a,
+        &["--env", "prod", "--confirm", "--app", "users"],
+        &secret,
+    )
+    .expect(0);
+    run_s3(&db, &s3, &a, &["--env", "prod", "--confirm"], &secret).expect(0);
+    let ids = catalog_ids(&a);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let keys = s3.keys();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("shop/prod/")), "{keys:?}");
+    assert!(a.backups("prod").is_empty(), "{:?}", a.backups("prod"));
+    let second = a.catalog()[1].clone();
+    let url = second["store"].as_str().unwrap();
+    let key = url.strip_prefix("s3://pm-backups/").unwrap();
+    let bytes = s3.get(key);
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&bytes)),
+        second["sha256"].as_str().unwrap()
+    );
+    // What the store holds restores A's pre-run database: only the users app was applied.
+    let archive = a.path().join("second.dump");
+    std::fs::write(&archive, &bytes).unwrap();
+    db.pg.restore(&archive, "scratch");
+    let scratch = db.pg.db_name("scratch");
+    let mut before = db.pg.applied(&scratch);
+    before.sort();
+    assert_eq!(
+        before,
+        [
+            "users.0001_initial",
+            "users.0002_user_email_user_joined",
+            "users.0003_fill_emails"
+        ]
+    );
+
+    // B, with its own state directory, lists A's backups and verifies one from the store.
+    let listed = run_s3(&db, &s3, &b, &["backups", "list", "--env", "prod"], &secret);
+    listed.expect(0);
+    for id in &ids {
+        assert!(listed.stdout.contains(id.as_str()), "{}", listed.all());
+    }
+    assert!(listed.stdout.contains("store"), "{}", listed.all());
+    let id = second["id"].as_str().unwrap();
+    let v = run_s3(&db, &s3, &b, &["backups", "verify", id], &secret);
+    v.expect(0);
+    assert!(
+        v.stdout.contains("verified by plugin 'pg-backup'"),
+        "{}",
+        v.all()
+    );
+    assert!(
+        b.backups("prod").is_empty(),
+        "the fetched copy was left behind"
+    );
+
+    // An object changed in the store is found.
+    let mut changed = bytes.clone();
+    let n = changed.len();
+    changed[n / 2] ^= 0xff;
+    s3.put(key, &changed);
+    let v = run_s3(&db, &s3, &b, &["backups", "verify", id], &secret);
+    v.expect(1);
+    assert!(v.error_line().contains("is damaged"), "{}", v.all());
+    s3.put(key, &bytes);
+
+    // An object without a manifest (an upload that never finished its checks) is no backup.
+    s3.put("shop/prod/half-uploaded.dump", b"PGDMP cut short");
+    let listed = run_s3(&db, &s3, &b, &["backups", "list", "--env", "prod"], &secret);
+    assert!(!listed.stdout.contains("half-uploaded"), "{}", listed.all());
+
+    // Retention decided on the store: B keeps 1, so its new backup leaves only itself.
+    let keep_one = text.replace("[env.prod]\n", "[env.prod]\nkeep = 1\n");
+    b.write_config(&keep_one);
+    let made = run_s3(
+        &db,
+        &s3,
+        &b,
+        &["backups", "create", "--env", "prod"],
+        &secret,
+    );
+    made.expect(0);
+    let keys = s3.keys();
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.ends_with(".manifest.json"))
+            .count(),
+        1,
+        "{keys:?}\n{}",
+        made.all()
+    );
+    assert!(!keys.iter().any(|k| k.contains(id)), "{keys:?}");
+}
+
+#[test]
+fn an_unreachable_store_fails_the_prod_run_before_any_migration() {
+    let db = Db::new();
+    let s3 = common::s3::S3::start();
+    let text = config(None, &s3.store_table("prod", "shop", S3_ID, S3_SECRET));
+    let p = machine(&text);
+    let secret = s3.secret.clone();
+    drop(s3);
+    let r = p.run_with(
+        &["--env", "prod", "--confirm"],
+        &[
+            (URL_VAR, db.url.as_str()),
+            (BACKUP_URL_VAR, db.url.as_str()),
+            (S3_ID, "id"),
+            (S3_SECRET, secret.as_str()),
+        ],
+    );
+    r.expect(1);
+    assert!(r.error_line().contains("backup store"), "{}", r.all());
+    assert!(db.pg.applied(&db.db).is_empty());
+    assert!(
+        p.catalog().is_empty(),
+        "a backup was catalogued: {:?}",
+        p.catalog()
+    );
+}

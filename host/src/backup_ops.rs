@@ -8,6 +8,7 @@
 use crate::catalog;
 use crate::config::EnvConfig;
 use crate::plugin_api::{BackupError, BackupInfo, BackupPlugin, RunContext};
+use crate::store::Store;
 use std::path::Path;
 
 /// The provider-facing description of a catalogued backup.
@@ -69,7 +70,59 @@ fn measure(backup: &dyn BackupPlugin, dir: &Path, file: &str) -> std::io::Result
     catalog::measure(dir, file)
 }
 
-/// Create, measure, catalogue, verify: the backup of one run (or of `backups create`).
+/// The env's backup store, connected and reachable, or why not (before any backup is taken).
+pub fn open_store(env: &EnvConfig) -> Result<Option<Store>, Failed> {
+    let Some(cfg) = &env.backup_store else {
+        return Ok(None);
+    };
+    let store = Store::open(cfg, &env.name, &crate::secrets::Redactor::default())
+        .map_err(|e| Failed::Host(e.to_string()))?;
+    store
+        .check_access(&env.name)
+        .map_err(|e| Failed::Host(e.to_string()))?;
+    Ok(Some(store))
+}
+
+/// Copy a verified local backup into the store: stream it up, check that the store holds the
+/// bytes the host measured, then write its manifest (only then is it a backup in the store:
+/// an upload cut short leaves no manifest, and an aborted multipart upload no object), and
+/// remove the local file unless `keep-local`.
+pub fn send_to_store(
+    store: &Store,
+    state_dir: &Path,
+    entry: &mut catalog::Backup,
+) -> Result<(), Failed> {
+    let host = |e: crate::store::StoreError| Failed::Host(e.to_string());
+    let key = store.cfg.key(&entry.env, &entry.file);
+    let file = std::fs::File::open(&entry.path)
+        .map_err(|e| Failed::Host(format!("cannot read {}: {e}", entry.path.display())))?;
+    let (size, sha) = store.upload(file, &key).map_err(host)?;
+    if size != entry.size || sha != entry.sha256 {
+        return Err(Failed::Host(format!(
+            "{} changed while it was uploaded ({size} bytes, sha256 {sha}; measured {} bytes, sha256 {})",
+            entry.path.display(),
+            entry.size,
+            entry.sha256
+        )));
+    }
+    store.check(&key, size, &sha).map_err(host)?;
+    entry.store = Some(store.cfg.object_url(&key));
+    store.put_manifest(&key, entry).map_err(host)?;
+    if !store.cfg.keep_local {
+        std::fs::remove_file(&entry.path).map_err(|e| {
+            Failed::Host(format!(
+                "the store holds {}, but the local copy {} could not be removed: {e}",
+                entry.id,
+                entry.path.display()
+            ))
+        })?;
+        entry.local_removed = true;
+    }
+    catalog::mark(state_dir, entry).map_err(|e| Failed::Host(e.to_string()))
+}
+
+/// Create, measure, catalogue, verify (and copy into the env's store): the backup of one run
+/// (or of `backups create`).
 pub fn take(
     backup: &mut dyn BackupPlugin,
     name: &str,
@@ -77,6 +130,8 @@ pub fn take(
     state_dir: &Path,
     ctx: &RunContext,
 ) -> Result<catalog::Backup, Failed> {
+    // An unreachable store or wrong credentials fail here, before a dump is taken.
+    let store = open_store(env)?;
     let dir = &env.backup_dir;
     let info = backup
         .create(ctx)
@@ -115,6 +170,8 @@ pub fn take(
         verified: false,
         verified_at: None,
         run_id: ctx.run_id.clone(),
+        store: None,
+        local_removed: false,
     };
     // Recorded before verifying: a crash now still leaves the file accounted for.
     catalog::add(state_dir, &entry)
@@ -133,6 +190,9 @@ pub fn take(
     entry.verified = true;
     entry.verified_at = Some(now());
     catalog::mark(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
+    if let Some(store) = &store {
+        send_to_store(store, state_dir, &mut entry)?;
+    }
     Ok(entry)
 }
 
@@ -150,6 +210,9 @@ pub fn retention(
     let Some(keep) = env.keep else {
         return out;
     };
+    if env.backup_store.is_some() {
+        return store_retention(backup, provider, env, state_dir, ctx, current, keep);
+    }
     let all = match catalog::load(state_dir) {
         Ok(a) => a,
         Err(e) => {
@@ -179,6 +242,71 @@ pub fn retention(
                 b.id,
                 message(&e)
             )),
+            Err(e) => out.push(format!("warning: retention could not delete {}: {e}", b.id)),
+        }
+    }
+    out
+}
+
+/// Retention where the env has a store: decided on the store's manifests, so every machine's
+/// backups count; each doomed backup leaves the store (manifest first), and this machine's
+/// local copy goes through its provider.
+fn store_retention(
+    backup: &mut dyn BackupPlugin,
+    provider: &str,
+    env: &EnvConfig,
+    state_dir: &Path,
+    ctx: &RunContext,
+    current: &str,
+    keep: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let store = match open_store(env) {
+        Ok(Some(s)) => s,
+        Ok(None) => return out,
+        Err(Failed::Host(m)) => {
+            out.push(format!("warning: retention skipped: {m}"));
+            return out;
+        }
+        Err(Failed::Plugin(e)) => {
+            out.push(format!("warning: retention skipped: {}", message(&e)));
+            return out;
+        }
+    };
+    let all = match store.manifests(&env.name) {
+        Ok(a) => a,
+        Err(e) => {
+            out.push(format!("warning: retention skipped: {e}"));
+            return out;
+        }
+    };
+    let local = catalog::load(state_dir).unwrap_or_default();
+    for b in catalog::to_prune(&all, &env.name, keep, current) {
+        let Some(key) = b.store.as_deref().and_then(|u| store.cfg.key_of(u)) else {
+            continue;
+        };
+        let mine = local.iter().find(|l| l.env == b.env && l.id == b.id);
+        if let Some(l) = mine.filter(|l| !l.local_removed && l.path.exists()) {
+            if l.provider == provider {
+                if let Ok(Err(e)) = backup.delete(ctx, &info_of(l)) {
+                    out.push(format!(
+                        "warning: retention could not delete the local copy of {}: {}",
+                        b.id,
+                        message(&e)
+                    ));
+                }
+            }
+        }
+        match store.delete(&key) {
+            Ok(()) => {
+                if mine.is_some() {
+                    let _ = catalog::remove(state_dir, &b.env, &b.id);
+                }
+                out.push(format!(
+                    "retention (keep = {keep}): deleted {} from {}",
+                    b.id, store.cfg.url
+                ));
+            }
             Err(e) => out.push(format!("warning: retention could not delete {}: {e}", b.id)),
         }
     }

@@ -98,15 +98,60 @@ fn load(cfg: &Config) -> Result<Vec<Backup>, Exit> {
     catalog::load(&cfg.state_dir).map_err(|e| Exit::failed(e.to_string()))
 }
 
+/// The local catalog, with every backup the stores of the envs shown hold (from any machine):
+/// a backup in both is shown once, with where it is.
+fn everything(cfg: &Config, env: Option<&str>) -> Result<Vec<Backup>, Exit> {
+    let mut all: Vec<Backup> = load(cfg)?
+        .into_iter()
+        .filter(|b| env.is_none_or(|e| e == b.env))
+        .collect();
+    for (name, e) in &cfg.envs {
+        if env.is_some_and(|x| x != name) || e.backup_store.is_none() {
+            continue;
+        }
+        let store = match crate::backup_ops::open_store(e) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(f) => return Err(Exit::failed(failed_message(f))),
+        };
+        let stored = store
+            .manifests(name)
+            .map_err(|e| Exit::failed(e.to_string()))?;
+        for m in stored {
+            match all.iter_mut().find(|b| b.env == m.env && b.id == m.id) {
+                Some(local) => local.store = m.store.clone(),
+                None => all.push(Backup {
+                    local_removed: true,
+                    ..m
+                }),
+            }
+        }
+    }
+    all.sort_by(|a, b| a.created.cmp(&b.created));
+    Ok(all)
+}
+
+fn failed_message(f: Failed) -> String {
+    match f {
+        Failed::Plugin(e) => message(&e),
+        Failed::Host(m) => m,
+    }
+}
+
+/// Where a backup is: this machine, the store, or both.
+fn location(b: &Backup) -> &'static str {
+    match (b.store.is_some(), b.local_removed) {
+        (true, true) => "store",
+        (true, false) => "both",
+        (false, _) => "local",
+    }
+}
+
 fn list(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
     if let Some(e) = env {
         cfg.env(e).map_err(Exit::usage)?;
     }
-    let all = load(cfg)?;
-    let shown: Vec<&Backup> = all
-        .iter()
-        .filter(|b| env.is_none_or(|e| e == b.env))
-        .collect();
+    let shown = everything(cfg, env)?;
     if shown.is_empty() {
         println!(
             "no backups in {}{}",
@@ -116,33 +161,109 @@ fn list(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
         return Ok(Code::Success);
     }
     println!(
-        "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<28} FILE",
-        "ID", "ENV", "CREATED", "SIZE", "SHA256", "VERIFIED", "RUN"
+        "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<6} {:<28} FILE",
+        "ID", "ENV", "CREATED", "SIZE", "SHA256", "VERIFIED", "WHERE", "RUN"
     );
-    for b in shown {
+    for b in &shown {
         println!(
-            "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<28} {}",
+            "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<6} {:<28} {}",
             b.id,
             b.env,
             b.created,
             human(b.size),
             &b.sha256[..b.sha256.len().min(16)],
             if b.verified { "yes" } else { "NO" },
+            location(b),
             b.run_id,
-            b.path.display()
+            match (&b.store, b.local_removed) {
+                (Some(url), true) => url.clone(),
+                _ => b.path.display().to_string(),
+            }
         );
     }
     Ok(Code::Success)
 }
 
-fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
-    let all = load(cfg)?;
-    let Some(mut b) = all.iter().find(|b| b.id == id).cloned() else {
-        return Err(Exit::usage(format!(
-            "no backup with id {id} in {}; list them with `platform-migrate backups list`",
-            catalog::path(&cfg.state_dir).display()
-        )));
+/// The backup `id`, from the local catalog or any env's store.
+fn find(cfg: &Config, id: &str) -> Result<Backup, Exit> {
+    if let Some(b) = load(cfg)?.into_iter().find(|b| b.id == id) {
+        return Ok(b);
+    }
+    everything(cfg, None)?
+        .into_iter()
+        .find(|b| b.id == id)
+        .ok_or_else(|| {
+            Exit::usage(format!(
+                "no backup with id {id} in {} or the envs' backup stores; list them with `platform-migrate backups list`",
+                catalog::path(&cfg.state_dir).display()
+            ))
+        })
+}
+
+/// Check the store's copy of `b` (when it has one): the bytes the host measured, else exit 1.
+/// When no local copy exists, the copy is fetched into the backup directory for the
+/// provider's own check (and removed after); its path is returned.
+fn check_store_copy(cfg: &Config, b: &Backup) -> Result<Option<std::path::PathBuf>, Exit> {
+    let Some(url) = &b.store else {
+        return Ok(None);
     };
+    let env = cfg.env(&b.env).map_err(Exit::usage)?;
+    let store = match crate::backup_ops::open_store(env) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(Exit::usage(format!(
+                "backup {} is in {url}, but env.{}.backup-store is not configured; add it back to check the copy",
+                b.id, b.env
+            )))
+        }
+        Err(f) => return Err(Exit::failed(failed_message(f))),
+    };
+    let key = store.cfg.key_of(url).ok_or_else(|| {
+        Exit::usage(format!(
+            "backup {} is in {url}, outside env.{}.backup-store ({}); point the config at that bucket to check it",
+            b.id, b.env, store.cfg.url
+        ))
+    })?;
+    let local = env.backup_dir.join(&b.file);
+    let damaged =
+        |e: crate::store::StoreError| Exit::failed(format!("backup {} is damaged: {e}", b.id));
+    if local.exists() {
+        store.check(&key, b.size, &b.sha256).map_err(damaged)?;
+        println!("{}: the store's copy {url} matches the catalog", b.id);
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&env.backup_dir)
+        .map_err(|e| Exit::failed(format!("cannot create {}: {e}", env.backup_dir.display())))?;
+    let found = store
+        .download(&key, &local)
+        .map_err(|e| Exit::failed(e.to_string()))?;
+    if let Err(e) = store.same(&key, b.size, &b.sha256, found) {
+        let _ = std::fs::remove_file(&local);
+        return Err(damaged(e));
+    }
+    println!(
+        "{}: the store's copy {url} has {} bytes, sha256 {}, as recorded",
+        b.id, b.size, b.sha256
+    );
+    Ok(Some(local))
+}
+
+fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
+    let mut b = find(cfg, id)?;
+    let fetched = check_store_copy(cfg, &b)?;
+    // A fetched copy is removed whatever the provider says.
+    struct Remove(Option<std::path::PathBuf>);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            if let Some(p) = &self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let _remove = Remove(fetched.clone());
+    if let Some(p) = &fetched {
+        b.path = p.clone();
+    }
     if let Err(m) = catalog::check_file(&b) {
         return Err(Exit::failed(format!("backup {id} is damaged: {m}")));
     }
@@ -167,18 +288,23 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
         format!("verify-{id}"),
         verbosity == Verbosity::Verbose,
     );
+    let in_catalog = load(cfg)?.iter().any(|x| x.env == b.env && x.id == b.id);
     match provider.verify(&ctx, &info_of(&b))? {
         Ok(()) => {
             b.verified = true;
             b.verified_at =
                 Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            catalog::mark(&cfg.state_dir, &b).map_err(|e| Exit::failed(e.to_string()))?;
+            if in_catalog {
+                catalog::mark(&cfg.state_dir, &b).map_err(|e| Exit::failed(e.to_string()))?;
+            }
             println!("{id}: verified by plugin '{}'", b.provider);
             Ok(Code::Success)
         }
         Err(e) => {
             b.verified = false;
-            let _ = catalog::mark(&cfg.state_dir, &b);
+            if in_catalog {
+                let _ = catalog::mark(&cfg.state_dir, &b);
+            }
             Err(Exit::failed(format!(
                 "backup {id} failed verification by plugin '{}': {}",
                 b.provider,

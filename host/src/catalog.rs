@@ -32,6 +32,12 @@ pub struct Backup {
     pub verified_at: Option<String>,
     /// The run this backup was taken for.
     pub run_id: String,
+    /// Where the env's backup store holds it (`s3://bucket/key`), once it holds a checked copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// The local file was removed once the store held a checked copy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_removed: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -129,8 +135,8 @@ pub fn add(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
     Ok(())
 }
 
-/// Record the verification state of a backup already in the catalog: the entry of the same
-/// environment, id, provider and file.
+/// Record the verification state (and where the store holds it) of a backup already in the
+/// catalog: the entry of the same environment, id, provider and file.
 pub fn mark(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
     let mut found = false;
     update(state_dir, |all| {
@@ -142,6 +148,8 @@ pub fn mark(state_dir: &Path, backup: &Backup) -> Result<(), CatalogError> {
         }) {
             b.verified = backup.verified;
             b.verified_at = backup.verified_at.clone();
+            b.store = backup.store.clone();
+            b.local_removed = backup.local_removed;
             found = true;
         }
     })?;
@@ -259,6 +267,8 @@ mod tests {
             verified,
             verified_at: None,
             run_id: "r".into(),
+            store: None,
+            local_removed: false,
         }
     }
 

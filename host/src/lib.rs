@@ -13,6 +13,7 @@
 //!   commands; `history`: the run log (hash-chained); `ledger`: the same log and the drift
 //!   checksums kept in the environment's database, for every machine; `outcome`: the words runs and steps end
 //!   with; `ui`: human output; `report`: `--output json`.
+//! - `store`: backups off the runner, in an S3-compatible object store.
 //! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands.
 //!
 //! Only what `main.rs` and the benchmarks use is public; everything else is `pub(crate)`, so
@@ -44,6 +45,7 @@ pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sandbox;
 pub mod secrets;
+pub(crate) mod store;
 pub mod text;
 
 /// For the benchmarks (`benches/compare.rs`): the engine plugins run on, and the

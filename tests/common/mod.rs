@@ -3,6 +3,7 @@
 
 pub mod pg;
 pub mod receiver;
+pub mod s3;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

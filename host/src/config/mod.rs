@@ -117,6 +117,8 @@ pub struct EnvConfig {
     pub ledger: crate::ledger::Mode,
     /// The schema the ledger lives in.
     pub ledger_schema: String,
+    /// Where backups go off the runner (`None`: the backup directory only).
+    pub backup_store: Option<crate::store::config::StoreConfig>,
 }
 
 /// Default `lock-timeout-ms`: a migration waits at most this long for a table lock, so it
@@ -519,7 +521,12 @@ fn resolve_env(
         Some(s) => crate::ledger::check_schema(s.get_ref())
             .map_err(|why| src.err(s.span(), format!("env.{name}.ledger-schema {why}")))?,
     };
+    let backup_store = match &e.backup_store {
+        None => None,
+        Some(st) => Some(store_config(src, base, name, st.get_ref())?),
+    };
     Ok(EnvConfig {
+        backup_store,
         ledger,
         ledger_schema,
         allow_reset,
@@ -543,6 +550,65 @@ fn resolve_env(
         require_confirm: e.require_confirm.unwrap_or(prod),
         refuse_irreversible: e.refuse_irreversible.unwrap_or(prod),
         keep,
+    })
+}
+
+/// `[env.NAME.backup-store]`, checked.
+fn store_config(
+    src: &Source,
+    base: &Path,
+    name: &str,
+    st: &raw::RawStore,
+) -> Result<crate::store::config::StoreConfig, ConfigError> {
+    use crate::store::config as sc;
+    let (bucket, prefix) = sc::parse_url(st.url.get_ref())
+        .map_err(|why| src.err(st.url.span(), format!("env.{name}.backup-store.url {why}")))?;
+    if let Some(e) = &st.endpoint {
+        sc::check_endpoint(e.get_ref(), st.allow_http)
+            .map_err(|why| src.err(e.span(), format!("env.{name}.backup-store.endpoint {why}")))?;
+    }
+    let secret = |s: &toml::Spanned<SecretSource>,
+                  key: &str|
+     -> Result<SecretSource, ConfigError> {
+        let v = s.get_ref();
+        if v.env.is_some() == v.file.is_some() {
+            return Err(src.err(
+                s.span(),
+                format!("env.{name}.backup-store.{key} needs exactly one source: {{ env = \"VAR\" }} or {{ file = \"path\" }}"),
+            ));
+        }
+        let mut v = v.clone();
+        if let Some(f) = &v.file {
+            v.file = Some(base.join(f).display().to_string());
+        }
+        Ok(v)
+    };
+    let part_mb = match &st.part_size_mb {
+        None => sc::DEFAULT_PART_MB,
+        Some(p) if (5..=5120).contains(p.get_ref()) => *p.get_ref(),
+        Some(p) => {
+            return Err(src.err(
+                p.span(),
+                format!("env.{name}.backup-store.part-size-mb must be between 5 and 5120 (S3's part limits); the default is {}", sc::DEFAULT_PART_MB),
+            ))
+        }
+    };
+    Ok(sc::StoreConfig {
+        url: st.url.get_ref().clone(),
+        bucket,
+        prefix,
+        endpoint: st.endpoint.as_ref().map(|e| e.get_ref().clone()),
+        region: st.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        access_key_id: secret(&st.access_key_id, "access-key-id")?,
+        secret_access_key: secret(&st.secret_access_key, "secret-access-key")?,
+        session_token: st
+            .session_token
+            .as_ref()
+            .map(|t| secret(t, "session-token"))
+            .transpose()?,
+        allow_http: st.allow_http,
+        keep_local: st.keep_local,
+        part_size: (part_mb as usize) << 20,
     })
 }
 

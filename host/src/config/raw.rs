@@ -189,4 +189,29 @@ pub struct RawEnv {
     pub ledger: Option<Spanned<String>>,
     /// The schema the ledger lives in (default `platform_migrate`).
     pub ledger_schema: Option<Spanned<String>>,
+    /// An S3-compatible object store that keeps the env's backups off the runner.
+    pub backup_store: Option<Spanned<RawStore>>,
+}
+
+/// `[env.NAME.backup-store]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawStore {
+    /// `s3://BUCKET` or `s3://BUCKET/PREFIX`.
+    pub url: Spanned<String>,
+    /// An S3-compatible service's endpoint (MinIO, GCS's S3 API, ...); AWS when absent.
+    pub endpoint: Option<Spanned<String>>,
+    /// Region (default `us-east-1`).
+    pub region: Option<String>,
+    pub access_key_id: Spanned<SecretSource>,
+    pub secret_access_key: Spanned<SecretSource>,
+    pub session_token: Option<Spanned<SecretSource>>,
+    /// Allow an `http://` endpoint (a store on this machine or a trusted network).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Keep the local file as well once the store holds a verified copy (default false).
+    #[serde(default)]
+    pub keep_local: bool,
+    /// Part size of multipart uploads in MiB (5 to 5120; default 16).
+    pub part_size_mb: Option<Spanned<u64>>,
 }
