@@ -525,3 +525,36 @@ fn an_unreachable_store_fails_the_prod_run_before_any_migration() {
         p.catalog()
     );
 }
+
+#[test]
+fn a_provider_that_writes_files_itself_is_uploaded_after_its_check() {
+    // SQLite's file-copy provider writes the copy itself (not through stdout-file): the host
+    // uploads the verified file, checks the store's copy, then removes the local one.
+    let s3 = common::s3::S3::start();
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}{}",
+        common::config_text(),
+        s3.store_table("dev", "demo", S3_ID, S3_SECRET)
+    ));
+    let env = [(S3_ID, s3.key_id.as_str()), (S3_SECRET, s3.secret.as_str())];
+    // A first run has no database file to copy yet; the second backs up the first's result.
+    p.run_with(&["--env", "dev", "--app", "users"], &env)
+        .expect(0);
+    p.run_with(&["--env", "dev"], &env).expect(0);
+    let cat = p.catalog();
+    let stored: Vec<&serde_json::Value> = cat.iter().filter(|b| b["store"].is_string()).collect();
+    assert_eq!(stored.len(), 1, "{cat:?}");
+    assert!(p.backups("dev").is_empty(), "{:?}", p.backups("dev"));
+    let keys = s3.keys();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let id = stored[0]["id"].as_str().unwrap();
+    let v = p.run_with(&["backups", "verify", id], &env);
+    v.expect(0);
+    assert!(v.stdout.contains("verified by plugin"), "{}", v.all());
+    assert!(
+        p.backups("dev").is_empty(),
+        "the fetched copy was left behind"
+    );
+    assert!(!p.state_text().contains(&s3.secret));
+}

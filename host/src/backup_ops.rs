@@ -131,7 +131,11 @@ pub fn take(
     ctx: &RunContext,
 ) -> Result<catalog::Backup, Failed> {
     // An unreachable store or wrong credentials fail here, before a dump is taken.
-    let store = open_store(env)?;
+    let store = open_store(env)?.map(std::sync::Arc::new);
+    if let Some(s) = store.as_ref().filter(|s| !s.cfg.keep_local) {
+        // Dumps written to /backups stream straight into the store.
+        backup.stream_to(s.clone(), &env.name);
+    }
     let dir = &env.backup_dir;
     let info = backup
         .create(ctx)
@@ -148,12 +152,21 @@ pub fn take(
             crate::text::cut(info.file.clone(), 80)
         ))));
     }
-    let (size, sha256) = measure(backup, dir, &info.file).map_err(|e| {
-        Failed::Plugin(BackupError::Invalid(format!(
-            "plugin '{name}' reported {} but the host cannot read it: {e}",
-            info.file
-        )))
-    })?;
+    let streamed = backup
+        .written(&dir.join(&info.file))
+        .and_then(|w| w.stored.clone().map(|key| (key, w.size, w.sha256)));
+    let (size, sha256, stored_key) = match streamed {
+        Some((key, size, sha)) => (size, sha, Some(key)),
+        None => {
+            let (size, sha) = measure(backup, dir, &info.file).map_err(|e| {
+                Failed::Plugin(BackupError::Invalid(format!(
+                    "plugin '{name}' reported {} but the host cannot read it: {e}",
+                    info.file
+                )))
+            })?;
+            (size, sha, None)
+        }
+    };
     let mut entry = catalog::Backup {
         id: info.id.clone(),
         env: env.name.clone(),
@@ -170,8 +183,11 @@ pub fn take(
         verified: false,
         verified_at: None,
         run_id: ctx.run_id.clone(),
-        store: None,
-        local_removed: false,
+        store: match (&store, &stored_key) {
+            (Some(s), Some(k)) => Some(s.cfg.object_url(k)),
+            _ => None,
+        },
+        local_removed: stored_key.is_some(),
     };
     // Recorded before verifying: a crash now still leaves the file accounted for.
     catalog::add(state_dir, &entry)
@@ -182,6 +198,11 @@ pub fn take(
             info.file
         ))));
     }
+    if let (Some(s), Some(key)) = (&store, &stored_key) {
+        // The store holds exactly the bytes the host saw pass.
+        s.check(key, size, &entry.sha256)
+            .map_err(|e| Failed::Host(e.to_string()))?;
+    }
     let checked = BackupInfo { size, ..info };
     backup
         .verify(ctx, &checked)
@@ -190,8 +211,13 @@ pub fn take(
     entry.verified = true;
     entry.verified_at = Some(now());
     catalog::mark(state_dir, &entry).map_err(|e| Failed::Host(e.to_string()))?;
-    if let Some(store) = &store {
-        send_to_store(store, state_dir, &mut entry)?;
+    match (&store, &stored_key) {
+        // Verified where it lies: only now is it a backup in the store.
+        (Some(s), Some(key)) => s
+            .put_manifest(key, &entry)
+            .map_err(|e| Failed::Host(e.to_string()))?,
+        (Some(s), None) => send_to_store(s, state_dir, &mut entry)?,
+        _ => {}
     }
     Ok(entry)
 }

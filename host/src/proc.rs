@@ -247,7 +247,10 @@ async fn stream_to_file<R: AsyncRead + Unpin>(
         size += n as u64;
     }
     out.flush().await?;
-    out.sync_all().await?;
+    // A pipe (a backup streaming to a store) has nothing to sync.
+    if out.metadata().await?.is_file() {
+        out.sync_all().await?;
+    }
     Ok((size, hex::encode(hasher.finalize())))
 }
 

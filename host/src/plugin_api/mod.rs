@@ -32,6 +32,8 @@ pub struct Written {
     pub path: PathBuf,
     pub size: u64,
     pub sha256: String,
+    /// The store key the bytes went to instead of `path` (streamed backups).
+    pub stored: Option<String>,
 }
 
 /// The result of one call into a plugin: the plugin's own answer, or the host's reason the
@@ -90,6 +92,9 @@ pub trait BackupPlugin {
     /// The host's own measurement of a file it wrote from a child's stdout for this plugin,
     /// if it wrote `path` (the newest such record).
     fn written(&self, path: &Path) -> Option<Written>;
+    /// Stream the files the provider's programs write into `/backups` to `store` (under env
+    /// `env`'s folder) instead of the backup directory, and read them back from there.
+    fn stream_to(&mut self, store: std::sync::Arc<crate::store::Store>, env: &str);
 }
 
 /// A notifier (`notifier` world).

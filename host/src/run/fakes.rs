@@ -260,6 +260,7 @@ impl BackupPlugin for FakeBackup {
     fn delete(&mut self, _: &RunContext, _: &BackupInfo) -> Call<(), BackupError> {
         Ok(Ok(()))
     }
+    fn stream_to(&mut self, _: std::sync::Arc<crate::store::Store>, _: &str) {}
     fn written(&self, _: &Path) -> Option<Written> {
         None
     }

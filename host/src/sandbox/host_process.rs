@@ -29,6 +29,27 @@ impl PluginState {
         Ok(file.into_std())
     }
 
+    /// The host path of `guest`, which must lie in a grant the plugin may read.
+    fn check_readable(&mut self, guest: &str) -> Result<PathBuf, Error> {
+        match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
+            Ok((grant, rest)) => Ok(grant.host.join(rest)),
+            Err(d) => Err(Error::Denied(self.deny(d.0))),
+        }
+    }
+
+    /// The host path of `guest`, which must lie in a grant the plugin may write.
+    fn check_writable(&mut self, guest: &str) -> Result<PathBuf, Error> {
+        let (grant, rest) =
+            match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
+                Ok(x) => x,
+                Err(d) => return Err(Error::Denied(self.deny(d.0))),
+            };
+        if let Err(denied) = policy::dirs::check_writable(&self.grants.plugin, grant, guest) {
+            return Err(Error::Denied(self.deny(denied.0)));
+        }
+        Ok(grant.host.join(rest))
+    }
+
     /// Create a new guest file for the child's stdout inside a read-write grant; never
     /// overwrites. Returns the file and its host path.
     fn create_stdout(&mut self, guest: &str) -> Result<(std::fs::File, PathBuf), Error> {
@@ -263,14 +284,29 @@ impl Host for PluginState {
     fn run(&mut self, cmd: Command) -> Result<Output, Error> {
         let prepared = self.prepare(&cmd)?;
         let stdin = match &cmd.stdin_file {
-            Some(guest) => Some(self.open_stdin(guest)?),
+            Some(guest) => match self.store_key(guest) {
+                Some(key) => {
+                    self.check_readable(guest)?;
+                    Some(self.stdin_from_store(key)?)
+                }
+                None => Some(self.open_stdin(guest)?),
+            },
             None => None,
         };
+        let mut pending = None;
         let (stdout_to, stdout_path) = match &cmd.stdout_file {
-            Some(guest) => {
-                let (f, p) = self.create_stdout(guest)?;
-                (Some(f), Some(p))
-            }
+            Some(guest) => match self.store_key(guest) {
+                Some(key) => {
+                    let path = self.check_writable(guest)?;
+                    let (f, up) = self.stdout_to_store(guest, key)?;
+                    pending = Some(up);
+                    (Some(f), Some(path))
+                }
+                None => {
+                    let (f, p) = self.create_stdout(guest)?;
+                    (Some(f), Some(p))
+                }
+            },
             None => (None, None),
         };
         let cap = Duration::from_secs(self.grants.timeout_secs).min(self.call_time_left());
@@ -303,12 +339,33 @@ impl Host for PluginState {
             stdout_to,
             max_output: self.limiter.limits.process_output_bytes,
         });
+        let mut stored = None;
+        if let Some(up) = pending {
+            let key = up.key.clone();
+            let ok = matches!(&result, Ok(f) if f.exit_code == Some(0));
+            match up.settle(ok) {
+                Ok(sent) if ok => stored = Some((key, sent)),
+                Ok(_) => {}
+                Err(m) => return Err(Error::Io(self.redactor.redact(&m))),
+            }
+        }
         if let (Some(path), Ok(f)) = (&stdout_path, &result) {
             if let Some((size, sha256)) = &f.written {
+                let stored = match stored {
+                    // What the store was sent is what the host measured passing.
+                    Some((key, (s, h))) if s == *size && h == *sha256 => Some(key),
+                    Some((key, _)) => {
+                        return Err(Error::Io(format!(
+                            "the bytes sent to the backup store under {key} differ from those the program wrote"
+                        )))
+                    }
+                    None => None,
+                };
                 self.process.written.push(Written {
                     path: path.clone(),
                     size: *size,
                     sha256: sha256.clone(),
+                    stored,
                 });
             }
         }

@@ -4,6 +4,8 @@
 //! request against its grants.
 
 mod bindings;
+/// The 0.2.0 `process` types the host implementation speaks.
+use bindings::v0_2::platform::migrate::process as v0_2_process;
 pub mod cache;
 mod check;
 mod convert;
@@ -12,6 +14,7 @@ mod host_config;
 mod host_http;
 mod host_log;
 mod host_process;
+mod host_store;
 mod host_v0_1;
 mod limits;
 mod naps;
@@ -24,6 +27,7 @@ mod worlds;
 pub use check::Examined;
 pub use shape::World;
 
+pub use host_store::StoreLink;
 pub use state::PluginState;
 pub use worlds::{Backup, Notifier, Runner};
 

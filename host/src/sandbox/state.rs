@@ -30,6 +30,8 @@ pub struct ProcessCap {
     pub host_env: Vec<(String, String)>,
     /// Files written from child stdout (`stdout-file`), in order.
     pub written: Vec<Written>,
+    /// Where `/backups` files stream to, when the env keeps backups in a store only.
+    pub store: Option<super::StoreLink>,
     /// Programs running for this plugin now (background ones until dropped).
     pub live_children: usize,
     /// The private temp dir (`TMPDIR` and `HOME`) of the programs, made on first use and
@@ -103,6 +105,7 @@ impl PluginState {
                 base_dir,
                 host_env: Vec::new(),
                 written: Vec::new(),
+                store: None,
                 live_children: 0,
                 tmp: None,
             },

@@ -319,6 +319,12 @@ impl api::BackupPlugin for Backup {
     ) -> Call<(), api::BackupError> {
         call!(self, "delete", call_delete(&ctx.into(), &info.into()))
     }
+    fn stream_to(&mut self, store: std::sync::Arc<crate::store::Store>, env: &str) {
+        self.store.data_mut().process.store = Some(super::StoreLink {
+            store,
+            env: env.to_string(),
+        });
+    }
     fn written(&self, path: &std::path::Path) -> Option<api::Written> {
         self.store
             .data()

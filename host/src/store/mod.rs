@@ -133,16 +133,7 @@ impl Store {
     /// returns their size and sha256. On any failure the upload is aborted, so no partial
     /// object is left under the key.
     pub fn upload(&self, mut reader: impl Read, key: &str) -> Result<(u64, String), StoreError> {
-        let _rt = self.rt.enter();
-        let location = Key::from(key);
-        let what = || format!("upload {}", self.cfg.object_url(key));
-        let upload = self
-            .rt
-            .block_on(self.client.put_multipart(&location))
-            .map_err(|e| self.failed(what(), e))?;
-        let mut w = WriteMultipart::new_with_chunk_size(upload, self.cfg.part_size);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut up = self.begin_upload(key)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = match reader.read(&mut buf) {
@@ -150,30 +141,51 @@ impl Store {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let _ = self.rt.block_on(w.abort());
-                    return Err(self.failed(what(), format!("reading the backup: {e}")));
+                    let what = format!("upload {}", self.cfg.object_url(key));
+                    up.abort();
+                    return Err(self.failed(what, format!("reading the backup: {e}")));
                 }
             };
-            hasher.update(&buf[..n]);
-            size += n as u64;
-            if let Err(e) = self.rt.block_on(w.wait_for_capacity(MAX_PARTS_IN_FLIGHT)) {
-                let _ = self.rt.block_on(w.abort());
-                return Err(self.failed(what(), e));
-            }
-            w.write(&buf[..n]);
-            if crate::interrupt::aborting() {
-                let _ = self.rt.block_on(w.abort());
-                return Err(self.failed(what(), "the run was interrupted"));
-            }
+            up.write(&buf[..n])?;
         }
-        self.rt
-            .block_on(w.finish())
-            .map_err(|e| self.failed(what(), e))?;
-        Ok((size, hex::encode(hasher.finalize())))
+        up.finish()
     }
 
-    /// Size and sha256 of what the store holds under `key`, read back in a stream.
-    pub fn measure(&self, key: &str) -> Result<(u64, String), StoreError> {
+    /// Start a multipart upload to `key`; bytes go up in parts as they are written.
+    pub fn begin_upload(&self, key: &str) -> Result<Uploader<'_>, StoreError> {
+        let _rt = self.rt.enter();
+        let location = Key::from(key);
+        let upload = self
+            .rt
+            .block_on(self.client.put_multipart(&location))
+            .map_err(|e| self.failed(format!("upload {}", self.cfg.object_url(key)), e))?;
+        Ok(Uploader {
+            store: self,
+            key: key.to_string(),
+            w: Some(WriteMultipart::new_with_chunk_size(
+                upload,
+                self.cfg.part_size,
+            )),
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    /// Whether an object exists under `key`.
+    pub fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self.rt.block_on(self.client.head(&Key::from(key))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.failed(format!("look up {}", self.cfg.object_url(key)), e)),
+        }
+    }
+
+    /// Stream the object at `key` into `out`, hashing it; returns its size and sha256.
+    pub fn copy_to(
+        &self,
+        key: &str,
+        out: &mut impl std::io::Write,
+    ) -> Result<(u64, String), StoreError> {
         let location = Key::from(key);
         let what = || format!("read {}", self.cfg.object_url(key));
         self.rt.block_on(async {
@@ -189,39 +201,30 @@ impl Store {
                 let chunk = chunk.map_err(|e| self.failed(what(), e))?;
                 hasher.update(&chunk);
                 size += chunk.len() as u64;
+                out.write_all(&chunk).map_err(|e| self.failed(what(), e))?;
             }
             Ok((size, hex::encode(hasher.finalize())))
         })
     }
 
+    /// Size and sha256 of what the store holds under `key`, read back in a stream.
+    pub fn measure(&self, key: &str) -> Result<(u64, String), StoreError> {
+        self.copy_to(key, &mut std::io::sink())
+    }
+
     /// Copy the object at `key` into the new file `path` (never over an existing one), hashing
     /// the bytes as they come; returns their size and sha256. A failed copy is removed.
     pub fn download(&self, key: &str, path: &std::path::Path) -> Result<(u64, String), StoreError> {
-        use std::io::Write;
         let what = || format!("copy {} to {}", self.cfg.object_url(key), path.display());
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)
             .map_err(|e| self.failed(what(), e))?;
-        let location = Key::from(key);
-        let result = self.rt.block_on(async {
-            let got = self
-                .client
-                .get(&location)
-                .await
-                .map_err(|e| self.failed(what(), e))?;
-            let mut stream = got.into_stream();
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| self.failed(what(), e))?;
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-                file.write_all(&chunk).map_err(|e| self.failed(what(), e))?;
-            }
-            file.sync_all().map_err(|e| self.failed(what(), e))?;
-            Ok((size, hex::encode(hasher.finalize())))
+        let result = self.copy_to(key, &mut file).and_then(|r| {
+            file.sync_all()
+                .map(|()| r)
+                .map_err(|e| self.failed(what(), e))
         });
         if result.is_err() {
             let _ = std::fs::remove_file(path);
@@ -322,5 +325,68 @@ impl Store {
                 .await
                 .map_err(|e| self.failed(format!("delete {object}"), e))
         })
+    }
+}
+
+/// A multipart upload in progress: bytes are hashed and sent in parts as they are written.
+/// Dropped without `finish`, it is aborted (no object appears).
+pub struct Uploader<'a> {
+    store: &'a Store,
+    key: String,
+    w: Option<WriteMultipart>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Uploader<'_> {
+    pub fn write(&mut self, buf: &[u8]) -> Result<(), StoreError> {
+        let store = self.store;
+        let _rt = store.rt.enter();
+        let Some(w) = self.w.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = store.rt.block_on(w.wait_for_capacity(MAX_PARTS_IN_FLIGHT)) {
+            let what = format!("upload {}", store.cfg.object_url(&self.key));
+            self.abort_now();
+            return Err(store.failed(what, e));
+        }
+        self.hasher.update(buf);
+        self.size += buf.len() as u64;
+        w.write(buf);
+        Ok(())
+    }
+
+    /// Complete the upload; returns the size and sha256 of what was written.
+    pub fn finish(mut self) -> Result<(u64, String), StoreError> {
+        let store = self.store;
+        let what = format!("upload {}", store.cfg.object_url(&self.key));
+        let Some(w) = self.w.take() else {
+            return Err(store.failed(what, "the upload was aborted"));
+        };
+        let _rt = store.rt.enter();
+        store
+            .rt
+            .block_on(w.finish())
+            .map_err(|e| store.failed(what, e))?;
+        let hasher = std::mem::take(&mut self.hasher);
+        Ok((self.size, hex::encode(hasher.finalize())))
+    }
+
+    /// Abandon the upload: the parts sent so far are discarded by the store.
+    pub fn abort(mut self) {
+        self.abort_now();
+    }
+
+    fn abort_now(&mut self) {
+        if let Some(w) = self.w.take() {
+            let _rt = self.store.rt.enter();
+            let _ = self.store.rt.block_on(w.abort());
+        }
+    }
+}
+
+impl Drop for Uploader<'_> {
+    fn drop(&mut self) {
+        self.abort_now();
     }
 }

@@ -139,13 +139,12 @@ impl BackupProvider for PgDump {
 
     fn verify(_ctx: RunContext, backup: BackupInfo) -> Result<(), BackupError> {
         let path = plain(&backup.file)?;
-        let len = std::fs::metadata(&path)
-            .map_err(|e| BackupError::Invalid(format!("{path}: {e}")))?
-            .len();
-        if len == 0 {
+        // The host measured the archive (it may live in a backup store, not in /backups).
+        if backup.size == 0 {
             return Err(BackupError::Invalid(format!("{path} is empty")));
         }
-        // The table of contents is read from stdin: no host path needed, nothing restored.
+        // The table of contents is read from stdin, which the host feeds from the file or from
+        // the backup store: no host path needed, nothing restored.
         let cmd = Command::new(program("pg-restore", "pg_restore"))
             .arg("--list")
             .stdin_file(&path);
