@@ -461,6 +461,48 @@ fn backups_go_to_the_store_and_any_machine_lists_verifies_and_prunes_them() {
         "the fetched copy was left behind"
     );
 
+    // B restores A's backup from the store into a new database: A's pre-run state.
+    let restored = db.pg.db_name("restored");
+    let r = run_s3(
+        &db,
+        &s3,
+        &b,
+        &["backups", "restore", id, "--to", &restored],
+        &secret,
+    );
+    r.expect(0);
+    assert!(
+        r.stdout.contains(&format!("restored {id} into {restored}")),
+        "{}",
+        r.all()
+    );
+    let mut got = db.pg.applied(&restored);
+    got.sort();
+    assert_eq!(got, before);
+    // Never over an existing database, nor the live one.
+    let again = run_s3(
+        &db,
+        &s3,
+        &b,
+        &["backups", "restore", id, "--to", &restored],
+        &secret,
+    );
+    again.expect(2);
+    assert!(
+        again.error_line().contains("already exists"),
+        "{}",
+        again.all()
+    );
+    let live = run_s3(
+        &db,
+        &s3,
+        &b,
+        &["backups", "restore", id, "--to", &db.db],
+        &secret,
+    );
+    live.expect(2);
+    assert!(live.error_line().contains("own database"), "{}", live.all());
+
     // An object changed in the store is found.
     let mut changed = bytes.clone();
     let n = changed.len();
@@ -469,6 +511,27 @@ fn backups_go_to_the_store_and_any_machine_lists_verifies_and_prunes_them() {
     let v = run_s3(&db, &s3, &b, &["backups", "verify", id], &secret);
     v.expect(1);
     assert!(v.error_line().contains("is damaged"), "{}", v.all());
+    let other = db.pg.db_name("other");
+    let r = run_s3(
+        &db,
+        &s3,
+        &b,
+        &["backups", "restore", id, "--to", &other],
+        &secret,
+    );
+    r.expect(1);
+    assert!(
+        r.error_line().contains("nothing was restored"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        db.pg.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{other}'")
+        ),
+        "0"
+    );
     s3.put(key, &bytes);
 
     // An object without a manifest (an upload that never finished its checks) is no backup.
@@ -557,4 +620,53 @@ fn a_provider_that_writes_files_itself_is_uploaded_after_its_check() {
         "the fetched copy was left behind"
     );
     assert!(!p.state_text().contains(&s3.secret));
+}
+
+#[test]
+fn a_local_backup_restores_into_a_new_database_and_a_provider_without_restore_says_so() {
+    let db = Db::new();
+    let p = machine(&config(None, ""));
+    db.run(&p, &["--env", "prod", "--confirm", "--app", "users"])
+        .expect(0);
+    db.run(&p, &["--env", "prod", "--confirm"]).expect(0);
+    let second = p.catalog()[1]["id"].as_str().unwrap().to_string();
+    let into = db.pg.db_name("copy");
+    let r = db.run(&p, &["backups", "restore", &second, "--to", &into]);
+    r.expect(0);
+    assert_eq!(db.pg.applied(&into).len(), 3, "{}", r.all());
+    // A damaged local file is refused before anything is created.
+    let path = std::path::PathBuf::from(p.catalog()[1]["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let r = db.run(
+        &p,
+        &[
+            "backups",
+            "restore",
+            &second,
+            "--to",
+            &db.pg.db_name("copy2"),
+        ],
+    );
+    r.expect(1);
+    assert!(r.error_line().contains("is damaged"), "{}", r.all());
+    // Unknown ids are named.
+    let r = db.run(&p, &["backups", "restore", "prod-nope", "--to", "x"]);
+    r.expect(2);
+    assert!(
+        r.error_line().contains("no backup with id prod-nope"),
+        "{}",
+        r.all()
+    );
+
+    // SQLite's file-copy provider does not restore: it says so, exit 2.
+    let s = Project::new();
+    s.run(&["--env", "dev", "--app", "users"]).expect(0);
+    s.run(&["--env", "dev"]).expect(0);
+    let id = s.catalog()[0]["id"].as_str().unwrap().to_string();
+    let r = s.run(&["backups", "restore", &id, "--to", "copy.sqlite3"]);
+    r.expect(2);
+    assert!(r.error_line().contains("cannot restore"), "{}", r.all());
 }

@@ -39,6 +39,7 @@ pub fn message(e: &BackupError) -> String {
         BackupError::CommandFailed(m) => format!("backup command failed: {m}"),
         BackupError::Denied(m) => m.clone(),
         BackupError::Misconfigured(m) => format!("backup plugin is misconfigured: {m}"),
+        BackupError::Unsupported(m) => m.clone(),
         BackupError::Other(m) => m.clone(),
     }
 }

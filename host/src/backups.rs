@@ -32,6 +32,7 @@ pub fn main(cfg: &Config, cmd: &BackupsCommand, verbosity: Verbosity) -> Result<
         BackupsCommand::List { env } => list(cfg, env.as_deref()),
         BackupsCommand::Verify { id } => verify(cfg, id, verbosity),
         BackupsCommand::Create { env } => create(cfg, env, verbosity),
+        BackupsCommand::Restore { id, to } => restore(cfg, id, to, verbosity),
     }
 }
 
@@ -311,6 +312,78 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
                 message(&e)
             )))
         }
+    }
+}
+
+fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Code, Exit> {
+    let b = find(cfg, id)?;
+    let env = cfg.env(&b.env).map_err(Exit::usage)?;
+    if !cfg.plugins.contains_key(&b.provider) {
+        return Err(Exit::usage(format!(
+            "backup {id} was made by plugin '{}', which the config no longer has; add it back to restore",
+            b.provider
+        )));
+    }
+    let damaged =
+        |m: String| Exit::failed(format!("backup {id} is damaged, nothing was restored: {m}"));
+    // The bytes are checked before anything is created.
+    let store = match (&b.store, b.local_removed || !b.path.exists()) {
+        (Some(url), true) => {
+            let store = match crate::backup_ops::open_store(env) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    return Err(Exit::usage(format!(
+                        "backup {id} is in {url}, but env.{}.backup-store is not configured",
+                        b.env
+                    )))
+                }
+                Err(f) => return Err(Exit::failed(failed_message(f))),
+            };
+            let key = store.cfg.key_of(url).ok_or_else(|| {
+                Exit::usage(format!(
+                    "backup {id} is in {url}, outside env.{}.backup-store",
+                    b.env
+                ))
+            })?;
+            store
+                .check(&key, b.size, &b.sha256)
+                .map_err(|e| damaged(e.to_string()))?;
+            Some(std::sync::Arc::new(store))
+        }
+        _ => {
+            catalog::check_file(&b).map_err(damaged)?;
+            None
+        }
+    };
+    println!("{id}: {} bytes, sha256 {} as recorded", b.size, b.sha256);
+    let mut p = provider(cfg, &b.provider, &env.backup_dir, verbosity)?;
+    if let Some(s) = store {
+        p.stream_to(s, &b.env);
+    }
+    let ctx = RunContext::new(
+        &b.env,
+        format!("restore-{id}"),
+        verbosity == Verbosity::Verbose,
+    );
+    match p.restore(&ctx, &info_of(&b), to)? {
+        Ok(()) => {
+            println!("restored {id} into {to}");
+            Ok(Code::Success)
+        }
+        Err(_) if p.denials().first().is_some() => Err(Exit::new(
+            Code::Denied,
+            p.denials().first().cloned().unwrap_or_default(),
+        )),
+        Err(e @ crate::plugin_api::BackupError::Unsupported(_))
+        | Err(e @ crate::plugin_api::BackupError::AlreadyExists(_))
+        | Err(e @ crate::plugin_api::BackupError::Misconfigured(_)) => Err(Exit::usage(format!(
+            "cannot restore {id} into {to}: {}",
+            message(&e)
+        ))),
+        Err(e) => Err(Exit::failed(format!(
+            "restoring {id} into {to} failed: {}",
+            message(&e)
+        ))),
     }
 }
 

@@ -253,4 +253,14 @@ pub enum BackupsCommand {
         /// The backup's id, as `backups list` shows it.
         id: String,
     },
+    /// Restore a catalogued backup (from this machine or the env's backup store; its sha256 is
+    /// checked first) into a new database or file that does not exist yet, through the
+    /// provider that made it. Never over the live database.
+    Restore {
+        /// The backup's id (see `backups list`).
+        id: String,
+        /// The new database (PostgreSQL) or file to restore into; it must not exist.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+    },
 }

@@ -128,6 +128,41 @@ pub trait BackupProvider {
         let _ = ctx;
         Ok(Vec::new())
     }
+    /// Restore `backup` into `target`, a new database or file that must not exist yet; never
+    /// over the live one. Read the archive through `stdin-file` of `BACKUP_DIR/<file>`: the
+    /// host feeds it from the backup directory or the env's backup store, sha256 checked.
+    /// Default: not supported.
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn restore(ctx: RunContext, backup: BackupInfo, target: String) -> Result<(), BackupError> {
+        let _ = (ctx, backup, target);
+        Err(BackupError::Unsupported(
+            "this backup provider cannot restore; restore by hand".into(),
+        ))
+    }
+}
+
+/// The restore export of [`register_backup!`] (WIT 0.2.0 and later).
+#[doc(hidden)]
+#[cfg(not(feature = "wit-v0-1"))]
+#[macro_export]
+macro_rules! __backup_restore_export {
+    ($t:ty) => {
+        fn restore(
+            ctx: $crate::backup::RunContext,
+            backup: $crate::backup::BackupInfo,
+            target: String,
+        ) -> Result<(), $crate::backup::BackupError> {
+            <$t as $crate::backup::BackupProvider>::restore(ctx, backup, target)
+        }
+    };
+}
+
+/// WIT 0.1.0 has no restore.
+#[doc(hidden)]
+#[cfg(feature = "wit-v0-1")]
+#[macro_export]
+macro_rules! __backup_restore_export {
+    ($t:ty) => {};
 }
 
 /// Every file in [`BACKUP_DIR`] whose name ends in `suffix`, as backups whose id is the name
@@ -229,6 +264,7 @@ macro_rules! register_backup {
             ) -> Result<Vec<$crate::backup::BackupInfo>, $crate::backup::BackupError> {
                 <$t as $crate::backup::BackupProvider>::list_backups(ctx)
             }
+            $crate::__backup_restore_export!($t);
         }
         $crate::backup::world::__export_backup_world!(__PlatformMigrateBackup);
     };

@@ -40,6 +40,8 @@ settings = {{ url-secret = "database-url" }}
 grants.commands = [
     {{ program = "pg_dump", args = ["--format=custom", "--no-password", "--lock-wait-timeout=*"] }},
     {{ program = "pg_restore", args = ["--list"] }},
+    {{ program = "createdb", args = ["--no-password", "<name>"] }},
+    {{ program = "pg_restore", args = ["--no-owner", "--exit-on-error", "--no-password", "--dbname", "<name>"] }},
 ]
 grants.env = [
     {{ name = "PGHOST", url-secret = "database-url" }},

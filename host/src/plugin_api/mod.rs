@@ -89,6 +89,13 @@ pub trait BackupPlugin {
     fn create(&mut self, ctx: &RunContext) -> Call<BackupInfo, BackupError>;
     fn verify(&mut self, ctx: &RunContext, info: &BackupInfo) -> Call<(), BackupError>;
     fn delete(&mut self, ctx: &RunContext, info: &BackupInfo) -> Call<(), BackupError>;
+    /// Restore `info` into the new database or file `target`.
+    fn restore(
+        &mut self,
+        ctx: &RunContext,
+        info: &BackupInfo,
+        target: &str,
+    ) -> Call<(), BackupError>;
     /// The host's own measurement of a file it wrote from a child's stdout for this plugin,
     /// if it wrote `path` (the newest such record).
     fn written(&self, path: &Path) -> Option<Written>;

@@ -214,6 +214,8 @@ pub enum BackupError {
     CommandFailed(String),
     Denied(String),
     Misconfigured(String),
+    /// The provider cannot do this (restore, for providers built against WIT 0.1.0).
+    Unsupported(String),
     Other(String),
 }
 

@@ -260,6 +260,9 @@ impl BackupPlugin for FakeBackup {
     fn delete(&mut self, _: &RunContext, _: &BackupInfo) -> Call<(), BackupError> {
         Ok(Ok(()))
     }
+    fn restore(&mut self, _: &RunContext, _: &BackupInfo, _: &str) -> Call<(), BackupError> {
+        Ok(Err(BackupError::Unsupported("fake".into())))
+    }
     fn stream_to(&mut self, _: std::sync::Arc<crate::store::Store>, _: &str) {}
     fn written(&self, _: &Path) -> Option<Written> {
         None

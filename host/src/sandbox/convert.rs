@@ -57,10 +57,10 @@ macro_rules! shared_types {
     };
 }
 
-/// The conversions of one version's bindings; `$extra` are the match arms of runner errors the
-/// version adds.
+/// The conversions of one version's bindings; `$runner` and `$backup` are the match arms of
+/// runner and backup errors the version adds.
 macro_rules! conversions {
-    ($version:ident { $($extra:tt)* }) => {
+    ($version:ident { runner: [$($runner:tt)*], backup: [$($backup:tt)*] }) => {
         pub(super) mod $version {
             use super::super::bindings::$version::{backup, notifier, runner};
             use crate::plugin_api as api;
@@ -210,7 +210,7 @@ macro_rules! conversions {
                     R::Locked(m) => A::Locked(m),
                     R::Denied(m) => A::Denied(m),
                     R::Misconfigured(m) => A::Misconfigured(m),
-                    $($extra)*
+                    $($runner)*
                     R::Other(m) => A::Other(m),
                 }
             }
@@ -249,6 +249,7 @@ macro_rules! conversions {
                     B::CommandFailed(m) => A::CommandFailed(m),
                     B::Denied(m) => A::Denied(m),
                     B::Misconfigured(m) => A::Misconfigured(m),
+                    $($backup)*
                     B::Other(m) => A::Other(m),
                 }
             }
@@ -301,9 +302,13 @@ macro_rules! conversions {
     };
 }
 
-conversions!(v0_1 {});
+conversions!(v0_1 {
+    runner: [],
+    backup: []
+});
 conversions!(v0_2 {
-    R::LedgerConflict(m) => A::LedgerConflict(m),
+    runner: [R::LedgerConflict(m) => A::LedgerConflict(m),],
+    backup: [B::Unsupported(m) => A::Unsupported(m),]
 });
 
 /// The runner's ledger, new in 0.2.0.

@@ -59,7 +59,8 @@ impl World {
     pub fn added(self) -> &'static [(&'static str, &'static [&'static str])] {
         match self {
             World::Runner => &[("0.2.", &["ledger-read", "ledger-append"])],
-            World::Backup | World::Notifier => &[],
+            World::Backup => &[("0.2.", &["restore"])],
+            World::Notifier => &[],
         }
     }
 

@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "10d8cdd554ecc0ae87e1aabb27d7c1c20dee23224592a9776bee6cbc90693b83",
+        "4acb9feea9f99aa3efc3c8ac500eb26ddfd31f68617a96b850f517fb28c7502d",
     ),
 ];
 

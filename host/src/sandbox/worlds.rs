@@ -319,6 +319,27 @@ impl api::BackupPlugin for Backup {
     ) -> Call<(), api::BackupError> {
         call!(self, "delete", call_delete(&ctx.into(), &info.into()))
     }
+    fn restore(
+        &mut self,
+        ctx: &api::RunContext,
+        info: &api::BackupInfo,
+        target: &str,
+    ) -> Call<(), api::BackupError> {
+        let b = match &self.bindings {
+            Versioned::V0_1(_) => {
+                return Ok(Err(api::BackupError::Unsupported(format!(
+                    "plugin '{}' was built against platform:migrate@0.1.0, which cannot restore; rebuild it with platform-migrate-sdk 0.2, or restore by hand (README, Restoring a backup)",
+                    self.name
+                ))))
+            }
+            Versioned::V0_2(b) => b,
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_restore(&mut self.store, &ctx.into(), &info.into(), target)
+            .map(|r| r.map_err(Into::into));
+        finish(&mut self.store, &self.name, "restore", r)
+    }
     fn stream_to(&mut self, store: std::sync::Arc<crate::store::Store>, env: &str) {
         self.store.data_mut().process.store = Some(super::StoreLink {
             store,

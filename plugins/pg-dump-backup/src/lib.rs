@@ -172,6 +172,65 @@ impl BackupProvider for PgDump {
     fn list_backups(_ctx: RunContext) -> Result<Vec<BackupInfo>, BackupError> {
         list_backup_files(SUFFIX)
     }
+
+    /// `createdb TARGET` (which fails when it exists), then `pg_restore` of the archive, fed
+    /// on stdin by the host, into it. Never into the database the env migrates.
+    fn restore(_ctx: RunContext, backup: BackupInfo, target: String) -> Result<(), BackupError> {
+        let path = plain(&backup.file)?;
+        let ok = target
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && target.len() <= 63
+            && target
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            return Err(BackupError::Misconfigured(format!(
+                "restore target {target:?} is not a plain database name (letters, digits, '_' and '-'; at most 63)"
+            )));
+        }
+        let env = conn::load()?;
+        if env.iter().any(|(k, v)| k == "PGDATABASE" && *v == target) {
+            return Err(BackupError::AlreadyExists(format!(
+                "{target} is the environment's own database; restore into a new one and switch over by hand"
+            )));
+        }
+        let created = with_env(Command::new(program("createdb", "createdb")), &env)
+            .args(["--no-password".to_string(), target.clone()])
+            .run()
+            .map_err(host_error)?;
+        if created.exit_code != Some(0) {
+            return Err(if created.stderr.contains("already exists") {
+                BackupError::AlreadyExists(format!(
+                    "database {target} already exists; pick a new name"
+                ))
+            } else {
+                BackupError::CommandFailed(format!(
+                    "createdb {target}: {}",
+                    process::tail(&created.stderr, 3)
+                ))
+            });
+        }
+        log::info(&format!("restoring {path} into the new database {target}"));
+        let cmd = with_env(Command::new(program("pg-restore", "pg_restore")), &env)
+            .args([
+                "--no-owner".to_string(),
+                "--exit-on-error".to_string(),
+                "--no-password".to_string(),
+                "--dbname".to_string(),
+                target.clone(),
+            ])
+            .stdin_file(&path);
+        let out = cmd.run().map_err(host_error)?;
+        if out.exit_code != Some(0) {
+            return Err(BackupError::CommandFailed(format!(
+                "pg_restore into {target} failed (the half-restored database {target} is left for inspection; drop it when done): {}",
+                process::tail(&out.stderr, 5)
+            )));
+        }
+        Ok(())
+    }
 }
 
 register_backup!(PgDump);
