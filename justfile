@@ -64,7 +64,7 @@ build: plugins
 
 # Benchmarks against direct Django and pg_dump (prints PASS/FAIL per target; see BENCHMARKS.md).
 # BENCH_RUNS=7 repetitions; BENCH_PG_SCALE=70 (≈1 GiB, 0 skips PostgreSQL).
-bench: build
+bench: build test-setup
     cargo bench -p platform-migrate --bench compare
 
 # Forget the demo's database, history and backups.

@@ -4,7 +4,8 @@
 //!
 //! Environment: BENCH_RUNS (timed repetitions, default 7), BENCH_PG_SCALE (pgbench scale of
 //! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure),
-//! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000).
+//! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000), BENCH_HISTORY_RUNS
+//! (runs in the long history, default 50000).
 
 // The integration tests' harness; the benchmarks use part of it.
 #[path = "../tests/common/mod.rs"]
@@ -226,6 +227,7 @@ fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
             .env("PGPASSWORD", &pg.password);
         c
     };
+    store_backup(&pg, &db, &size, &p, cache.path(), n, rows);
     let (a, b) = side_by_side(n, &mut ours, &mut theirs);
     let mut row = ratio_row(
         &format!("prod backup of a {size} database (verified, sha256) vs pg_dump -Fc -f"),
@@ -247,6 +249,131 @@ fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
             c.stdout(Stdio::null());
             c
         }),
+    ));
+}
+
+/// The same database backed up into an S3-compatible store (a real moto server on 127.0.0.1):
+/// ours streams pg_dump through the host into a multipart upload, reads it back to compare
+/// sha256, and has pg_restore --list check the stored copy; theirs is `pg_dump -Fc` to a local
+/// file, then boto3's `upload_file` (multipart, concurrent parts).
+fn store_backup(
+    pg: &common::pg::Pg,
+    db: &str,
+    size: &str,
+    p: &Project,
+    cache: &Path,
+    n: usize,
+    rows: &mut Vec<Row>,
+) {
+    let s3 = common::s3::S3::start();
+    let text = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    let q = Project::new();
+    q.write_config(&format!(
+        "{text}{}",
+        s3.store_table("prod", "bench", "BENCH_S3_ID", "BENCH_S3_SECRET")
+    ));
+    let url = pg.url(db);
+    let by_hand = q.path().join("by-hand.dump");
+    let mut ours = || {
+        let mut c = pm(&q, &["backups", "create", "--env", "prod"], cache);
+        c.env("BENCH_DATABASE_URL", &url)
+            .env("BENCH_S3_ID", &s3.key_id)
+            .env("BENCH_S3_SECRET", &s3.secret);
+        c
+    };
+    let upload = format!(
+        "import boto3\n\
+         s3 = boto3.client('s3', endpoint_url={:?}, region_name='us-east-1', \
+         aws_access_key_id={:?}, aws_secret_access_key={:?})\n\
+         s3.upload_file({:?}, {:?}, 'by-hand/bench.dump')\n",
+        s3.endpoint(),
+        s3.key_id,
+        s3.secret,
+        by_hand.display().to_string(),
+        common::s3::BUCKET
+    );
+    let mut theirs = || {
+        let _ = std::fs::remove_file(&by_hand);
+        let mut c = Command::new("bash");
+        c.arg("-c")
+            .arg(format!(
+                "pg_dump -Fc -f \"$1\" \"$2\" && {} -c \"$3\"",
+                python().display()
+            ))
+            .arg("bash")
+            .arg(&by_hand)
+            .arg(db)
+            .arg(&upload)
+            .env("PGHOST", &pg.host)
+            .env("PGPORT", pg.port.to_string())
+            .env("PGUSER", &pg.user)
+            .env("PGPASSWORD", &pg.password);
+        c
+    };
+    eprintln!("measuring a backup into the object store ({n} runs each) ...");
+    let (a, b) = side_by_side(n, &mut ours, &mut theirs);
+    rows.push(ratio_row(
+        &format!("prod backup of a {size} database into an S3-compatible store (streamed, read back, verified) vs pg_dump -Fc -f + boto3 upload_file"),
+        a,
+        b,
+        1.0,
+    ));
+}
+
+/// A no-op run with a long history (50,000 runs) against the same run with an empty one:
+/// appending reads the end of the history, never the whole file.
+fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
+    use sha2::{Digest, Sha256};
+    let runs: usize = std::env::var("BENCH_HISTORY_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let make = || {
+        let p = Project::new();
+        p.write_config(&config_text().replace(
+            "[env.dev]\nrunner = \"django\"\nbackup = \"sqlite-backup\"\n",
+            "[env.dev]\nrunner = \"django\"\n",
+        ));
+        manage(&p, &["migrate"]).output().unwrap();
+        p
+    };
+    let (empty, long) = (make(), make());
+    // A chained history of `runs` lines of about 2 KB, as real runs write them.
+    let state = long.path().join(".platform-migrate");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut text = Vec::with_capacity(runs * 2200);
+    let mut prev = "0".repeat(64);
+    let mut last = String::new();
+    for i in 0..runs {
+        let line = format!(
+            "{{\"prev\":\"{prev}\",\"run_id\":\"dev-bench-{i:06}\",\"started\":\"2026-01-01T00:00:00Z\",\"user\":\"bench\",\"host\":\"bench\",\"env\":\"dev\",\"action\":\"migrate\",\"args\":[],\"app\":null,\"migration\":null,\"fake\":false,\"outcome\":\"succeeded\",\"exit_code\":0,\"error\":null,\"plan\":[],\"applied\":[],\"created\":[],\"backup\":null,\"steps\":[],\"duration_ms\":1,\"padding\":\"{}\"}}",
+            "x".repeat(1800)
+        );
+        prev = hex::encode(Sha256::digest(line.as_bytes()));
+        last = prev.clone();
+        text.extend_from_slice(line.as_bytes());
+        text.push(b'\n');
+    }
+    std::fs::write(state.join("history.jsonl"), &text).unwrap();
+    std::fs::write(
+        state.join("history.head"),
+        format!("{{\"lines\":{runs},\"last\":\"{last}\"}}"),
+    )
+    .unwrap();
+    eprintln!(
+        "measuring a no-op run with a {runs}-run ({} MiB) history ({n} runs each) ...",
+        text.len() >> 20
+    );
+    let (a, b) = side_by_side(
+        n,
+        &mut || pm(&long, &["--env", "dev", "-q"], cache),
+        &mut || pm(&empty, &["--env", "dev", "-q"], cache),
+    );
+    rows.push(ratio_row(
+        &format!("no-op --env dev with a {runs}-run history vs with an empty one"),
+        a,
+        b,
+        1.05,
     ));
 }
 
@@ -296,6 +423,8 @@ fn main() {
 
     eprintln!("measuring plugin load ...");
     plugin_load(&mut rows);
+
+    long_history(n, cache.path(), &mut rows);
 
     postgres(&mut rows, &mut peak);
 
