@@ -441,6 +441,10 @@ fn backups_go_to_the_store_and_any_machine_lists_verifies_and_prunes_them() {
         ]
     );
 
+    // The run's record says where its backup is.
+    let rec = a.history().last().unwrap()["backup"].clone();
+    assert_eq!(rec["store"], second["store"], "{rec}");
+
     // B, with its own state directory, lists A's backups and verifies one from the store.
     let listed = run_s3(&db, &s3, &b, &["backups", "list", "--env", "prod"], &secret);
     listed.expect(0);
@@ -533,6 +537,12 @@ fn backups_go_to_the_store_and_any_machine_lists_verifies_and_prunes_them() {
         "0"
     );
     s3.put(key, &bytes);
+
+    // Without any state directory (an ephemeral CI runner), the store still lists them.
+    std::fs::remove_dir_all(b.path().join(".platform-migrate")).unwrap();
+    let listed = run_s3(&db, &s3, &b, &["backups", "list", "--env", "prod"], &secret);
+    listed.expect(0);
+    assert!(listed.stdout.contains(id), "{}", listed.all());
 
     // An object without a manifest (an upload that never finished its checks) is no backup.
     s3.put("shop/prod/half-uploaded.dump", b"PGDMP cut short");

@@ -70,7 +70,10 @@ fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Ex
             println!(
                 "{}: {} ({} bytes, sha256 {}, verified)",
                 entry.id,
-                entry.path.display(),
+                entry
+                    .store
+                    .clone()
+                    .unwrap_or_else(|| entry.path.display().to_string()),
                 entry.size,
                 entry.sha256
             );

@@ -41,6 +41,9 @@ pub struct BackupRecord {
     pub size: u64,
     pub sha256: String,
     pub verified: bool,
+    /// Where the env's backup store holds it (`s3://bucket/key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// What one notifier made of the run's event.

@@ -33,7 +33,7 @@ impl Run<'_> {
                 self.ui.detail(&format!(
                     "{} -> {} ({} bytes, sha256 {}, verified)",
                     record.id,
-                    record.path,
+                    record.store.as_deref().unwrap_or(&record.path),
                     record.size,
                     &record.sha256[..16]
                 ));
@@ -76,6 +76,7 @@ impl Run<'_> {
             size: entry.size,
             sha256: entry.sha256,
             verified: true,
+            store: entry.store,
         })
     }
 

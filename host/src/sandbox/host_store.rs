@@ -118,8 +118,10 @@ impl PluginState {
         let (reader, mut writer) =
             std::io::pipe().map_err(|e| Error::Io(format!("cannot make a pipe: {e}")))?;
         std::thread::spawn(move || {
+            // A program that has read what it needs (pg_restore --list reads the table of
+            // contents only) closes the pipe early: that is not a failure.
             if let Err(e) = store.copy_to(&key, &mut writer) {
-                tracing::warn!("streaming {key} from the backup store stopped: {e}");
+                tracing::debug!("streaming {key} from the backup store ended early: {e}");
             }
         });
         Ok(std::fs::File::from(OwnedFd::from(reader)))
