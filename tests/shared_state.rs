@@ -95,7 +95,8 @@ fn edit_migration(p: &Project) {
 }
 
 fn drift_of(r: &Run) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}", r.all()));
     v["drift"]
         .as_array()
         .unwrap()

@@ -373,7 +373,7 @@ fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Cod
             println!("restored {id} into {to}");
             Ok(Code::Success)
         }
-        Err(_) if p.denials().first().is_some() => Err(Exit::new(
+        Err(_) if !p.denials().is_empty() => Err(Exit::new(
             Code::Denied,
             p.denials().first().cloned().unwrap_or_default(),
         )),

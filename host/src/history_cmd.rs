@@ -56,13 +56,16 @@ fn width() -> Option<usize> {
     terminal_size::terminal_size().map(|(w, _)| w.0 as usize)
 }
 
-/// The env's runner, connected, when the env keeps a ledger it can read; `None` (with why)
-/// when its history is on this machine only.
+/// A runner connected to a database that can keep a ledger, and the context to call it with.
+type LedgerRunner = (Box<dyn RunnerPlugin>, RunContext);
+
+/// The env's runner, connected, when the env keeps a ledger it can read; otherwise why its
+/// history is on this machine only.
 fn ledger_runner(
     cfg: &Config,
     env: &EnvConfig,
     verbosity: Verbosity,
-) -> Result<Result<(Box<dyn RunnerPlugin>, RunContext), String>, Exit> {
+) -> Result<Result<LedgerRunner, String>, Exit> {
     if env.ledger == Mode::Off {
         return Ok(Err(format!("env.{}.ledger is \"off\"", env.name)));
     }
