@@ -681,3 +681,40 @@ fn a_local_backup_restores_into_a_new_database_and_a_provider_without_restore_sa
     r.expect(2);
     assert!(r.error_line().contains("cannot restore"), "{}", r.all());
 }
+
+#[test]
+fn a_dump_cut_short_leaves_nothing_in_the_store_or_the_catalog() {
+    let db = Db::new();
+    let s3 = common::s3::S3::start();
+    // A "pg_dump" that streams 3 MB (several upload parts) and then dies.
+    let text = config(None, &s3.store_table("prod", "shop", S3_ID, S3_SECRET))
+        .replace(
+            "settings = { url-secret = \"database-url\" }",
+            "settings = { url-secret = \"database-url\", pg-dump = \"./cut-dump.sh\" }",
+        )
+        .replace(
+            "grants.commands = [\n    { program = \"pg_dump\"",
+            "grants.commands = [\n    { program = \"./cut-dump.sh\", args = [\"--format=custom\", \"--no-password\", \"--lock-wait-timeout=*\"] },\n    { program = \"pg_dump\"",
+        );
+    assert!(text.contains("./cut-dump.sh\", args"), "{text}");
+    let p = machine(&text);
+    let script = p.path().join("cut-dump.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nyes PGDMP-cut-short | head -c 3000000\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = s3.secret.clone();
+    let r = run_s3(&db, &s3, &p, &["--env", "prod", "--confirm"], &secret);
+    r.expect(1);
+    assert!(
+        r.error_line().contains("backup command failed"),
+        "{}",
+        r.all()
+    );
+    assert!(s3.keys().is_empty(), "{:?}", s3.keys());
+    assert!(p.catalog().is_empty(), "{:?}", p.catalog());
+    assert!(db.pg.applied(&db.db).is_empty());
+}
