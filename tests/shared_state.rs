@@ -606,9 +606,13 @@ fn a_provider_that_writes_files_itself_is_uploaded_after_its_check() {
     // uploads the verified file, checks the store's copy, then removes the local one.
     let s3 = common::s3::S3::start();
     let p = Project::new();
+    std::fs::create_dir_all(p.path().join("restores")).unwrap();
     p.write_config(&format!(
         "{}{}",
-        common::config_text(),
+        common::config_text().replace(
+            "grants.dirs = [{ host = \".\", guest = \"/project\", access = \"read-only\" }]",
+            "grants.dirs = [{ host = \".\", guest = \"/project\", access = \"read-only\" }, { host = \"restores\", guest = \"/restores\", access = \"read-write\" }]\ngrants.commands = [{ program = \"cat\", args = [] }]",
+        ),
         s3.store_table("dev", "demo", S3_ID, S3_SECRET)
     ));
     let env = [(S3_ID, s3.key_id.as_str()), (S3_SECRET, s3.secret.as_str())];
@@ -634,7 +638,7 @@ fn a_provider_that_writes_files_itself_is_uploaded_after_its_check() {
 }
 
 #[test]
-fn a_local_backup_restores_into_a_new_database_and_a_provider_without_restore_says_so() {
+fn local_backups_restore_into_a_new_database_or_file_and_never_over_one() {
     let db = Db::new();
     let p = machine(&config(None, ""));
     db.run(&p, &["--env", "prod", "--confirm", "--app", "users"])
@@ -672,14 +676,41 @@ fn a_local_backup_restores_into_a_new_database_and_a_provider_without_restore_sa
         r.all()
     );
 
-    // SQLite's file-copy provider does not restore: it says so, exit 2.
+    // SQLite's file-copy provider restores into a new file in a read-write grant, through
+    // `cat` (the host feeds the backup and writes the new file); without the grants the
+    // refusal names what to add.
     let s = Project::new();
     s.run(&["--env", "dev", "--app", "users"]).expect(0);
     s.run(&["--env", "dev"]).expect(0);
     let id = s.catalog()[0]["id"].as_str().unwrap().to_string();
-    let r = s.run(&["backups", "restore", &id, "--to", "copy.sqlite3"]);
-    r.expect(2);
-    assert!(r.error_line().contains("cannot restore"), "{}", r.all());
+    let r = s.run(&["backups", "restore", &id, "--to", "/restores/copy.sqlite3"]);
+    r.expect(4);
+    assert!(r.error_line().contains("grants"), "{}", r.all());
+    std::fs::create_dir_all(s.path().join("restores")).unwrap();
+    s.write_config(&common::config_text().replace(
+        "grants.dirs = [{ host = \".\", guest = \"/project\", access = \"read-only\" }]",
+        "grants.dirs = [{ host = \".\", guest = \"/project\", access = \"read-only\" }, { host = \"restores\", guest = \"/restores\", access = \"read-write\" }]\ngrants.commands = [{ program = \"cat\", args = [] }]",
+    ));
+    let r = s.run(&["backups", "restore", &id, "--to", "/restores/copy.sqlite3"]);
+    r.expect(0);
+    let copy = s.path().join("restores/copy.sqlite3");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .arg("SELECT count(*) FROM django_migrations")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "3",
+        "{}",
+        r.all()
+    );
+    // Never over an existing file, nor over the live database.
+    s.run(&["backups", "restore", &id, "--to", "/restores/copy.sqlite3"])
+        .expect(2);
+    let live = s.run(&["backups", "restore", &id, "--to", "/project/db.sqlite3"]);
+    live.expect(2);
+    assert!(live.error_line().contains("own database"), "{}", live.all());
 }
 
 #[test]

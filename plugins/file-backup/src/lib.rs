@@ -6,8 +6,13 @@
 //!
 //! The copy goes through WASI files in fixed-size chunks; the plugin sees nothing but the
 //! directory that holds the database (read-only) and the backup directory.
+//!
+//! `restore` (`backups restore ID --to /restores/db.sqlite3`) writes a new file in a
+//! read-write grant with `cat` (granted as `{ program = "cat", args = [] }`): the host feeds
+//! the backup on stdin and writes stdout into the new file.
 
 use platform_migrate_sdk::backup::*;
+use platform_migrate_sdk::process::{self, Command, Error as ProcessError};
 use platform_migrate_sdk::{config, log, register_backup};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -128,6 +133,56 @@ impl BackupProvider for FileBackup {
 
     fn list_backups(_ctx: RunContext) -> Result<Vec<BackupInfo>, BackupError> {
         list_backup_files(".sqlite3")
+    }
+
+    /// Copy the backup into `target`, a new file (guest path) in a read-write grant, with
+    /// `cat`: the host feeds it the backup (from `/backups` or the env's backup store) and
+    /// writes its output into the new file, so the bytes never pass through the plugin.
+    fn restore(_ctx: RunContext, backup: BackupInfo, target: String) -> Result<(), BackupError> {
+        if backup.file.contains('/') || backup.file.starts_with('.') {
+            return Err(BackupError::Invalid(format!(
+                "{:?} is not a file name in {BACKUP_DIR}",
+                backup.file
+            )));
+        }
+        if !target.starts_with('/') || target.split('/').any(|p| p == "..") {
+            return Err(BackupError::Misconfigured(format!(
+                "restore target {target:?} must be a guest path in a read-write grant, e.g. /restores/db.sqlite3"
+            )));
+        }
+        if source().is_ok_and(|s| s == target) {
+            return Err(BackupError::AlreadyExists(format!(
+                "{target} is the environment's own database; restore into a new file and switch over by hand"
+            )));
+        }
+        let out = Command::new("cat")
+            .stdin_file(&format!("{BACKUP_DIR}/{}", backup.file))
+            .stdout_file(&target)
+            .run()
+            .map_err(|e| match e {
+                ProcessError::FileExists(m) => {
+                    BackupError::AlreadyExists(format!("{m} already exists; pick a new file"))
+                }
+                ProcessError::Denied(m) => BackupError::Denied(m),
+                other => BackupError::CommandFailed(process::message(&other)),
+            })?;
+        if out.exit_code != Some(0) {
+            return Err(BackupError::CommandFailed(format!(
+                "cat into {target}: {}",
+                process::tail(&out.stderr, 3)
+            )));
+        }
+        let mut head = [0u8; 16];
+        File::open(&target)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .map_err(|e| BackupError::Invalid(format!("{target}: {e}")))?;
+        if &head != SQLITE_MAGIC {
+            return Err(BackupError::Invalid(format!(
+                "{target} is not a SQLite database"
+            )));
+        }
+        log::info(&format!("restored {} into {target}", backup.file));
+        Ok(())
     }
 }
 
