@@ -338,10 +338,15 @@ fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         p
     };
     let (empty, long) = (make(), make());
-    // A chained history of `runs` lines of about 2 KB, as real runs write them.
+    // A chained history of `runs` lines of about 2 KB, as real runs write them, streamed to
+    // the file: the harness must stay small, because a child's ru_maxrss includes the
+    // high-water mark of the process that spawned it (Linux carries it over exec), which
+    // would inflate the peak-memory figure measured later.
     let state = long.path().join(".platform-migrate");
     std::fs::create_dir_all(&state).unwrap();
-    let mut text = Vec::with_capacity(runs * 2200);
+    let mut text =
+        std::io::BufWriter::new(std::fs::File::create(state.join("history.jsonl")).unwrap());
+    let mut bytes = 0usize;
     let mut prev = "0".repeat(64);
     let mut last = String::new();
     for i in 0..runs {
@@ -351,10 +356,12 @@ fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         );
         prev = hex::encode(Sha256::digest(line.as_bytes()));
         last = prev.clone();
-        text.extend_from_slice(line.as_bytes());
-        text.push(b'\n');
+        use std::io::Write;
+        text.write_all(line.as_bytes()).unwrap();
+        text.write_all(b"\n").unwrap();
+        bytes += line.len() + 1;
     }
-    std::fs::write(state.join("history.jsonl"), &text).unwrap();
+    drop(text);
     std::fs::write(
         state.join("history.head"),
         format!("{{\"lines\":{runs},\"last\":\"{last}\"}}"),
@@ -362,7 +369,7 @@ fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
     .unwrap();
     eprintln!(
         "measuring a no-op run with a {runs}-run ({} MiB) history ({n} runs each) ...",
-        text.len() >> 20
+        bytes >> 20
     );
     let (a, b) = side_by_side(
         n,
