@@ -156,7 +156,7 @@ impl BackupProvider for FileBackup {
             )));
         }
         let out = Command::new("cat")
-            .stdin_file(&format!("{BACKUP_DIR}/{}", backup.file))
+            .stdin_file(format!("{BACKUP_DIR}/{}", backup.file))
             .stdout_file(&target)
             .run()
             .map_err(|e| match e {
