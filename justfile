@@ -40,9 +40,11 @@ sdk-docs:
     RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo doc --release -p platform-migrate-sdk --features runner,backup,notifier --no-deps
     @echo "open target/doc/platform_migrate_sdk/index.html"
 
-# Install what a fresh machine lacks: the wasm target, rustfmt and clippy (lint, and the checks
-# tests/plugin_kit.rs runs on scaffolded plugins), and the demo's venv with Django.
+# Install what a fresh machine lacks: Debian's libclang-dev and sqlite3 (automation/system-deps.sh),
+# the wasm target, rustfmt and clippy (lint, and the checks tests/plugin_kit.rs runs on
+# scaffolded plugins), and the demo's venv with Django.
 setup:
+    automation/system-deps.sh
     rustup target add wasm32-wasip2
     rustup component add rustfmt clippy
     test -x {{venv}}/bin/python || {{python}} -m venv {{venv}}

@@ -1,7 +1,11 @@
-//! Destructive and locking changes in a plan, found from the SQL each step runs (PostgreSQL)
-//! or from Django's operation descriptions (other databases). Each finding names the
-//! migration, the statement and a safer pattern. Rules can be switched off per project
-//! (`[lint] disable = [...]`). Free of wasmtime; every rule has a firing and a quiet unit test.
+//! Destructive and locking changes in a plan, found from the SQL each step runs (PostgreSQL,
+//! through its own parser: `sql.rs`) or from Django's operation descriptions (other
+//! databases). Each finding names the migration, the statement and a safer pattern. A
+//! statement on a table created earlier in the same plan is exempt: it has no rows and no
+//! readers yet. Rules can be switched off per project (`[lint] disable = [...]`). Free of
+//! wasmtime; every rule has a firing and a quiet unit test.
+
+mod sql;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -19,6 +23,10 @@ pub const RULES: &[(&str, &str)] = &[
     ("unique-constraint", "adding a UNIQUE constraint builds its index under lock: CREATE UNIQUE INDEX CONCURRENTLY first (AddIndexConcurrently), then ADD CONSTRAINT ... USING INDEX"),
     ("index-without-concurrently", "CREATE INDEX blocks writes to the table while it builds: use AddIndexConcurrently in a non-atomic migration (CREATE INDEX CONCURRENTLY)"),
     ("drop-index-without-concurrently", "DROP INDEX blocks the table: use RemoveIndexConcurrently in a non-atomic migration (DROP INDEX CONCURRENTLY)"),
+    ("foreign-key-inline", "a column added with REFERENCES validates its foreign key under lock (Django renders ForeignKey this way): add the column without db_constraint, then add the constraint NOT VALID and VALIDATE it in a later migration"),
+    ("add-primary-key-or-identity", "adding a primary key or an identity column builds an index or rewrites the table under an ACCESS EXCLUSIVE lock: build a unique index CONCURRENTLY first and add the key USING INDEX"),
+    ("default-rewrites-table", "a default computed per row (gen_random_uuid(), random(), clock_timestamp(), a generated column) rewrites the whole table under lock: add the column nullable, backfill in batches, then set the default"),
+    ("reindex-without-concurrently", "REINDEX blocks writes to the table while it rebuilds: use REINDEX ... CONCURRENTLY outside a transaction"),
 ];
 
 pub fn advice(rule: &str) -> &'static str {
@@ -54,31 +62,6 @@ pub struct Step<'a> {
     pub sql: &'a [String],
 }
 
-fn squash(s: &str) -> String {
-    let no_comments: Vec<&str> = s
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("--"))
-        .collect();
-    no_comments
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_uppercase()
-}
-
-/// The table an `ALTER TABLE`, `CREATE TABLE` or `CREATE INDEX ... ON` statement names.
-fn table_of(stmt: &str, after: &str) -> Option<String> {
-    let rest = &stmt[stmt.find(after)? + after.len()..];
-    let rest = rest
-        .trim_start_matches("IF NOT EXISTS ")
-        .trim_start_matches("IF EXISTS ")
-        .trim_start_matches("ONLY ");
-    let name: String = rest.split([' ', '(']).next()?.trim_matches('"').to_string();
-    (!name.is_empty()).then_some(name)
-}
-
 fn short(s: &str) -> String {
     let one = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() > 160 {
@@ -86,60 +69,6 @@ fn short(s: &str) -> String {
     } else {
         one
     }
-}
-
-/// Rules that fire on one PostgreSQL statement; `new_tables` were created in this step.
-fn sql_rules(stmt: &str, new_tables: &BTreeSet<String>) -> Vec<&'static str> {
-    let mut hits = Vec::new();
-    let on_new = |after: &str| table_of(stmt, after).is_some_and(|t| new_tables.contains(&t));
-    if stmt.starts_with("DROP TABLE") {
-        hits.push("drop-table");
-    }
-    if stmt.starts_with("ALTER TABLE") && !on_new("ALTER TABLE ") {
-        if stmt.contains(" DROP COLUMN ") {
-            hits.push("drop-column");
-        }
-        if stmt.contains(" RENAME TO ") {
-            hits.push("rename-table");
-        }
-        if stmt.contains(" RENAME COLUMN ") {
-            hits.push("rename-column");
-        }
-        if stmt.contains(" ALTER COLUMN ") && stmt.contains(" TYPE ") {
-            hits.push("alter-column-type");
-        }
-        if stmt.contains(" ADD COLUMN ")
-            && stmt.contains(" NOT NULL")
-            && !stmt.contains(" DEFAULT ")
-        {
-            hits.push("add-column-not-null-without-default");
-        }
-        if stmt.contains(" SET NOT NULL") {
-            hits.push("set-not-null");
-        }
-        if stmt.contains(" ADD CONSTRAINT ")
-            && (stmt.contains(" FOREIGN KEY ") || stmt.contains(" CHECK "))
-            && !stmt.contains(" NOT VALID")
-        {
-            hits.push("constraint-without-not-valid");
-        }
-        if stmt.contains(" ADD CONSTRAINT ")
-            && stmt.contains(" UNIQUE")
-            && !stmt.contains(" USING INDEX")
-        {
-            hits.push("unique-constraint");
-        }
-    }
-    if (stmt.starts_with("CREATE INDEX") || stmt.starts_with("CREATE UNIQUE INDEX"))
-        && !stmt.contains(" CONCURRENTLY ")
-        && !on_new(" ON ")
-    {
-        hits.push("index-without-concurrently");
-    }
-    if stmt.starts_with("DROP INDEX") && !stmt.contains(" CONCURRENTLY ") {
-        hits.push("drop-index-without-concurrently");
-    }
-    hits
 }
 
 /// Rules from Django's operation descriptions, for databases whose SQL is not linted.
@@ -161,49 +90,77 @@ fn operation_rules(op: &str) -> Vec<&'static str> {
     hits
 }
 
-/// Lint one step. `postgresql` selects SQL rules (with the step's SQL) over operation rules.
-pub fn lint(step: &Step<'_>, postgresql: bool, disabled: &[String]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut push = |rule: &'static str, detail: &str| {
-        if !disabled.iter().any(|d| d == rule) {
-            out.push(Finding {
-                rule: rule.into(),
-                app: step.app.into(),
-                name: step.name.into(),
-                backwards: step.backwards,
-                detail: short(detail),
-                advice: advice(rule).into(),
-            });
-        }
-    };
-    if postgresql && !step.sql.is_empty() {
-        let stmts: Vec<String> = step
-            .sql
-            .iter()
-            .map(|s| squash(s))
-            .filter(|s| !s.is_empty())
-            .collect();
-        let new_tables: BTreeSet<String> = stmts
-            .iter()
-            .filter(|s| s.starts_with("CREATE TABLE"))
-            .filter_map(|s| table_of(s, "CREATE TABLE "))
-            .collect();
-        for (stmt, raw) in stmts
-            .iter()
-            .zip(step.sql.iter().filter(|s| !squash(s).is_empty()))
-        {
-            for rule in sql_rules(stmt, &new_tables) {
-                push(rule, raw);
-            }
-        }
-    } else {
-        for op in step.operations {
-            for rule in operation_rules(op) {
-                push(rule, op);
-            }
+/// Lints the steps of one plan in order, remembering the tables the plan creates.
+pub struct Linter<'a> {
+    disabled: &'a [String],
+    /// Tables created by earlier statements of this plan: exempt from every rule.
+    created: BTreeSet<String>,
+}
+
+impl<'a> Linter<'a> {
+    pub fn new(disabled: &'a [String]) -> Linter<'a> {
+        Linter {
+            disabled,
+            created: BTreeSet::new(),
         }
     }
-    out
+
+    /// Lint the next step. `postgresql` selects SQL rules (with the step's SQL) over operation
+    /// rules.
+    pub fn step(&mut self, step: &Step<'_>, postgresql: bool) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let disabled = self.disabled;
+        let mut push = |rule: &'static str, detail: &str| {
+            if !disabled.iter().any(|d| d == rule) {
+                out.push(Finding {
+                    rule: rule.into(),
+                    app: step.app.into(),
+                    name: step.name.into(),
+                    backwards: step.backwards,
+                    detail: short(detail),
+                    advice: advice(rule).into(),
+                });
+            }
+        };
+        if postgresql && !step.sql.is_empty() {
+            for raw in step.sql {
+                let statements = match sql::lint_sql(raw) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(
+                            "{}.{}: PostgreSQL's parser rejects a statement, so it is not linted ({e}): {}",
+                            step.app,
+                            step.name,
+                            short(raw)
+                        );
+                        continue;
+                    }
+                };
+                for st in statements {
+                    for h in &st.hits {
+                        if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
+                            continue;
+                        }
+                        push(h.rule, raw);
+                    }
+                    self.created.extend(st.creates);
+                }
+            }
+        } else {
+            for op in step.operations {
+                for rule in operation_rules(op) {
+                    push(rule, op);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Lint one step on its own.
+#[cfg(test)]
+pub fn lint(step: &Step<'_>, postgresql: bool, disabled: &[String]) -> Vec<Finding> {
+    Linter::new(disabled).step(step, postgresql)
 }
 
 #[cfg(test)]
@@ -280,6 +237,26 @@ mod tests {
                 r#"DROP INDEX IF EXISTS "orders_note_idx";"#,
                 r#"DROP INDEX CONCURRENTLY IF EXISTS "orders_note_idx";"#,
             ),
+            (
+                "foreign-key-inline",
+                r#"ALTER TABLE "orders_order" ADD COLUMN "user_id" bigint NULL CONSTRAINT "fk" REFERENCES "users_user"("id") DEFERRABLE INITIALLY DEFERRED;"#,
+                r#"ALTER TABLE "orders_order" ADD COLUMN "user_id" bigint NULL;"#,
+            ),
+            (
+                "add-primary-key-or-identity",
+                r#"ALTER TABLE "orders_order" ADD COLUMN "n" integer GENERATED BY DEFAULT AS IDENTITY;"#,
+                r#"ALTER TABLE "orders_order" ADD CONSTRAINT "pk" PRIMARY KEY USING INDEX "pk_idx";"#,
+            ),
+            (
+                "default-rewrites-table",
+                r#"ALTER TABLE "orders_order" ADD COLUMN "u" uuid DEFAULT gen_random_uuid() NOT NULL;"#,
+                r#"ALTER TABLE "orders_order" ADD COLUMN "u" uuid DEFAULT '00000000-0000-0000-0000-000000000000' NOT NULL;"#,
+            ),
+            (
+                "reindex-without-concurrently",
+                r#"REINDEX INDEX "orders_note_idx";"#,
+                r#"REINDEX INDEX CONCURRENTLY "orders_note_idx";"#,
+            ),
         ];
         assert_eq!(cases.len(), RULES.len(), "every rule has a case");
         for (rule, unsafe_sql, safe_sql) in cases {
@@ -303,6 +280,34 @@ mod tests {
             r#"CREATE INDEX "orders_order_user_id" ON "orders_order" ("user_id");"#,
         ]);
         assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    #[test]
+    fn statements_on_a_table_created_earlier_in_the_plan_are_fine() {
+        let create =
+            vec![r#"CREATE TABLE "shop_item" ("id" bigint NOT NULL PRIMARY KEY);"#.to_string()];
+        let later = vec![
+            r#"ALTER TABLE "shop_item" ADD COLUMN "owner_id" bigint NULL CONSTRAINT "fk" REFERENCES "users_user"("id") DEFERRABLE INITIALLY DEFERRED;"#.to_string(),
+            r#"CREATE INDEX "shop_item_owner" ON "shop_item" ("owner_id");"#.to_string(),
+            r#"ALTER TABLE "users_user" ADD COLUMN "nick" varchar(10) NULL UNIQUE;"#.to_string(),
+        ];
+        let step = |name: &'static str, sql: &'static [String]| Step {
+            app: "shop",
+            name,
+            backwards: false,
+            operations: &[],
+            sql,
+        };
+        let create: &'static [String] = Box::leak(create.into_boxed_slice());
+        let later: &'static [String] = Box::leak(later.into_boxed_slice());
+        let mut plan = Linter::new(&[]);
+        assert!(plan.step(&step("0001", create), true).is_empty());
+        let f = plan.step(&step("0002", later), true);
+        // Only the table that existed before the plan is flagged.
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "unique-constraint");
+        // The same statements on their own (the table existed before) all fire.
+        assert_eq!(lint(&step("0002", later), true, &[]).len(), 3);
     }
 
     #[test]

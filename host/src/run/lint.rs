@@ -4,7 +4,7 @@
 //! `--allow-destructive`.
 
 use super::{Fail, Run};
-use crate::lint::{self, Step};
+use crate::lint::{Linter, Step};
 
 impl Run<'_> {
     /// The plan's steps (none before step 2 has planned).
@@ -45,6 +45,8 @@ impl Run<'_> {
             Vec::new()
         };
         let mut findings = Vec::new();
+        // One linter over the whole plan: tables an earlier step creates are exempt later.
+        let mut linter = Linter::new(&self.cfg.lint_disabled);
         for (i, st) in steps.iter().enumerate() {
             let step = Step {
                 app: &st.id.app,
@@ -53,7 +55,7 @@ impl Run<'_> {
                 operations: &st.operations,
                 sql: sql.get(i).map(Vec::as_slice).unwrap_or(&[]),
             };
-            findings.extend(lint::lint(&step, postgresql, &self.cfg.lint_disabled));
+            findings.extend(linter.step(&step, postgresql));
         }
         self.entry.findings = findings;
         Ok(())

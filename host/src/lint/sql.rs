@@ -1,0 +1,264 @@
+//! Rules over PostgreSQL's own parse tree of each statement (`pg_query`: libpg_query, the
+//! server's parser), so inline constraints, quoting, comments and letter case never fool a
+//! rule. Each hit names the rule and the table it touches; `mod.rs` exempts tables created
+//! earlier in the same plan.
+
+use pg_query::protobuf::node::Node as N;
+use pg_query::protobuf::{
+    AlterTableType, ColumnDef, ConstrType, Constraint, Node, ObjectType, RangeVar,
+};
+
+/// One rule firing on one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub rule: &'static str,
+    /// The table the statement changes (unqualified name), when it names one.
+    pub table: Option<String>,
+}
+
+/// What a statement tells the plan besides hits: tables it creates.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub hits: Vec<Hit>,
+    pub creates: Vec<String>,
+}
+
+/// Functions whose value differs per row: a DEFAULT using one rewrites the whole table.
+const VOLATILE: &[&str] = &[
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v4",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "txid_current",
+];
+
+fn table(r: &Option<RangeVar>) -> Option<String> {
+    r.as_ref().map(|r| r.relname.clone())
+}
+
+fn hit(rule: &'static str, t: Option<String>) -> Hit {
+    Hit { rule, table: t }
+}
+
+fn constraints(nodes: &[Node]) -> impl Iterator<Item = &Constraint> {
+    nodes.iter().filter_map(|n| match &n.node {
+        Some(N::Constraint(c)) => Some(c.as_ref()),
+        _ => None,
+    })
+}
+
+/// Whether an expression calls a volatile function anywhere in it.
+fn volatile(n: &Node) -> bool {
+    match &n.node {
+        Some(N::FuncCall(f)) => {
+            let name = f.funcname.iter().rev().find_map(|p| match &p.node {
+                Some(N::String(s)) => Some(s.sval.to_ascii_lowercase()),
+                _ => None,
+            });
+            name.is_some_and(|n| VOLATILE.contains(&n.as_str())) || f.args.iter().any(volatile)
+        }
+        Some(N::TypeCast(c)) => c.arg.as_deref().is_some_and(volatile),
+        Some(N::AExpr(e)) => {
+            e.lexpr.as_deref().is_some_and(volatile) || e.rexpr.as_deref().is_some_and(volatile)
+        }
+        _ => false,
+    }
+}
+
+/// Rules on a column an `ADD COLUMN` adds.
+fn added_column(c: &ColumnDef, t: &Option<String>, out: &mut Vec<Hit>) {
+    let cons: Vec<&Constraint> = constraints(&c.constraints).collect();
+    let has = |k: ConstrType| cons.iter().any(|x| x.contype() == k);
+    let default = cons
+        .iter()
+        .find(|x| x.contype() == ConstrType::ConstrDefault);
+    if (has(ConstrType::ConstrNotnull) || c.is_not_null) && default.is_none() {
+        out.push(hit("add-column-not-null-without-default", t.clone()));
+    }
+    if has(ConstrType::ConstrForeign) {
+        out.push(hit("foreign-key-inline", t.clone()));
+    }
+    if has(ConstrType::ConstrUnique) {
+        out.push(hit("unique-constraint", t.clone()));
+    }
+    if has(ConstrType::ConstrPrimary) || has(ConstrType::ConstrIdentity) || !c.identity.is_empty() {
+        out.push(hit("add-primary-key-or-identity", t.clone()));
+    }
+    let rewrites = has(ConstrType::ConstrGenerated)
+        || default.is_some_and(|d| d.raw_expr.as_deref().is_some_and(volatile))
+        || c.raw_default.as_deref().is_some_and(volatile);
+    if rewrites {
+        out.push(hit("default-rewrites-table", t.clone()));
+    }
+}
+
+/// Rules on an `ADD CONSTRAINT`.
+fn added_constraint(c: &Constraint, t: &Option<String>, out: &mut Vec<Hit>) {
+    match c.contype() {
+        ConstrType::ConstrForeign | ConstrType::ConstrCheck if !c.skip_validation => {
+            out.push(hit("constraint-without-not-valid", t.clone()))
+        }
+        ConstrType::ConstrUnique | ConstrType::ConstrExclusion if c.indexname.is_empty() => {
+            out.push(hit("unique-constraint", t.clone()))
+        }
+        ConstrType::ConstrPrimary if c.indexname.is_empty() => {
+            out.push(hit("add-primary-key-or-identity", t.clone()))
+        }
+        _ => {}
+    }
+}
+
+/// The rules one parsed statement fires, and the tables it creates.
+fn statement(n: &N) -> Statement {
+    let mut s = Statement::default();
+    let out = &mut s.hits;
+    match n {
+        N::CreateStmt(c) => s.creates.extend(table(&c.relation)),
+        N::CreateTableAsStmt(c) => {
+            if let Some(into) = &c.into {
+                s.creates.extend(table(&into.rel));
+            }
+        }
+        N::DropStmt(d) => match d.remove_type() {
+            ObjectType::ObjectTable => {
+                for o in &d.objects {
+                    // A qualified name is a list of strings; the table is the last.
+                    let name = match &o.node {
+                        Some(N::List(l)) => l.items.iter().rev().find_map(|p| match &p.node {
+                            Some(N::String(x)) => Some(x.sval.clone()),
+                            _ => None,
+                        }),
+                        _ => None,
+                    };
+                    out.push(hit("drop-table", name));
+                }
+            }
+            ObjectType::ObjectIndex if !d.concurrent => {
+                out.push(hit("drop-index-without-concurrently", None))
+            }
+            _ => {}
+        },
+        N::RenameStmt(r) => match r.rename_type() {
+            ObjectType::ObjectTable => out.push(hit("rename-table", table(&r.relation))),
+            ObjectType::ObjectColumn => out.push(hit("rename-column", table(&r.relation))),
+            _ => {}
+        },
+        N::IndexStmt(i) if !i.concurrent => {
+            out.push(hit("index-without-concurrently", table(&i.relation)))
+        }
+        N::ReindexStmt(r) => {
+            let concurrently = r.params.iter().any(|p| {
+                matches!(&p.node, Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case("concurrently"))
+            });
+            if !concurrently {
+                out.push(hit("reindex-without-concurrently", table(&r.relation)));
+            }
+        }
+        N::AlterTableStmt(a) => {
+            let t = table(&a.relation);
+            for cmd in &a.cmds {
+                let Some(N::AlterTableCmd(c)) = &cmd.node else {
+                    continue;
+                };
+                match c.subtype() {
+                    AlterTableType::AtDropColumn => out.push(hit("drop-column", t.clone())),
+                    AlterTableType::AtAlterColumnType => {
+                        out.push(hit("alter-column-type", t.clone()))
+                    }
+                    AlterTableType::AtSetNotNull => out.push(hit("set-not-null", t.clone())),
+                    AlterTableType::AtAddIdentity => {
+                        out.push(hit("add-primary-key-or-identity", t.clone()))
+                    }
+                    AlterTableType::AtAddColumn => {
+                        if let Some(N::ColumnDef(col)) =
+                            c.def.as_ref().and_then(|d| d.node.as_ref())
+                        {
+                            added_column(col, &t, out);
+                        }
+                    }
+                    AlterTableType::AtAddConstraint => {
+                        if let Some(N::Constraint(con)) =
+                            c.def.as_ref().and_then(|d| d.node.as_ref())
+                        {
+                            added_constraint(con, &t, out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    s
+}
+
+/// Parse `sql` (one or more statements; comments are nothing) and lint each statement.
+/// A statement PostgreSQL's parser rejects is an error naming why.
+pub fn lint_sql(sql: &str) -> Result<Vec<Statement>, String> {
+    let parsed =
+        pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(|e| e.to_string())?;
+    Ok(parsed
+        .protobuf
+        .stmts
+        .iter()
+        .filter_map(|raw| raw.stmt.as_ref().and_then(|s| s.node.as_ref()))
+        .map(statement)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(sql: &str) -> Vec<&'static str> {
+        lint_sql(sql)
+            .unwrap()
+            .into_iter()
+            .flat_map(|s| s.hits.into_iter().map(|h| h.rule))
+            .collect()
+    }
+
+    #[test]
+    fn case_quoting_and_comments_do_not_fool_the_parser() {
+        assert_eq!(
+            rules("/* x */ alter   TABLE \"Orders\"\n drop column \"ADD CONSTRAINT\" -- y"),
+            ["drop-column"]
+        );
+        // A string that looks like a statement is only a string.
+        assert!(rules("SELECT 'ALTER TABLE t DROP COLUMN c'").is_empty());
+        assert!(rules("-- only a comment").is_empty());
+        assert!(lint_sql("ALTER TABLE").is_err());
+    }
+
+    #[test]
+    fn inline_foreign_keys_and_unique_columns_fire() {
+        let fk = r#"ALTER TABLE "orders_order" ADD COLUMN "user_id" bigint NULL CONSTRAINT "orders_order_user_id_fk" REFERENCES "users_user"("id") DEFERRABLE INITIALLY DEFERRED; SET CONSTRAINTS "orders_order_user_id_fk" IMMEDIATE;"#;
+        assert_eq!(rules(fk), ["foreign-key-inline"]);
+        let unique = r#"ALTER TABLE "orders_order" ADD COLUMN "code" varchar(20) NULL UNIQUE;"#;
+        assert_eq!(rules(unique), ["unique-constraint"]);
+        assert!(
+            rules(r#"ALTER TABLE "orders_order" ADD COLUMN "code" varchar(20) NULL;"#).is_empty()
+        );
+    }
+
+    #[test]
+    fn defaults_that_rewrite_the_table_fire_and_constant_ones_do_not() {
+        assert_eq!(
+            rules("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid() NOT NULL"),
+            ["default-rewrites-table"]
+        );
+        assert!(rules("ALTER TABLE t ADD COLUMN n integer DEFAULT 0 NOT NULL").is_empty());
+        assert!(rules("ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now() NOT NULL").is_empty());
+    }
+
+    #[test]
+    fn creates_are_reported_for_the_plan() {
+        let s = lint_sql(r#"CREATE TABLE "a_b" ("id" bigint); CREATE INDEX "i" ON "a_b" ("id");"#)
+            .unwrap();
+        assert_eq!(s[0].creates, ["a_b"]);
+        assert_eq!(s[1].hits[0].table.as_deref(), Some("a_b"));
+    }
+}
