@@ -9,6 +9,7 @@ mod bad_input;
 mod ci_mode;
 mod dev_path;
 mod hostile;
+mod lint_corpus;
 mod notify;
 mod plan_safety;
 mod plugin_kit;
