@@ -45,7 +45,10 @@ const CORPUS: &[Case] = &[
     ("rename", "migrations.RenameField('order', 'flag', 'flagged')", true, &["rename-column"]),
     // Indexes, plain and concurrent.
     ("add_index", "migrations.AddIndex('order', models.Index(fields=['total'], name='order_total_idx'))", true, &[IDX]),
-    ("remove_index", "migrations.RemoveIndex('order', 'order_total_idx')", true, &["drop-index-without-concurrently"]),
+    // The index was created earlier in this plan: exempt.
+    ("remove_index", "migrations.RemoveIndex('order', 'order_total_idx')", true, &[]),
+    // An index that existed before the plan.
+    ("drop_index", "migrations.RunSQL('DROP INDEX orders_order_old_idx', reverse_sql=migrations.RunSQL.noop)", true, &["drop-index-without-concurrently"]),
     ("add_index_conc", "AddIndexConcurrently('order', models.Index(fields=['total'], name='order_total_idx2'))", false, &[]),
     ("remove_index_conc", "RemoveIndexConcurrently('order', 'order_total_idx2')", false, &[]),
     // Constraints: check, unique, exclusion; unique_together.
@@ -60,6 +63,10 @@ const CORPUS: &[Case] = &[
     // A table the plan creates: what follows on it is exempt.
     ("create", "migrations.CreateModel('Shipment', [('id', models.BigAutoField(primary_key=True)), ('order', models.ForeignKey('orders.Order', models.CASCADE)), ('ref', models.CharField(max_length=20, unique=True))])", true, &[]),
     ("on_created", "migrations.AddField('shipment', 'carrier', models.ForeignKey('users.User', models.SET_NULL, null=True))", true, &[]),
+    ("rename_created", "migrations.AlterModelTable('shipment', 'orders_parcel')", true, &[]),
+    ("on_renamed", "migrations.AddField('shipment', 'weight', models.IntegerField())", true, &[]),
+    ("index_created", "migrations.AddIndex('shipment', models.Index(fields=['ref'], name='ship_ref_idx'))", true, &[]),
+    ("drop_created_index", "migrations.RemoveIndex('shipment', 'ship_ref_idx')", true, &[]),
     ("drop_created", "migrations.DeleteModel('Shipment')", true, &[]),
     // Tables that existed before the plan.
     ("rename_table", "migrations.AlterModelTable('order', 'orders_purchase')", true, &["rename-table"]),

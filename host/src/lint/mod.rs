@@ -93,7 +93,8 @@ fn operation_rules(op: &str) -> Vec<&'static str> {
 /// Lints the steps of one plan in order, remembering the tables the plan creates.
 pub struct Linter<'a> {
     disabled: &'a [String],
-    /// Tables created by earlier statements of this plan: exempt from every rule.
+    /// Relations (tables, indexes) created by earlier statements of this plan, under every
+    /// name they have had: exempt from every rule.
     created: BTreeSet<String>,
 }
 
@@ -144,6 +145,12 @@ impl<'a> Linter<'a> {
                         push(h.rule, raw);
                     }
                     self.created.extend(st.creates);
+                    // A relation the plan created keeps its exemption under its new name.
+                    for (old, new) in st.renames {
+                        if self.created.contains(&old) {
+                            self.created.insert(new);
+                        }
+                    }
                 }
             }
         } else {

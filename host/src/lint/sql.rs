@@ -12,15 +12,29 @@ use pg_query::protobuf::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub rule: &'static str,
-    /// The table the statement changes (unqualified name), when it names one.
+    /// The relation (table or index: one namespace in PostgreSQL) the statement changes,
+    /// unqualified, when it names one.
     pub table: Option<String>,
 }
 
-/// What a statement tells the plan besides hits: tables it creates.
+/// What a statement tells the plan besides hits: the relations (tables and indexes) it
+/// creates, and the ones it renames (old, new).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub hits: Vec<Hit>,
     pub creates: Vec<String>,
+    pub renames: Vec<(String, String)>,
+}
+
+/// The last name of a qualified name (a list of strings).
+fn last_name(n: &Node) -> Option<String> {
+    match &n.node {
+        Some(N::List(l)) => l.items.iter().rev().find_map(|p| match &p.node {
+            Some(N::String(x)) => Some(x.sval.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
 }
 
 /// Functions whose value differs per row: a DEFAULT using one rewrites the whole table.
@@ -114,7 +128,8 @@ fn added_constraint(c: &Constraint, t: &Option<String>, out: &mut Vec<Hit>) {
 /// The rules one parsed statement fires, and the tables it creates.
 fn statement(n: &N) -> Statement {
     let mut s = Statement::default();
-    let out = &mut s.hits;
+    let mut hits = Vec::new();
+    let out = &mut hits;
     match n {
         N::CreateStmt(c) => s.creates.extend(table(&c.relation)),
         N::CreateTableAsStmt(c) => {
@@ -125,29 +140,36 @@ fn statement(n: &N) -> Statement {
         N::DropStmt(d) => match d.remove_type() {
             ObjectType::ObjectTable => {
                 for o in &d.objects {
-                    // A qualified name is a list of strings; the table is the last.
-                    let name = match &o.node {
-                        Some(N::List(l)) => l.items.iter().rev().find_map(|p| match &p.node {
-                            Some(N::String(x)) => Some(x.sval.clone()),
-                            _ => None,
-                        }),
-                        _ => None,
-                    };
-                    out.push(hit("drop-table", name));
+                    out.push(hit("drop-table", last_name(o)));
                 }
             }
             ObjectType::ObjectIndex if !d.concurrent => {
-                out.push(hit("drop-index-without-concurrently", None))
+                for o in &d.objects {
+                    out.push(hit("drop-index-without-concurrently", last_name(o)));
+                }
             }
             _ => {}
         },
         N::RenameStmt(r) => match r.rename_type() {
-            ObjectType::ObjectTable => out.push(hit("rename-table", table(&r.relation))),
+            ObjectType::ObjectTable => {
+                out.push(hit("rename-table", table(&r.relation)));
+                s.renames
+                    .extend(table(&r.relation).map(|old| (old, r.newname.clone())));
+            }
+            ObjectType::ObjectIndex => {
+                s.renames
+                    .extend(table(&r.relation).map(|old| (old, r.newname.clone())));
+            }
             ObjectType::ObjectColumn => out.push(hit("rename-column", table(&r.relation))),
             _ => {}
         },
-        N::IndexStmt(i) if !i.concurrent => {
-            out.push(hit("index-without-concurrently", table(&i.relation)))
+        N::IndexStmt(i) => {
+            if !i.concurrent {
+                out.push(hit("index-without-concurrently", table(&i.relation)));
+            }
+            if !i.idxname.is_empty() {
+                s.creates.push(i.idxname.clone());
+            }
         }
         N::ReindexStmt(r) => {
             let concurrently = r.params.iter().any(|p| {
@@ -184,6 +206,16 @@ fn statement(n: &N) -> Statement {
                             c.def.as_ref().and_then(|d| d.node.as_ref())
                         {
                             added_constraint(con, &t, out);
+                            // UNIQUE, PRIMARY KEY and EXCLUDE build an index of that name.
+                            let indexed = matches!(
+                                con.contype(),
+                                ConstrType::ConstrUnique
+                                    | ConstrType::ConstrPrimary
+                                    | ConstrType::ConstrExclusion
+                            );
+                            if indexed && !con.conname.is_empty() {
+                                s.creates.push(con.conname.clone());
+                            }
                         }
                     }
                     _ => {}
@@ -192,6 +224,7 @@ fn statement(n: &N) -> Statement {
         }
         _ => {}
     }
+    s.hits = hits;
     s
 }
 
@@ -252,6 +285,16 @@ mod tests {
         );
         assert!(rules("ALTER TABLE t ADD COLUMN n integer DEFAULT 0 NOT NULL").is_empty());
         assert!(rules("ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now() NOT NULL").is_empty());
+    }
+
+    #[test]
+    fn renames_and_created_indexes_are_reported_for_the_plan() {
+        let s = lint_sql(r#"ALTER TABLE "a_old" RENAME TO "a_new"; ALTER INDEX "i1" RENAME TO "i2"; ALTER TABLE "t" ADD CONSTRAINT "u1" UNIQUE ("x"); DROP INDEX "i2";"#)
+            .unwrap();
+        assert_eq!(s[0].renames, [("a_old".to_string(), "a_new".to_string())]);
+        assert_eq!(s[1].renames, [("i1".to_string(), "i2".to_string())]);
+        assert_eq!(s[2].creates, ["u1"]);
+        assert_eq!(s[3].hits[0].table.as_deref(), Some("i2"));
     }
 
     #[test]
