@@ -163,3 +163,80 @@ fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
         assert!(fired.contains(rule), "{rule} has no case in the corpus");
     }
 }
+
+/// Settings that add a large third-party app set (wagtail: 185 migrations from PyPI) to the
+/// demo project; appended to its settings module.
+const WAGTAIL_SETTINGS: &str = r#"
+INSTALLED_APPS = [
+    "wagtail.contrib.forms", "wagtail.contrib.redirects", "wagtail.embeds", "wagtail.sites",
+    "wagtail.users", "wagtail.snippets", "wagtail.documents", "wagtail.images",
+    "wagtail.search", "wagtail.admin", "wagtail", "modelcluster", "taggit",
+    "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+    "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
+    "users", "orders",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+STATIC_URL = "/static/"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+WAGTAIL_SITE_NAME = "corpus"
+WAGTAILADMIN_BASE_URL = "http://example.com"
+"#;
+
+#[test]
+fn a_fresh_install_of_a_large_real_app_set_passes_the_prod_gate() {
+    let pg = Pg::start();
+    let db = pg.create_db("wagtail");
+    let url = pg.url(&db);
+    let p = Project::new();
+    let settings = p.path().join("demo/settings.py");
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str(WAGTAIL_SETTINGS);
+    std::fs::write(&settings, text).unwrap();
+    p.write_config(&format!(
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n",
+        common::pg::django_pg_plugin(URL_VAR),
+        common::pg::pg_backup_plugin("PM_TEST_BACKUP_URL"),
+    ));
+    let env = [
+        (URL_VAR, url.as_str()),
+        ("PM_TEST_BACKUP_URL", url.as_str()),
+    ];
+    let shown = p.run_with(&["--env", "prod", "--show", "--output", "json"], &env);
+    shown.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&shown.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}", shown.all()));
+    let steps = doc["plan"].as_array().unwrap().len();
+    assert!(
+        steps >= 150,
+        "only {steps} pending migrations:\n{}",
+        shown.all()
+    );
+    assert_eq!(
+        doc["findings"],
+        serde_json::json!([]),
+        "wolf on a fresh install"
+    );
+    // The prod gate lets it through without any --allow-*, and it all applies.
+    let run = p.run_with(&["--env", "prod", "--confirm"], &env);
+    run.expect(0);
+    // Nothing is left pending (django_migrations also records what squashed migrations replace).
+    let after = p.run_with(&["--env", "prod", "--show", "--output", "json"], &env);
+    after.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert_eq!(doc["plan"], serde_json::json!([]), "{}", after.all());
+    assert!(pg.applied(&db).len() >= steps);
+}
