@@ -50,12 +50,18 @@ const CORPUS: &[Case] = &[
     // An index that existed before the plan.
     ("drop_index", "migrations.RunSQL('DROP INDEX orders_order_old_idx', reverse_sql=migrations.RunSQL.noop)", true, &["drop-index-without-concurrently"]),
     ("add_index_conc", "AddIndexConcurrently('order', models.Index(fields=['total'], name='order_total_idx2'))", false, &[]),
+    // The same in an atomic migration: Django refuses it when it runs; flagged at plan time.
+    ("add_index_conc_atomic", "AddIndexConcurrently('order', models.Index(fields=['total'], name='order_total_idx3'))", true, &["concurrently-in-atomic"]),
+    ("run_sql_conc_atomic", "migrations.RunSQL('CREATE INDEX CONCURRENTLY order_note_idx ON orders_order (note)', reverse_sql=migrations.RunSQL.noop)", true, &["concurrently-in-atomic"]),
     ("remove_index_conc", "RemoveIndexConcurrently('order', 'order_total_idx2')", false, &[]),
     // Constraints: check, unique, exclusion; unique_together.
     ("check", "migrations.AddConstraint('order', models.CheckConstraint(condition=models.Q(total__gte=0), name='total_nonneg'))", true, &["constraint-without-not-valid"]),
     ("unique_constraint", "migrations.AddConstraint('order', models.UniqueConstraint(fields=['total', 'user'], name='u_total_user'))", true, &[UNIQUE]),
     ("exclusion", "migrations.AddConstraint('order', ExclusionConstraint(name='excl_total', expressions=[('total', '=')]))", true, &[UNIQUE]),
     ("unique_together", "migrations.AlterUniqueTogether('order', {('user', 'status')})", true, &[UNIQUE]),
+    // Data and schema changes in one atomic migration, and the data step on its own.
+    ("data_and_schema", "migrations.AddField('order', 'paid', models.BooleanField(null=True)), migrations.RunPython(lambda apps, schema_editor: None, migrations.RunPython.noop)", true, &["data-and-schema-in-one-migration"]),
+    ("data_only", "migrations.RunPython(lambda apps, schema_editor: None, migrations.RunPython.noop)", true, &[]),
     // RunSQL as written.
     ("run_sql", "migrations.RunSQL('CREATE INDEX order_status_idx ON orders_order (status)', reverse_sql='DROP INDEX order_status_idx')", true, &[IDX]),
     ("run_sql_reindex", "migrations.RunSQL('REINDEX TABLE orders_order', reverse_sql=migrations.RunSQL.noop)", true, &["reindex-without-concurrently"]),
@@ -159,6 +165,8 @@ fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
         FK,
         "default-rewrites-table",
         "reindex-without-concurrently",
+        "concurrently-in-atomic",
+        "data-and-schema-in-one-migration",
     ] {
         assert!(fired.contains(rule), "{rule} has no case in the corpus");
     }

@@ -27,6 +27,8 @@ pub const RULES: &[(&str, &str)] = &[
     ("add-primary-key-or-identity", "adding a primary key or an identity column builds an index or rewrites the table under an ACCESS EXCLUSIVE lock: build a unique index CONCURRENTLY first and add the key USING INDEX"),
     ("default-rewrites-table", "a default computed per row (gen_random_uuid(), random(), clock_timestamp(), a generated column) rewrites the whole table under lock: add the column nullable, backfill in batches, then set the default"),
     ("reindex-without-concurrently", "REINDEX blocks writes to the table while it rebuilds: use REINDEX ... CONCURRENTLY outside a transaction"),
+    ("concurrently-in-atomic", "CREATE INDEX CONCURRENTLY (and DROP INDEX / REINDEX CONCURRENTLY) cannot run inside a transaction, so this atomic migration fails when it runs: set atomic = False on the migration"),
+    ("data-and-schema-in-one-migration", "a data migration (RunPython) in the same atomic migration as schema changes holds the schema changes' locks while the data is processed: move the data step into a migration of its own"),
 ];
 
 pub fn advice(rule: &str) -> &'static str {
@@ -60,6 +62,8 @@ pub struct Step<'a> {
     pub operations: &'a [String],
     /// The step's SQL, when the runner rendered it.
     pub sql: &'a [String],
+    /// Whether the migration runs in one transaction (`None`: the runner does not say).
+    pub atomic: Option<bool>,
 }
 
 fn short(s: &str) -> String {
@@ -69,6 +73,13 @@ fn short(s: &str) -> String {
     } else {
         one
     }
+}
+
+/// A data operation (`RunPython`) beside schema operations in one migration.
+fn data_and_schema(ops: &[String]) -> bool {
+    let data = ops.iter().any(|o| o == "Raw Python operation");
+    let schema = ops.iter().any(|o| !o.starts_with("Raw "));
+    data && schema
 }
 
 /// Rules from Django's operation descriptions, for databases whose SQL is not linted.
@@ -123,8 +134,28 @@ impl<'a> Linter<'a> {
                 });
             }
         };
-        if postgresql && !step.sql.is_empty() {
+        let atomic = step.atomic == Some(true);
+        let data = atomic && data_and_schema(step.operations);
+        let linting_sql = postgresql && !step.sql.is_empty();
+        if data && !linting_sql {
+            push(
+                "data-and-schema-in-one-migration",
+                &step.operations.join("; "),
+            );
+        }
+        // On PostgreSQL only schema changes of tables that existed before the plan count: a
+        // fresh install creates its tables and fills them in one migration without harm.
+        let mut changes_existing = false;
+        if linting_sql {
             for raw in step.sql {
+                // Django refuses to render a concurrent operation inside a transaction.
+                if atomic
+                    && raw.trim_start().starts_with("-- cannot render SQL")
+                    && raw.contains("inside a transaction")
+                {
+                    push("concurrently-in-atomic", raw);
+                    continue;
+                }
                 let statements = match sql::lint_sql(raw) {
                     Ok(s) => s,
                     Err(e) => {
@@ -138,6 +169,16 @@ impl<'a> Linter<'a> {
                     }
                 };
                 for st in statements {
+                    if atomic && st.outside_transaction {
+                        push("concurrently-in-atomic", raw);
+                    }
+                    if st
+                        .alters
+                        .as_ref()
+                        .is_some_and(|t| !self.created.contains(t))
+                    {
+                        changes_existing = true;
+                    }
                     for h in &st.hits {
                         if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
                             continue;
@@ -152,6 +193,12 @@ impl<'a> Linter<'a> {
                         }
                     }
                 }
+            }
+            if data && changes_existing {
+                push(
+                    "data-and-schema-in-one-migration",
+                    &step.operations.join("; "),
+                );
             }
         } else {
             for op in step.operations {
@@ -182,6 +229,7 @@ mod tests {
             backwards: false,
             operations: &[],
             sql: &sql,
+            atomic: Some(true),
         };
         lint(&step, true, &[]).into_iter().map(|f| f.rule).collect()
     }
@@ -265,7 +313,13 @@ mod tests {
                 r#"REINDEX INDEX CONCURRENTLY "orders_note_idx";"#,
             ),
         ];
-        assert_eq!(cases.len(), RULES.len(), "every rule has a case");
+        // The two rules about a whole step (its atomicity) have tests of their own below.
+        let step_rules = ["concurrently-in-atomic", "data-and-schema-in-one-migration"];
+        assert_eq!(
+            cases.len() + step_rules.len(),
+            RULES.len(),
+            "every rule has a case"
+        );
         for (rule, unsafe_sql, safe_sql) in cases {
             assert!(
                 pg(&[unsafe_sql]).contains(&rule.to_string()),
@@ -304,6 +358,7 @@ mod tests {
             backwards: false,
             operations: &[],
             sql,
+            atomic: Some(true),
         };
         let create: &'static [String] = Box::leak(create.into_boxed_slice());
         let later: &'static [String] = Box::leak(later.into_boxed_slice());
@@ -318,6 +373,66 @@ mod tests {
     }
 
     #[test]
+    fn what_cannot_run_in_a_transaction_is_flagged_in_an_atomic_migration_only() {
+        let sql = vec![r#"CREATE INDEX CONCURRENTLY "i" ON "orders_order" ("note");"#.to_string()];
+        let rendered_refusal = vec!["-- cannot render SQL: NotSupportedError: The AddIndexConcurrently operation cannot be executed inside a transaction (set atomic = False on the migration).".to_string()];
+        for (sql, atomic, fires) in [
+            (&sql, Some(true), true),
+            (&sql, Some(false), false),
+            (&sql, None, false),
+            (&rendered_refusal, Some(true), true),
+            (&rendered_refusal, Some(false), false),
+        ] {
+            let step = Step {
+                app: "orders",
+                name: "0009",
+                backwards: false,
+                operations: &[],
+                sql,
+                atomic,
+            };
+            let rules: Vec<String> = lint(&step, true, &[]).into_iter().map(|f| f.rule).collect();
+            assert_eq!(
+                rules.contains(&"concurrently-in-atomic".to_string()),
+                fires,
+                "{atomic:?} {sql:?}: {rules:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_beside_schema_changes_in_one_atomic_migration_is_flagged() {
+        let mixed = vec![
+            "Add field x to order".to_string(),
+            "Raw Python operation".to_string(),
+        ];
+        let data = vec![
+            "Raw Python operation".to_string(),
+            "Raw SQL operation".to_string(),
+        ];
+        let rules = |ops: &[String], atomic| -> Vec<String> {
+            let step = Step {
+                app: "orders",
+                name: "0010",
+                backwards: false,
+                operations: ops,
+                sql: &[],
+                atomic,
+            };
+            lint(&step, false, &[])
+                .into_iter()
+                .map(|f| f.rule)
+                .collect()
+        };
+        assert_eq!(
+            rules(&mixed, Some(true)),
+            ["data-and-schema-in-one-migration"]
+        );
+        assert!(rules(&mixed, Some(false)).is_empty());
+        assert!(rules(&data, Some(true)).is_empty());
+    }
+
+    #[test]
     fn operations_are_linted_where_sql_is_not_and_rules_can_be_disabled() {
         let ops = vec![
             "Remove field note from order".to_string(),
@@ -329,6 +444,7 @@ mod tests {
             backwards: false,
             operations: &ops,
             sql: &[],
+            atomic: Some(true),
         };
         let f = lint(&step, false, &[]);
         assert_eq!(f.len(), 1);

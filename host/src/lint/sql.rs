@@ -24,6 +24,12 @@ pub struct Statement {
     pub hits: Vec<Hit>,
     pub creates: Vec<String>,
     pub renames: Vec<(String, String)>,
+    /// The statement cannot run inside a transaction block (`CREATE INDEX CONCURRENTLY`,
+    /// `DROP INDEX CONCURRENTLY`, `REINDEX ... CONCURRENTLY`, `VACUUM`, ...).
+    pub outside_transaction: bool,
+    /// The relation whose schema the statement changes (ALTER TABLE, CREATE INDEX ON, RENAME,
+    /// DROP), when it is a schema change of an existing relation.
+    pub alters: Option<String>,
 }
 
 /// The last name of a qualified name (a list of strings).
@@ -137,6 +143,8 @@ fn statement(n: &N) -> Statement {
                 s.creates.extend(table(&into.rel));
             }
         }
+        N::VacuumStmt(_) | N::CreatedbStmt(_) | N::DropdbStmt(_) => s.outside_transaction = true,
+        N::DropStmt(d) if d.concurrent => s.outside_transaction = true,
         N::DropStmt(d) => match d.remove_type() {
             ObjectType::ObjectTable => {
                 for o in &d.objects {
@@ -164,6 +172,7 @@ fn statement(n: &N) -> Statement {
             _ => {}
         },
         N::IndexStmt(i) => {
+            s.outside_transaction = i.concurrent;
             if !i.concurrent {
                 out.push(hit("index-without-concurrently", table(&i.relation)));
             }
@@ -175,7 +184,9 @@ fn statement(n: &N) -> Statement {
             let concurrently = r.params.iter().any(|p| {
                 matches!(&p.node, Some(N::DefElem(d)) if d.defname.eq_ignore_ascii_case("concurrently"))
             });
-            if !concurrently {
+            if concurrently {
+                s.outside_transaction = true;
+            } else {
                 out.push(hit("reindex-without-concurrently", table(&r.relation)));
             }
         }
@@ -224,6 +235,12 @@ fn statement(n: &N) -> Statement {
         }
         _ => {}
     }
+    s.alters = match n {
+        N::AlterTableStmt(a) => table(&a.relation),
+        N::IndexStmt(i) => table(&i.relation),
+        N::RenameStmt(r) => table(&r.relation),
+        _ => hits.iter().find_map(|h| h.table.clone()),
+    };
     s.hits = hits;
     s
 }

@@ -92,6 +92,8 @@ pub struct PlanStep {
     pub backwards: bool,
     pub operations: Vec<String>,
     pub irreversible: bool,
+    /// Whether the migration runs in one transaction (`None`: the runner does not say).
+    pub atomic: Option<bool>,
 }
 
 /// The runner's plan for a target.

@@ -140,6 +140,7 @@ impl RunnerPlugin for FakeRunner {
                 backwards: false,
                 operations: m.operations.iter().map(|o| o.description.clone()).collect(),
                 irreversible: false,
+                atomic: Some(true),
             })
             .collect();
         Ok(Ok(Plan {

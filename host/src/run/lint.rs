@@ -54,6 +54,7 @@ impl Run<'_> {
                 backwards: st.backwards,
                 operations: &st.operations,
                 sql: sql.get(i).map(Vec::as_slice).unwrap_or(&[]),
+                atomic: st.atomic,
             };
             findings.extend(linter.step(&step, postgresql));
         }

@@ -156,6 +156,7 @@ mod tests {
             backwards: false,
             operations: vec![],
             irreversible,
+            atomic: Some(true),
         }
     }
 

@@ -58,9 +58,13 @@ macro_rules! shared_types {
 }
 
 /// The conversions of one version's bindings; `$runner` and `$backup` are the match arms of
-/// runner and backup errors the version adds.
+/// runner and backup errors the version adds. Plan steps differ between versions and are
+/// converted below.
 macro_rules! conversions {
-    ($version:ident { runner: [$($runner:tt)*], backup: [$($backup:tt)*] }) => {
+    ($version:ident {
+        runner: [$($runner:tt)*],
+        backup: [$($backup:tt)*]
+    }) => {
         pub(super) mod $version {
             use super::super::bindings::$version::{backup, notifier, runner};
             use crate::plugin_api as api;
@@ -134,28 +138,6 @@ macro_rules! conversions {
                         app: p.app,
                         migration: p.migration,
                     }),
-                }
-            }
-        }
-
-        impl From<&api::PlanStep> for rt::PlanStep {
-            fn from(s: &api::PlanStep) -> Self {
-                rt::PlanStep {
-                    id: (&s.id).into(),
-                    backwards: s.backwards,
-                    operations: s.operations.clone(),
-                    irreversible: s.irreversible,
-                }
-            }
-        }
-
-        impl From<rt::PlanStep> for api::PlanStep {
-            fn from(s: rt::PlanStep) -> Self {
-                api::PlanStep {
-                    id: s.id.into(),
-                    backwards: s.backwards,
-                    operations: s.operations,
-                    irreversible: s.irreversible,
                 }
             }
         }
@@ -310,6 +292,61 @@ conversions!(v0_2 {
     runner: [R::LedgerConflict(m) => A::LedgerConflict(m),],
     backup: [B::Unsupported(m) => A::Unsupported(m),]
 });
+
+/// Plan steps: 0.2.0 says whether each migration is atomic; 0.1.0 does not.
+mod plan_steps {
+    use super::super::bindings::{v0_1, v0_2};
+    use crate::plugin_api as api;
+    use v0_1::runner::platform::migrate::runner_types as r1;
+    use v0_2::runner::platform::migrate::runner_types as r2;
+
+    impl From<&api::PlanStep> for r1::PlanStep {
+        fn from(s: &api::PlanStep) -> Self {
+            r1::PlanStep {
+                id: (&s.id).into(),
+                backwards: s.backwards,
+                operations: s.operations.clone(),
+                irreversible: s.irreversible,
+            }
+        }
+    }
+
+    impl From<r1::PlanStep> for api::PlanStep {
+        fn from(s: r1::PlanStep) -> Self {
+            api::PlanStep {
+                id: s.id.into(),
+                backwards: s.backwards,
+                operations: s.operations,
+                irreversible: s.irreversible,
+                atomic: None,
+            }
+        }
+    }
+
+    impl From<&api::PlanStep> for r2::PlanStep {
+        fn from(s: &api::PlanStep) -> Self {
+            r2::PlanStep {
+                id: (&s.id).into(),
+                backwards: s.backwards,
+                operations: s.operations.clone(),
+                irreversible: s.irreversible,
+                atomic: s.atomic.unwrap_or(true),
+            }
+        }
+    }
+
+    impl From<r2::PlanStep> for api::PlanStep {
+        fn from(s: r2::PlanStep) -> Self {
+            api::PlanStep {
+                id: s.id.into(),
+                backwards: s.backwards,
+                operations: s.operations,
+                irreversible: s.irreversible,
+                atomic: Some(s.atomic),
+            }
+        }
+    }
+}
 
 /// The runner's ledger, new in 0.2.0.
 mod ledger_v0_2 {

@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "4acb9feea9f99aa3efc3c8ac500eb26ddfd31f68617a96b850f517fb28c7502d",
+        "07836f9f002f6f586ed3c8f4748982d22628a278f8205f942efb1c2c7ad076cb",
     ),
 ];
 

@@ -152,6 +152,7 @@ def plan(conn, target):
                 "backwards": bool(backwards),
                 "operations": [o["description"] for o in ops],
                 "irreversible": any(not o["reversible"] for o in ops),
+                "atomic": bool(migration.atomic),
             }
         )
     return {"resolved": resolved, "steps": steps}

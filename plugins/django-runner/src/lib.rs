@@ -266,6 +266,14 @@ struct JsonStep {
     backwards: bool,
     operations: Vec<String>,
     irreversible: bool,
+    #[serde(default = "yes")]
+    #[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
+    atomic: bool,
+}
+
+#[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -416,6 +424,8 @@ impl Runner for Django {
                     backwards: st.backwards,
                     operations: st.operations,
                     irreversible: st.irreversible,
+                    #[cfg(not(feature = "wit-v0-1"))]
+                    atomic: st.atomic,
                 })
                 .collect(),
         })
