@@ -5,7 +5,7 @@
 //! Environment: BENCH_RUNS (timed repetitions, default 7), BENCH_PG_SCALE (pgbench scale of
 //! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure),
 //! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000), BENCH_HISTORY_RUNS
-//! (runs in the long history, default 50000).
+//! (runs in the long history, default 50000), BENCH_LARGE=0 (skip the large-project figures).
 
 // The integration tests' harness; the benchmarks use part of it.
 #[path = "../tests/common/mod.rs"]
@@ -320,6 +320,75 @@ fn store_backup(
     ));
 }
 
+/// A large real project on PostgreSQL: the demo with wagtail's app set added (189 migrations
+/// from PyPI, installed by `just test-setup`). `--show` with everything pending (which renders
+/// and lints every step's SQL) against `manage.py migrate --plan`, and a full install through
+/// the prod gate against a plain `manage.py migrate`, each into a fresh database.
+fn large_project(n: usize, cache: &Path, rows: &mut Vec<Row>) {
+    let settings = include_str!("../tests/lint_corpus.rs")
+        .split("const WAGTAIL_SETTINGS: &str = r#\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\"#;").next())
+        .expect("WAGTAIL_SETTINGS in tests/lint_corpus.rs")
+        .to_string();
+    let pg = common::pg::Pg::start();
+    let p = Project::new();
+    let path = p.path().join("demo/settings.py");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&settings);
+    std::fs::write(&path, text).unwrap();
+    p.write_config(&format!(
+        "{}\n[env.prod]\nrunner = \"django-pg\"\nledger = \"off\"\nbackup-required = false\n",
+        common::pg::django_pg_plugin("BENCH_DATABASE_URL"),
+    ));
+    let fresh = std::cell::Cell::new(0u32);
+    let new_db = || {
+        fresh.set(fresh.get() + 1);
+        pg.url(&pg.create_db(&format!("large{}", fresh.get())))
+    };
+    let empty = new_db();
+    eprintln!("measuring --show of a large project ({n} runs each) ...");
+    let (a, b) = side_by_side(
+        n,
+        &mut || {
+            let mut c = pm(&p, &["--env", "prod", "--show", "-q"], cache);
+            c.env("BENCH_DATABASE_URL", &empty);
+            c
+        },
+        &mut || {
+            let mut c = manage(&p, &["migrate", "--plan"]);
+            c.env("DATABASE_URL", &empty);
+            c
+        },
+    );
+    rows.push(ratio_row(
+        "--env prod --show, 189 pending migrations (wagtail) vs manage.py migrate --plan",
+        a,
+        b,
+        1.3,
+    ));
+    eprintln!("measuring a full install of a large project ({n} runs each) ...");
+    let (a, b) = side_by_side(
+        n,
+        &mut || {
+            let mut c = pm(&p, &["--env", "prod", "--confirm", "-q"], cache);
+            c.env("BENCH_DATABASE_URL", new_db());
+            c
+        },
+        &mut || {
+            let mut c = manage(&p, &["migrate"]);
+            c.env("DATABASE_URL", new_db());
+            c
+        },
+    );
+    rows.push(ratio_row(
+        "full install, 189 migrations (wagtail), through the prod gate vs manage.py migrate",
+        a,
+        b,
+        1.15,
+    ));
+}
+
 /// A no-op run with a long history (50,000 runs) against the same run with an empty one:
 /// appending reads the end of the history, never the whole file.
 fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
@@ -432,6 +501,10 @@ fn main() {
     plugin_load(&mut rows);
 
     long_history(n, cache.path(), &mut rows);
+
+    if std::env::var("BENCH_LARGE").as_deref() != Ok("0") {
+        large_project(runs().clamp(1, 3), cache.path(), &mut rows);
+    }
 
     postgres(&mut rows, &mut peak);
 
