@@ -10,6 +10,7 @@ use crate::exit::{Code, Exit};
 use crate::plugin_api::{BackupPlugin, Opener, RunContext};
 use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
+use crate::store::Store;
 use crate::ui::{Ui, Verbosity};
 
 fn human(size: u64) -> String {
@@ -207,16 +208,14 @@ fn find(cfg: &Config, id: &str) -> Result<Backup, Exit> {
 /// Check the store's copy of `b` (when it has one): the bytes the host measured, else exit 1.
 /// When no local copy exists, the copy is fetched into the backup directory for the
 /// provider's own check (and removed after); its path is returned.
-fn check_store_copy(cfg: &Config, b: &Backup) -> Result<Option<std::path::PathBuf>, Exit> {
-    let Some(url) = &b.store else {
-        return Ok(None);
-    };
+/// The env's store, connected, and the key of `b`'s copy in it (`b.store` is `url`).
+fn stored_copy(cfg: &Config, b: &Backup, url: &str) -> Result<(Store, String), Exit> {
     let env = cfg.env(&b.env).map_err(Exit::usage)?;
     let store = match crate::backup_ops::open_store(env) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return Err(Exit::usage(format!(
-                "backup {} is in {url}, but env.{}.backup-store is not configured; add it back to check the copy",
+                "backup {} is in {url}, but env.{}.backup-store is not configured; add it back to reach the copy",
                 b.id, b.env
             )))
         }
@@ -224,10 +223,19 @@ fn check_store_copy(cfg: &Config, b: &Backup) -> Result<Option<std::path::PathBu
     };
     let key = store.cfg.key_of(url).ok_or_else(|| {
         Exit::usage(format!(
-            "backup {} is in {url}, outside env.{}.backup-store ({}); point the config at that bucket to check it",
+            "backup {} is in {url}, outside env.{}.backup-store ({}); point the config at that bucket to reach it",
             b.id, b.env, store.cfg.url
         ))
     })?;
+    Ok((store, key))
+}
+
+fn check_store_copy(cfg: &Config, b: &Backup) -> Result<Option<std::path::PathBuf>, Exit> {
+    let Some(url) = &b.store else {
+        return Ok(None);
+    };
+    let env = cfg.env(&b.env).map_err(Exit::usage)?;
+    let (store, key) = stored_copy(cfg, b, url)?;
     let local = env.backup_dir.join(&b.file);
     let damaged =
         |e: crate::store::StoreError| Exit::failed(format!("backup {} is damaged: {e}", b.id));
@@ -332,22 +340,7 @@ fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Cod
     // The bytes are checked before anything is created.
     let store = match (&b.store, b.local_removed || !b.path.exists()) {
         (Some(url), true) => {
-            let store = match crate::backup_ops::open_store(env) {
-                Ok(Some(s)) => s,
-                Ok(None) => {
-                    return Err(Exit::usage(format!(
-                        "backup {id} is in {url}, but env.{}.backup-store is not configured",
-                        b.env
-                    )))
-                }
-                Err(f) => return Err(Exit::failed(failed_message(f))),
-            };
-            let key = store.cfg.key_of(url).ok_or_else(|| {
-                Exit::usage(format!(
-                    "backup {id} is in {url}, outside env.{}.backup-store",
-                    b.env
-                ))
-            })?;
+            let (store, key) = stored_copy(cfg, &b, url)?;
             store
                 .check(&key, b.size, &b.sha256)
                 .map_err(|e| damaged(e.to_string()))?;

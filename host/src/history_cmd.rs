@@ -177,15 +177,7 @@ fn read_latest(
     schema: &str,
     limit: usize,
 ) -> Result<Result<Option<Vec<LedgerRun>>, RunnerError>, Exit> {
-    let head = runner.ledger_read(
-        ctx,
-        schema,
-        LedgerQuery {
-            after_seq: 0,
-            limit: 0,
-            checksums: false,
-        },
-    )?;
+    let head = runner.ledger_read(ctx, schema, LedgerQuery::head(false))?;
     let last = match head {
         Ok(c) if c.exists => c.last_seq,
         Ok(_) => return Ok(Ok(None)),
@@ -194,15 +186,7 @@ fn read_latest(
     let mut rows = Vec::new();
     let mut after = last.saturating_sub(limit as u64);
     while after < last {
-        let page = runner.ledger_read(
-            ctx,
-            schema,
-            LedgerQuery {
-                after_seq: after,
-                limit: ledger::PAGE,
-                checksums: false,
-            },
-        )?;
+        let page = runner.ledger_read(ctx, schema, LedgerQuery::runs(after, ledger::PAGE))?;
         match page {
             Ok(c) if !c.runs.is_empty() => {
                 after = c.runs.last().map_or(last, |r| r.seq);
@@ -265,15 +249,7 @@ pub fn verify(cfg: &Config, env: Option<&str>, verbosity: Verbosity) -> Result<C
     let mut v = Verifier::default();
     let mut after = 0;
     loop {
-        let page = runner.ledger_read(
-            &ctx,
-            schema,
-            LedgerQuery {
-                after_seq: after,
-                limit: ledger::PAGE,
-                checksums: false,
-            },
-        )?;
+        let page = runner.ledger_read(&ctx, schema, LedgerQuery::runs(after, ledger::PAGE))?;
         let runs = match page {
             Ok(c) if c.exists => c.runs,
             Ok(_) => {

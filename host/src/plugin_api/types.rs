@@ -178,6 +178,26 @@ pub struct LedgerQuery {
     pub checksums: bool,
 }
 
+impl LedgerQuery {
+    /// Only whether the ledger exists, its last `seq` and (when asked) the checksums.
+    pub fn head(checksums: bool) -> LedgerQuery {
+        LedgerQuery {
+            after_seq: 0,
+            limit: 0,
+            checksums,
+        }
+    }
+
+    /// Up to `limit` runs after `after_seq`, oldest first.
+    pub fn runs(after_seq: u64, limit: u32) -> LedgerQuery {
+        LedgerQuery {
+            after_seq,
+            limit,
+            checksums: false,
+        }
+    }
+}
+
 /// What the ledger holds (the part a query asked for).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerContents {

@@ -46,21 +46,13 @@ pub(crate) fn read_state(
     ctx: &RunContext,
     schema: &str,
 ) -> Result<Result<LedgerState, RunnerError>, crate::plugin_api::PluginError> {
-    let q = LedgerQuery {
-        after_seq: 0,
-        limit: 0,
-        checksums: true,
-    };
+    let q = LedgerQuery::head(true);
     let contents = match runner.ledger_read(ctx, schema, q)? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
     let last = if contents.last_seq > 0 {
-        let q = LedgerQuery {
-            after_seq: contents.last_seq - 1,
-            limit: 1,
-            checksums: false,
-        };
+        let q = LedgerQuery::runs(contents.last_seq - 1, 1);
         match runner.ledger_read(ctx, schema, q)? {
             Ok(c) => c.runs.into_iter().next(),
             Err(e) => return Ok(Err(e)),

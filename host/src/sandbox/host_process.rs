@@ -37,8 +37,9 @@ impl PluginState {
         }
     }
 
-    /// The host path of `guest`, which must lie in a grant the plugin may write.
-    fn check_writable(&mut self, guest: &str) -> Result<PathBuf, Error> {
+    /// The host folder of the grant `guest` lies in, which the plugin must be allowed to
+    /// write, and `guest`'s path inside it.
+    pub(super) fn writable(&mut self, guest: &str) -> Result<(PathBuf, PathBuf), Error> {
         let (grant, rest) =
             match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
                 Ok(x) => x,
@@ -47,23 +48,16 @@ impl PluginState {
         if let Err(denied) = policy::dirs::check_writable(&self.grants.plugin, grant, guest) {
             return Err(Error::Denied(self.deny(denied.0)));
         }
-        Ok(grant.host.join(rest))
+        Ok((grant.host.clone(), rest))
     }
 
     /// Create a new guest file for the child's stdout inside a read-write grant; never
     /// overwrites. Returns the file and its host path.
     fn create_stdout(&mut self, guest: &str) -> Result<(std::fs::File, PathBuf), Error> {
-        let (grant, rest) =
-            match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
-                Ok(x) => x,
-                Err(d) => return Err(Error::Denied(self.deny(d.0))),
-            };
-        if let Err(denied) = policy::dirs::check_writable(&self.grants.plugin, grant, guest) {
-            return Err(Error::Denied(self.deny(denied.0)));
-        }
-        let host_path = grant.host.join(&rest);
-        let root = cap_std::fs::Dir::open_ambient_dir(&grant.host, cap_std::ambient_authority())
-            .map_err(|e| Error::Io(format!("cannot open {}: {e}", grant.host.display())))?;
+        let (granted, rest) = self.writable(guest)?;
+        let host_path = granted.join(&rest);
+        let root = cap_std::fs::Dir::open_ambient_dir(&granted, cap_std::ambient_authority())
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", granted.display())))?;
         let mut opts = cap_std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         match root.open_with(&rest, &opts) {
@@ -297,7 +291,8 @@ impl Host for PluginState {
         let (stdout_to, stdout_path) = match &cmd.stdout_file {
             Some(guest) => match self.store_key(guest) {
                 Some(key) => {
-                    let path = self.check_writable(guest)?;
+                    let (granted, rest) = self.writable(guest)?;
+                    let path = granted.join(rest);
                     let (f, up) = self.stdout_to_store(guest, key)?;
                     pending = Some(up);
                     (Some(f), Some(path))

@@ -72,28 +72,11 @@ impl PluginState {
         let (decide, decided) = mpsc::channel::<bool>();
         let thread_key = key.clone();
         let done = std::thread::spawn(move || {
-            use std::io::Read;
             let mut up = store.begin_upload(&thread_key)?;
-            let mut buf = vec![0u8; 1 << 20];
-            let mut failed = None;
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if let Err(e) = up.write(&buf[..n]) {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
+            let fed = up.feed(&mut reader);
             // Closing the read end makes a writer that is still going fail at once.
             drop(reader);
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            fed?;
             match decided.recv() {
                 Ok(true) => up.finish(),
                 _ => {

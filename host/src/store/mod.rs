@@ -132,22 +132,9 @@ impl Store {
     /// Stream `reader` into `key` as a multipart upload, hashing the bytes as they pass;
     /// returns their size and sha256. On any failure the upload is aborted, so no partial
     /// object is left under the key.
-    pub fn upload(&self, mut reader: impl Read, key: &str) -> Result<(u64, String), StoreError> {
+    pub fn upload(&self, reader: impl Read, key: &str) -> Result<(u64, String), StoreError> {
         let mut up = self.begin_upload(key)?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let what = format!("upload {}", self.cfg.object_url(key));
-                    up.abort();
-                    return Err(self.failed(what, format!("reading the backup: {e}")));
-                }
-            };
-            up.write(&buf[..n])?;
-        }
+        up.feed(reader)?;
         up.finish()
     }
 
@@ -339,6 +326,25 @@ pub struct Uploader<'a> {
 }
 
 impl Uploader<'_> {
+    /// Send everything `reader` yields, up to its end. On a failure (reading or sending) the
+    /// upload is aborted.
+    pub fn feed(&mut self, mut reader: impl Read) -> Result<(), StoreError> {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let what = format!("upload {}", self.store.cfg.object_url(&self.key));
+                    self.abort_now();
+                    return Err(self.store.failed(what, format!("reading the backup: {e}")));
+                }
+            };
+            self.write(&buf[..n])?;
+        }
+    }
+
     pub fn write(&mut self, buf: &[u8]) -> Result<(), StoreError> {
         let store = self.store;
         let _rt = store.rt.enter();
