@@ -221,9 +221,15 @@ pub fn to_prune<'a>(
     keep: usize,
     current: &str,
 ) -> Vec<&'a Backup> {
-    let mut mine: Vec<&Backup> = backups.iter().filter(|b| b.env == env).collect();
-    // Newest first; ids carry the UTC stamp too, so they break ties within a second.
-    mine.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+    let mut mine: Vec<(usize, &Backup)> = backups
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.env == env)
+        .collect();
+    // Newest first. Providers stamp to the second, and ids end in a random suffix, so within a
+    // second the catalog's order (entries are appended as they are taken) says which is newer.
+    mine.sort_by(|(i, a), (j, b)| b.created.cmp(&a.created).then(j.cmp(i)));
+    let mine: Vec<&Backup> = mine.into_iter().map(|(_, b)| b).collect();
     let current_created = mine
         .iter()
         .find(|b| b.id == current)
@@ -274,6 +280,35 @@ mod tests {
 
     fn ids(v: Vec<&Backup>) -> Vec<String> {
         v.into_iter().map(|b| b.id.clone()).collect()
+    }
+
+    #[test]
+    fn within_one_second_the_later_entry_is_the_newer_whatever_its_id() {
+        // Three runs in one second; the random id suffixes sort against the order taken.
+        let all = vec![
+            b(
+                "prod-20260101T000001Z-ffffff",
+                "prod",
+                "2026-01-01T00:00:01Z",
+                true,
+            ),
+            b(
+                "prod-20260101T000001Z-000000",
+                "prod",
+                "2026-01-01T00:00:01Z",
+                true,
+            ),
+            b(
+                "prod-20260101T000001Z-888888",
+                "prod",
+                "2026-01-01T00:00:01Z",
+                true,
+            ),
+        ];
+        assert_eq!(
+            ids(to_prune(&all, "prod", 2, "prod-20260101T000001Z-888888")),
+            vec!["prod-20260101T000001Z-ffffff"]
+        );
     }
 
     #[test]
