@@ -104,6 +104,27 @@ fn write_corpus(p: &Project) -> Vec<String> {
     names
 }
 
+/// The rules each migration fires in the plan of `--show` (plus `extra` flags).
+fn findings_by_migration(
+    p: &Project,
+    url: &str,
+    extra: &[&str],
+) -> (BTreeMap<String, BTreeSet<String>>, serde_json::Value) {
+    let mut args = vec!["--env", "test", "--show", "--output", "json"];
+    args.extend(extra);
+    let r = p.run_with(&args, &[(URL_VAR, url)]);
+    r.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}", r.all()));
+    let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in doc["findings"].as_array().unwrap() {
+        got.entry(f["name"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(f["rule"].as_str().unwrap().to_string());
+    }
+    (got, doc)
+}
+
 #[test]
 fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
     let pg = Pg::start();
@@ -116,20 +137,13 @@ fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
     ));
     p.run_with(&["--env", "test"], &[(URL_VAR, url.as_str())])
         .expect(0);
+    pg.psql(&db, common::pg::DEMO_ROWS);
     let names = write_corpus(&p);
-    let r = p.run_with(
-        &["--env", "test", "--show", "--output", "json"],
-        &[(URL_VAR, url.as_str())],
-    );
-    r.expect(0);
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}", r.all()));
-    let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in doc["findings"].as_array().unwrap() {
-        got.entry(f["name"].as_str().unwrap().to_string())
-            .or_default()
-            .insert(f["rule"].as_str().unwrap().to_string());
-    }
+    // The linter reads the runner's `lint-sql` (steps on tables the plan creates left out);
+    // with --sql it reads the full SQL of every step. Both must give the same verdicts.
+    let (mut got, _) = findings_by_migration(&p, &url, &[]);
+    let (full, doc) = findings_by_migration(&p, &url, &["--sql"]);
+    assert_eq!(got, full, "lint-sql and the full SQL disagree");
     let mut wrong = Vec::new();
     for ((label, _, _, want), name) in CORPUS.iter().zip(&names) {
         let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
@@ -238,6 +252,20 @@ fn a_fresh_install_of_a_large_real_app_set_passes_the_prod_gate() {
         serde_json::json!([]),
         "wolf on a fresh install"
     );
+    // The runner rendered only what touches tables that existed before; the full SQL of every
+    // step gives the same verdict.
+    let full = p.run_with(
+        &["--env", "prod", "--show", "--sql", "--output", "json"],
+        &env,
+    );
+    full.expect(0);
+    let full: serde_json::Value = serde_json::from_str(&full.stdout).unwrap();
+    assert_eq!(
+        full["findings"],
+        serde_json::json!([]),
+        "wolf in the full SQL"
+    );
+    assert_eq!(full["plan_sql"].as_array().map(Vec::len), Some(steps));
     // The prod gate lets it through without any --allow-*, and it all applies.
     let run = p.run_with(&["--env", "prod", "--confirm"], &env);
     run.expect(0);
@@ -247,4 +275,57 @@ fn a_fresh_install_of_a_large_real_app_set_passes_the_prod_gate() {
     let doc: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
     assert_eq!(doc["plan"], serde_json::json!([]), "{}", after.all());
     assert!(pg.applied(&db).len() >= steps);
+}
+
+/// A locking change on a table the database reports empty costs nothing and is not counted;
+/// once the table has a row it is. Drops are counted either way.
+#[test]
+fn locking_changes_on_an_empty_table_are_exempt_and_drops_are_not() {
+    let pg = Pg::start();
+    let db = pg.create_db("empty");
+    let url = pg.url(&db);
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}\n[env.test]\nrunner = \"django-pg\"\n",
+        common::pg::django_pg_plugin(URL_VAR)
+    ));
+    p.run_with(&["--env", "test"], &[(URL_VAR, url.as_str())])
+        .expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_buyer",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [\n        migrations.AddField('order', 'buyer', models.ForeignKey('users.User', models.SET_NULL, null=True, related_name='+')),\n        \
+         migrations.RemoveField('order', 'note'),\n    ]\n",
+    );
+    let rules = |doc: &serde_json::Value| -> BTreeSet<String> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, empty) = findings_by_migration(&p, &url, &[]);
+    assert_eq!(
+        rules(&empty),
+        BTreeSet::from(["drop-column".to_string()]),
+        "{empty:#}"
+    );
+    pg.psql(&db, common::pg::DEMO_ROWS);
+    let (_, full) = findings_by_migration(&p, &url, &[]);
+    assert_eq!(
+        rules(&full),
+        BTreeSet::from([FK.to_string(), IDX.to_string(), "drop-column".to_string()]),
+        "{full:#}"
+    );
+    let fk = full["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == FK)
+        .unwrap();
+    assert_eq!(fk["table"], "orders_order");
 }

@@ -380,6 +380,7 @@ fn lint_rules_can_be_switched_off_per_project_and_unknown_ones_are_config_errors
         ("PM_TEST_BACKUP_URL", url.as_str()),
     ];
     p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
+    pg.psql(&db, common::pg::DEMO_ROWS);
     add_migration(
         &p,
         "orders",
@@ -469,6 +470,7 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
     let p = project("");
     p.run_with(&["--env", "test"], &[(URL_VAR, pg.url(&url_db).as_str())])
         .expect(0);
+    pg.psql(&url_db, common::pg::DEMO_ROWS);
     let unsafe_ops: &[(&str, &str, &str)] = &[
         ("drop_note", "migrations.RemoveField(\"order\", \"note\")", "drop-column"),
         ("rename_status", "migrations.RenameField(\"order\", \"status\", \"state\")", "rename-column"),
@@ -519,6 +521,7 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
     let q = project("");
     q.run_with(&["--env", "test"], &[(URL_VAR, pg.url(&db2).as_str())])
         .expect(0);
+    pg.psql(&db2, common::pg::DEMO_ROWS);
     chain(
         &q,
         &[

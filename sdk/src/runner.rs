@@ -78,7 +78,7 @@ pub use world::platform::migrate::runner_types::{
 };
 #[cfg(not(feature = "wit-v0-1"))]
 pub use world::platform::migrate::runner_types::{
-    LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun,
+    LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun, LintSql,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
 
@@ -163,6 +163,27 @@ pub trait Runner {
         ))
     }
 
+    /// The SQL the plan linter needs: each step's statements, where a step that only builds
+    /// tables the plan itself creates may be left out (an empty list) with those tables named
+    /// in `created`. Default: [`Runner::sql`] in full, nothing left out.
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn lint_sql(ctx: RunContext, steps: Vec<PlanStep>) -> Result<LintSql, RunnerError> {
+        Ok(LintSql {
+            steps: Self::sql(ctx, steps)?,
+            created: Vec::new(),
+        })
+    }
+
+    /// Which of `tables` hold no rows, asked cheaply and without waiting on locks; leave out
+    /// any table you cannot tell about. Default: not supported (nothing is exempted).
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn empty_tables(ctx: RunContext, tables: Vec<String>) -> Result<Vec<String>, RunnerError> {
+        let _ = (ctx, tables);
+        Err(RunnerError::Unsupported(
+            "this runner cannot tell which tables are empty".into(),
+        ))
+    }
+
     /// Append `entry` to the ledger in `schema` in one transaction, creating the schema and
     /// tables when missing; [`RunnerError::LedgerConflict`] (writing nothing) when
     /// `entry.run.seq` does not follow the last recorded one. Default: not supported.
@@ -179,7 +200,7 @@ pub trait Runner {
     }
 }
 
-/// The ledger exports of [`register_runner!`] (WIT 0.2.0 and later).
+/// The exports of [`register_runner!`] that WIT 0.2.0 added (ledger, lint SQL, empty tables).
 #[doc(hidden)]
 #[cfg(not(feature = "wit-v0-1"))]
 #[macro_export]
@@ -199,10 +220,22 @@ macro_rules! __runner_ledger_exports {
         ) -> Result<(), $crate::runner::RunnerError> {
             <$t as $crate::runner::Runner>::ledger_append(ctx, schema, entry)
         }
+        fn lint_sql(
+            ctx: $crate::runner::RunContext,
+            steps: Vec<$crate::runner::PlanStep>,
+        ) -> Result<$crate::runner::LintSql, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::lint_sql(ctx, steps)
+        }
+        fn empty_tables(
+            ctx: $crate::runner::RunContext,
+            tables: Vec<String>,
+        ) -> Result<Vec<String>, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::empty_tables(ctx, tables)
+        }
     };
 }
 
-/// WIT 0.1.0 has no ledger.
+/// WIT 0.1.0 has none of them.
 #[doc(hidden)]
 #[cfg(feature = "wit-v0-1")]
 #[macro_export]

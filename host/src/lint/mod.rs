@@ -52,6 +52,47 @@ pub struct Finding {
     /// The statement or operation that triggered it (shortened).
     pub detail: String,
     pub advice: String,
+    /// The table (or index) the statement changes, when the SQL names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+}
+
+/// Rules about locks held or rows rewritten while a statement runs: on a table with no rows
+/// they cost nothing, so a finding on a table the database reports empty is dropped. Drops
+/// and renames stay (they break running code whatever the table holds), and so does what
+/// fails whatever the rows (`concurrently-in-atomic`).
+pub const ROW_RULES: &[&str] = &[
+    "alter-column-type",
+    "add-column-not-null-without-default",
+    "set-not-null",
+    "constraint-without-not-valid",
+    "unique-constraint",
+    "index-without-concurrently",
+    "foreign-key-inline",
+    "add-primary-key-or-identity",
+    "default-rewrites-table",
+    "reindex-without-concurrently",
+];
+
+/// The tables of findings that an empty table would exempt: what to ask the database about.
+pub fn row_tables(findings: &[Finding]) -> Vec<String> {
+    let set: BTreeSet<String> = findings
+        .iter()
+        .filter(|f| ROW_RULES.contains(&f.rule.as_str()))
+        .filter_map(|f| f.table.clone())
+        .collect();
+    set.into_iter().collect()
+}
+
+/// Drop the findings of [`ROW_RULES`] on tables the database reports `empty`; returns how
+/// many were dropped.
+pub fn exempt_empty(findings: &mut Vec<Finding>, empty: &[String]) -> usize {
+    let before = findings.len();
+    findings.retain(|f| {
+        !(ROW_RULES.contains(&f.rule.as_str())
+            && f.table.as_ref().is_some_and(|t| empty.contains(t)))
+    });
+    before - findings.len()
 }
 
 /// What to look at in one step.
@@ -60,8 +101,10 @@ pub struct Step<'a> {
     pub name: &'a str,
     pub backwards: bool,
     pub operations: &'a [String],
-    /// The step's SQL, when the runner rendered it.
-    pub sql: &'a [String],
+    /// The step's SQL, when the runner rendered the plan's (`Some(&[])`: the runner left the
+    /// step out because it only builds tables the plan creates; `None`: no SQL, so the
+    /// operation descriptions are linted).
+    pub sql: Option<&'a [String]>,
     /// Whether the migration runs in one transaction (`None`: the runner does not say).
     pub atomic: Option<bool>,
 }
@@ -117,12 +160,17 @@ impl<'a> Linter<'a> {
         }
     }
 
+    /// Tables the plan creates in steps whose SQL the runner left out (`lint-sql`).
+    pub fn plan_creates(&mut self, tables: &[String]) {
+        self.created.extend(tables.iter().cloned());
+    }
+
     /// Lint the next step. `postgresql` selects SQL rules (with the step's SQL) over operation
     /// rules.
     pub fn step(&mut self, step: &Step<'_>, postgresql: bool) -> Vec<Finding> {
         let mut out = Vec::new();
         let disabled = self.disabled;
-        let mut push = |rule: &'static str, detail: &str| {
+        let mut push = |rule: &'static str, detail: &str, table: Option<&String>| {
             if !disabled.iter().any(|d| d == rule) {
                 out.push(Finding {
                     rule: rule.into(),
@@ -131,29 +179,31 @@ impl<'a> Linter<'a> {
                     backwards: step.backwards,
                     detail: short(detail),
                     advice: advice(rule).into(),
+                    table: table.cloned(),
                 });
             }
         };
         let atomic = step.atomic == Some(true);
         let data = atomic && data_and_schema(step.operations);
-        let linting_sql = postgresql && !step.sql.is_empty();
+        let linting_sql = postgresql && step.sql.is_some();
         if data && !linting_sql {
             push(
                 "data-and-schema-in-one-migration",
                 &step.operations.join("; "),
+                None,
             );
         }
         // On PostgreSQL only schema changes of tables that existed before the plan count: a
         // fresh install creates its tables and fills them in one migration without harm.
         let mut changes_existing = false;
         if linting_sql {
-            for raw in step.sql {
+            for raw in step.sql.unwrap_or_default() {
                 // Django refuses to render a concurrent operation inside a transaction.
                 if atomic
                     && raw.trim_start().starts_with("-- cannot render SQL")
                     && raw.contains("inside a transaction")
                 {
-                    push("concurrently-in-atomic", raw);
+                    push("concurrently-in-atomic", raw, None);
                     continue;
                 }
                 let statements = match sql::lint_sql(raw) {
@@ -170,7 +220,7 @@ impl<'a> Linter<'a> {
                 };
                 for st in statements {
                     if atomic && st.outside_transaction {
-                        push("concurrently-in-atomic", raw);
+                        push("concurrently-in-atomic", raw, None);
                     }
                     if st
                         .alters
@@ -183,7 +233,7 @@ impl<'a> Linter<'a> {
                         if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
                             continue;
                         }
-                        push(h.rule, raw);
+                        push(h.rule, raw, h.table.as_ref());
                     }
                     self.created.extend(st.creates);
                     // A relation the plan created keeps its exemption under its new name.
@@ -198,12 +248,13 @@ impl<'a> Linter<'a> {
                 push(
                     "data-and-schema-in-one-migration",
                     &step.operations.join("; "),
+                    None,
                 );
             }
         } else {
             for op in step.operations {
                 for rule in operation_rules(op) {
-                    push(rule, op);
+                    push(rule, op, None);
                 }
             }
         }
@@ -228,7 +279,7 @@ mod tests {
             name: "0004_x",
             backwards: false,
             operations: &[],
-            sql: &sql,
+            sql: Some(&sql),
             atomic: Some(true),
         };
         lint(&step, true, &[]).into_iter().map(|f| f.rule).collect()
@@ -357,7 +408,7 @@ mod tests {
             name,
             backwards: false,
             operations: &[],
-            sql,
+            sql: Some(sql),
             atomic: Some(true),
         };
         let create: &'static [String] = Box::leak(create.into_boxed_slice());
@@ -388,7 +439,7 @@ mod tests {
                 name: "0009",
                 backwards: false,
                 operations: &[],
-                sql,
+                sql: Some(sql),
                 atomic,
             };
             let rules: Vec<String> = lint(&step, true, &[]).into_iter().map(|f| f.rule).collect();
@@ -416,7 +467,7 @@ mod tests {
                 name: "0010",
                 backwards: false,
                 operations: ops,
-                sql: &[],
+                sql: None,
                 atomic,
             };
             lint(&step, false, &[])
@@ -443,7 +494,7 @@ mod tests {
             name: "0005",
             backwards: false,
             operations: &ops,
-            sql: &[],
+            sql: None,
             atomic: Some(true),
         };
         let f = lint(&step, false, &[]);

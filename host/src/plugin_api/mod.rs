@@ -48,6 +48,26 @@ pub trait RunnerPlugin {
     fn list_migrations(&mut self, ctx: &RunContext) -> Call<Vec<Migration>, RunnerError>;
     fn plan(&mut self, ctx: &RunContext, target: &Target) -> Call<Plan, RunnerError>;
     fn sql(&mut self, ctx: &RunContext, steps: &[PlanStep]) -> Call<Vec<Vec<String>>, RunnerError>;
+    /// The SQL the linter needs: steps that only build tables the plan creates may be left
+    /// out, with those tables in `created`. Runners built against WIT 0.1.0: all of `sql`.
+    fn lint_sql(&mut self, ctx: &RunContext, steps: &[PlanStep]) -> Call<LintSql, RunnerError> {
+        Ok(self.sql(ctx, steps)?.map(|steps| LintSql {
+            steps,
+            created: Vec::new(),
+        }))
+    }
+    /// Which of `tables` hold no rows (those the database cannot tell about are left out).
+    /// Runners built against WIT 0.1.0 answer `Unsupported`.
+    fn empty_tables(
+        &mut self,
+        ctx: &RunContext,
+        tables: &[String],
+    ) -> Call<Vec<String>, RunnerError> {
+        let _ = (ctx, tables);
+        Ok(Err(RunnerError::Unsupported(
+            "this runner cannot tell which tables are empty".into(),
+        )))
+    }
     fn apply(
         &mut self,
         ctx: &RunContext,

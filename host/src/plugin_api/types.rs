@@ -96,6 +96,14 @@ pub struct PlanStep {
     pub atomic: Option<bool>,
 }
 
+/// The SQL of a plan as the linter needs it: per step, its statements (empty for a step that
+/// only builds tables the plan creates), and the tables those left-out steps create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LintSql {
+    pub steps: Vec<Vec<String>>,
+    pub created: Vec<String>,
+}
+
 /// The runner's plan for a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {

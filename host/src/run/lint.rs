@@ -4,7 +4,8 @@
 //! `--allow-destructive`.
 
 use super::{Fail, Run};
-use crate::lint::{Linter, Step};
+use crate::lint::{self, Linter, Step};
+use crate::plugin_api::{LintSql, RunnerError};
 
 impl Run<'_> {
     /// The plan's steps (none before step 2 has planned).
@@ -33,6 +34,23 @@ impl Run<'_> {
         Ok(sql)
     }
 
+    /// What the linter reads: the full SQL when `--sql` shows it anyway, else `lint-sql`
+    /// (steps that only build tables the plan creates left out, those tables named).
+    fn lint_sql(&mut self) -> Result<LintSql, Fail> {
+        if self.req.sql {
+            return Ok(LintSql {
+                steps: self.step_sql()?,
+                created: Vec::new(),
+            });
+        }
+        let ctx = self.ctx();
+        let steps = self.plan_steps();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        runner
+            .lint_sql(&ctx, &steps)?
+            .map_err(|e| self.runner_fail("render the SQL", e))
+    }
+
     pub(super) fn lint_plan(&mut self) -> Result<(), Fail> {
         let postgresql = self.vendor == "postgresql";
         let steps = self.plan_steps();
@@ -40,25 +58,57 @@ impl Run<'_> {
             return Ok(());
         }
         let sql = if postgresql {
-            self.step_sql()?
+            self.lint_sql()?
         } else {
-            Vec::new()
+            LintSql::default()
         };
         let mut findings = Vec::new();
         // One linter over the whole plan: tables an earlier step creates are exempt later.
         let mut linter = Linter::new(&self.cfg.lint_disabled);
+        linter.plan_creates(&sql.created);
         for (i, st) in steps.iter().enumerate() {
             let step = Step {
                 app: &st.id.app,
                 name: &st.id.name,
                 backwards: st.backwards,
                 operations: &st.operations,
-                sql: sql.get(i).map(Vec::as_slice).unwrap_or(&[]),
+                sql: sql.steps.get(i).map(Vec::as_slice),
                 atomic: st.atomic,
             };
             findings.extend(linter.step(&step, postgresql));
         }
+        self.exempt_empty_tables(&mut findings)?;
         self.entry.findings = findings;
+        Ok(())
+    }
+
+    /// Drop lock and rewrite findings on tables the database reports empty (they hold no
+    /// rows to scan or rewrite). A runner that cannot tell leaves every finding standing.
+    fn exempt_empty_tables(&mut self, findings: &mut Vec<lint::Finding>) -> Result<(), Fail> {
+        let tables = lint::row_tables(findings);
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let ctx = self.ctx();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        match runner.empty_tables(&ctx, &tables)? {
+            Ok(empty) => {
+                // Only what was asked: a runner cannot exempt other tables.
+                let empty: Vec<String> = empty.into_iter().filter(|t| tables.contains(t)).collect();
+                let dropped = lint::exempt_empty(findings, &empty);
+                if dropped > 0 {
+                    self.ui.detail(&format!(
+                        "{dropped} locking finding(s) not counted: the database reports {} empty",
+                        crate::text::for_display(&empty.join(", "), 300)
+                    ));
+                }
+            }
+            Err(RunnerError::Unsupported(_)) => {}
+            Err(e) => tracing::warn!(
+                "cannot ask which tables are empty, so every finding stands: {}",
+                crate::text::for_display(&format!("{e:?}"), 300)
+            ),
+        }
         Ok(())
     }
 

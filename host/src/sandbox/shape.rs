@@ -58,7 +58,10 @@ impl World {
     /// Functions the world exports since a WIT version after 0.1.0: `(version prefix, names)`.
     pub fn added(self) -> &'static [(&'static str, &'static [&'static str])] {
         match self {
-            World::Runner => &[("0.2.", &["ledger-read", "ledger-append"])],
+            World::Runner => &[(
+                "0.2.",
+                &["ledger-read", "ledger-append", "lint-sql", "empty-tables"],
+            )],
             World::Backup => &[("0.2.", &["restore"])],
             World::Notifier => &[],
         }

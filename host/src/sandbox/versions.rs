@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "07836f9f002f6f586ed3c8f4748982d22628a278f8205f942efb1c2c7ad076cb",
+        "7ada162913d1fd49615b9e46367815329a78a638fc638274f1ed2d0a8ea3f068",
     ),
 ];
 

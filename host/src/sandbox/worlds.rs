@@ -254,6 +254,53 @@ impl api::RunnerPlugin for Runner {
             call_lock_database(&ctx.into(), label)
         )
     }
+    fn lint_sql(
+        &mut self,
+        ctx: &api::RunContext,
+        steps: &[api::PlanStep],
+    ) -> Call<api::LintSql, api::RunnerError> {
+        let b = match &self.bindings {
+            Versioned::V0_1(_) => {
+                return Ok(self.sql(ctx, steps)?.map(|steps| api::LintSql {
+                    steps,
+                    created: Vec::new(),
+                }))
+            }
+            Versioned::V0_2(b) => b,
+        };
+        super::limits::arm(&mut self.store);
+        let steps: Vec<_> = steps.iter().map(Into::into).collect();
+        let r = b
+            .call_lint_sql(&mut self.store, &ctx.into(), &steps)
+            .map(|r| {
+                r.map(|l| api::LintSql {
+                    steps: l.steps,
+                    created: l.created,
+                })
+                .map_err(Into::into)
+            });
+        finish(&mut self.store, &self.name, "lint-sql", r)
+    }
+    fn empty_tables(
+        &mut self,
+        ctx: &api::RunContext,
+        tables: &[String],
+    ) -> Call<Vec<String>, api::RunnerError> {
+        let b = match &self.bindings {
+            Versioned::V0_1(_) => {
+                return Ok(Err(api::RunnerError::Unsupported(format!(
+                    "plugin '{}' was built against platform:migrate@0.1.0, which cannot tell empty tables",
+                    self.name
+                ))))
+            }
+            Versioned::V0_2(b) => b,
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_empty_tables(&mut self.store, &ctx.into(), tables)
+            .map(|r| r.map_err(Into::into));
+        finish(&mut self.store, &self.name, "empty-tables", r)
+    }
     fn ledger_read(
         &mut self,
         ctx: &api::RunContext,

@@ -158,10 +158,9 @@ def plan(conn, target):
     return {"resolved": resolved, "steps": steps}
 
 
-def sql(conn, steps):
-    """The SQL of each step, as `sqlmigrate` renders it (backwards for backwards steps)."""
-    executor = MigrationExecutor(conn)
-    loader = executor.loader
+def sql_per_migration(loader, steps):
+    """Each step rendered on its own, as `sqlmigrate` does (one state rebuild per step): for
+    plans that go backwards."""
     out = []
     for step in steps:
         migration = loader.get_migration(step["app"], step["name"])
@@ -171,6 +170,132 @@ def sql(conn, steps):
             statements = [f"-- cannot render SQL: {type(e).__name__}: {e}"]
         out.append([str(s) for s in statements])
     return out
+
+
+def core_operations():
+    """Django's own schema operations on one model, whose table the operation names: the
+    ones a step may skip when that table is new in the plan."""
+    from django.db.migrations import operations as ops
+
+    names = [
+        "DeleteModel", "AddField", "RemoveField", "AlterField", "RenameField", "AddIndex",
+        "RemoveIndex", "RenameIndex", "AddConstraint", "RemoveConstraint", "AlterConstraint",
+        "AlterUniqueTogether", "AlterIndexTogether", "AlterModelOptions", "AlterModelManagers",
+        "AlterModelTable", "AlterModelTableComment", "AlterOrderWithRespectTo", "RenameModel",
+    ]
+    return tuple(getattr(ops, n) for n in names if hasattr(ops, n))
+
+
+def new_tables(conn, app, op):
+    """The tables a top-level CreateModel creates (its own and its auto-created many-to-many
+    tables), or None when it creates none (an unmanaged or proxy model)."""
+    from django.db.backends.utils import truncate_name
+
+    options = op.options
+    if not options.get("managed", True) or options.get("proxy"):
+        return None
+    longest = conn.ops.max_name_length()
+    table = options.get("db_table") or truncate_name(f"{app}_{op.name_lower}", longest)
+    tables = [table]
+    for name, field in op.fields:
+        if getattr(field, "many_to_many", False):
+            through = getattr(getattr(field, "remote_field", None), "through", None)
+            if through is None:
+                tables.append(field.db_table or truncate_name(f"{table}_{name}", longest))
+    return tables
+
+
+def sql(conn, steps, only_existing=False):
+    """The SQL of each step. In full, as `sqlmigrate` renders it. With `only_existing` (what
+    the linter needs), in one pass over one project state, where a step whose every operation
+    creates a table or changes a table this plan creates is left out (an empty list) and the
+    tables those steps create are returned: a fresh install of a large project then renders
+    almost nothing. Returns {"steps": [[sql]], "created": [table]}."""
+    from django.db.migrations import operations as ops
+
+    executor = MigrationExecutor(conn)
+    loader = executor.loader
+    # Backwards steps need the state at each migration, and the full SQL of a long plan costs
+    # the same either way: render those as `sqlmigrate` does.
+    if not only_existing or any(step["backwards"] for step in steps):
+        return {"steps": sql_per_migration(loader, steps), "created": []}
+    existing = set(conn.introspection.table_names())
+    state = executor._create_project_state(with_applied_migrations=True)
+    core = core_operations()
+    new_models = set()
+    created = []
+
+    def needs_sql(migration):
+        needed = False
+        for op in migration.operations:
+            kind = type(op)
+            if kind is ops.CreateModel:
+                tables = new_tables(conn, migration.app_label, op)
+                if tables and not any(t in existing for t in tables):
+                    new_models.add((migration.app_label, op.name_lower))
+                    created.extend(t for t in tables if t not in created)
+                    continue
+                needed = True
+            elif kind in core:
+                model = getattr(op, "model_name_lower", None) or op.name_lower
+                if (migration.app_label, model) not in new_models:
+                    needed = True
+                elif kind is ops.RenameModel:
+                    new_models.add((migration.app_label, op.new_name_lower))
+            elif kind is ops.RunPython:
+                continue  # rendered as a comment; it changes no table the linter reads
+            else:
+                needed = True  # RunSQL, SeparateDatabaseAndState, contrib and custom ones
+        return needed
+
+    migrations = [loader.get_migration(step["app"], step["name"]) for step in steps]
+    wanted = [needs_sql(m) for m in migrations]
+    out = []
+    for i, migration in enumerate(migrations):
+        if not wanted[i]:
+            for op in migration.operations:
+                op.state_forwards(migration.app_label, state)
+            out.append([])
+            continue
+        before = state.clone()
+        try:
+            with conn.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+                state = migration.apply(state, editor, collect_sql=True)
+            statements = [str(s) for s in editor.collected_sql]
+        except Exception as e:  # some operations cannot be rendered without running
+            statements = [f"-- cannot render SQL: {type(e).__name__}: {e}"]
+            state = before
+            for op in migration.operations:
+                op.state_forwards(migration.app_label, state)
+        out.append(statements)
+        # A rendered state costs on every later change; drop it before a run of skipped steps.
+        if i + 1 < len(migrations) and not wanted[i + 1]:
+            state.__dict__.pop("apps", None)
+    return {"steps": out, "created": created}
+
+
+def empty_tables(conn, tables):
+    """Which of `tables` hold no rows: `SELECT EXISTS (SELECT 1 FROM t)` each, read-only and
+    under short lock and statement timeouts; a table that cannot be read is left out."""
+    from django.db import transaction
+
+    connect(conn)
+    if conn.vendor != "postgresql":
+        raise Fail("unsupported", f"emptiness checks are done on PostgreSQL only, not {conn.vendor}")
+    empty = []
+    for name in tables:
+        quoted = ".".join(conn.ops.quote_name(p) for p in str(name).split("."))
+        try:
+            with transaction.atomic(using=conn.alias), conn.cursor() as c:
+                c.execute("SET TRANSACTION READ ONLY")
+                c.execute("SET LOCAL lock_timeout = '1s'")
+                c.execute("SET LOCAL statement_timeout = '2s'")
+                c.execute(f"SELECT EXISTS (SELECT 1 FROM {quoted})")
+                if not c.fetchone()[0]:
+                    empty.append(name)
+        except Exception:  # missing, not readable, locked: not known to be empty
+            continue
+    return empty
 
 
 def reset(conn):
@@ -196,12 +321,21 @@ def reset(conn):
 LOCK_KEY = 0x706D6967
 
 
+LOCK_CONNECTIONS = []
+
+
 def hold_lock(conn, label):
-    """Take the run lock and hold it (this session stays open) until stdin closes."""
+    """Take the run lock on a connection of its own, kept open (and the lock held) for as long
+    as this session lives: until the host closes stdin at the end of the run."""
     connect(conn)
     if conn.vendor != "postgresql":
         raise Fail("unsupported", f"{conn.vendor} databases have no advisory locks")
-    with conn.cursor() as c:
+    own = connections.create_connection(conn.alias)
+    try:
+        own.ensure_connection()
+    except Exception as e:
+        raise Fail("connection", f"{type(e).__name__}: {e}".strip())
+    with own.cursor() as c:
         c.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
         if not c.fetchone()[0]:
             c.execute(
@@ -213,6 +347,7 @@ def hold_lock(conn, label):
                 [LOCK_KEY],
             )
             row = c.fetchone()
+            own.close()
             if row:
                 who = row[0] or "a session without an application name"
                 holder = f"{who}; server pid {row[1]}, connected since {row[2].isoformat()}"
@@ -220,9 +355,8 @@ def hold_lock(conn, label):
                 holder = "a session that has just finished"
             raise Fail("locked", holder)
         c.execute("SELECT set_config('application_name', %s, false)", [label[:63]])
-    emit({"ok": {"locked": True}})
-    # Hold the session (and the lock) until the host closes stdin.
-    sys.stdin.read()
+    LOCK_CONNECTIONS.append(own)
+    return {"locked": True}
 
 
 def ledger_names(conn, schema):
@@ -353,7 +487,7 @@ def app_exists(app):
 
 
 def handle(args):
-    """Answer one request: {"ok": result} or {"error": {...}}; None when it emitted itself."""
+    """Answer one request: {"ok": result} or {"error": {...}}."""
     conn = connections[args.get("database") or DEFAULT_DB_ALIAS]
     cmd = args["cmd"]
     try:
@@ -369,12 +503,13 @@ def handle(args):
             result = plan(conn, args["target"])
         elif cmd == "sql":
             connect(conn)
-            result = sql(conn, args["steps"])
+            result = sql(conn, args["steps"], bool(args.get("only_existing")))
+        elif cmd == "empty-tables":
+            result = empty_tables(conn, args["tables"])
         elif cmd == "reset":
             result = reset(conn)
         elif cmd == "hold-lock":
-            hold_lock(conn, args["label"])
-            return None
+            result = hold_lock(conn, args["label"])
         elif cmd == "model-changes":
             result = model_changes()
         elif cmd == "app-exists":
@@ -405,9 +540,13 @@ def serve():
         except ValueError as e:
             emit({"error": {"kind": "other", "message": f"unreadable request: {e}"}})
             continue
-        reply = handle(args)
-        if reply is not None:
-            emit(reply)
+        emit(handle(args))
+    # Done: release the lock and leave at once (tearing down Django costs a run time for
+    # nothing; every answer was flushed when it was written).
+    for c in LOCK_CONNECTIONS:
+        c.close()
+    connections.close_all()
+    os._exit(0)
 
 
 serve()

@@ -80,6 +80,30 @@ fn failure(f: Failure) -> RunnerError {
     }
 }
 
+/// The helper's answer to `sql`: statements per step, and the tables of skipped steps.
+#[derive(Deserialize)]
+struct RenderedSql {
+    steps: Vec<Vec<String>>,
+    #[serde(default)]
+    created: Vec<String>,
+}
+
+/// Render the SQL of `steps` (all of it, or with `only_existing` what the linter needs).
+fn rendered_sql(
+    s: &Settings,
+    steps: &[PlanStep],
+    only_existing: bool,
+) -> Result<RenderedSql, RunnerError> {
+    let steps: Vec<Value> = steps
+        .iter()
+        .map(|st| json!({"app": st.id.app, "name": st.id.name, "backwards": st.backwards}))
+        .collect();
+    parse(helper(
+        s,
+        json!({"cmd": "sql", "steps": steps, "only_existing": only_existing}),
+    )?)
+}
+
 /// The `manage.py shell -c <helper>` command that starts the helper. The script is always
 /// exactly [`HELPER`] (grants pin its sha256); requests go to it on stdin.
 fn helper_command(s: &Settings) -> Result<Command, RunnerError> {
@@ -113,6 +137,14 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
     match session_request(s, &line) {
         Ok(answer) => reply(&answer),
         Err(SessionError::Runner(e)) => Err(e),
+        Err(SessionError::Broken(why)) if LOCKED.with(|l| l.get()) => {
+            // A new session would not hold the lock: stop rather than go on unguarded.
+            SESSION.with(|c| c.borrow_mut().take());
+            Err(RunnerError::Other(format!(
+                "the helper session that held the database's run lock ended, so the lock is released and this run stops: {}",
+                process::tail(&why, 5)
+            )))
+        }
         Err(SessionError::Broken(why)) => {
             log::debug(&format!("helper session ended ({why}); starting it again"));
             SESSION.with(|c| c.borrow_mut().take());
@@ -130,6 +162,8 @@ thread_local! {
     static VENDOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// The helper session: `manage.py shell` serving requests on stdin for the whole run.
     static SESSION: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
+    /// Whether the session holds the database's run lock (`hold-lock`).
+    static LOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Longest wait for Django to start, or for one answer of the session.
@@ -221,14 +255,6 @@ fn reply(line: &str) -> Result<Value, RunnerError> {
         .cloned()
         .ok_or_else(|| RunnerError::Other("helper answered neither ok nor error".into()))
 }
-
-thread_local! {
-    /// The background session holding the database's run lock, for the plugin's lifetime.
-    static LOCK: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Longest wait for the lock session to connect and answer.
-const LOCK_ANSWER_MS: u64 = 120_000;
 
 fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, RunnerError> {
     serde_json::from_value(v)
@@ -349,16 +375,32 @@ impl Runner for Django {
     }
 
     fn sql(_ctx: RunContext, steps: Vec<PlanStep>) -> Result<Vec<Vec<String>>, RunnerError> {
-        let s = Settings::load()?;
-        let steps: Vec<Value> = steps
-            .iter()
-            .map(|st| json!({"app": st.id.app, "name": st.id.name, "backwards": st.backwards}))
-            .collect();
-        parse(helper(&s, json!({"cmd": "sql", "steps": steps}))?)
+        Ok(rendered_sql(&Settings::load()?, &steps, false)?.steps)
     }
 
-    /// PostgreSQL: a background `manage.py shell` session takes `pg_try_advisory_lock` and
-    /// holds it until the host closes its stdin (end of the run, or the host dying).
+    /// The helper renders the plan in one pass and skips steps that only build tables the plan
+    /// itself creates (helper.py, `sql`).
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn lint_sql(_ctx: RunContext, steps: Vec<PlanStep>) -> Result<LintSql, RunnerError> {
+        let r = rendered_sql(&Settings::load()?, &steps, true)?;
+        Ok(LintSql {
+            steps: r.steps,
+            created: r.created,
+        })
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn empty_tables(_ctx: RunContext, tables: Vec<String>) -> Result<Vec<String>, RunnerError> {
+        let s = Settings::load()?;
+        parse(helper(
+            &s,
+            json!({"cmd": "empty-tables", "tables": tables}),
+        )?)
+    }
+
+    /// PostgreSQL: the helper session takes `pg_try_advisory_lock` on a connection of its own
+    /// and holds it until the host closes its stdin (end of the run, or the host dying). A
+    /// session that ends early is not restarted: the run stops.
     fn lock_database(_ctx: RunContext, label: String) -> Result<(), RunnerError> {
         let s = Settings::load()?;
         // Only PostgreSQL has the lock; knowing the vendor saves starting Django for nothing.
@@ -368,19 +410,9 @@ impl Runner for Django {
                 "{v} databases have no advisory locks"
             )));
         }
-        let child = start_helper(&s).map_err(|e| match e {
-            SessionError::Runner(e) => e,
-            SessionError::Broken(why) => no_answer(&s, &why),
-        })?;
-        child
-            .write_line(&request_line(
-                &s,
-                json!({"cmd": "hold-lock", "label": label}),
-            ))
-            .map_err(host_error)?;
-        let answer = answer(&child, LOCK_ANSWER_MS).map_err(|why| no_answer(&s, &why))?;
-        reply(&answer)?;
-        LOCK.with(|l| *l.borrow_mut() = Some(child));
+        // The session holds the lock on a connection of its own until it ends with the run.
+        helper(&s, json!({"cmd": "hold-lock", "label": label}))?;
+        LOCKED.with(|l| l.set(true));
         Ok(())
     }
 
