@@ -5,7 +5,8 @@
 //! Environment: BENCH_RUNS (timed repetitions, default 7), BENCH_PG_SCALE (pgbench scale of
 //! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure),
 //! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000), BENCH_HISTORY_RUNS
-//! (runs in the long history, default 50000), BENCH_LARGE=0 (skip the large-project figures).
+//! (runs in the long history, default 50000), BENCH_LARGE=0 (skip the large-project figures),
+//! BENCH_ONLY=large (only those).
 
 // The integration tests' harness; the benchmarks use part of it.
 #[path = "../tests/common/mod.rs"]
@@ -466,47 +467,52 @@ fn main() {
         "[env.dev]\nrunner = \"django\"\n",
     ));
 
-    eprintln!("measuring --show vs showmigrations ({n} runs each) ...");
-    let (a, b) = side_by_side(
-        n,
-        &mut || pm(&p, &["--env", "dev", "--show", "-q"], cache.path()),
-        &mut || manage(&p, &["showmigrations"]),
-    );
-    rows.push(ratio_row(
-        "--env dev --show vs manage.py showmigrations",
-        a,
-        b,
-        1.15,
-    ));
-    peak.push((
-        "--env dev --show".into(),
-        peak_kib(pm(&p, &["--env", "dev", "--show", "-q"], cache.path())),
-    ));
+    let only_large = std::env::var("BENCH_ONLY").as_deref() == Ok("large");
+    if !only_large {
+        eprintln!("measuring --show vs showmigrations ({n} runs each) ...");
+        let (a, b) = side_by_side(
+            n,
+            &mut || pm(&p, &["--env", "dev", "--show", "-q"], cache.path()),
+            &mut || manage(&p, &["showmigrations"]),
+        );
+        rows.push(ratio_row(
+            "--env dev --show vs manage.py showmigrations",
+            a,
+            b,
+            1.15,
+        ));
+        peak.push((
+            "--env dev --show".into(),
+            peak_kib(pm(&p, &["--env", "dev", "--show", "-q"], cache.path())),
+        ));
 
-    manage(&p, &["migrate"]).output().unwrap();
-    eprintln!("measuring a no-op migrate ({n} runs each) ...");
-    let (a, b) = side_by_side(
-        n,
-        &mut || pm(&p, &["--env", "dev", "-q"], cache.path()),
-        &mut || manage(&p, &["migrate"]),
-    );
-    rows.push(ratio_row(
-        "no-op --env dev vs manage.py migrate (nothing pending)",
-        a,
-        b,
-        1.15,
-    ));
+        manage(&p, &["migrate"]).output().unwrap();
+        eprintln!("measuring a no-op migrate ({n} runs each) ...");
+        let (a, b) = side_by_side(
+            n,
+            &mut || pm(&p, &["--env", "dev", "-q"], cache.path()),
+            &mut || manage(&p, &["migrate"]),
+        );
+        rows.push(ratio_row(
+            "no-op --env dev vs manage.py migrate (nothing pending)",
+            a,
+            b,
+            1.15,
+        ));
 
-    eprintln!("measuring plugin load ...");
-    plugin_load(&mut rows);
+        eprintln!("measuring plugin load ...");
+        plugin_load(&mut rows);
 
-    long_history(n, cache.path(), &mut rows);
+        long_history(n, cache.path(), &mut rows);
+    }
 
     if std::env::var("BENCH_LARGE").as_deref() != Ok("0") {
         large_project(runs().clamp(1, 3), cache.path(), &mut rows);
     }
 
-    postgres(&mut rows, &mut peak);
+    if !only_large {
+        postgres(&mut rows, &mut peak);
+    }
 
     let worst = peak
         .iter()

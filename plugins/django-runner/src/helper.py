@@ -222,26 +222,36 @@ def sql(conn, steps, only_existing=False):
     existing = set(conn.introspection.table_names())
     state = executor._create_project_state(with_applied_migrations=True)
     core = core_operations()
-    new_models = set()
+    new_models = set()  # created by this plan, with their tables
+    tableless = set()  # unmanaged or proxy models created by this plan: Django renders no SQL
     created = []
 
     def needs_sql(migration):
         needed = False
         for op in migration.operations:
             kind = type(op)
+            key = (migration.app_label, getattr(op, "name_lower", None))
             if kind is ops.CreateModel:
                 tables = new_tables(conn, migration.app_label, op)
-                if tables and not any(t in existing for t in tables):
-                    new_models.add((migration.app_label, op.name_lower))
+                if tables is None:
+                    tableless.add(key)
+                    continue
+                if not any(t in existing for t in tables):
+                    new_models.add(key)
                     created.extend(t for t in tables if t not in created)
                     continue
                 needed = True
             elif kind in core:
                 model = getattr(op, "model_name_lower", None) or op.name_lower
-                if (migration.app_label, model) not in new_models:
+                key = (migration.app_label, model)
+                if kind is ops.AlterModelOptions and key in tableless and "managed" in op.options:
+                    needed = True  # a model that starts to have a table
+                elif key not in new_models and key not in tableless:
                     needed = True
                 elif kind is ops.RenameModel:
-                    new_models.add((migration.app_label, op.new_name_lower))
+                    (new_models if key in new_models else tableless).add(
+                        (migration.app_label, op.new_name_lower)
+                    )
             elif kind is ops.RunPython:
                 continue  # rendered as a comment; it changes no table the linter reads
             else:
