@@ -125,10 +125,10 @@ fn findings_by_migration(
     (got, doc)
 }
 
-#[test]
-fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
+/// The demo on a fresh PostgreSQL database `name`, its migrations applied (env `test`).
+fn demo_on_postgres(name: &str) -> (Pg, String, String, Project) {
     let pg = Pg::start();
-    let db = pg.create_db("corpus");
+    let db = pg.create_db(name);
     let url = pg.url(&db);
     let p = Project::new();
     p.write_config(&format!(
@@ -137,6 +137,12 @@ fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
     ));
     p.run_with(&["--env", "test"], &[(URL_VAR, url.as_str())])
         .expect(0);
+    (pg, db, url, p)
+}
+
+#[test]
+fn every_operation_kind_django_renders_gets_the_verdict_in_the_table() {
+    let (pg, db, url, p) = demo_on_postgres("corpus");
     pg.psql(&db, common::pg::DEMO_ROWS);
     let names = write_corpus(&p);
     // The linter reads the runner's `lint-sql` (steps on tables the plan creates left out);
@@ -281,16 +287,7 @@ fn a_fresh_install_of_a_large_real_app_set_passes_the_prod_gate() {
 /// once the table has a row it is. Drops are counted either way.
 #[test]
 fn locking_changes_on_an_empty_table_are_exempt_and_drops_are_not() {
-    let pg = Pg::start();
-    let db = pg.create_db("empty");
-    let url = pg.url(&db);
-    let p = Project::new();
-    p.write_config(&format!(
-        "{}\n[env.test]\nrunner = \"django-pg\"\n",
-        common::pg::django_pg_plugin(URL_VAR)
-    ));
-    p.run_with(&["--env", "test"], &[(URL_VAR, url.as_str())])
-        .expect(0);
+    let (pg, db, url, p) = demo_on_postgres("empty");
     add_migration(
         &p,
         "orders",

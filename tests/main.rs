@@ -13,6 +13,7 @@ mod lint_corpus;
 mod notify;
 mod plan_safety;
 mod plugin_kit;
+mod pr_lint;
 mod prod_path;
 mod reliability;
 mod shared_state;

@@ -7,7 +7,8 @@ use crate::ui::Verbosity;
 
 /// Run the command line; `argv` is recorded in history.
 pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
-    let json = cli.run.output == crate::cli::OutputFormat::Json && cli.command.is_none();
+    let json = cli.run.output == crate::cli::OutputFormat::Json
+        && matches!(cli.command, None | Some(Command::Lint { .. }));
     let result = dispatch(cli, argv);
     // A run that could not start still owes a JSON consumer its one document.
     if let (true, Err(e)) = (json, &result) {
@@ -52,6 +53,13 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             verbosity.unwrap_or(Verbosity::Normal),
         ),
         Some(Command::Plugins(cmd)) => crate::plugins::main(&cfg, cmd),
+        Some(Command::Lint { env, since }) => crate::lint_cmd::main(
+            &cfg,
+            env,
+            since,
+            cli.run.output,
+            verbosity.unwrap_or(Verbosity::Normal),
+        ),
         Some(Command::Backups(cmd)) => {
             crate::backups::main(&cfg, cmd, verbosity.unwrap_or(Verbosity::Normal))
         }

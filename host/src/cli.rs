@@ -42,8 +42,14 @@ pub enum OutputFormat {
     /// Steps and outcome for people, on stdout.
     #[default]
     Human,
-    /// One JSON document on stdout (schema: schemas/run-report.schema.json).
+    /// One JSON document on stdout (schema: schemas/run-report.schema.json, or
+    /// schemas/lint-report.schema.json for `lint`).
     Json,
+    /// A Markdown summary on stdout, for `$GITHUB_STEP_SUMMARY` and pull-request comments.
+    Markdown,
+    /// SARIF 2.1.0 on stdout (`lint` only): each finding at its migration file and line, for
+    /// code-scanning views.
+    Sarif,
 }
 
 /// Flags of a migration run (the default command).
@@ -100,8 +106,9 @@ pub struct RunArgs {
     #[arg(long, requires = "show")]
     pub check: bool,
 
-    /// Output format: `human` (default) or `json` (one JSON document on stdout, everything else
-    /// on stderr).
+    /// Output format: `human` (default), `json` (one JSON document on stdout), `markdown` (a
+    /// summary for CI pages and pull requests) or `sarif` (`lint` only); everything else goes
+    /// to stderr.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub output: OutputFormat,
 
@@ -137,6 +144,20 @@ pub enum Command {
     /// config names. (`plugin` works too.)
     #[command(subcommand, visible_alias = "plugin")]
     Plugins(PluginsCommand),
+    /// Lint the migrations a git branch adds or changes, compared with a base (`--since
+    /// origin/main`): their SQL rendered against the env's database, the prod gate's rules and
+    /// `[lint]` settings, and drift of applied migrations the branch edits. Read-only. Exit 0
+    /// when clean, 9 with findings.
+    Lint {
+        /// The environment whose runner and database render the SQL (a CI database with the
+        /// base branch's migrations applied, for example).
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// The git base to compare with: a branch, tag or commit (the merge base with HEAD is
+        /// used, as a pull request's diff does).
+        #[arg(long, value_name = "GIT-REF")]
+        since: String,
+    },
     /// Print the latest runs, or verify the history's hash chain. With --env for an
     /// environment that keeps a ledger in its PostgreSQL database (env.NAME.ledger), the
     /// ledger's runs: those of every machine that deployed it.

@@ -23,6 +23,8 @@ pub enum Code {
     ModelChanges = 7,
     /// 8: another run holds the environment's lock (file lock or database advisory lock).
     Busy = 8,
+    /// 9: `lint` found unsafe changes or drift in what the branch adds or changes.
+    Findings = 9,
     /// 130: SIGINT stopped the run; history says what changed.
     Interrupted = 130,
     /// 143: SIGTERM stopped the run; history says what changed.

@@ -12,7 +12,8 @@
 //! - `run`: the six steps, one file each; `backup_ops`: backups for step 3 and the `backups`
 //!   commands; `history`: the run log (hash-chained); `ledger`: the same log and the drift
 //!   checksums kept in the environment's database, for every machine; `outcome`: the words runs and steps end
-//!   with; `ui`: human output; `report`: `--output json`.
+//!   with; `ui`: human output; `report`: `--output json`; `markdown`: `--output markdown`.
+//! - `lint_cmd`: `lint --since`, what a git branch adds (`git`), with `sarif` output.
 //! - `store`: backups off the runner, in an S3-compatible object store.
 //! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands.
 //!
@@ -30,12 +31,15 @@ pub mod cli;
 pub(crate) mod config;
 pub mod confine;
 pub mod exit;
+pub(crate) mod git;
 pub(crate) mod history;
 pub(crate) mod history_cmd;
 pub mod interrupt;
 pub(crate) mod ledger;
 pub(crate) mod lint;
+pub(crate) mod lint_cmd;
 pub(crate) mod lock;
+pub(crate) mod markdown;
 pub(crate) mod outcome;
 pub(crate) mod plugin_api;
 pub(crate) mod plugins;
@@ -44,6 +48,7 @@ pub(crate) mod proc;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sandbox;
+pub(crate) mod sarif;
 pub mod secrets;
 pub(crate) mod store;
 pub mod text;

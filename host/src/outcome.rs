@@ -63,7 +63,8 @@ impl Outcome {
             | Code::Denied
             | Code::NotifyFailed
             | Code::Pending
-            | Code::ModelChanges => Outcome::Failed,
+            | Code::ModelChanges
+            | Code::Findings => Outcome::Failed,
         }
     }
 

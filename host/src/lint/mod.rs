@@ -55,6 +55,48 @@ pub struct Finding {
     /// The table (or index) the statement changes, when the SQL names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// Which of the migration's operations (0-based, in the file's order) it comes from, when
+    /// known; `None` for findings about the whole migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<usize>,
+}
+
+/// For each SQL entry of a step, the operation it belongs to. Django renders each operation
+/// under a three-line header (`--`, `-- <description>`, `--`); a backwards step runs its
+/// operations last first. `None` before the first header.
+pub fn operation_of_entries(
+    sql: &[String],
+    operations: usize,
+    backwards: bool,
+) -> Vec<Option<usize>> {
+    let mut out = Vec::with_capacity(sql.len());
+    let mut seen: Option<usize> = None;
+    let mut i = 0;
+    while i < sql.len() {
+        let header = sql[i].trim() == "--"
+            && sql
+                .get(i + 1)
+                .is_some_and(|l| l.trim_start().starts_with("-- "))
+            && sql.get(i + 2).is_some_and(|l| l.trim() == "--");
+        if header {
+            seen = Some(seen.map_or(0, |n| n + 1));
+            for _ in 0..3 {
+                out.push(None);
+            }
+            i += 3;
+            continue;
+        }
+        let op = seen.map(|k| {
+            if backwards {
+                operations.saturating_sub(1).saturating_sub(k)
+            } else {
+                k
+            }
+        });
+        out.push(op.filter(|&o| o < operations.max(1)));
+        i += 1;
+    }
+    out
 }
 
 /// Rules about locks held or rows rewritten while a statement runs: on a table with no rows
@@ -170,7 +212,7 @@ impl<'a> Linter<'a> {
     pub fn step(&mut self, step: &Step<'_>, postgresql: bool) -> Vec<Finding> {
         let mut out = Vec::new();
         let disabled = self.disabled;
-        let mut push = |rule: &'static str, detail: &str, table: Option<&String>| {
+        let mut push = |rule: &'static str, detail: &str, table: Option<&String>, operation| {
             if !disabled.iter().any(|d| d == rule) {
                 out.push(Finding {
                     rule: rule.into(),
@@ -180,6 +222,7 @@ impl<'a> Linter<'a> {
                     detail: short(detail),
                     advice: advice(rule).into(),
                     table: table.cloned(),
+                    operation,
                 });
             }
         };
@@ -191,19 +234,22 @@ impl<'a> Linter<'a> {
                 "data-and-schema-in-one-migration",
                 &step.operations.join("; "),
                 None,
+                None,
             );
         }
         // On PostgreSQL only schema changes of tables that existed before the plan count: a
         // fresh install creates its tables and fills them in one migration without harm.
         let mut changes_existing = false;
         if linting_sql {
-            for raw in step.sql.unwrap_or_default() {
+            let sql = step.sql.unwrap_or_default();
+            let owners = operation_of_entries(sql, step.operations.len(), step.backwards);
+            for (raw, op) in sql.iter().zip(owners) {
                 // Django refuses to render a concurrent operation inside a transaction.
                 if atomic
                     && raw.trim_start().starts_with("-- cannot render SQL")
                     && raw.contains("inside a transaction")
                 {
-                    push("concurrently-in-atomic", raw, None);
+                    push("concurrently-in-atomic", raw, None, op);
                     continue;
                 }
                 let statements = match sql::lint_sql(raw) {
@@ -220,7 +266,7 @@ impl<'a> Linter<'a> {
                 };
                 for st in statements {
                     if atomic && st.outside_transaction {
-                        push("concurrently-in-atomic", raw, None);
+                        push("concurrently-in-atomic", raw, None, op);
                     }
                     if st
                         .alters
@@ -233,7 +279,7 @@ impl<'a> Linter<'a> {
                         if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
                             continue;
                         }
-                        push(h.rule, raw, h.table.as_ref());
+                        push(h.rule, raw, h.table.as_ref(), op);
                     }
                     self.created.extend(st.creates);
                     // A relation the plan created keeps its exemption under its new name.
@@ -249,12 +295,13 @@ impl<'a> Linter<'a> {
                     "data-and-schema-in-one-migration",
                     &step.operations.join("; "),
                     None,
+                    None,
                 );
             }
         } else {
-            for op in step.operations {
+            for (i, op) in step.operations.iter().enumerate() {
                 for rule in operation_rules(op) {
-                    push(rule, op, None);
+                    push(rule, op, None, Some(i));
                 }
             }
         }
@@ -481,6 +528,58 @@ mod tests {
         );
         assert!(rules(&mixed, Some(false)).is_empty());
         assert!(rules(&data, Some(true)).is_empty());
+    }
+
+    #[test]
+    fn each_statement_is_traced_to_its_operation_through_django_headers() {
+        let sql: Vec<String> = [
+            "--",
+            "-- Add field buyer to order",
+            "--",
+            "ALTER TABLE a ADD COLUMN b int;",
+            "CREATE INDEX i ON a (b);",
+            "--",
+            "-- Raw Python operation",
+            "--",
+            "-- THIS OPERATION CANNOT BE WRITTEN AS SQL",
+            "--",
+            "-- Create index x on field(s) b of model a",
+            "--",
+            "CREATE INDEX x ON a (b);",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let forwards = operation_of_entries(&sql, 3, false);
+        assert_eq!(forwards[3], Some(0));
+        assert_eq!(forwards[4], Some(0));
+        assert_eq!(forwards[8], Some(1));
+        assert_eq!(forwards[12], Some(2));
+        // Backwards, Django renders the last operation first.
+        let backwards = operation_of_entries(&sql, 3, true);
+        assert_eq!(backwards[3], Some(2));
+        assert_eq!(backwards[12], Some(0));
+        // Raw SQL without headers belongs to no operation.
+        assert_eq!(operation_of_entries(&sql[3..5], 1, false), vec![None, None]);
+        let step = Step {
+            app: "orders",
+            name: "0004",
+            backwards: false,
+            operations: &["a".to_string(), "b".to_string(), "c".to_string()],
+            sql: Some(&sql),
+            atomic: Some(true),
+        };
+        let f = lint(&step, true, &[]);
+        let ops: Vec<(String, Option<usize>)> =
+            f.into_iter().map(|f| (f.rule, f.operation)).collect();
+        assert!(
+            ops.contains(&("index-without-concurrently".into(), Some(0))),
+            "{ops:?}"
+        );
+        assert!(
+            ops.contains(&("index-without-concurrently".into(), Some(2))),
+            "{ops:?}"
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ impl std::fmt::Display for MigrationRef {
 pub struct Operation {
     pub description: String,
     pub reversible: bool,
+    /// Its line in the migration's file (1-based), when the runner can tell.
+    pub line: Option<u32>,
 }
 
 /// A migration the runner knows, applied or not.
@@ -51,6 +53,10 @@ pub struct Migration {
     pub operations: Vec<Operation>,
     /// The runner's checksum of the migration's source, for drift detection.
     pub checksum: Option<String>,
+    /// Its source file, relative to the project directory where it lies inside it.
+    pub file: Option<String>,
+    /// Whether it runs in one transaction (`None`: the runner does not say).
+    pub atomic: Option<bool>,
 }
 
 /// The database the runner is connected to.

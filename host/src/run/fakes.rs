@@ -45,8 +45,11 @@ pub fn migration(app: &str, name: &str) -> Migration {
         operations: vec![Operation {
             description: format!("Create model {name}"),
             reversible: true,
+            line: Some(8),
         }],
         checksum: Some(format!("sum-{app}-{name}")),
+        file: Some(format!("{app}/migrations/{name}.py")),
+        atomic: Some(true),
     }
 }
 

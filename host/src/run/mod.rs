@@ -218,15 +218,20 @@ pub fn run(
     } else {
         Verbosity::Normal
     });
-    let json = args.output == crate::cli::OutputFormat::Json;
-    let ui = if json {
+    let output = args.output;
+    if output == crate::cli::OutputFormat::Sarif {
+        return Err(Exit::usage(
+            "--output sarif is for `lint` (findings with their file and line); a run prints human, json or markdown",
+        ));
+    }
+    let ui = if output != crate::cli::OutputFormat::Human {
         Ui::new(level).on_stderr()
     } else {
         Ui::new(level)
     };
     let sandbox = Sandbox::new(Redactor::default(), ui.clone())
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
-    run_with(cfg, req, ui, json, &sandbox, argv)
+    run_with(cfg, req, ui, output, &sandbox, argv)
 }
 
 /// A run of `req` with plugins from `opener` (the sandbox, or fakes in tests).
@@ -234,7 +239,7 @@ pub(crate) fn run_with(
     cfg: &Config,
     req: Request,
     ui: Ui,
-    json: bool,
+    output: crate::cli::OutputFormat,
     opener: &dyn Opener,
     argv: Vec<String>,
 ) -> Result<Code, Exit> {
@@ -387,8 +392,10 @@ pub(crate) fn run_with(
             Err(x) => format!("{}; and {message}", x.message),
         }));
     }
-    if json {
-        crate::report::print(&entry);
+    match output {
+        crate::cli::OutputFormat::Json => crate::report::print(&entry),
+        crate::cli::OutputFormat::Markdown => print!("{}", crate::markdown::run(&entry)),
+        crate::cli::OutputFormat::Human | crate::cli::OutputFormat::Sarif => {}
     }
     verdict
 }

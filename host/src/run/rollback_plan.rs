@@ -144,6 +144,8 @@ mod tests {
                 .collect(),
             operations: vec![],
             checksum: None,
+            file: None,
+            atomic: None,
         }
     }
 

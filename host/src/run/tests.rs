@@ -67,7 +67,7 @@ impl Setup {
             &self.cfg,
             req,
             ui,
-            false,
+            crate::cli::OutputFormat::Human,
             &opener,
             argv.iter().map(|s| s.to_string()).collect(),
         )

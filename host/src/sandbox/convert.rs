@@ -76,25 +76,6 @@ macro_rules! conversions {
         shared_types!(backup);
         shared_types!(notifier);
 
-        impl From<rt::Migration> for api::Migration {
-            fn from(m: rt::Migration) -> Self {
-                api::Migration {
-                    id: m.id.into(),
-                    applied: m.applied,
-                    dependencies: m.dependencies.into_iter().map(Into::into).collect(),
-                    operations: m
-                        .operations
-                        .into_iter()
-                        .map(|o| api::Operation {
-                            description: o.description,
-                            reversible: o.reversible,
-                        })
-                        .collect(),
-                    checksum: m.checksum,
-                }
-            }
-        }
-
         impl From<rt::ConnectionInfo> for api::ConnectionInfo {
             fn from(c: rt::ConnectionInfo) -> Self {
                 api::ConnectionInfo {
@@ -292,6 +273,58 @@ conversions!(v0_2 {
     runner: [R::LedgerConflict(m) => A::LedgerConflict(m),],
     backup: [B::Unsupported(m) => A::Unsupported(m),]
 });
+
+/// Migrations: 0.2.0 adds each one's file and atomicity and its operations' lines.
+mod migrations {
+    use super::super::bindings::{v0_1, v0_2};
+    use crate::plugin_api as api;
+    use v0_1::runner::platform::migrate::runner_types as r1;
+    use v0_2::runner::platform::migrate::runner_types as r2;
+
+    impl From<r1::Migration> for api::Migration {
+        fn from(m: r1::Migration) -> Self {
+            api::Migration {
+                id: m.id.into(),
+                applied: m.applied,
+                dependencies: m.dependencies.into_iter().map(Into::into).collect(),
+                operations: m
+                    .operations
+                    .into_iter()
+                    .map(|o| api::Operation {
+                        description: o.description,
+                        reversible: o.reversible,
+                        line: None,
+                    })
+                    .collect(),
+                checksum: m.checksum,
+                file: None,
+                atomic: None,
+            }
+        }
+    }
+
+    impl From<r2::Migration> for api::Migration {
+        fn from(m: r2::Migration) -> Self {
+            api::Migration {
+                id: m.id.into(),
+                applied: m.applied,
+                dependencies: m.dependencies.into_iter().map(Into::into).collect(),
+                operations: m
+                    .operations
+                    .into_iter()
+                    .map(|o| api::Operation {
+                        description: o.description,
+                        reversible: o.reversible,
+                        line: o.line,
+                    })
+                    .collect(),
+                checksum: m.checksum,
+                file: m.file,
+                atomic: Some(m.atomic),
+            }
+        }
+    }
+}
 
 /// Plan steps: 0.2.0 says whether each migration is atomic; 0.1.0 does not.
 mod plan_steps {

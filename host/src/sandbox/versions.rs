@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "7ada162913d1fd49615b9e46367815329a78a638fc638274f1ed2d0a8ea3f068",
+        "826a207fcb36778fe327d8d42e1255e5a36102ac09dfb88fb718c3fd1170ec00",
     ),
 ];
 

@@ -33,6 +33,58 @@ def ops_of(migration):
     ]
 
 
+def source_of(migration):
+    """The migration's source file path, or None (no .py file)."""
+    path = getattr(sys.modules.get(migration.__module__), "__file__", None)
+    if not path or not path.endswith(".py"):
+        return None
+    return path
+
+
+def shown_path(path):
+    """`path` relative to the project directory (this process's, manage.py's) when inside it,
+    `/`-separated; else as it is."""
+    rel = os.path.relpath(path, os.getcwd())
+    if rel.startswith(".."):
+        return path
+    return rel.replace(os.sep, "/")
+
+
+LINES = {}
+
+
+def operation_lines(path, count):
+    """The line of each operation in `operations = [...]` of the file's Migration class, or
+    None when the file does not spell them out one by one (cached per path and mtime)."""
+    import ast
+
+    try:
+        key = (path, os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+    if key in LINES:
+        return LINES[key]
+    found = None
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), path)
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == "Migration":
+                for item in node.body:
+                    targets = item.targets if isinstance(item, ast.Assign) else (
+                        [item.target] if isinstance(item, ast.AnnAssign) else []
+                    )
+                    if any(isinstance(t, ast.Name) and t.id == "operations" for t in targets):
+                        if isinstance(item.value, (ast.List, ast.Tuple)):
+                            found = [e.lineno for e in item.value.elts]
+    except (OSError, SyntaxError, ValueError):
+        found = None
+    if found is not None and len(found) != count:
+        found = None
+    LINES[key] = found
+    return found
+
+
 def connect(conn):
     try:
         conn.ensure_connection()
@@ -49,8 +101,8 @@ def checksum(migration):
     """sha256 of the migration's source file, or None when it has none (e.g. a .pyc only)."""
     import hashlib
 
-    path = getattr(sys.modules.get(migration.__module__), "__file__", None)
-    if not path or not path.endswith(".py"):
+    path = source_of(migration)
+    if path is None:
         return None
     try:
         with open(path, "rb") as f:
@@ -66,14 +118,25 @@ def list_migrations(conn):
     out = []
     for key in sorted(graph.nodes):
         m = graph.nodes[key]
+        ops = ops_of(m)
+        path = source_of(m)
+        shown = shown_path(path) if path else None
+        # Lines are for findings on the project's own files (lint --since); installed apps'
+        # migrations lie outside the project and are not parsed.
+        own = shown is not None and not os.path.isabs(shown)
+        lines = operation_lines(path, len(ops)) if own else None
+        for op, line in zip(ops, lines or []):
+            op["line"] = line
         out.append(
             {
                 "app": key[0],
                 "name": key[1],
                 "applied": key in applied,
                 "dependencies": sorted([list(p.key) for p in graph.node_map[key].parents]),
-                "operations": ops_of(m),
+                "operations": ops,
                 "checksum": checksum(m),
+                "file": shown,
+                "atomic": bool(m.atomic),
             }
         )
     return out

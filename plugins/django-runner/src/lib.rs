@@ -272,6 +272,9 @@ struct JsonConnection {
 struct JsonOp {
     description: String,
     reversible: bool,
+    #[serde(default)]
+    #[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
+    line: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +286,12 @@ struct JsonMigration {
     operations: Vec<JsonOp>,
     #[serde(default)]
     checksum: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
+    file: Option<String>,
+    #[serde(default = "yes")]
+    #[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
+    atomic: bool,
 }
 
 #[derive(Deserialize)]
@@ -343,9 +352,15 @@ fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
                 .map(|o| Operation {
                     description: o.description,
                     reversible: o.reversible,
+                    #[cfg(not(feature = "wit-v0-1"))]
+                    line: o.line,
                 })
                 .collect(),
             checksum: m.checksum,
+            #[cfg(not(feature = "wit-v0-1"))]
+            file: m.file,
+            #[cfg(not(feature = "wit-v0-1"))]
+            atomic: m.atomic,
         })
         .collect())
 }

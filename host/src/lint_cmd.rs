@@ -1,0 +1,486 @@
+//! `platform-migrate lint --env ENV --since GIT-REF`: the migrations a git branch adds or
+//! changes, compared with the merge base of GIT-REF and HEAD (as a pull request's diff is),
+//! rendered to SQL by the env's runner against its database, linted with the prod gate's rules
+//! and `[lint]` settings, each finding placed at its migration file and the line of its
+//! operation. A migration the branch edits that the env's database has applied is drift.
+//! Read-only: no lock, no backup, no history line. Output: human, json
+//! (`schemas/lint-report.schema.json`), markdown, sarif (`sarif.rs`).
+
+use crate::cli::OutputFormat;
+use crate::config::{Config, EnvConfig};
+use crate::exit::{Code, Exit};
+use crate::git::{Change, Changed, GitError, Repo};
+use crate::lint::{Finding, Linter, Step};
+use crate::plugin_api::{Migration, MigrationRef, Opener, PlanStep, RunContext, RunnerError};
+use crate::sandbox::Sandbox;
+use crate::secrets::Redactor;
+use crate::ui::{Ui, Verbosity};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Version of the lint report's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A migration the branch adds or changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Linted {
+    pub app: String,
+    pub name: String,
+    /// Relative to the top of the git work tree.
+    pub file: String,
+    pub change: Change,
+    /// The env's database has it applied.
+    pub applied: bool,
+    /// Its change is not committed yet.
+    pub uncommitted: bool,
+}
+
+/// A finding placed in the file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Located {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub file: String,
+    /// 1-based line of the operation (or of the migration's first operation).
+    pub line: u32,
+}
+
+/// An applied migration whose file the branch changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub app: String,
+    pub name: String,
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+/// What `lint` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub env: String,
+    /// The ref as given.
+    pub since: String,
+    /// The merge base compared with.
+    pub base: String,
+    pub head: String,
+    /// Files linted as they are on disk, not as committed.
+    pub uncommitted: Vec<String>,
+    pub migrations: Vec<Linted>,
+    pub findings: Vec<Located>,
+    pub drift: Vec<Drift>,
+    /// Changed files under a `migrations/` directory that the runner does not know as a
+    /// migration (an app missing from INSTALLED_APPS, a helper module).
+    pub unknown: Vec<String>,
+    /// `clean` or `findings`.
+    pub outcome: String,
+    pub exit_code: i32,
+}
+
+impl Report {
+    pub fn clean(&self) -> bool {
+        self.findings.is_empty() && self.drift.is_empty()
+    }
+}
+
+/// `lint --env ENV --since REF`.
+pub fn main(
+    cfg: &Config,
+    env: &str,
+    since: &str,
+    output: OutputFormat,
+    verbosity: Verbosity,
+) -> Result<Code, Exit> {
+    let env = cfg.env(env).map_err(Exit::usage)?;
+    let ui = Ui::new(verbosity).on_stderr();
+    let sandbox = Sandbox::new(Redactor::default(), ui.clone())
+        .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
+    let report = lint(cfg, env, since, &sandbox, &ui)?;
+    let code = if report.clean() {
+        Code::Success
+    } else {
+        Code::Findings
+    };
+    match output {
+        OutputFormat::Human => print_human(&report),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Exit::failed(e.to_string()))?
+        ),
+        OutputFormat::Markdown => print!("{}", crate::markdown::lint(&report)),
+        OutputFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::sarif::lint(&report))
+                .map_err(|e| Exit::failed(e.to_string()))?
+        ),
+    }
+    Ok(code)
+}
+
+fn git_error(e: GitError) -> Exit {
+    match e {
+        GitError::NoGit(_) | GitError::Failed { .. } => Exit::failed(e.to_string()),
+        _ => Exit::usage(e.to_string()),
+    }
+}
+
+fn runner_error(env: &EnvConfig, what: &str, e: RunnerError) -> Exit {
+    let m = match e {
+        RunnerError::Connection(m) => {
+            return Exit::failed(format!(
+                "cannot connect to the database of env {}: {m}; lint renders the SQL there (in CI: a PostgreSQL service with the base branch's migrations applied)",
+                env.name
+            ))
+        }
+        RunnerError::Denied(m) => return Exit::new(Code::Denied, m),
+        RunnerError::CommandFailed(c) => format!("`{}` failed: {}", c.command, c.output_tail),
+        RunnerError::Other(m) | RunnerError::Misconfigured(m) | RunnerError::Unsupported(m) => m,
+        other => format!("{other:?}"),
+    };
+    Exit::failed(format!("cannot {what} for env {}: {m}", env.name))
+}
+
+/// Whether `git_path` (from the top of the work tree) is the file `runner_path` (relative to
+/// the project directory, or absolute): one ends with the other, component by component.
+fn same_file(git_path: &str, runner_path: &str) -> bool {
+    let a: Vec<&str> = git_path.split('/').filter(|p| !p.is_empty()).collect();
+    let b: Vec<&str> = runner_path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let n = a.len().min(b.len());
+    n > 0 && a[a.len() - n..] == b[b.len() - n..]
+}
+
+/// Order `picked` so that every migration comes after those it depends on (through any
+/// migration of the project), then by app and name.
+fn in_dependency_order(all: &[Migration], picked: &BTreeSet<MigrationRef>) -> Vec<MigrationRef> {
+    let by_id: BTreeMap<&MigrationRef, &Migration> = all.iter().map(|m| (&m.id, m)).collect();
+    fn depth<'a>(
+        id: &'a MigrationRef,
+        by_id: &BTreeMap<&'a MigrationRef, &'a Migration>,
+        memo: &mut BTreeMap<&'a MigrationRef, usize>,
+        visiting: &mut BTreeSet<&'a MigrationRef>,
+    ) -> usize {
+        if let Some(d) = memo.get(id) {
+            return *d;
+        }
+        if !visiting.insert(id) {
+            return 0; // a cycle: Django refuses it; do not loop here
+        }
+        let d = by_id.get(id).map_or(0, |m| {
+            m.dependencies
+                .iter()
+                .map(|p| 1 + depth(p, by_id, memo, visiting))
+                .max()
+                .unwrap_or(0)
+        });
+        visiting.remove(id);
+        memo.insert(id, d);
+        d
+    }
+    let mut memo = BTreeMap::new();
+    let mut order: Vec<(usize, MigrationRef)> = picked
+        .iter()
+        .map(|id| {
+            let d = by_id
+                .get_key_value(id)
+                .map(|(k, _)| depth(k, &by_id, &mut memo, &mut BTreeSet::new()))
+                .unwrap_or(0);
+            (d, id.clone())
+        })
+        .collect();
+    order.sort();
+    order.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The line a finding points at: its operation's, else the migration's first operation's.
+fn line_of(m: &Migration, operation: Option<usize>) -> u32 {
+    operation
+        .and_then(|i| m.operations.get(i))
+        .and_then(|o| o.line)
+        .or_else(|| m.operations.iter().find_map(|o| o.line))
+        .unwrap_or(1)
+}
+
+pub(crate) fn lint(
+    cfg: &Config,
+    env: &EnvConfig,
+    since: &str,
+    opener: &dyn Opener,
+    ui: &Ui,
+) -> Result<Report, Exit> {
+    let repo = Repo::find(&cfg.base_dir).map_err(git_error)?;
+    let base_commit = repo.resolve(since).map_err(git_error)?;
+    let base = repo.merge_base(&base_commit, since).map_err(git_error)?;
+    let head = repo.head().map_err(git_error)?;
+    let changed: Vec<Changed> = repo
+        .changes_since(&base)
+        .map_err(git_error)?
+        .into_iter()
+        .filter(|c| c.path.ends_with(".py"))
+        .collect();
+
+    let entry = &cfg.plugins[&env.runner];
+    let mut runner = opener
+        .runner(&cfg.base_dir, entry, env.runner_env())?
+        .plugin;
+    let ctx = RunContext::new(&env.name, format!("{}-lint", env.name), false);
+    let info = runner
+        .check_connection(&ctx)?
+        .map_err(|e| runner_error(env, "connect", e))?;
+    let all = runner
+        .list_migrations(&ctx)?
+        .map_err(|e| runner_error(env, "list migrations", e))?;
+
+    let mut linted = Vec::new();
+    let mut unknown = Vec::new();
+    for c in &changed {
+        if c.change == Change::Removed {
+            continue;
+        }
+        let stem = c
+            .path
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.strip_suffix(".py"))
+            .unwrap_or("");
+        let found = all.iter().find(|m| {
+            m.id.name == stem && m.file.as_deref().is_some_and(|f| same_file(&c.path, f))
+        });
+        match found {
+            Some(m) => linted.push(Linted {
+                app: m.id.app.clone(),
+                name: m.id.name.clone(),
+                file: c.path.clone(),
+                change: c.change,
+                applied: m.applied,
+                uncommitted: c.uncommitted,
+            }),
+            None if c.path.contains("/migrations/") && !c.path.ends_with("/__init__.py") => {
+                unknown.push(c.path.clone())
+            }
+            None => {}
+        }
+    }
+    let uncommitted: Vec<String> = linted
+        .iter()
+        .filter(|l| l.uncommitted)
+        .map(|l| l.file.clone())
+        .collect();
+    if !uncommitted.is_empty() {
+        ui.detail(&format!(
+            "the work tree has uncommitted changes: linting these files as they are on disk, not as committed: {}",
+            uncommitted.join(", ")
+        ));
+    }
+
+    let by_id: BTreeMap<MigrationRef, &Migration> = all.iter().map(|m| (m.id.clone(), m)).collect();
+    let file_of: BTreeMap<MigrationRef, String> = linted
+        .iter()
+        .map(|l| {
+            (
+                MigrationRef {
+                    app: l.app.clone(),
+                    name: l.name.clone(),
+                },
+                l.file.clone(),
+            )
+        })
+        .collect();
+    let picked: BTreeSet<MigrationRef> = file_of.keys().cloned().collect();
+    let order = in_dependency_order(&all, &picked);
+    let steps: Vec<PlanStep> = order
+        .iter()
+        .filter_map(|id| by_id.get(id))
+        .map(|m| PlanStep {
+            id: m.id.clone(),
+            backwards: false,
+            operations: m.operations.iter().map(|o| o.description.clone()).collect(),
+            irreversible: m.operations.iter().any(|o| !o.reversible),
+            atomic: m.atomic,
+        })
+        .collect();
+    let postgresql = info.vendor == "postgresql";
+    let sql = if postgresql && !steps.is_empty() {
+        runner
+            .sql(&ctx, &steps)?
+            .map_err(|e| runner_error(env, "render the SQL", e))?
+    } else {
+        Vec::new()
+    };
+    // No empty-table exemption here: the branch is linted for the databases it will reach,
+    // not for this one (in CI a fresh database whose tables are all empty).
+    let mut linter = Linter::new(&cfg.lint_disabled);
+    let mut findings = Vec::new();
+    for (i, st) in steps.iter().enumerate() {
+        let step = Step {
+            app: &st.id.app,
+            name: &st.id.name,
+            backwards: false,
+            operations: &st.operations,
+            sql: if postgresql {
+                sql.get(i).map(Vec::as_slice)
+            } else {
+                None
+            },
+            atomic: st.atomic,
+        };
+        for f in linter.step(&step, postgresql) {
+            let m = by_id[&st.id];
+            findings.push(Located {
+                file: file_of[&st.id].clone(),
+                line: line_of(m, f.operation),
+                finding: f,
+            });
+        }
+    }
+    let drift: Vec<Drift> = linted
+        .iter()
+        .filter(|l| l.change == Change::Modified && l.applied)
+        .map(|l| {
+            let id = MigrationRef {
+                app: l.app.clone(),
+                name: l.name.clone(),
+            };
+            Drift {
+                app: l.app.clone(),
+                name: l.name.clone(),
+                file: l.file.clone(),
+                line: by_id.get(&id).map_or(1, |m| line_of(m, None)),
+                message: format!(
+                    "{}.{} is applied in env {}'s database, and this branch changes its file: databases that applied it will not run the change. Put the change in a new migration instead",
+                    l.app, l.name, env.name
+                ),
+            }
+        })
+        .collect();
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        env: env.name.clone(),
+        since: since.to_string(),
+        base,
+        head,
+        uncommitted,
+        migrations: linted,
+        findings,
+        drift,
+        unknown,
+        outcome: String::new(),
+        exit_code: 0,
+    };
+    let clean = report.clean();
+    report.outcome = if clean { "clean" } else { "findings" }.into();
+    report.exit_code = if clean {
+        Code::Success as i32
+    } else {
+        Code::Findings as i32
+    };
+    Ok(report)
+}
+
+fn print_human(r: &Report) {
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    println!(
+        "lint: {} migration(s) added or changed since {} (merge base {}), rendered by env {}",
+        r.migrations.len(),
+        r.since,
+        short(&r.base),
+        r.env
+    );
+    for m in &r.migrations {
+        let change = match m.change {
+            Change::Added => "added",
+            Change::Modified => "changed",
+            Change::Removed => "removed",
+        };
+        println!("  {change} {}.{} ({})", m.app, m.name, m.file);
+    }
+    for f in &r.findings {
+        println!(
+            "{}:{}: {}.{}: {}: {}",
+            f.file,
+            f.line,
+            f.finding.app,
+            f.finding.name,
+            f.finding.rule.to_ascii_uppercase(),
+            f.finding.detail
+        );
+        println!("    safer: {}", f.finding.advice);
+    }
+    for d in &r.drift {
+        println!("{}:{}: DRIFT: {}", d.file, d.line, d.message);
+    }
+    for u in &r.unknown {
+        println!("  note: {u} is under migrations/ but the runner does not know it as a migration (is its app in INSTALLED_APPS?)");
+    }
+    if r.clean() {
+        println!("clean: nothing unsafe in what this branch adds or changes");
+    } else {
+        println!(
+            "{} finding(s), {} drifted migration(s) (exit {})",
+            r.findings.len(),
+            r.drift.len(),
+            r.exit_code
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_match_by_their_trailing_components() {
+        assert!(same_file(
+            "demo/orders/migrations/0004_x.py",
+            "orders/migrations/0004_x.py"
+        ));
+        assert!(same_file(
+            "orders/migrations/0004_x.py",
+            "./orders/migrations/0004_x.py"
+        ));
+        assert!(!same_file(
+            "shop/migrations/0004_x.py",
+            "orders/migrations/0004_x.py"
+        ));
+        assert!(!same_file("", "orders/migrations/0004_x.py"));
+    }
+
+    fn m(app: &str, name: &str, deps: &[(&str, &str)]) -> Migration {
+        Migration {
+            id: MigrationRef {
+                app: app.into(),
+                name: name.into(),
+            },
+            applied: false,
+            dependencies: deps
+                .iter()
+                .map(|(a, n)| MigrationRef {
+                    app: (*a).into(),
+                    name: (*n).into(),
+                })
+                .collect(),
+            operations: vec![],
+            checksum: None,
+            file: None,
+            atomic: Some(true),
+        }
+    }
+
+    #[test]
+    fn migrations_are_ordered_after_what_they_depend_on() {
+        let all = vec![
+            m("a", "0001", &[]),
+            m("b", "0001", &[("a", "0002")]),
+            m("a", "0002", &[("a", "0001")]),
+        ];
+        let picked: BTreeSet<MigrationRef> = all.iter().map(|x| x.id.clone()).collect();
+        let order: Vec<String> = in_dependency_order(&all, &picked)
+            .into_iter()
+            .map(|r| format!("{}.{}", r.app, r.name))
+            .collect();
+        assert_eq!(order, ["a.0001", "a.0002", "b.0001"]);
+    }
+}
