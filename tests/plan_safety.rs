@@ -534,3 +534,194 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
     );
     assert_eq!(findings(&pg, &db2, &q), Vec::<(String, String)>::new());
 }
+
+/// Another session runs `sql` (holding its locks until it ends); returns once `locked` (a
+/// query counting the lock) says it holds them.
+fn hold(pg: &Pg, db: &str, sql: &str, locked: &str) -> std::process::Child {
+    let child = Command::new("psql")
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
+        .env("PGHOST", &pg.host)
+        .env("PGPORT", pg.port.to_string())
+        .env("PGUSER", &pg.user)
+        .env("PGPASSWORD", &pg.password)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if pg.psql(db, locked) != "0" {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the other session never took its lock");
+}
+
+const RETRY_ENV: &str = "lock-timeout-ms = 500\nlock-retries = 8\nlock-retry-budget-secs = 60\n";
+
+#[test]
+fn a_migration_blocked_for_a_few_seconds_is_retried_and_succeeds() {
+    let pg = Pg::start();
+    let db = pg.create_db("retry");
+    let p = project(RETRY_ENV);
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    p.run_with(&["--env", "test"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_priority",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
+    );
+    let mut holder = hold(
+        &pg,
+        &db,
+        "BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;",
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted",
+    );
+    let r = p.run_with(&["--env", "test", "--output", "json"], &env);
+    holder.wait().unwrap();
+    r.expect(0);
+    assert!(
+        r.stderr
+            .contains("attempt 1: orders.0004_order_priority gave up at the lock timeout"),
+        "{}",
+        r.all()
+    );
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let retries = doc["lock_retries"]
+        .as_array()
+        .expect("lock_retries in the report");
+    assert!(!retries.is_empty());
+    assert_eq!(retries[0]["attempt"], 1);
+    assert_eq!(retries[0]["migration"], "orders.0004_order_priority");
+    assert!(pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["outcome"], "succeeded");
+    assert_eq!(last["lock_retries"], doc["lock_retries"]);
+}
+
+#[test]
+fn a_lock_held_past_the_retry_budget_fails_naming_its_holder_and_changes_nothing() {
+    let pg = Pg::start();
+    let db = pg.create_db("retryout");
+    let p = project("lock-timeout-ms = 300\nlock-retries = 10\nlock-retry-budget-secs = 3\n");
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    p.run_with(&["--env", "test"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_priority",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
+    );
+    let mut holder = hold(
+        &pg,
+        &db,
+        "BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;",
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted",
+    );
+    let pid = pg.psql(
+        &db,
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",
+    );
+    let r = p.run_with(&["--env", "test"], &env);
+    pg.psql(
+        &db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    r.expect(1);
+    let e = r.error_line();
+    assert!(
+        e.contains(&format!("pid {pid}")),
+        "the holder is named: {}",
+        r.all()
+    );
+    assert!(
+        e.contains("pg_sleep(120)") && e.contains("orders_order"),
+        "{e}"
+    );
+    assert!(
+        r.stdout.contains("lock-retry-budget-secs = 3"),
+        "{}",
+        r.all()
+    );
+    assert!(!pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
+    assert_eq!(
+        pg.psql(&db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'priority'"),
+        "0",
+        "the database is as before"
+    );
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["outcome"], "failed");
+    assert!(!last["lock_retries"].as_array().unwrap().is_empty());
+    assert!(last["lock_holders"][0]
+        .as_str()
+        .unwrap()
+        .contains(&format!("pid {pid}")));
+}
+
+#[test]
+fn a_cancelled_concurrent_index_build_leaves_no_invalid_index_after_the_retry() {
+    let pg = Pg::start();
+    let db = pg.create_db("cic");
+    let p = project(RETRY_ENV);
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    p.run_with(&["--env", "test"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_order_total_idx",
+        "from django.db import migrations, models\n\
+         from django.contrib.postgres.operations import AddIndexConcurrently\n\n\
+         class Migration(migrations.Migration):\n    atomic = False\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [AddIndexConcurrently(\"order\", models.Index(fields=[\"total\"], name=\"order_total_idx\"))]\n",
+    );
+    // A writer's open transaction: CREATE INDEX CONCURRENTLY records the index, then waits for
+    // it and gives up at the lock timeout, leaving the index INVALID.
+    let mut holder = hold(
+        &pg,
+        &db,
+        "BEGIN; UPDATE orders_order SET note = note; SELECT pg_sleep(3); COMMIT;",
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'orders_order' AND l.mode = 'RowExclusiveLock' AND l.granted",
+    );
+    let r = p.run_with(&["--env", "test", "--output", "json"], &env);
+    holder.wait().unwrap();
+    r.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let dropped: Vec<&str> = doc["lock_retries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["dropped_indexes"].as_array().into_iter().flatten())
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(dropped.contains(&"order_total_idx"), "{}", r.all());
+    assert_eq!(
+        pg.psql(&db, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        "0",
+        "no invalid index is left"
+    );
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'order_total_idx'"
+        ),
+        "1"
+    );
+}

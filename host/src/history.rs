@@ -193,10 +193,30 @@ pub struct Entry {
     /// `--allow-destructive` was given.
     #[serde(default)]
     pub allowed_destructive: bool,
+    /// Attempts that gave up at the lock timeout and were tried again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_retries: Vec<LockRetry>,
+    /// When the last attempt gave up at the lock timeout: the sessions holding locks then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_holders: Vec<String>,
     /// Where the run is recorded in the ledger in the environment's database; `None` when it
     /// is in this machine's history only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<LedgerMark>,
+}
+
+/// One attempt that gave up at the lock timeout and was tried again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockRetry {
+    /// The attempt that failed (1 for the first).
+    pub attempt: u32,
+    /// The migration it gave up on (`app.name`).
+    pub migration: String,
+    /// The wait before the next attempt.
+    pub waited_ms: u64,
+    /// Invalid indexes the cancelled attempt left, dropped before the next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped_indexes: Vec<String>,
 }
 
 /// A run's row in the ledger in the database.

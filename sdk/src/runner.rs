@@ -78,7 +78,7 @@ pub use world::platform::migrate::runner_types::{
 };
 #[cfg(not(feature = "wit-v0-1"))]
 pub use world::platform::migrate::runner_types::{
-    LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun, LintSql,
+    LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun, LintSql, LockHolder,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
 
@@ -184,6 +184,36 @@ pub trait Runner {
         ))
     }
 
+    /// Other sessions holding relation locks in an open transaction, oldest first (at most
+    /// 10). Default: not supported (a lock timeout's message then names no holder).
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn lock_holders(ctx: RunContext) -> Result<Vec<LockHolder>, RunnerError> {
+        let _ = ctx;
+        Err(RunnerError::Unsupported(
+            "this runner cannot tell who holds locks".into(),
+        ))
+    }
+
+    /// The names of the indexes the database marks invalid. Default: not supported (a
+    /// non-atomic migration is then not retried after a lock timeout).
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn invalid_indexes(ctx: RunContext) -> Result<Vec<String>, RunnerError> {
+        let _ = ctx;
+        Err(RunnerError::Unsupported(
+            "this runner cannot list invalid indexes".into(),
+        ))
+    }
+
+    /// Drop the invalid index `name` without blocking its table; refuse a valid one.
+    /// Default: not supported.
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn drop_invalid_index(ctx: RunContext, name: String) -> Result<(), RunnerError> {
+        let _ = (ctx, name);
+        Err(RunnerError::Unsupported(
+            "this runner cannot drop invalid indexes".into(),
+        ))
+    }
+
     /// Append `entry` to the ledger in `schema` in one transaction, creating the schema and
     /// tables when missing; [`RunnerError::LedgerConflict`] (writing nothing) when
     /// `entry.run.seq` does not follow the last recorded one. Default: not supported.
@@ -231,6 +261,22 @@ macro_rules! __runner_ledger_exports {
             tables: Vec<String>,
         ) -> Result<Vec<String>, $crate::runner::RunnerError> {
             <$t as $crate::runner::Runner>::empty_tables(ctx, tables)
+        }
+        fn lock_holders(
+            ctx: $crate::runner::RunContext,
+        ) -> Result<Vec<$crate::runner::LockHolder>, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::lock_holders(ctx)
+        }
+        fn invalid_indexes(
+            ctx: $crate::runner::RunContext,
+        ) -> Result<Vec<String>, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::invalid_indexes(ctx)
+        }
+        fn drop_invalid_index(
+            ctx: $crate::runner::RunContext,
+            name: String,
+        ) -> Result<(), $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::drop_invalid_index(ctx, name)
         }
     };
 }

@@ -113,6 +113,10 @@ pub struct EnvConfig {
     pub lock_timeout_ms: u64,
     /// PostgreSQL `statement_timeout` of the runner's sessions, ms (0: none).
     pub statement_timeout_ms: u64,
+    /// Retries of a migration that gave up at the lock timeout (0: none).
+    pub lock_retries: u32,
+    /// The most time the retries of one run may take, waits included.
+    pub lock_retry_budget: std::time::Duration,
     /// Whether runs are recorded in the ledger in the database.
     pub ledger: crate::ledger::Mode,
     /// The schema the ledger lives in.
@@ -124,6 +128,12 @@ pub struct EnvConfig {
 /// Default `lock-timeout-ms`: a migration waits at most this long for a table lock, so it
 /// never queues behind a long transaction while the application queues behind it.
 pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
+/// Default `lock-retries` in prod: with the 5 s lock timeout and waits of about 1, 2, 4, 8 and
+/// 16 s between attempts, a run rides out a minute of lock contention (a long report, a
+/// vacuum, a deploy's burst) while the application never waits more than 5 s behind it.
+pub const DEFAULT_PROD_LOCK_RETRIES: u32 = 5;
+/// Default `lock-retry-budget-secs`: the whole retrying, waits included, ends within 2 minutes.
+pub const DEFAULT_LOCK_RETRY_BUDGET_SECS: u64 = 120;
 /// Default `statement-timeout-ms`: long data migrations are legitimate; endless ones are not.
 pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30 * 60 * 1000;
 
@@ -537,6 +547,13 @@ fn resolve_env(
         statement_timeout_ms: e
             .statement_timeout_ms
             .unwrap_or(DEFAULT_STATEMENT_TIMEOUT_MS),
+        lock_retries: e
+            .lock_retries
+            .unwrap_or(if prod { DEFAULT_PROD_LOCK_RETRIES } else { 0 }),
+        lock_retry_budget: std::time::Duration::from_secs(
+            e.lock_retry_budget_secs
+                .unwrap_or(DEFAULT_LOCK_RETRY_BUDGET_SECS),
+        ),
         name: name.to_string(),
         runner,
         backup,
@@ -703,6 +720,28 @@ runner = "django"
             .unwrap_err()
             .to_string();
         assert!(e.contains("never allowed in prod"), "{e}");
+    }
+
+    #[test]
+    fn lock_retries_are_on_in_prod_and_off_elsewhere_unless_set() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.envs["prod"].lock_retries, DEFAULT_PROD_LOCK_RETRIES);
+        assert_eq!(c.envs["dev"].lock_retries, 0);
+        assert_eq!(
+            c.envs["prod"].lock_retry_budget,
+            std::time::Duration::from_secs(DEFAULT_LOCK_RETRY_BUDGET_SECS)
+        );
+        let c = parse(&format!(
+            "{GOOD}lock-retries = 0
+lock-retry-budget-secs = 30
+"
+        ))
+        .unwrap();
+        assert_eq!(c.envs["prod"].lock_retries, 0);
+        assert_eq!(
+            c.envs["prod"].lock_retry_budget,
+            std::time::Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -184,6 +184,12 @@ pub struct RawEnv {
     pub lock_timeout_ms: Option<u64>,
     /// PostgreSQL `statement_timeout` for the runner's database sessions, in ms (0: none).
     pub statement_timeout_ms: Option<u64>,
+    /// How many times a migration that gave up at the lock timeout is tried again (default:
+    /// 5 in prod, 0 elsewhere).
+    pub lock_retries: Option<u32>,
+    /// The most time all lock-timeout retries of one run may take, waits included, in
+    /// seconds (default 120).
+    pub lock_retry_budget_secs: Option<u64>,
     /// The run ledger in the database: `auto` (default; where the runner reports PostgreSQL
     /// and keeps a ledger), `on` (required: a run fails when it cannot be kept) or `off`.
     pub ledger: Option<Spanned<String>>,

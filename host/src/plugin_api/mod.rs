@@ -56,6 +56,29 @@ pub trait RunnerPlugin {
             created: Vec::new(),
         }))
     }
+    /// Other sessions holding relation locks in an open transaction, oldest first.
+    /// Runners built against WIT 0.1.0 answer `Unsupported`.
+    fn lock_holders(&mut self, ctx: &RunContext) -> Call<Vec<LockHolder>, RunnerError> {
+        let _ = ctx;
+        Ok(Err(RunnerError::Unsupported(
+            "this runner cannot tell who holds locks".into(),
+        )))
+    }
+    /// The indexes the database marks invalid. Runners built against WIT 0.1.0 answer
+    /// `Unsupported`.
+    fn invalid_indexes(&mut self, ctx: &RunContext) -> Call<Vec<String>, RunnerError> {
+        let _ = ctx;
+        Ok(Err(RunnerError::Unsupported(
+            "this runner cannot list invalid indexes".into(),
+        )))
+    }
+    /// Drop the invalid index `name` without blocking its table.
+    fn drop_invalid_index(&mut self, ctx: &RunContext, name: &str) -> Call<(), RunnerError> {
+        let _ = (ctx, name);
+        Ok(Err(RunnerError::Unsupported(
+            "this runner cannot drop invalid indexes".into(),
+        )))
+    }
     /// Which of `tables` hold no rows (those the database cannot tell about are left out).
     /// Runners built against WIT 0.1.0 answer `Unsupported`.
     fn empty_tables(

@@ -110,6 +110,16 @@ pub struct LintSql {
     pub created: Vec<String>,
 }
 
+/// A database session holding locks (`runner-types.lock-holder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: u32,
+    pub state: String,
+    pub query: String,
+    pub transaction_seconds: u64,
+    pub relations: Vec<String>,
+}
+
 /// The runner's plan for a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {

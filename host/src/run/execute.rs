@@ -53,10 +53,10 @@ impl Run<'_> {
             };
         }
         let resolved = plan.resolved.clone();
-        let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let result = runner.apply(&ctx, &resolved, self.req.fake);
+        let result = self.apply_with_retries(&resolved);
         // Whatever happened (an interruption included), find out what changed.
         crate::interrupt::begin_cleanup();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
         let after = runner.list_migrations(&ctx);
         if let Ok(Ok(after)) = &after {
             self.entry.applied = diff(&self.before, after, &self.entry.plan);
@@ -80,6 +80,16 @@ impl Run<'_> {
             }
             Err(e) => {
                 let mut fail = self.runner_fail("migration", e);
+                if !self.entry.lock_holders.is_empty() {
+                    let tried = match self.entry.lock_retries.len() {
+                        0 => "no retry".to_string(),
+                        n => format!("{} attempts", n + 1),
+                    };
+                    fail.message.push_str(&format!(
+                        "; after {tried}, locks were held by {}",
+                        self.entry.lock_holders.join("; ")
+                    ));
+                }
                 match &after {
                     Ok(Ok(_)) => {
                         let changed = changed_summary(&self.entry.applied);

@@ -17,6 +17,7 @@ mod lint;
 mod notify;
 mod plan;
 pub mod request;
+mod retry;
 mod rollback_plan;
 mod state;
 #[cfg(test)]

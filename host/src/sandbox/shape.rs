@@ -60,7 +60,15 @@ impl World {
         match self {
             World::Runner => &[(
                 "0.2.",
-                &["ledger-read", "ledger-append", "lint-sql", "empty-tables"],
+                &[
+                    "ledger-read",
+                    "ledger-append",
+                    "lint-sql",
+                    "empty-tables",
+                    "lock-holders",
+                    "invalid-indexes",
+                    "drop-invalid-index",
+                ],
             )],
             World::Backup => &[("0.2.", &["restore"])],
             World::Notifier => &[],

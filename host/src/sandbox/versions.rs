@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "826a207fcb36778fe327d8d42e1255e5a36102ac09dfb88fb718c3fd1170ec00",
+        "8da6976925292f93a226491aa452d61fa3a3831487aed8c5503543fe3bf46fc3",
     ),
 ];
 

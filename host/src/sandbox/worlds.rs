@@ -301,6 +301,54 @@ impl api::RunnerPlugin for Runner {
             .map(|r| r.map_err(Into::into));
         finish(&mut self.store, &self.name, "empty-tables", r)
     }
+    fn lock_holders(
+        &mut self,
+        ctx: &api::RunContext,
+    ) -> Call<Vec<api::LockHolder>, api::RunnerError> {
+        let Versioned::V0_2(b) = &self.bindings else {
+            return Ok(Err(self.not_in_v0_1("tell who holds locks")));
+        };
+        super::limits::arm(&mut self.store);
+        let r = b.call_lock_holders(&mut self.store, &ctx.into()).map(|r| {
+            r.map(|v| {
+                v.into_iter()
+                    .map(|h| api::LockHolder {
+                        pid: h.pid,
+                        state: h.state,
+                        query: h.query,
+                        transaction_seconds: h.transaction_seconds,
+                        relations: h.relations,
+                    })
+                    .collect()
+            })
+            .map_err(Into::into)
+        });
+        finish(&mut self.store, &self.name, "lock-holders", r)
+    }
+    fn invalid_indexes(&mut self, ctx: &api::RunContext) -> Call<Vec<String>, api::RunnerError> {
+        let Versioned::V0_2(b) = &self.bindings else {
+            return Ok(Err(self.not_in_v0_1("list invalid indexes")));
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_invalid_indexes(&mut self.store, &ctx.into())
+            .map(|r| r.map_err(Into::into));
+        finish(&mut self.store, &self.name, "invalid-indexes", r)
+    }
+    fn drop_invalid_index(
+        &mut self,
+        ctx: &api::RunContext,
+        name: &str,
+    ) -> Call<(), api::RunnerError> {
+        let Versioned::V0_2(b) = &self.bindings else {
+            return Ok(Err(self.not_in_v0_1("drop invalid indexes")));
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_drop_invalid_index(&mut self.store, &ctx.into(), name)
+            .map(|r| r.map_err(Into::into));
+        finish(&mut self.store, &self.name, "drop-invalid-index", r)
+    }
     fn ledger_read(
         &mut self,
         ctx: &api::RunContext,
@@ -336,6 +384,14 @@ impl api::RunnerPlugin for Runner {
 }
 
 impl Runner {
+    /// What a runner built against 0.1.0 answers for an export 0.2.0 added.
+    fn not_in_v0_1(&self, what: &str) -> api::RunnerError {
+        api::RunnerError::Unsupported(format!(
+            "plugin '{}' was built against platform:migrate@0.1.0, which cannot {what}; rebuild it with platform-migrate-sdk 0.2",
+            self.name
+        ))
+    }
+
     /// What a runner built against 0.1.0 answers for the ledger, which 0.1.0 lacks.
     fn no_ledger(&self) -> api::RunnerError {
         api::RunnerError::Unsupported(format!(

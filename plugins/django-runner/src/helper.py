@@ -432,6 +432,59 @@ def hold_lock(conn, label):
     return {"locked": True}
 
 
+def postgresql_only(conn, what):
+    connect(conn)
+    if conn.vendor != "postgresql":
+        raise Fail("unsupported", f"{what} is known on PostgreSQL only, not {conn.vendor}")
+
+
+def lock_holders(conn):
+    """Other client sessions of this database holding relation locks inside an open
+    transaction, oldest transaction first (at most 10)."""
+    postgresql_only(conn, "who holds locks")
+    with conn.cursor() as c:
+        c.execute(
+            "SELECT a.pid, coalesce(a.state, ''), coalesce(a.query, ''),"
+            " floor(extract(epoch FROM now() - a.xact_start))::bigint,"
+            " array_agg(DISTINCT l.relation::regclass::text ORDER BY l.relation::regclass::text)"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'relation' AND l.granted AND a.pid <> pg_backend_pid()"
+            " AND a.datname = current_database() AND a.xact_start IS NOT NULL"
+            " AND a.backend_type = 'client backend'"
+            " GROUP BY a.pid, a.state, a.query, a.xact_start ORDER BY a.xact_start LIMIT 10"
+        )
+        return [
+            {"pid": r[0], "state": r[1], "query": r[2], "transaction_seconds": max(int(r[3] or 0), 0),
+             "relations": list(r[4] or [])}
+            for r in c.fetchall()
+        ]
+
+
+def invalid_indexes(conn):
+    """Indexes of this database that PostgreSQL marks invalid (schema-qualified outside the
+    search path)."""
+    postgresql_only(conn, "which indexes are invalid")
+    with conn.cursor() as c:
+        c.execute(
+            "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
+            " JOIN pg_namespace n ON n.oid = t.relnamespace"
+            " WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " ORDER BY 1"
+        )
+        return [r[0] for r in c.fetchall()]
+
+
+def drop_invalid_index(conn, name):
+    """DROP INDEX CONCURRENTLY of an index that is invalid; a valid one is refused."""
+    if name not in invalid_indexes(conn):
+        raise Fail("other", f"index {name} is not an invalid index of this database; not dropped")
+    # The name comes from regclass::text (quoted where needed): use it as PostgreSQL spells it.
+    with conn.cursor() as c:
+        c.execute("SELECT %s::regclass", [name])
+        c.execute("DROP INDEX CONCURRENTLY IF EXISTS " + name)
+    return True
+
+
 def ledger_names(conn, schema):
     """The quoted schema and its two tables (the host checks the name; quoted all the same)."""
     if conn.vendor != "postgresql":
@@ -577,6 +630,12 @@ def handle(args):
         elif cmd == "sql":
             connect(conn)
             result = sql(conn, args["steps"], bool(args.get("only_existing")))
+        elif cmd == "lock-holders":
+            result = lock_holders(conn)
+        elif cmd == "invalid-indexes":
+            result = invalid_indexes(conn)
+        elif cmd == "drop-invalid-index":
+            result = drop_invalid_index(conn, args["name"])
         elif cmd == "empty-tables":
             result = empty_tables(conn, args["tables"])
         elif cmd == "reset":

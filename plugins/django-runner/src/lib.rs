@@ -405,6 +405,43 @@ impl Runner for Django {
     }
 
     #[cfg(not(feature = "wit-v0-1"))]
+    fn lock_holders(_ctx: RunContext) -> Result<Vec<LockHolder>, RunnerError> {
+        #[derive(Deserialize)]
+        struct Holder {
+            pid: u32,
+            state: String,
+            query: String,
+            transaction_seconds: u64,
+            relations: Vec<String>,
+        }
+        let s = Settings::load()?;
+        let holders: Vec<Holder> = parse(helper(&s, json!({"cmd": "lock-holders"}))?)?;
+        Ok(holders
+            .into_iter()
+            .map(|h| LockHolder {
+                pid: h.pid,
+                state: h.state,
+                query: h.query,
+                transaction_seconds: h.transaction_seconds,
+                relations: h.relations,
+            })
+            .collect())
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn invalid_indexes(_ctx: RunContext) -> Result<Vec<String>, RunnerError> {
+        let s = Settings::load()?;
+        parse(helper(&s, json!({"cmd": "invalid-indexes"}))?)
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn drop_invalid_index(_ctx: RunContext, name: String) -> Result<(), RunnerError> {
+        let s = Settings::load()?;
+        helper(&s, json!({"cmd": "drop-invalid-index", "name": name}))?;
+        Ok(())
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
     fn empty_tables(_ctx: RunContext, tables: Vec<String>) -> Result<Vec<String>, RunnerError> {
         let s = Settings::load()?;
         parse(helper(
