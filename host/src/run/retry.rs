@@ -192,10 +192,8 @@ impl Run<'_> {
     ) -> Result<Result<(), RunnerError>, Fail> {
         let ctx = self.ctx();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        let holders = match runner.lock_holders(&ctx)? {
-            Ok(h) => h,
-            Err(_) => Vec::new(),
-        };
+        let holders: Vec<crate::plugin_api::LockHolder> =
+            runner.lock_holders(&ctx)?.unwrap_or_default();
         let named: Vec<String> = holders
             .iter()
             .take(3)
