@@ -538,7 +538,7 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
 /// Another session runs `sql` (holding its locks until it ends); returns once `locked` (a
 /// query counting the lock) says it holds them.
 fn hold(pg: &Pg, db: &str, sql: &str, locked: &str) -> std::process::Child {
-    let child = Command::new("psql")
+    let mut child = Command::new("psql")
         .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
         .env("PGHOST", &pg.host)
         .env("PGPORT", pg.port.to_string())
@@ -554,6 +554,8 @@ fn hold(pg: &Pg, db: &str, sql: &str, locked: &str) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the other session never took its lock");
 }
 
