@@ -7,6 +7,7 @@ mod common;
 
 mod bad_input;
 mod ci_mode;
+mod deploy_phases;
 mod dev_path;
 mod hostile;
 mod lint_corpus;

@@ -132,6 +132,13 @@ pub struct RunArgs {
     /// reverse code, RunSQL without reverse SQL) in an environment that refuses them (prod).
     #[arg(long)]
     pub allow_irreversible: bool,
+
+    /// Deploy phase: `pre` applies only the migrations that are safe while the old code still
+    /// runs (declared `deploy_phase = "pre"` or django-safemigrate's `Safe.before_deploy()`,
+    /// or without destructive findings); `post` applies the rest after the new code is live.
+    /// With `--show --check`, `--phase pre` exits 6 when the release needs a post-deploy step.
+    #[arg(long, value_enum, value_name = "PHASE", conflicts_with_all = ["rollback", "make", "reset", "migration"])]
+    pub phase: Option<crate::phase::Phase>,
 }
 
 /// Other commands.

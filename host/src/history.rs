@@ -29,6 +29,9 @@ pub struct MigrationRecord {
     pub app: String,
     pub name: String,
     pub backwards: bool,
+    /// In a plan: the deploy phase the step belongs to (declared, or from the plan lint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::phase::Phase>,
 }
 
 /// The backup a run took (the full record is in the backup catalog).
@@ -193,6 +196,12 @@ pub struct Entry {
     /// `--allow-destructive` was given.
     #[serde(default)]
     pub allowed_destructive: bool,
+    /// `--phase`: the deploy phase this run applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::phase::Phase>,
+    /// With `--phase pre`: the migrations left for `--phase post`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_deploy: Vec<String>,
     /// Attempts that gave up at the lock timeout and were tried again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lock_retries: Vec<LockRetry>,

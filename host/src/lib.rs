@@ -13,7 +13,8 @@
 //!   commands; `history`: the run log (hash-chained); `ledger`: the same log and the drift
 //!   checksums kept in the environment's database, for every machine; `outcome`: the words runs and steps end
 //!   with; `ui`: human output; `report`: `--output json`; `markdown`: `--output markdown`.
-//! - `lint_cmd`: `lint --since`, what a git branch adds (`git`), with `sarif` output.
+//! - `lint_cmd`: `lint --since`, what a git branch adds (`git`), with `sarif` output;
+//!   `phase`: deploy phases (`--phase pre|post`).
 //! - `store`: backups off the runner, in an S3-compatible object store.
 //! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands.
 //!
@@ -41,6 +42,7 @@ pub(crate) mod lint_cmd;
 pub(crate) mod lock;
 pub(crate) mod markdown;
 pub(crate) mod outcome;
+pub mod phase;
 pub(crate) mod plugin_api;
 pub(crate) mod plugins;
 pub(crate) mod policy;

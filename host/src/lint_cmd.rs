@@ -466,6 +466,7 @@ mod tests {
             checksum: None,
             file: None,
             atomic: Some(true),
+            phase: None,
         }
     }
 

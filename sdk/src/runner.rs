@@ -78,7 +78,8 @@ pub use world::platform::migrate::runner_types::{
 };
 #[cfg(not(feature = "wit-v0-1"))]
 pub use world::platform::migrate::runner_types::{
-    LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun, LintSql, LockHolder,
+    DeployPhase, LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun, LintSql,
+    LockHolder,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
 

@@ -57,7 +57,11 @@ pub struct Migration {
     pub file: Option<String>,
     /// Whether it runs in one transaction (`None`: the runner does not say).
     pub atomic: Option<bool>,
+    /// The deploy phase it declares (`None`: none; the host decides from the plan lint).
+    pub phase: Option<Phase>,
 }
+
+pub use crate::phase::Phase;
 
 /// The database the runner is connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -58,6 +58,19 @@ impl Run<'_> {
                 ),
             ));
         }
+        if self.req.phase == Some(crate::phase::Phase::Pre) {
+            // The gate for "this release needs a post-deploy step".
+            if self.entry.post_deploy.is_empty() {
+                return None;
+            }
+            return Some(Exit::new(
+                Code::Pending,
+                format!(
+                    "this release needs a post-deploy step: {} must run with `--phase post` after the new code is live",
+                    self.entry.post_deploy.join(", ")
+                ),
+            ));
+        }
         let pending: Vec<String> = self.entry.plan.iter().map(|p| p.dotted()).collect();
         if pending.is_empty() {
             return None;

@@ -95,6 +95,7 @@ impl Run<'_> {
         };
         self.make_plan(&target)?;
         self.lint_plan()?;
+        self.split_phases()?;
         self.gate_drift()?;
         self.gate_lint()?;
         self.gate_plan()?;
@@ -115,6 +116,7 @@ impl Run<'_> {
                 app: s.id.app.clone(),
                 name: s.id.name.clone(),
                 backwards: s.backwards,
+                phase: None,
             })
             .collect();
         self.plan = Some(plan);

@@ -52,8 +52,18 @@ impl Run<'_> {
                 None => Ok(Done::Skipped("nothing to migrate".into())),
             };
         }
-        let resolved = plan.resolved.clone();
-        let result = self.apply_with_retries(&resolved);
+        let targets = match &self.phase_targets {
+            Some(t) => t.clone(),
+            None => vec![plan.resolved.clone()],
+        };
+        // One apply per target (`--phase pre`: per app), stopping at the first that fails.
+        let mut result = Ok(Ok(()));
+        for target in &targets {
+            result = self.apply_with_retries(target);
+            if !matches!(result, Ok(Ok(()))) {
+                break;
+            }
+        }
         // Whatever happened (an interruption included), find out what changed.
         crate::interrupt::begin_cleanup();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");

@@ -50,6 +50,7 @@ pub fn migration(app: &str, name: &str) -> Migration {
         checksum: Some(format!("sum-{app}-{name}")),
         file: Some(format!("{app}/migrations/{name}.py")),
         atomic: Some(true),
+        phase: None,
     }
 }
 

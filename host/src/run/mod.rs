@@ -15,6 +15,7 @@ mod fixtures;
 mod ledger;
 mod lint;
 mod notify;
+mod phase;
 mod plan;
 pub mod request;
 mod retry;
@@ -89,6 +90,8 @@ pub(crate) struct Run<'a> {
     pub vendor: String,
     /// Each plan step's SQL, once rendered (for the linter and `--sql`).
     pub step_sql: Option<Vec<Vec<String>>>,
+    /// `--phase pre`: where each app must stand (one apply per app).
+    pub phase_targets: Option<Vec<crate::plugin_api::ResolvedTarget>>,
     /// The environment's run lock, held from step 1 to the end of the run.
     pub lock: Option<crate::lock::EnvLock>,
     /// The ledger in the database, as step 2 read it (`None`: history on this machine only).
@@ -291,6 +294,7 @@ pub(crate) fn run_with(
         lock: None,
         vendor: String::new(),
         step_sql: None,
+        phase_targets: None,
         ledger: None,
         checksum_changes: Default::default(),
     };

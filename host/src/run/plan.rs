@@ -98,8 +98,17 @@ impl Run<'_> {
                 (true, false) => "  [irreversible: cannot be undone later]",
                 _ => "",
             };
-            self.ui
-                .detail(&format!("{dir} {}.{}{warn}", step.id.app, step.id.name));
+            let phase = self
+                .entry
+                .plan
+                .get(i)
+                .and_then(|r| r.phase)
+                .map(|p| format!("  [{}-deploy]", p.as_str()))
+                .unwrap_or_default();
+            self.ui.detail(&format!(
+                "{dir} {}.{}{warn}{phase}",
+                step.id.app, step.id.name
+            ));
             for op in &step.operations {
                 self.ui.detail(&format!("    - {op}"));
             }

@@ -56,6 +56,8 @@ pub struct Request {
     pub allow_destructive: bool,
     /// `--wait`: how long to queue behind another run of the same env.
     pub wait: Option<std::time::Duration>,
+    /// `--phase pre|post`.
+    pub phase: Option<crate::plugin_api::Phase>,
 }
 
 /// Django app labels are Python identifiers.
@@ -111,6 +113,7 @@ impl Request {
             no_fixtures: a.no_fixtures,
             check: a.check,
             wait: a.wait.map(std::time::Duration::from_secs),
+            phase: a.phase,
             sql: a.sql,
             accept_drift: a.accept_drift,
             allow_destructive: a.allow_destructive,

@@ -146,6 +146,7 @@ mod tests {
             checksum: None,
             file: None,
             atomic: None,
+            phase: None,
         }
     }
 

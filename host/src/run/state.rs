@@ -24,6 +24,7 @@ pub fn diff(
             app: m.id.app.clone(),
             name: m.id.name.clone(),
             backwards: !m.applied,
+            phase: None,
         })
         .collect();
     let pos = |r: &MigrationRecord| {

@@ -47,6 +47,8 @@ impl Run<'_> {
         let pending: Vec<String> = after
             .iter()
             .filter(|m| !m.applied)
+            // `--phase pre` leaves the post steps pending on purpose.
+            .filter(|_| self.phase_targets.is_none())
             .filter(|m| match &plan.resolved {
                 ResolvedTarget::All => true,
                 ResolvedTarget::App(app) => &m.id.app == app,

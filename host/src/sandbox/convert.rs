@@ -299,6 +299,7 @@ mod migrations {
                 checksum: m.checksum,
                 file: None,
                 atomic: None,
+                phase: None,
             }
         }
     }
@@ -321,6 +322,11 @@ mod migrations {
                 checksum: m.checksum,
                 file: m.file,
                 atomic: Some(m.atomic),
+                phase: m.phase.map(|p| match p {
+                    r2::DeployPhase::Pre => api::Phase::Pre,
+                    r2::DeployPhase::Post => api::Phase::Post,
+                    r2::DeployPhase::Any => api::Phase::Any,
+                }),
             }
         }
     }

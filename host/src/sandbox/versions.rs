@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "8da6976925292f93a226491aa452d61fa3a3831487aed8c5503543fe3bf46fc3",
+        "e81b3aeb4cd279c6fbecf30439e0b2ee605d74079dc4a19b7e9c3135c0b7e77d",
     ),
 ];
 

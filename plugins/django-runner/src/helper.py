@@ -52,6 +52,24 @@ def shown_path(path):
 
 LINES = {}
 
+PHASES = {"pre": "pre", "post": "post", "any": "any",
+          "before_deploy": "pre", "after_deploy": "post", "always": "any"}
+
+
+def phase_of(migration):
+    """The deploy phase the migration declares: `deploy_phase = "pre" | "post" | "any"`, or
+    django-safemigrate's `safe = Safe.before_deploy()` / `after_deploy()` / `always()` (also
+    its older enum form); None when it declares none."""
+    declared = getattr(migration, "deploy_phase", None)
+    if declared is None:
+        safe = getattr(migration, "safe", None)
+        declared = getattr(safe, "when", safe)  # Safe(when=When.X) or the enum itself
+        declared = getattr(declared, "value", declared)
+    if isinstance(declared, str):
+        return PHASES.get(declared.strip().lower())
+    return None
+
+
 
 def operation_lines(path, count):
     """The line of each operation in `operations = [...]` of the file's Migration class, or
@@ -137,6 +155,7 @@ def list_migrations(conn):
                 "checksum": checksum(m),
                 "file": shown,
                 "atomic": bool(m.atomic),
+                "phase": phase_of(m),
             }
         )
     return out

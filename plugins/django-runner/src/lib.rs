@@ -292,6 +292,9 @@ struct JsonMigration {
     #[serde(default = "yes")]
     #[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
     atomic: bool,
+    #[serde(default)]
+    #[cfg_attr(feature = "wit-v0-1", allow(dead_code))]
+    phase: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +364,13 @@ fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
             file: m.file,
             #[cfg(not(feature = "wit-v0-1"))]
             atomic: m.atomic,
+            #[cfg(not(feature = "wit-v0-1"))]
+            phase: match m.phase.as_deref() {
+                Some("pre") => Some(DeployPhase::Pre),
+                Some("post") => Some(DeployPhase::Post),
+                Some("any") => Some(DeployPhase::Any),
+                _ => None,
+            },
         })
         .collect())
 }
