@@ -27,41 +27,10 @@ fn a_migration_blocked_by_another_session_fails_at_the_lock_timeout() {
     let url = pg.url(&db);
     let env = [(URL_VAR, url.as_str())];
     p.run_with(&["--env", "test"], &env).expect(0);
-    add_migration(
-        &p,
-        "orders",
-        "0004_order_priority",
-        "from django.db import migrations, models\n\n\
-         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
-    );
+    add_priority(&p);
 
     // Another session reads orders in a long transaction: ALTER TABLE must wait for it.
-    let mut holder = Command::new("psql")
-        .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", &db, "-c"])
-        .arg("BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;")
-        .env("PGHOST", &pg.host)
-        .env("PGPORT", pg.port.to_string())
-        .env("PGUSER", &pg.user)
-        .env("PGPASSWORD", &pg.password)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let locked = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-                  WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted";
-    for _ in 0..200 {
-        if pg.psql(&db, locked) != "0" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_ne!(
-        pg.psql(&db, locked),
-        "0",
-        "the other session holds its lock"
-    );
-
+    let mut holder = share_lock_on_orders(&pg, &db, 120);
     let t = Instant::now();
     let r = p.run_with(&["--env", "test"], &env);
     let took = t.elapsed();
@@ -244,14 +213,7 @@ fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
     let mut text = std::fs::read_to_string(&file).unwrap();
     text.push_str("\n# edited after it was applied\n");
     std::fs::write(&file, text).unwrap();
-    add_migration(
-        &p,
-        "orders",
-        "0004_order_priority",
-        "from django.db import migrations, models\n\n\
-         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
-    );
+    add_priority(&p);
 
     let shown = run(&["--env", "prod", "--show"]);
     shown.expect(0);
@@ -535,6 +497,29 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
     assert_eq!(findings(&pg, &db2, &q), Vec::<(String, String)>::new());
 }
 
+/// A migration adding `orders.priority` (an ALTER TABLE that needs an exclusive lock).
+fn add_priority(p: &Project) {
+    add_migration(
+        p,
+        "orders",
+        "0004_order_priority",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
+    );
+}
+
+/// Another session reads `orders_order` in a transaction that lasts `seconds`.
+fn share_lock_on_orders(pg: &Pg, db: &str, seconds: u32) -> std::process::Child {
+    hold(
+        pg,
+        db,
+        &format!("BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep({seconds}); COMMIT;"),
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted",
+    )
+}
+
 /// Another session runs `sql` (holding its locks until it ends); returns once `locked` (a
 /// query counting the lock) says it holds them.
 fn hold(pg: &Pg, db: &str, sql: &str, locked: &str) -> std::process::Child {
@@ -569,21 +554,8 @@ fn a_migration_blocked_for_a_few_seconds_is_retried_and_succeeds() {
     let url = pg.url(&db);
     let env = [(URL_VAR, url.as_str())];
     p.run_with(&["--env", "test"], &env).expect(0);
-    add_migration(
-        &p,
-        "orders",
-        "0004_order_priority",
-        "from django.db import migrations, models\n\n\
-         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
-    );
-    let mut holder = hold(
-        &pg,
-        &db,
-        "BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep(3); COMMIT;",
-        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-         WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted",
-    );
+    add_priority(&p);
+    let mut holder = share_lock_on_orders(&pg, &db, 3);
     let r = p.run_with(&["--env", "test", "--output", "json"], &env);
     holder.wait().unwrap();
     r.expect(0);
@@ -616,21 +588,8 @@ fn a_lock_held_past_the_retry_budget_fails_naming_its_holder_and_changes_nothing
     let url = pg.url(&db);
     let env = [(URL_VAR, url.as_str())];
     p.run_with(&["--env", "test"], &env).expect(0);
-    add_migration(
-        &p,
-        "orders",
-        "0004_order_priority",
-        "from django.db import migrations, models\n\n\
-         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-         operations = [migrations.AddField(\"order\", \"priority\", models.IntegerField(default=0))]\n",
-    );
-    let mut holder = hold(
-        &pg,
-        &db,
-        "BEGIN; LOCK TABLE orders_order IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;",
-        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-         WHERE c.relname = 'orders_order' AND l.mode = 'AccessShareLock' AND l.granted",
-    );
+    add_priority(&p);
+    let mut holder = share_lock_on_orders(&pg, &db, 120);
     let pid = pg.psql(
         &db,
         "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",
