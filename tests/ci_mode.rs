@@ -307,3 +307,63 @@ fn reset_on_postgresql_recreates_the_schema() {
     assert_eq!(rows("SELECT count(*) FROM orders_order"), "2");
     assert_eq!(rows("SELECT to_regclass('leftover') IS NULL"), "t");
 }
+
+fn validate_with(doc: &serde_json::Value, schema: &str) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(schema)).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+}
+
+/// `--output json` on the listing subcommands, and global flags on either side of them.
+#[test]
+fn history_and_backups_list_print_json_and_global_flags_go_before_or_after() {
+    let p = Project::new();
+    p.run(&["--env", "dev"]).expect(0);
+    p.run(&["--env", "dev", "--show"]).expect(0);
+    for args in [
+        &["history", "--output", "json", "--limit", "5"][..],
+        &[
+            "--output",
+            "json",
+            "--config",
+            "platform-migrate.toml",
+            "history",
+            "--limit",
+            "5",
+        ][..],
+    ] {
+        let r = p.run(args);
+        r.expect(0);
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{}", r.all()));
+        validate_with(&doc, "schemas/history.schema.json");
+        let runs = doc["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{doc:#}");
+        assert_eq!(runs[0]["action"], "migrate");
+        assert_eq!(runs[1]["action"], "show");
+        assert_eq!(doc["source"], "local");
+    }
+    p.run(&["backups", "create", "--env", "dev"]).expect(0);
+    let r = p.run(&["backups", "list", "--output", "json"]);
+    r.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    validate_with(&doc, "schemas/backups-list.schema.json");
+    let backups = doc["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{doc:#}");
+    assert_eq!(backups[0]["env"], "dev");
+    assert_eq!(backups[0]["verified"], true);
+    // A run's flag before a subcommand is refused, naming where it goes.
+    let r = p.run(&["--env", "dev", "history"]);
+    r.expect(2);
+    assert!(
+        r.error_line()
+            .contains("put the subcommand's own flags after it"),
+        "{}",
+        r.all()
+    );
+}

@@ -20,6 +20,11 @@ pub fn main(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
 }
 
 fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
+    if cli.run_flags_with_subcommand() {
+        return Err(Exit::usage(
+            "flags of a migration run (--env, --show, --confirm, ...) were given before a subcommand, which does not take them there; put the subcommand's own flags after it (e.g. `platform-migrate history --env prod`); --config, --output, -v and -q may stand on either side",
+        ));
+    }
     // Commands on plugin files work without a config.
     if let Some(Command::Plugins(cmd)) = &cli.command {
         if let Some(code) = crate::plugins::without_config(cmd)? {
@@ -51,6 +56,7 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             env.as_deref(),
             *limit,
             verbosity.unwrap_or(Verbosity::Normal),
+            cli.run.output == crate::cli::OutputFormat::Json,
         ),
         Some(Command::Plugins(cmd)) => crate::plugins::main(&cfg, cmd),
         Some(Command::Lint { env, since }) => crate::lint_cmd::main(
@@ -60,9 +66,12 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             cli.run.output,
             verbosity.unwrap_or(Verbosity::Normal),
         ),
-        Some(Command::Backups(cmd)) => {
-            crate::backups::main(&cfg, cmd, verbosity.unwrap_or(Verbosity::Normal))
-        }
+        Some(Command::Backups(cmd)) => crate::backups::main(
+            &cfg,
+            cmd,
+            verbosity.unwrap_or(Verbosity::Normal),
+            cli.run.output == crate::cli::OutputFormat::Json,
+        ),
         None => crate::run::run(&cfg, &cli.run, verbosity, argv),
     }
 }

@@ -28,9 +28,14 @@ fn human(size: u64) -> String {
     }
 }
 
-pub fn main(cfg: &Config, cmd: &BackupsCommand, verbosity: Verbosity) -> Result<Code, Exit> {
+pub fn main(
+    cfg: &Config,
+    cmd: &BackupsCommand,
+    verbosity: Verbosity,
+    json: bool,
+) -> Result<Code, Exit> {
     match cmd {
-        BackupsCommand::List { env } => list(cfg, env.as_deref()),
+        BackupsCommand::List { env } => list(cfg, env.as_deref(), json),
         BackupsCommand::Verify { id } => verify(cfg, id, verbosity),
         BackupsCommand::Create { env } => create(cfg, env, verbosity),
         BackupsCommand::Restore { id, to } => restore(cfg, id, to, verbosity),
@@ -152,11 +157,17 @@ fn location(b: &Backup) -> &'static str {
     }
 }
 
-fn list(cfg: &Config, env: Option<&str>) -> Result<Code, Exit> {
+fn list(cfg: &Config, env: Option<&str>, json: bool) -> Result<Code, Exit> {
     if let Some(e) = env {
         cfg.env(e).map_err(Exit::usage)?;
     }
     let shown = everything(cfg, env)?;
+    if json {
+        // One document (schemas/backups-list.schema.json): the catalog entries, oldest first.
+        let doc = serde_json::json!({ "schema_version": 1, "env": env, "backups": shown });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(Code::Success);
+    }
     if shown.is_empty() {
         println!(
             "no backups in {}{}",

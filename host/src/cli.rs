@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// 5 execute, 6 verify database state.
 #[derive(Debug, Parser)]
 #[command(name = "platform-migrate", version, about, long_about = None)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(subcommand_negates_reqs = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -53,7 +53,7 @@ pub enum OutputFormat {
 }
 
 /// Flags of a migration run (the default command).
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, PartialEq, Eq)]
 pub struct RunArgs {
     /// Target environment, as configured in `[env.NAME]` (dev, test, prod).
     #[arg(long, value_name = "ENV", required = true)]
@@ -165,7 +165,8 @@ pub enum Command {
         #[arg(long, value_name = "GIT-REF")]
         since: String,
     },
-    /// Print the latest runs, or verify the history's hash chain. With --env for an
+    /// Print the latest runs (`--output json`: schemas/history.schema.json), or verify the
+    /// history's hash chain. With --env for an
     /// environment that keeps a ledger in its PostgreSQL database (env.NAME.ledger), the
     /// ledger's runs: those of every machine that deployed it.
     History {
@@ -262,7 +263,8 @@ pub enum HistoryCommand {
 /// `platform-migrate backups ...`
 #[derive(Debug, Subcommand)]
 pub enum BackupsCommand {
-    /// List the backups in the catalog, newest last.
+    /// List the backups in the catalog, newest last (`--output json`: one document,
+    /// schemas/backups-list.schema.json).
     List {
         /// Only backups of this environment.
         #[arg(long, value_name = "ENV")]
@@ -291,4 +293,14 @@ pub enum BackupsCommand {
         #[arg(long, value_name = "NAME")]
         to: String,
     },
+}
+
+impl Cli {
+    /// Flags of a migration run given together with a subcommand (they would be ignored):
+    /// the global ones (`--config`, `-v`, `-q`, `--output`) may stand before or after it.
+    pub fn run_flags_with_subcommand(&self) -> bool {
+        let mut run = self.run.clone();
+        run.output = OutputFormat::default();
+        self.command.is_some() && run != RunArgs::default()
+    }
 }

@@ -125,8 +125,19 @@ pub fn print(
     env: Option<&str>,
     limit: Option<usize>,
     verbosity: Verbosity,
+    json: bool,
 ) -> Result<Code, Exit> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    // `--output json`: one document (schemas/history.schema.json) with the runs as recorded.
+    let emit = |source: &str, entries: &[Entry]| {
+        let doc = serde_json::json!({
+            "schema_version": 1,
+            "source": source,
+            "env": env,
+            "runs": entries,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    };
     let width = width();
     if let Some(name) = env {
         let env = cfg.env(name).map_err(Exit::usage)?;
@@ -138,6 +149,12 @@ pub fn print(
                             "ledger {} in env {}'s database (every machine's runs):",
                             env.ledger_schema, env.name
                         );
+                        if json {
+                            let entries: Vec<Entry> =
+                                rows.iter().filter_map(ledger::entry_of).collect();
+                            emit("ledger", &entries);
+                            return Ok(Code::Success);
+                        }
                         for r in rows {
                             match ledger::entry_of(&r) {
                                 Some(e) => println!("{}", summary(&e, width)),
@@ -164,6 +181,10 @@ pub fn print(
     }
     let entries = history::read_latest(&cfg.state_dir, limit, |e| env.is_none_or(|x| x == e.env))
         .map_err(|e| Exit::failed(format!("cannot read history: {e}")))?;
+    if json {
+        emit("local", &entries);
+        return Ok(Code::Success);
+    }
     for e in &entries {
         println!("{}", summary(e, width));
     }
