@@ -20,6 +20,8 @@ test: build python-plugin sdk-docs legacy-runner test-setup
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
+    # The SDK packages on its own (its WIT inside the crate), as a crates.io release would.
+    cargo package -p platform-migrate-sdk --allow-dirty
     for p in {{plugins}} {{examples}}; do cargo test --release -p "$p"; done
 
 # What only the tests need in the venv: moto's S3-compatible server and boto3 (tests/requirements.txt).

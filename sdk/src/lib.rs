@@ -34,14 +34,14 @@ pub use wit_bindgen as __wit_bindgen;
 pub mod bindings {
     #[cfg(not(feature = "wit-v0-1"))]
     wit_bindgen::generate!({
-        path: "../wit/since_v0.2.0",
+        path: "wit/since_v0.2.0",
         world: "host",
         runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
         generate_all,
     });
     #[cfg(feature = "wit-v0-1")]
     wit_bindgen::generate!({
-        path: "../wit/since_v0.1.0",
+        path: "wit/since_v0.1.0",
         world: "host",
         runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
         generate_all,

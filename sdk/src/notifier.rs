@@ -51,7 +51,7 @@
 pub mod world {
     #[cfg(not(feature = "wit-v0-1"))]
     wit_bindgen::generate!({
-        path: "../wit/since_v0.2.0",
+        path: "wit/since_v0.2.0",
         world: "notifier",
         runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
         with: {
@@ -66,7 +66,7 @@ pub mod world {
     });
     #[cfg(feature = "wit-v0-1")]
     wit_bindgen::generate!({
-        path: "../wit/since_v0.1.0",
+        path: "wit/since_v0.1.0",
         world: "notifier",
         runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
         with: {

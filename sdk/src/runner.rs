@@ -42,7 +42,7 @@
 pub mod world {
     #[cfg(not(feature = "wit-v0-1"))]
     wit_bindgen::generate!({
-        path: "../wit/since_v0.2.0",
+        path: "wit/since_v0.2.0",
         world: "migration-runner",
         runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
         with: {
@@ -57,7 +57,7 @@ pub mod world {
     });
     #[cfg(feature = "wit-v0-1")]
     wit_bindgen::generate!({
-        path: "../wit/since_v0.1.0",
+        path: "wit/since_v0.1.0",
         world: "migration-runner",
         runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
         with: {

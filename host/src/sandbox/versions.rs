@@ -175,6 +175,24 @@ mod tests {
         }
     }
 
+    /// The SDK carries its own copy of the WIT (so that it packages on its own); it must be
+    /// the contract the host links, file for file.
+    #[test]
+    fn the_sdk_carries_the_same_wit() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for v in SUPPORTED {
+            let ours = root.join(format!("wit/since_v{v}"));
+            let sdk = root.join(format!("sdk/wit/since_v{v}"));
+            assert_eq!(
+                wit_hash(&sdk),
+                wit_hash(&ours),
+                "{} differs from {}: copy wit/ into sdk/wit/ (cp -r wit/since_v{v} sdk/wit/)",
+                sdk.display(),
+                ours.display()
+            );
+        }
+    }
+
     #[test]
     fn resolve_names_both_versions_when_refusing() {
         assert_eq!(resolve(["0.1.0", "0.1.0"]).unwrap(), "0.1.0");
