@@ -81,6 +81,16 @@ fn a_prod_run_sends_a_correct_message() {
         .headers
         .iter()
         .any(|(k, v)| k == "content-type" && v == "application/json"));
+    // The host says who is calling.
+    assert!(
+        req.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("user-agent")
+                && v.starts_with("platform-migrate/")
+                && v.ends_with("(plugin slack)")),
+        "{:?}",
+        req.headers
+    );
     let v = req.json();
     let text = v["text"].as_str().unwrap();
     let last = s.last();
@@ -326,4 +336,25 @@ grants.hosts = ["{origin}"]
     let last = p.history().last().unwrap().clone();
     assert_eq!(last["env"], "prod");
     assert!(!last["applied"].as_array().unwrap().is_empty(), "{last}");
+}
+
+/// Nothing listens at the webhook's port: the message says so in words, not as a Rust value.
+#[test]
+fn an_unreachable_receiver_is_named_in_plain_words() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let s = setup(&origin, &origin);
+    let r = s.run(&["--env", "prod", "--confirm"]);
+    r.expect(5);
+    let e = r.error_line();
+    assert!(
+        e.contains("connection refused: nothing listens"),
+        "{}",
+        r.all()
+    );
+    assert!(!e.contains("ErrorCode"), "{e}");
 }

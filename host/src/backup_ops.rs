@@ -168,6 +168,14 @@ pub fn take(
             (size, sha, None)
         }
     };
+    // No archive format the providers write is empty; an empty file is a dump that failed
+    // without saying so (a program that exited 0 and wrote nothing).
+    if size == 0 {
+        return Err(Failed::Plugin(BackupError::Invalid(format!(
+            "plugin '{name}' reported the backup {} but it is empty (0 bytes): the program that wrote it produced nothing; check the provider's settings and grants, and run `backups create --env {}` to see its output",
+            info.file, env.name
+        ))));
+    }
     let mut entry = catalog::Backup {
         id: info.id.clone(),
         env: env.name.clone(),

@@ -100,11 +100,32 @@ pub fn split_url(url: &str) -> Result<(Scheme, String, String), HttpError> {
 }
 
 fn transport(e: ErrorCode) -> HttpError {
+    let say = |s: &str| HttpError::Transport(s.to_string());
     match e {
         ErrorCode::HttpRequestDenied => {
             HttpError::Denied("the destination is not in this plugin's grants.hosts".into())
         }
-        other => HttpError::Transport(other.to_string()),
+        ErrorCode::DnsTimeout | ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => {
+            say("the host name could not be resolved")
+        }
+        ErrorCode::ConnectionRefused => {
+            say("connection refused: nothing listens at that address and port")
+        }
+        ErrorCode::ConnectionTimeout => say("connecting timed out"),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            say("the server did not answer in time")
+        }
+        ErrorCode::ConnectionTerminated => say("the server closed the connection"),
+        ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable => {
+            say("the destination cannot be reached from here")
+        }
+        ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_) => {
+            say("the TLS handshake failed (certificate or protocol)")
+        }
+        ErrorCode::InternalError(Some(m)) => HttpError::Transport(m),
+        other => HttpError::Transport(format!("{other:?}")),
     }
 }
 

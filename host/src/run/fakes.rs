@@ -17,6 +17,8 @@ pub struct Script {
     pub apply_fails: Option<RunnerError>,
     /// `create` fails with this error when set.
     pub backup_fails: Option<BackupError>,
+    /// `create` reports this backup when set (the test writes its file).
+    pub backup_made: Option<BackupInfo>,
     /// The runner's declared needs are refused by the opener with this message.
     pub deny_runner: Option<String>,
     /// The vendor `check-connection` reports (`sqlite` when empty).
@@ -253,6 +255,9 @@ impl BackupPlugin for FakeBackup {
         self.0.borrow_mut().calls.push("create".into());
         if let Some(e) = self.0.borrow().backup_fails.clone() {
             return Ok(Err(e));
+        }
+        if let Some(info) = self.0.borrow().backup_made.clone() {
+            return Ok(Ok(info));
         }
         Ok(Err(BackupError::Other(format!(
             "no file for {}",

@@ -161,6 +161,24 @@ fn a_required_backup_that_fails_stops_before_anything_is_applied() {
 }
 
 #[test]
+fn an_empty_backup_file_is_not_taken_for_a_backup() {
+    let s = setup(true);
+    let env = s.cfg.env("dev").unwrap();
+    std::fs::create_dir_all(&env.backup_dir).unwrap();
+    std::fs::write(env.backup_dir.join("dev-empty.dump"), b"").unwrap();
+    s.script.borrow_mut().backup_made = Some(crate::plugin_api::BackupInfo {
+        id: "dev-20260101T000000Z-000000".into(),
+        file: "dev-empty.dump".into(),
+        size: 0,
+        created: String::new(),
+    });
+    let e = s.run(&["--env", "dev"]).unwrap_err();
+    assert_eq!(e.code, Code::Failed);
+    assert!(e.message.contains("is empty (0 bytes)"), "{}", e.message);
+    assert!(!s.calls().iter().any(|c| c.starts_with("apply")));
+}
+
+#[test]
 fn an_optional_backup_that_fails_is_a_warning() {
     let s = setup(false);
     s.script.borrow_mut().backup_fails = Some(BackupError::Other("disk full".into()));

@@ -59,6 +59,19 @@ impl WasiHttpHooks for HttpGate {
         fut: Io,
     ) -> Sent {
         let _ = fut;
+        let mut request = request;
+        // Say who is calling, unless the plugin did (servers log it; some refuse requests
+        // without one).
+        if !request.headers().contains_key(http::header::USER_AGENT) {
+            let agent = format!(
+                "platform-migrate/{} (plugin {})",
+                env!("CARGO_PKG_VERSION"),
+                self.plugin
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&agent) {
+                request.headers_mut().insert(http::header::USER_AGENT, v);
+            }
+        }
         let uri = request.uri();
         let scheme = uri.scheme_str().unwrap_or("https").to_string();
         let host = uri.host().unwrap_or("").to_string();
