@@ -367,3 +367,45 @@ fn history_and_backups_list_print_json_and_global_flags_go_before_or_after() {
         r.all()
     );
 }
+
+/// `plugins list --output json`, and a name longer than the old 16-column field keeps the
+/// human listing aligned.
+#[test]
+fn plugins_list_prints_json_and_aligns_long_names() {
+    let p = Project::new();
+    let text = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    let long = "sqlite-backup-with-a-long-name";
+    p.write_config(
+        &text
+            .replace("[plugins.sqlite-backup]", &format!("[plugins.{long}]"))
+            .replace(
+                "backup = \"sqlite-backup\"",
+                &format!("backup = \"{long}\""),
+            ),
+    );
+    let r = p.run(&["plugins", "list", "--output", "json"]);
+    r.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    validate_with(&doc, "schemas/plugins-list.schema.json");
+    let names: Vec<&str> = doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["django", long]);
+    assert_eq!(doc["plugins"][1]["world"], "backup-provider");
+    assert_eq!(doc["plugins"][0]["state"], "unpinned");
+    let human = p.run(&["plugins", "list"]);
+    human.expect(0);
+    // Every second line (the world) starts at the same column as the state after the name.
+    let lines: Vec<&str> = human.stdout.lines().collect();
+    let col = lines[0].find("unpinned").unwrap();
+    assert_eq!(lines[2].find("unpinned"), Some(col), "{}", human.stdout);
+    assert_eq!(
+        lines[1].find("migration-runner"),
+        Some(col),
+        "{}",
+        human.stdout
+    );
+}

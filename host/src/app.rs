@@ -27,7 +27,9 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
     }
     // Commands on plugin files work without a config.
     if let Some(Command::Plugins(cmd)) = &cli.command {
-        if let Some(code) = crate::plugins::without_config(cmd)? {
+        if let Some(code) =
+            crate::plugins::without_config(cmd, cli.run.output == crate::cli::OutputFormat::Json)?
+        {
             return Ok(code);
         }
     }
@@ -58,7 +60,9 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             verbosity.unwrap_or(Verbosity::Normal),
             cli.run.output == crate::cli::OutputFormat::Json,
         ),
-        Some(Command::Plugins(cmd)) => crate::plugins::main(&cfg, cmd),
+        Some(Command::Plugins(cmd)) => {
+            crate::plugins::main(&cfg, cmd, cli.run.output == crate::cli::OutputFormat::Json)
+        }
         Some(Command::Lint { env, since }) => crate::lint_cmd::main(
             &cfg,
             env,

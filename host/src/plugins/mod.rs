@@ -28,8 +28,9 @@ fn names_entry(arg: &std::path::Path) -> bool {
     !arg.is_file() && !text.contains('/') && !text.ends_with(".wasm")
 }
 
-/// Run a command that needs no config; `None` for the ones that do.
-pub fn without_config(cmd: &PluginsCommand) -> Result<Option<Code>, Exit> {
+/// Run a command that needs no config; `None` for the ones that do. `output_json`:
+/// `--output json` was given (the same as each command's own `--json`).
+pub fn without_config(cmd: &PluginsCommand, output_json: bool) -> Result<Option<Code>, Exit> {
     Ok(Some(match cmd {
         PluginsCommand::New {
             kind,
@@ -39,22 +40,22 @@ pub fn without_config(cmd: &PluginsCommand) -> Result<Option<Code>, Exit> {
         } => scaffold::main((*kind).into(), name, dir.as_deref(), sdk.as_deref())?,
         // Not a file: perhaps a plugin entry of the config.
         PluginsCommand::Inspect { file, .. } if names_entry(file) => return Ok(None),
-        PluginsCommand::Inspect { file, json } => inspect::inspect(file, *json)?,
+        PluginsCommand::Inspect { file, json } => inspect::inspect(file, *json || output_json)?,
         PluginsCommand::Check { file, kind, json } => {
-            inspect::check(file, kind.map(World::from), *json)?
+            inspect::check(file, kind.map(World::from), *json || output_json)?
         }
         PluginsCommand::List | PluginsCommand::Lock { .. } => return Ok(None),
     }))
 }
 
 /// Run a command on the config's plugin entries.
-pub fn main(cfg: &Config, cmd: &PluginsCommand) -> Result<Code, Exit> {
+pub fn main(cfg: &Config, cmd: &PluginsCommand, output_json: bool) -> Result<Code, Exit> {
     match cmd {
-        PluginsCommand::List => pins::list(cfg),
+        PluginsCommand::List => pins::list(cfg, output_json),
         PluginsCommand::Lock { names } => pins::lock(cfg, names),
         PluginsCommand::Inspect { file, json } if names_entry(file) => {
-            inspect::inspect_entry(cfg, &file.to_string_lossy(), *json)
+            inspect::inspect_entry(cfg, &file.to_string_lossy(), *json || output_json)
         }
-        other => without_config(other).map(|c| c.unwrap_or(Code::Success)),
+        other => without_config(other, output_json).map(|c| c.unwrap_or(Code::Success)),
     }
 }

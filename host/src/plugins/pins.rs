@@ -39,54 +39,110 @@ pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
     }
 }
 
-pub fn list(cfg: &Config) -> Result<Code, Exit> {
+/// One entry of `plugins list`.
+#[derive(serde::Serialize)]
+struct Listed {
+    name: String,
+    path: String,
+    /// `pinned`, `unpinned`, `changed` or `missing`.
+    state: &'static str,
+    sha256: Option<String>,
+    size: Option<usize>,
+    world: Option<&'static str>,
+    wit_version: Option<String>,
+    /// Why it cannot load, when it cannot.
+    problem: Option<String>,
+}
+
+pub fn list(cfg: &Config, json: bool) -> Result<Code, Exit> {
     let mut bad = Vec::new();
     let sandbox = Sandbox::new(Redactor::default(), Ui::new(Verbosity::Quiet))
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
     let mut worlds: BTreeMap<&str, World> = BTreeMap::new();
+    let mut rows = Vec::new();
     for p in cfg.plugins.values() {
+        let mut row = Listed {
+            name: p.name.clone(),
+            path: p.path.display().to_string(),
+            state: "missing",
+            sha256: None,
+            size: None,
+            world: None,
+            wit_version: None,
+            problem: None,
+        };
         let bytes = match read(p) {
             Ok(b) => b,
             Err(e) => {
-                println!("{:<16} MISSING  {}", p.name, p.path.display());
+                row.problem = Some(e.message.clone());
                 bad.push(e.message);
+                rows.push(row);
                 continue;
             }
         };
         let sha = crate::sandbox::cache::sha256_hex(&bytes);
-        let size = bytes.len();
-        let state = match pin_state(p, &sha) {
-            Pin::Matches => "pinned".to_string(),
-            Pin::Unpinned => "unpinned".to_string(),
+        row.size = Some(bytes.len());
+        row.state = match pin_state(p, &sha) {
+            Pin::Matches => "pinned",
+            Pin::Unpinned => "unpinned",
             Pin::Differs { pinned } => {
                 bad.push(format!(
                     "plugin '{}': {} does not match its pin {pinned}; rebuild from a trusted source, or `platform-migrate plugins lock` if the change is yours",
                     p.name,
                     p.path.display()
                 ));
-                "CHANGED".to_string()
+                "changed"
             }
         };
-        println!(
-            "{:<16} {state:<8} sha256:{sha}  {size} bytes  {}",
-            p.name,
-            p.path.display()
-        );
+        row.sha256 = Some(sha);
         // What the file is, checked as a run would load it (no plugin code runs).
         match sandbox.examine(&p.name, &p.path, &bytes, None) {
             Ok(e) => {
-                println!(
-                    "{:<16} {} plugin, {}@{}",
-                    "",
-                    e.world.wit_name(),
-                    crate::sandbox::versions::PACKAGE,
-                    e.wit_version
-                );
+                row.world = Some(e.world.wit_name());
+                row.wit_version = Some(e.wit_version.to_string());
                 worlds.insert(&p.name, e.world);
             }
             Err(e) => {
-                println!("{:<16} CANNOT LOAD", "");
+                row.problem = Some(e.to_string());
                 bad.push(e.to_string());
+            }
+        }
+        rows.push(row);
+    }
+    if json {
+        // One document (schemas/plugins-list.schema.json).
+        let doc = serde_json::json!({ "schema_version": 1, "plugins": rows });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        // The name column is as wide as the longest name.
+        let w = rows
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        for r in &rows {
+            match (&r.sha256, r.size) {
+                (Some(sha), Some(size)) => println!(
+                    "{:<w$} {:<8} sha256:{sha}  {size} bytes  {}",
+                    r.name,
+                    if r.state == "changed" {
+                        "CHANGED"
+                    } else {
+                        r.state
+                    },
+                    r.path
+                ),
+                _ => println!("{:<w$} MISSING  {}", r.name, r.path),
+            }
+            match (r.world, &r.wit_version, r.sha256.is_some()) {
+                (Some(world), Some(v), _) => println!(
+                    "{:<w$} {world} plugin, {}@{v}",
+                    "",
+                    crate::sandbox::versions::PACKAGE
+                ),
+                (_, _, true) => println!("{:<w$} CANNOT LOAD", ""),
+                _ => {}
             }
         }
     }
@@ -112,7 +168,9 @@ pub fn list(cfg: &Config) -> Result<Code, Exit> {
         }
     }
     match crate::confine::support().gaps() {
+        Some(gaps) if json => eprintln!("warning: {gaps}"),
         Some(gaps) => println!("warning: {gaps}"),
+        None if json => {}
         None => println!(
             "programs plugins start are confined by the kernel (Landlock ABI {}: files, TCP ports, signals)",
             crate::confine::support().abi
