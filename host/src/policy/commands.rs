@@ -77,6 +77,50 @@ pub fn args_match(pattern: &[String], args: &[String]) -> bool {
     }
 }
 
+/// How many leading arguments `pattern` can account for before it fails (every way through
+/// its optional elements): where a refused argv stops matching a grant.
+pub fn matched_prefix(pattern: &[String], args: &[String]) -> usize {
+    match pattern.split_first() {
+        None => 0,
+        Some((p, _)) if p == "**" => args.len(),
+        Some((p, rest)) if p.len() > 1 && p.starts_with('?') => {
+            let skip = matched_prefix(rest, args);
+            let take = match args.split_first() {
+                Some((a, args_rest)) if element_matches(&p[1..], a) => {
+                    1 + matched_prefix(rest, args_rest)
+                }
+                _ => 0,
+            };
+            skip.max(take)
+        }
+        Some((p, rest)) => match args.split_first() {
+            Some((a, args_rest)) if element_matches(p, a) => 1 + matched_prefix(rest, args_rest),
+            _ => 0,
+        },
+    }
+}
+
+/// The refused argument, shown whole (one line, at most 200 characters) with its position.
+fn refused_argument(grants: &[CommandGrant], req: &CommandRequest<'_>) -> Option<String> {
+    let at = grants
+        .iter()
+        .filter(|g| g.program == req.program)
+        .map(|g| matched_prefix(&g.args, req.args))
+        .max()?;
+    let Some(arg) = req.args.get(at) else {
+        return Some(format!(
+            "its arguments match none of the granted patterns: it stops after {} argument(s), where the closest grant wants more",
+            req.args.len()
+        ));
+    };
+    let one: String = arg.replace('\n', "⏎").chars().take(200).collect();
+    let cut = if arg.chars().count() > 200 { "..." } else { "" };
+    Some(format!(
+        "its arguments match none of the granted patterns: the closest grant stops at argument {} (`{one}{cut}`)",
+        at + 1
+    ))
+}
+
 /// A short, safe rendering of an argv for messages: long arguments are cut.
 pub fn display_argv(program: &str, args: &[String]) -> String {
     let mut out = program.to_string();
@@ -110,9 +154,10 @@ pub fn check(
     let shown = display_argv(req.program, req.args);
     let pattern: Vec<String> = req.args.iter().take(16).map(|a| exact(a)).collect();
     let hint = if grants.iter().any(|g| g.program == req.program) {
-        "its arguments match none of the granted patterns"
+        refused_argument(grants, req)
+            .unwrap_or_else(|| "its arguments match none of the granted patterns".into())
     } else {
-        "the program is not granted"
+        "the program is not granted".into()
     };
     let entry = format!(
         "{{ program = \"{}\", args = [{}] }} (exactly this command; check what it runs first)",
@@ -157,6 +202,52 @@ mod tests {
             program: program.into(),
             args: v(args),
         }
+    }
+
+    #[test]
+    fn a_refusal_names_the_argument_where_the_closest_grant_stops() {
+        let g = [grant(
+            "python",
+            &["manage.py", "migrate", "--noinput", "?--fake", "?<name>"],
+        )];
+        let args = v(&[
+            "manage.py",
+            "migrate",
+            "--noinput",
+            "--fake",
+            "orders",
+            "--settings=evil.settings",
+        ]);
+        let req = CommandRequest {
+            program: "python",
+            args: &args,
+            env: &[],
+        };
+        let e = check("django", &g, &req).unwrap_err().to_string();
+        assert!(
+            e.contains("the closest grant stops at argument 6 (`--settings=evil.settings`)"),
+            "{e}"
+        );
+        // Past the sixth argument, the display is cut, but the refused one is named whole.
+        let mut many = v(&["manage.py", "migrate", "--noinput"]);
+        many.extend(v(&["a", "b", "c", "d", "e"]));
+        let g = [grant(
+            "python",
+            &["manage.py", "migrate", "--noinput", "*", "*", "*", "*"],
+        )];
+        let e = check(
+            "django",
+            &g,
+            &CommandRequest {
+                program: "python",
+                args: &many,
+                env: &[],
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("stops at argument 8 (`e`)"), "{e}");
+        assert_eq!(matched_prefix(&v(&["**"]), &many), many.len());
     }
 
     #[test]
