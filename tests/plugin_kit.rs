@@ -39,11 +39,13 @@ fn scaffold_target() -> PathBuf {
     root().join("target/plugin-kit")
 }
 
-/// Scaffold, unit-test and build one plugin; returns its component.
-fn scaffold(dir: &Path, kind: &str, name: &str) -> PathBuf {
+/// Scaffold (with `extra` flags of `plugin new`), unit-test and build one plugin; returns its
+/// component.
+fn scaffold(dir: &Path, kind: &str, name: &str, extra: &[&str]) -> PathBuf {
     let mut c = bin();
     c.current_dir(dir)
-        .args(["plugin", "new", "--kind", kind, name]);
+        .args(["plugin", "new", "--kind", kind, name])
+        .args(extra);
     let out = run(c);
     out.expect(0);
     assert!(
@@ -91,9 +93,24 @@ fn readme_config(crate_dir: &Path) -> String {
 #[test]
 fn scaffolded_plugins_of_each_kind_build_test_and_run_through_the_host() {
     let work = tempfile::tempdir().unwrap();
-    let runner = scaffold(work.path(), "runner", "sql-runner");
-    let backup = scaffold(work.path(), "backup", "copy-backup");
-    let notifier = scaffold(work.path(), "notifier", "log-notifier");
+    let runner = scaffold(work.path(), "runner", "sql-runner", &[]);
+    let backup = scaffold(work.path(), "backup", "copy-backup", &[]);
+    // Built with nothing from this checkout: the SDK the binary carries, written beside it.
+    let notifier = scaffold(
+        work.path(),
+        "notifier",
+        "log-notifier",
+        &["--sdk", "vendor"],
+    );
+    let manifest = std::fs::read_to_string(work.path().join("log-notifier/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("path = \"platform-migrate-sdk\""),
+        "{manifest}"
+    );
+    assert!(work
+        .path()
+        .join("log-notifier/platform-migrate-sdk/wit/since_v0.2.0/notifier.wit")
+        .is_file());
 
     for (wasm, kind, world) in [
         (&runner, "runner", "migration-runner"),

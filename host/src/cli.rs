@@ -207,10 +207,10 @@ pub enum PluginsCommand {
         /// Create the crate here instead of ./NAME.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
-        /// The SDK dependency: a path to the SDK crate, or a version from crates.io
-        /// (default: the SDK this binary was built from, when it still exists; else the
-        /// crates.io release matching this host).
-        #[arg(long, value_name = "PATH|VERSION")]
+        /// The SDK dependency: a path to the SDK crate, `vendor` (the SDK this binary carries,
+        /// written into the plugin's folder), or a version from crates.io once it is published
+        /// (default: the SDK this binary was built from, when it still exists; else `vendor`).
+        #[arg(long, value_name = "PATH|vendor|VERSION")]
         sdk: Option<String>,
     },
     /// Describe a plugin file: world, WIT package version, declared capabilities (the

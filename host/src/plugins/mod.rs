@@ -5,6 +5,7 @@
 mod inspect;
 pub mod pins;
 pub mod scaffold;
+pub mod vendor;
 
 use crate::cli::{PluginKind, PluginsCommand};
 use crate::config::Config;

@@ -28,12 +28,25 @@ pub fn valid_name(name: &str) -> bool {
         && name.len() <= 64
 }
 
-/// The `platform-migrate-sdk = { ... }` source: `path = "..."` or `version = "..."`.
-pub fn sdk_source(sdk: Option<&str>) -> Result<String, Exit> {
-    let as_path = |p: &Path| -> Result<String, Exit> {
+/// Where the new crate gets the SDK from.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sdk {
+    /// `path = "..."` or `version = "..."`, as written in the dependency.
+    Source(String),
+    /// The SDK this binary carries, written into the plugin's folder (`--sdk vendor`).
+    Vendored,
+}
+
+/// The folder, inside the new plugin's, that a vendored SDK goes to.
+pub const VENDORED_DIR: &str = "platform-migrate-sdk";
+
+/// Where the SDK comes from: `--sdk PATH`, `--sdk VERSION`, `--sdk vendor`, or by default the
+/// SDK this binary was built from when its sources are still there, else vendored.
+pub fn sdk_source(sdk: Option<&str>) -> Result<Sdk, Exit> {
+    let as_path = |p: &Path| -> Result<Sdk, Exit> {
         let dir = p.canonicalize().map_err(|e| {
             Exit::usage(format!(
-                "--sdk {}: {e}; give the SDK crate's folder (sdk/ in platform-migrate) or a version like 0.1",
+                "--sdk {}: {e}; give the SDK crate's folder (sdk/ in platform-migrate), `vendor`, or a version like 0.1",
                 p.display()
             ))
         })?;
@@ -43,25 +56,26 @@ pub fn sdk_source(sdk: Option<&str>) -> Result<String, Exit> {
                 p.display()
             )));
         }
-        Ok(format!("path = {:?}", dir.display().to_string()))
+        Ok(Sdk::Source(format!(
+            "path = {:?}",
+            dir.display().to_string()
+        )))
     };
     match sdk {
+        Some("vendor") => Ok(Sdk::Vendored),
         Some(s) if s.contains('/') || Path::new(s).exists() => as_path(Path::new(s)),
-        Some(v) if semver::VersionReq::parse(v).is_ok() => Ok(format!("version = {v:?}")),
+        Some(v) if semver::VersionReq::parse(v).is_ok() => Ok(Sdk::Source(format!("version = {v:?}"))),
         Some(v) => Err(Exit::usage(format!(
-            "--sdk {v}: neither a folder nor a version; give the SDK's folder or a version like 0.1"
+            "--sdk {v}: neither a folder, `vendor` nor a version; give the SDK's folder, `vendor`, or a version like 0.1"
         ))),
         None if Path::new(BUILT_FROM_SDK).join("Cargo.toml").is_file() => {
             as_path(Path::new(BUILT_FROM_SDK))
         }
         None => {
-            let v = semver::Version::parse(env!("CARGO_PKG_VERSION"))
-                .map(|v| format!("{}.{}", v.major, v.minor))
-                .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string());
             eprintln!(
-                "note: the SDK sources this binary was built from ({BUILT_FROM_SDK}) are gone; the crate depends on platform-migrate-sdk {v} from crates.io. Pass --sdk PATH to use the sdk/ folder of a platform-migrate checkout instead"
+                "note: the SDK sources this binary was built from ({BUILT_FROM_SDK}) are gone, and platform-migrate-sdk is not on crates.io yet: the SDK this binary carries is written into the plugin's folder ({VENDORED_DIR}/). Pass --sdk PATH to use the sdk/ folder of a platform-migrate checkout instead"
             );
-            Ok(format!("version = {v:?}"))
+            Ok(Sdk::Vendored)
         }
     }
 }
@@ -143,6 +157,13 @@ pub fn main(world: World, name: &str, dir: Option<&Path>, sdk: Option<&str>) -> 
         |p: &Path, e: std::io::Error| Exit::failed(format!("cannot write {}: {e}", p.display()));
     std::fs::create_dir_all(dir.join("src")).map_err(|e| fail(&dir, e))?;
     let abs = dir.canonicalize().map_err(|e| fail(&dir, e))?;
+    let sdk = match sdk {
+        Sdk::Source(s) => s,
+        Sdk::Vendored => {
+            super::vendor::write(&abs.join(VENDORED_DIR)).map_err(Exit::failed)?;
+            format!("path = \"{VENDORED_DIR}\"")
+        }
+    };
     for (rel, text) in render(world, name, &abs, &sdk) {
         let path = abs.join(rel);
         std::fs::write(&path, text).map_err(|e| fail(&path, e))?;
@@ -207,9 +228,13 @@ mod tests {
 
     #[test]
     fn sdk_versions_and_paths() {
-        assert_eq!(sdk_source(Some("0.1")).unwrap(), "version = \"0.1\"");
+        assert_eq!(
+            sdk_source(Some("0.1")).unwrap(),
+            Sdk::Source("version = \"0.1\"".into())
+        );
+        assert_eq!(sdk_source(Some("vendor")).unwrap(), Sdk::Vendored);
         assert!(sdk_source(Some("/definitely/not/here")).is_err());
         assert!(sdk_source(Some("banana split")).is_err());
-        assert!(sdk_source(None).unwrap().starts_with("path = "));
+        assert!(matches!(sdk_source(None).unwrap(), Sdk::Source(s) if s.starts_with("path = ")));
     }
 }
