@@ -523,6 +523,8 @@ path = \"{}\"
 #[test]
 fn example_plugins_archive_a_directory_and_post_json_to_a_webhook() {
     let hook = Receiver::start(vec![Answer::new(503, "busy"), Answer::new(204, "")]);
+    // The backup provider's off-site copy goes to a store of its own.
+    let offsite = Receiver::start(vec![Answer::new(201, "")]);
     let p = Project::new();
     let media = p.path().join("media");
     std::fs::create_dir_all(media.join("avatars")).unwrap();
@@ -538,8 +540,9 @@ notifiers = ["hook"]
 
 [plugins.media]
 path = "{}"
-settings = {{ source = "/media" }}
+settings = {{ source = "/media", upload-url = "{}/backups/media" }}
 grants.dirs = [{{ host = "media", guest = "/media", access = "read-only" }}]
+grants.hosts = ["{}"]
 
 [plugins.hook]
 path = "{}"
@@ -549,6 +552,8 @@ grants.hosts = ["{}"]
 "#,
         config_text(),
         plugin("dir_archive_backup").display(),
+        offsite.origin(),
+        offsite.origin(),
         plugin("webhook_notifier").display(),
         hook.origin()
     ));
@@ -560,6 +565,25 @@ grants.hosts = ["{}"]
     let out = p.run_with(&["--env", "staging"], &env);
     out.expect(0);
     assert!(!out.all().contains(token), "token leaked\n{}", out.all());
+
+    // The archive went off-site once, checked, byte for byte what the catalog records.
+    let up = offsite.received();
+    assert_eq!(up.len(), 1, "{up:?}");
+    assert_eq!(up[0].method, "PUT");
+    let cat = p.catalog();
+    let entry = cat
+        .iter()
+        .find(|b| b["env"] == "staging")
+        .expect("a staging backup");
+    assert_eq!(
+        up[0].path,
+        format!("/backups/media/{}", entry["file"].as_str().unwrap())
+    );
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&up[0].bytes)),
+        entry["sha256"].as_str().unwrap()
+    );
 
     // The webhook got one JSON document (after one 503) with the bearer token.
     let got = hook.received();

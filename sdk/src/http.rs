@@ -1,4 +1,6 @@
-//! A small HTTP client on `wasi:http` for notifiers (feature `notifier`).
+//! A small HTTP client on `wasi:http` for notifiers and backup providers (features `notifier`,
+//! `backup`): webhooks, off-site copies. Requests go only to origins in the plugin's
+//! `grants.hosts`.
 //!
 //! The host answers only origins the plugin's `grants.hosts` allow; anything else fails with
 //! [`HttpError::Denied`] before a connection is made.

@@ -62,7 +62,7 @@ pub mod backup;
 #[cfg(feature = "backup")]
 pub use backup::BackupProvider;
 
-#[cfg(feature = "notifier")]
+#[cfg(any(feature = "notifier", feature = "backup"))]
 pub mod http;
 #[cfg(feature = "notifier")]
 pub mod notifier;

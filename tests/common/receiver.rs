@@ -12,7 +12,10 @@ pub struct Received {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The body as text (lossy for binary bodies; see `bytes`).
     pub body: String,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
     pub at: Instant,
 }
 
@@ -61,8 +64,9 @@ impl Receiver {
         let (s, r) = (server.clone(), received.clone());
         let thread = std::thread::spawn(move || {
             for mut req in s.incoming_requests() {
-                let mut body = String::new();
-                let _ = req.as_reader().read_to_string(&mut body);
+                let mut bytes = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut bytes);
+                let body = String::from_utf8_lossy(&bytes).into_owned();
                 r.lock().unwrap().push(Received {
                     method: req.method().to_string(),
                     path: req.url().to_string(),
@@ -77,6 +81,7 @@ impl Receiver {
                         })
                         .collect(),
                     body,
+                    bytes,
                     at: Instant::now(),
                 });
                 let a = script

@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "e81b3aeb4cd279c6fbecf30439e0b2ee605d74079dc4a19b7e9c3135c0b7e77d",
+        "13f3600291c646b52f24bacb740ae488de874a873ce6ec808358017971c2460c",
     ),
 ];
 

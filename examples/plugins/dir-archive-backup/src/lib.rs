@@ -3,6 +3,9 @@
 //!
 //! Settings: `source` (default `/data`), the guest path of the directory to archive. Grant it
 //! read-only in `grants.dirs`; the host mounts the backup directory at `/backups` itself.
+//! `upload-url` (optional): an off-site copy. Once the archive is written and checked, it is
+//! sent with `PUT upload-url/FILE` (the origin must be in `grants.hosts`); a failed upload
+//! fails the backup.
 //!
 //! The archive ends with a manifest entry (`.platform-migrate-manifest`: file count and bytes).
 //! `verify` reads the whole archive back (gzip CRC, every tar header) and compares it with the
@@ -10,7 +13,7 @@
 //! directories are archived; symlinks and other special files are skipped and logged.
 
 use platform_migrate_sdk::backup::*;
-use platform_migrate_sdk::{config, log, register_backup};
+use platform_migrate_sdk::{config, http, log, register_backup};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -22,6 +25,38 @@ const MANIFEST: &str = ".platform-migrate-manifest";
 
 fn source() -> String {
     config::get("source").unwrap_or_else(|| "/data".into())
+}
+
+/// `scheme://host[:port]` of a URL: what `grants.hosts` must list.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
+/// Send the checked archive off-site: `PUT {upload-url}/{file}`.
+fn upload(base: &str, file: &str, path: &str) -> Result<(), BackupError> {
+    let bytes = std::fs::read(path).map_err(|e| BackupError::Other(format!("{path}: {e}")))?;
+    let url = format!("{}/{file}", base.trim_end_matches('/'));
+    let resp = http::send(
+        "PUT",
+        &url,
+        &[("content-type", "application/gzip")],
+        &bytes,
+        Some(std::time::Duration::from_secs(60)),
+    )
+    .map_err(|e| match e {
+        http::HttpError::Denied(m) => BackupError::Denied(m),
+        other => BackupError::Other(format!("uploading to {url}: {other}")),
+    })?;
+    if !(200..300).contains(&resp.status) {
+        return Err(BackupError::Other(format!(
+            "uploading to {url}: HTTP {}",
+            resp.status
+        )));
+    }
+    log::info(&format!("uploaded {file} ({} bytes) to {url}", bytes.len()));
+    Ok(())
 }
 
 /// What an archive holds: regular files and their total size.
@@ -138,6 +173,9 @@ impl BackupProvider for DirArchive {
             []
         );
         info.capabilities = vec![Capability::Directory(source())];
+        if let Some(o) = config::get("upload-url").as_deref().and_then(origin) {
+            info.capabilities.push(Capability::OutboundHttp(o));
+        }
         info
     }
 
@@ -168,6 +206,13 @@ impl BackupProvider for DirArchive {
             "archived {} files ({} bytes) from {src}",
             counts.files, counts.bytes
         ));
+        if let Some(base) = config::get("upload-url") {
+            // Only a checked archive leaves the machine.
+            let f = File::open(&path).map_err(|e| BackupError::Other(format!("{path}: {e}")))?;
+            check(io::BufReader::new(f))
+                .map_err(|e| BackupError::Invalid(format!("{file}: {e}")))?;
+            upload(&base, &file, &path)?;
+        }
         Ok(BackupInfo {
             id,
             file,
