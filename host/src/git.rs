@@ -30,6 +30,17 @@ pub enum Change {
     Removed,
 }
 
+impl Change {
+    /// The word people read for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Modified => "changed",
+            Change::Removed => "removed",
+        }
+    }
+}
+
 /// One file the branch adds, changes or removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
@@ -133,29 +144,34 @@ impl Repo {
     pub fn changes_since(&self, base: &str) -> Result<Vec<Changed>, GitError> {
         let diff = self.run(
             "diff",
-            &["diff", "--name-status", "-z", "--no-renames", base, "--"],
+            &[
+                "diff",
+                "--name-status",
+                "-z",
+                "--no-renames",
+                "--no-ext-diff",
+                base,
+                "--",
+            ],
         )?;
-        let untracked = self.run(
-            "ls-files",
-            &["ls-files", "--others", "--exclude-standard", "-z"],
-        )?;
+        // One status read gives both what is uncommitted and what is untracked (`??`).
         let status = self.run(
             "status",
             &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
         )?;
         let dirty = parse_status(&status);
         let mut out = parse_name_status(&diff);
-        for path in split_z(&untracked) {
-            if !out.iter().any(|c| c.path == path) {
+        for (path, untracked) in &dirty {
+            if *untracked && !out.iter().any(|c| &c.path == path) {
                 out.push(Changed {
-                    path,
+                    path: path.clone(),
                     change: Change::Added,
                     uncommitted: true,
                 });
             }
         }
         for c in &mut out {
-            c.uncommitted = c.uncommitted || dirty.contains(&c.path);
+            c.uncommitted = c.uncommitted || dirty.iter().any(|(p, _)| p == &c.path);
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
@@ -194,8 +210,8 @@ fn parse_name_status(bytes: &[u8]) -> Vec<Changed> {
 }
 
 /// `git status --porcelain=v1 -z`: `XY path` entries (renames are followed by their old path,
-/// which is skipped); the paths with uncommitted changes.
-fn parse_status(bytes: &[u8]) -> Vec<String> {
+/// which is skipped); each path with uncommitted changes, and whether it is untracked (`??`).
+fn parse_status(bytes: &[u8]) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     let mut parts = split_z(bytes).into_iter();
     while let Some(entry) = parts.next() {
@@ -203,7 +219,7 @@ fn parse_status(bytes: &[u8]) -> Vec<String> {
             continue;
         }
         let (xy, path) = entry.split_at(3);
-        out.push(path.to_string());
+        out.push((path.to_string(), xy == "?? "));
         if xy.starts_with('R') || xy.starts_with('C') {
             parts.next();
         }
@@ -230,11 +246,15 @@ mod tests {
     }
 
     #[test]
-    fn status_names_the_uncommitted_paths_and_skips_rename_sources() {
+    fn status_names_the_uncommitted_and_untracked_paths_and_skips_rename_sources() {
         let raw = b" M orders/models.py\0?? orders/migrations/0005_x.py\0R  new.py\0old.py\0";
         assert_eq!(
             parse_status(raw),
-            vec!["orders/models.py", "orders/migrations/0005_x.py", "new.py"]
+            vec![
+                ("orders/models.py".to_string(), false),
+                ("orders/migrations/0005_x.py".to_string(), true),
+                ("new.py".to_string(), false)
+            ]
         );
     }
 

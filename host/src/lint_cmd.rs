@@ -390,12 +390,7 @@ fn print_human(r: &Report) {
         r.env
     );
     for m in &r.migrations {
-        let change = match m.change {
-            Change::Added => "added",
-            Change::Modified => "changed",
-            Change::Removed => "removed",
-        };
-        println!("  {change} {}.{} ({})", m.app, m.name, m.file);
+        println!("  {} {}.{} ({})", m.change.word(), m.app, m.name, m.file);
     }
     for f in &r.findings {
         println!(

@@ -215,11 +215,7 @@ pub fn lint(r: &Report) -> String {
                 o,
                 "- {} {} ({})",
                 code(&format!("{}.{}", m.app, m.name)),
-                match m.change {
-                    crate::git::Change::Added => "added",
-                    crate::git::Change::Modified => "changed",
-                    crate::git::Change::Removed => "removed",
-                },
+                m.change.word(),
                 code(&m.file)
             );
         }
