@@ -60,14 +60,19 @@ impl Run<'_> {
         } else {
             0
         };
-        let invalid_before = if retries > 0 {
+        let steps = self.plan_steps();
+        // Only a non-atomic single-operation step is retried after dropping what it left, so
+        // only then is the list of invalid indexes before the run needed.
+        let resumable = steps
+            .iter()
+            .any(|s| s.atomic != Some(true) && s.operations.len() == 1);
+        let invalid_before = if retries > 0 && resumable {
             let runner = self.runner.as_mut().expect("runner loaded in step 1");
             runner.invalid_indexes(&ctx)?.ok()
         } else {
             None
         };
         let started = Instant::now();
-        let steps = self.plan_steps();
         let mut attempt = 1u32;
         // The last apply's result, and the invalid indexes a cancelled build left that must
         // go before the migration runs again (their drop waits for the same locks).
