@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{config_text, root, Project, Run};
+use common::{config_text, Project, Run};
 
 /// The test config with fixtures for env test.
 fn project(fixtures: &[&str]) -> Project {
@@ -28,19 +28,7 @@ fn count(p: &Project, table: &str) -> i64 {
 }
 
 fn validate(doc: &serde_json::Value) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("schemas/run-report.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "report does not match the schema: {errors:#?}\n{doc:#}"
-    );
+    common::validate_schema(doc, "schemas/run-report.schema.json");
 }
 
 /// Stdout is exactly one JSON document; returns it validated.
@@ -308,17 +296,6 @@ fn reset_on_postgresql_recreates_the_schema() {
     assert_eq!(rows("SELECT to_regclass('leftover') IS NULL"), "t");
 }
 
-fn validate_with(doc: &serde_json::Value, schema: &str) {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(schema)).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
-}
-
 /// `--output json` on the listing subcommands, and global flags on either side of them.
 #[test]
 fn history_and_backups_list_print_json_and_global_flags_go_before_or_after() {
@@ -341,7 +318,7 @@ fn history_and_backups_list_print_json_and_global_flags_go_before_or_after() {
         r.expect(0);
         let doc: serde_json::Value = serde_json::from_str(&r.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{}", r.all()));
-        validate_with(&doc, "schemas/history.schema.json");
+        common::validate_schema(&doc, "schemas/history.schema.json");
         let runs = doc["runs"].as_array().unwrap();
         assert_eq!(runs.len(), 2, "{doc:#}");
         assert_eq!(runs[0]["action"], "migrate");
@@ -352,7 +329,7 @@ fn history_and_backups_list_print_json_and_global_flags_go_before_or_after() {
     let r = p.run(&["backups", "list", "--output", "json"]);
     r.expect(0);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    validate_with(&doc, "schemas/backups-list.schema.json");
+    common::validate_schema(&doc, "schemas/backups-list.schema.json");
     let backups = doc["backups"].as_array().unwrap();
     assert_eq!(backups.len(), 1, "{doc:#}");
     assert_eq!(backups[0]["env"], "dev");
@@ -386,7 +363,7 @@ fn plugins_list_prints_json_and_aligns_long_names() {
     let r = p.run(&["plugins", "list", "--output", "json"]);
     r.expect(0);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    validate_with(&doc, "schemas/plugins-list.schema.json");
+    common::validate_schema(&doc, "schemas/plugins-list.schema.json");
     let names: Vec<&str> = doc["plugins"]
         .as_array()
         .unwrap()

@@ -130,17 +130,6 @@ fn line_of(p: &Project, file: &str, needle: &str) -> u64 {
     text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1
 }
 
-fn validate(doc: &serde_json::Value, schema: &str) {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(schema)).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
-}
-
 /// The text of every table cell in a CommonMark (+ GFM tables) document, row by row.
 fn table_rows(md: &str) -> Vec<Vec<String>> {
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
@@ -173,7 +162,7 @@ fn a_branch_gets_exactly_its_unsafe_migrations_with_file_and_line() {
     let out = r.lint(&["--output", "json"]);
     out.expect(9);
     let doc = json(&out);
-    validate(&doc, "schemas/lint-report.schema.json");
+    common::validate_schema(&doc, "schemas/lint-report.schema.json");
     let linted: Vec<&str> = doc["migrations"]
         .as_array()
         .unwrap()
@@ -238,7 +227,7 @@ fn a_branch_gets_exactly_its_unsafe_migrations_with_file_and_line() {
     let sarif = r.lint(&["--output", "sarif"]);
     sarif.expect(9);
     let s = json(&sarif);
-    validate(&s, "schemas/sarif-schema-2.1.0.json");
+    common::validate_schema(&s, "schemas/sarif-schema-2.1.0.json");
     let results = s["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), 3);
     for res in results {
@@ -457,7 +446,7 @@ fn the_pull_request_workflow_runs_as_written() {
         &std::fs::read_to_string(r.p.path().join("migrations.sarif")).unwrap(),
     )
     .unwrap();
-    validate(&sarif, "schemas/sarif-schema-2.1.0.json");
+    common::validate_schema(&sarif, "schemas/sarif-schema-2.1.0.json");
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 3);
     let md = std::fs::read_to_string(&summary).unwrap();
     let rows = table_rows(&md);

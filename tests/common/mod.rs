@@ -262,6 +262,22 @@ pub fn add_migration(p: &Project, app: &str, name: &str, body: &str) {
     .unwrap();
 }
 
+/// Assert that `doc` matches the JSON schema at `schema` (a path from the repository root).
+#[track_caller]
+pub fn validate_schema(doc: &serde_json::Value, schema: &str) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(schema)).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "does not match the schema: {errors:#?}\n{doc:#}"
+    );
+}
+
 /// `app.name` of each migration a history entry says changed, in its order.
 pub fn changed_ids(entry: &serde_json::Value) -> Vec<String> {
     entry["applied"]
