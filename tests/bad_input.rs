@@ -144,6 +144,86 @@ fn malformed_config_names_file_line_and_column() {
     unchanged(&p);
 }
 
+/// `error: platform-migrate.toml:LINE:COLUMN:` of the first `needle` in the config `text`.
+fn at(text: &str, needle: &str) -> String {
+    let (n, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(needle))
+        .expect("needle in the config");
+    let column = line[..line.find(needle).unwrap()].chars().count() + 1;
+    format!("error: platform-migrate.toml:{}:{column}:", n + 1)
+}
+
+#[test]
+fn a_mistyped_plugin_setting_is_refused_where_it_is_written() {
+    let p = Project::new();
+    // The runner declares its settings; `plugin inspect` lists them with their types.
+    let shown = p.run(&["plugin", "inspect", "django"]);
+    shown.expect(0);
+    assert!(
+        shown
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("settings      manage ") && l.ends_with("(required)")),
+        "{}",
+        shown.all()
+    );
+    let text = common::config_text().replace(
+        "\"manage.py\"] }",
+        "\"manage.py\"], databse = \"default\" }",
+    );
+    p.write_config(&text);
+    let r = p.run(&["--env", "dev"]);
+    r.expect(2);
+    let e = r.error_line();
+    assert!(e.starts_with(&at(&text, "databse")), "{}", r.all());
+    assert!(
+        e.contains("plugin 'django' has no setting `databse`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `database`?"), "{e}");
+    // Refused at step 1: the runner was never asked to do anything, so no command ran.
+    assert!(!r.all().contains("manage.py"), "{}", r.all());
+    unchanged(&p);
+    let history = p.history();
+    assert_eq!(history.last().unwrap()["outcome"], "failed", "{history:?}");
+
+    // The same check in `plugin inspect` of the entry, which says what is wrong.
+    let r = p.run(&["plugin", "inspect", "django"]);
+    r.expect(2);
+    assert!(r.stdout.contains("settings      WRONG: "), "{}", r.all());
+}
+
+#[test]
+fn an_ill_typed_or_missing_setting_is_refused_with_the_type_wanted() {
+    let p = Project::new();
+    let text = common::config_text().replace("source = \"/project/db.sqlite3\"", "source = 3");
+    p.write_config(&text);
+    let r = p.run(&["--env", "dev"]);
+    r.expect(2);
+    let e = r.error_line();
+    assert!(e.starts_with(&at(&text, "3 }")), "{}", r.all());
+    assert!(
+        e.contains("plugins.sqlite-backup.settings.source: expected a string, found an integer"),
+        "{e}"
+    );
+    unchanged(&p);
+
+    p.write_config(
+        &common::config_text().replace("settings = { source = \"/project/db.sqlite3\" }\n", ""),
+    );
+    let r = p.run(&["--env", "dev"]);
+    r.expect(2);
+    let e = r.error_line();
+    assert!(e.contains("setting `source` is required"), "{e}");
+    assert!(
+        e.contains("add it under [plugins.sqlite-backup.settings]"),
+        "{e}"
+    );
+    unchanged(&p);
+}
+
 #[test]
 fn missing_plugin_file_is_named_with_its_config_location() {
     let p = Project::new();

@@ -151,6 +151,68 @@ fn rollback_unapplies_the_apps_last_migration_after_a_backup() {
 }
 
 #[test]
+fn sqlite_online_backups_hand_the_program_host_paths_the_grant_allows() {
+    let p = Project::new();
+    let text = common::config_text().replace(
+        "settings = { source = \"/project/db.sqlite3\" }\n",
+        concat!(
+            "settings = { source = \"/project/db.sqlite3\", method = \"sqlite3\" }\n",
+            "grants.commands = [\n",
+            "  { program = \"sqlite3\", args = [\"-readonly\", \"<path:/project>\", \".backup \\\"<path:/backups>\\\"\"] },\n",
+            "  { program = \"sqlite3\", args = [\"-readonly\", \"<path:/backups>\", \"PRAGMA quick_check\"] },\n",
+            "]\n",
+        ),
+    );
+    assert!(
+        text.contains("method = \"sqlite3\""),
+        "config layout changed"
+    );
+    p.write_config(&text);
+    p.run(&["--env", "dev"]).expect(0);
+    let r = p.run(&["--env", "dev", "--rollback", "--app", "orders", "-v"]);
+    r.expect(0);
+    assert!(r.all().contains("sqlite3 .backup"), "{}", r.all());
+    // The copy is a whole database in the state before the rollback, and it verifies.
+    let backups = p.backups("dev");
+    assert_eq!(backups.len(), 1, "{backups:?} {}", r.all());
+    let out = std::process::Command::new("sqlite3")
+        .arg(&backups[0])
+        .arg("SELECT count(*) FROM django_migrations WHERE app = 'orders'")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+    let id = p.history().pop().unwrap()["backup"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.run(&["backups", "verify", &id]).expect(0);
+    // A damaged copy fails quick_check, not only the size and sha256 check.
+    let bytes = std::fs::read(&backups[0]).unwrap();
+    let mut bad = bytes.clone();
+    for b in &mut bad[4096..8192] {
+        *b = 0xff;
+    }
+    std::fs::write(&backups[0], &bad).unwrap();
+    p.run(&["backups", "verify", &id]).expect(1);
+
+    // Without the `<path:..>` grant, the program is refused, naming the grant that fits.
+    std::fs::write(&backups[0], &bytes).unwrap();
+    p.write_config(&text.replace("<path:/project>", "db.sqlite3").replace(
+        "backup = \"sqlite-backup\"\n",
+        "backup = \"sqlite-backup\"\nbackup-required = true\n",
+    ));
+    let r = p.run(&["--env", "dev", "--rollback", "--app", "orders"]);
+    r.expect(4);
+    assert!(
+        r.error_line().contains(
+            "args = [\"-readonly\", \"<path:/project>\", \".backup \\\"<path:/backups>\\\"\"]"
+        ),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
 fn rollback_to_zero_and_nothing_left_to_roll_back() {
     let p = Project::new();
     p.run(&["--env", "dev", "--app", "users", "--migration", "0001"])

@@ -142,6 +142,72 @@ fn a_symlink_in_a_granted_directory_does_not_escape() {
 }
 
 #[test]
+fn host_paths_are_handed_out_only_inside_a_grant() {
+    let py = python().display().to_string();
+    let commands = format!(r#"[{{ program = "{py}", args = ["manage.py", "**"] }}]"#);
+    for guest in [
+        "/granted/etc/passwd", // through a symlink out of the grant
+        "/granted/passwd",     // a symlink itself
+        "/granted/../etc",     // `..`
+        "/elsewhere/x",        // no grant
+        "granted/ok.txt",      // relative
+    ] {
+        let p = hostile_project("host-path", &format!(r#"["{guest}"]"#), &commands, "");
+        std::os::unix::fs::symlink("/etc", p.path().join("granted/etc")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", p.path().join("granted/passwd")).unwrap();
+        let r = p.run(&["--env", "dev"]);
+        contained(&p, &r, 4, "asked for");
+    }
+}
+
+#[test]
+fn a_path_grant_allows_host_paths_under_its_folder_and_nothing_else() {
+    let granted = r#"[{ program = "cat", args = ["<path:/granted>"] }]"#;
+    // The honest use: cat of a file inside the grant runs (and the plugin reports what it
+    // read as a leak, which here is the point: the grant allowed it).
+    let (_, r) = hostile_with(
+        "path-run",
+        r#"["cat", "{granted}/ok.txt"]"#,
+        granted,
+        "",
+        &[],
+    );
+    r.expect(1);
+    assert!(
+        r.all().contains("LEAKED cat") && r.all().contains("fine"),
+        "{}",
+        r.all()
+    );
+    // Everything a plugin can build from the host path it was given to reach further.
+    for argv in [
+        r#"["cat", "/etc/passwd"]"#,
+        r#"["cat", "{granted}/../platform-migrate.toml"]"#,
+        r#"["cat", "{granted}/./ok.txt"]"#,
+        r#"["cat", "{granted}x/ok.txt"]"#,
+        r#"["cat", "{granted}/ok.txt", "/etc/passwd"]"#,
+    ] {
+        let (p, r) = hostile_with("path-run", argv, granted, "", &[]);
+        contained(&p, &r, 4, "plugin 'hostile' may not run `cat");
+    }
+    // A `<path:..>` naming a folder the plugin was not granted is a config error.
+    let (p, r) = hostile_with(
+        "path-run",
+        r#"["cat", "{granted}/ok.txt"]"#,
+        r#"[{ program = "cat", args = ["<path:/secret>"] }]"#,
+        "",
+        &[],
+    );
+    r.expect(2);
+    assert!(
+        r.error_line()
+            .contains("names \"/secret\", which is not inside any of plugins.hostile.grants.dirs"),
+        "{}",
+        r.all()
+    );
+    assert!(p.applied().is_empty());
+}
+
+#[test]
 fn a_read_only_grant_cannot_be_written() {
     let (p, r) = hostile("write", "/granted/ok.txt", "");
     contained(&p, &r, 1, "blocked /granted/ok.txt");

@@ -644,14 +644,25 @@ grants.hosts = ["{}"]
     );
     let cfg = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
     p.write_config(&cfg.replace(", hook-token = { env = \"PM_TEST_HOOK_TOKEN\" }", ""));
+    // The plugin declares `token-secret` as a setting that names a secret, so the host finds
+    // the gap in the settings, at their place in the config (exit 2, as for any config error).
     let shown = p.run(&["plugin", "inspect", "--json", "hook"]);
-    shown.expect(4);
+    shown.expect(2);
     let v: serde_json::Value = serde_json::from_str(&shown.stdout).expect(&shown.stdout);
     assert_eq!(v["grants_cover_needs"], false);
     assert!(
-        shown.error_line().contains("needs secret 'hook-token'"),
+        shown.error_line().contains(
+            "plugins.hook.settings.token-secret names secret `hook-token`, which plugins.hook.grants.secrets does not define"
+        ),
         "{}",
         shown.all()
+    );
+    let settings = v["settings"].as_array().expect("the schema in JSON");
+    assert!(
+        settings
+            .iter()
+            .any(|s| s["name"] == "attempts" && s["type"] == "integer" && s["default"] == "3"),
+        "{settings:?}"
     );
     p.write_config(&cfg);
 

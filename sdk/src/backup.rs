@@ -86,6 +86,9 @@ pub mod world {
 
 pub use world::platform::migrate::backup_types::{BackupError, BackupInfo};
 pub use world::platform::migrate::types::{Capability, PluginInfo, RunContext};
+#[cfg(not(feature = "wit-v0-1"))]
+pub use world::platform::migrate::types::{Setting, SettingType};
+crate::__info_impls!();
 
 /// Where the host mounts the environment's backup directory inside the plugin.
 pub const BACKUP_DIR: &str = "/backups";

@@ -88,11 +88,90 @@ compile_error!(
 #[macro_export]
 macro_rules! info {
     ($name:expr, $description:expr, [$($cap:expr),* $(,)?]) => {
-        PluginInfo {
-            name: ::std::string::String::from($name),
-            version: ::std::string::String::from(env!("CARGO_PKG_VERSION")),
-            description: ::std::string::String::from($description),
-            capabilities: ::std::vec![$($cap),*],
+        PluginInfo::__new(
+            ::std::string::String::from($name),
+            ::std::string::String::from(env!("CARGO_PKG_VERSION")),
+            ::std::string::String::from($description),
+            ::std::vec![$($cap),*],
+        )
+    };
+}
+
+/// What every world module adds to its `PluginInfo` and (from WIT 0.2.0) `Setting`: the
+/// constructor [`info!`] uses, and builders for a settings schema.
+macro_rules! __info_impls {
+    () => {
+        impl PluginInfo {
+            #[doc(hidden)]
+            pub fn __new(
+                name: String,
+                version: String,
+                description: String,
+                capabilities: Vec<Capability>,
+            ) -> PluginInfo {
+                PluginInfo {
+                    name,
+                    version,
+                    description,
+                    capabilities,
+                    #[cfg(not(feature = "wit-v0-1"))]
+                    settings: None,
+                }
+            }
+
+            /// Declare every setting the plugin reads. The host then refuses, at the setting's
+            /// `file:line:column` and before calling anything but `describe`, a config that sets
+            /// another key, gives one the wrong type or leaves out a required one; `plugin
+            /// inspect` prints them. Without this the host hands over whatever the config sets.
+            #[cfg(not(feature = "wit-v0-1"))]
+            pub fn with_settings(mut self, settings: impl IntoIterator<Item = Setting>) -> Self {
+                self.settings = Some(settings.into_iter().collect());
+                self
+            }
+
+            /// Add capabilities worked out at run time (from the settings, say) to those
+            /// [`info!`](crate::info) listed.
+            pub fn with_capabilities(mut self, caps: impl IntoIterator<Item = Capability>) -> Self {
+                self.capabilities.extend(caps);
+                self
+            }
+        }
+
+        #[cfg(not(feature = "wit-v0-1"))]
+        impl Setting {
+            /// An optional setting of type `kind`, with no default and no secret.
+            pub fn new(name: &str, kind: SettingType, description: &str) -> Setting {
+                Setting {
+                    name: name.to_string(),
+                    kind,
+                    required: false,
+                    default: None,
+                    secret: false,
+                    description: description.to_string(),
+                }
+            }
+            /// An optional string setting.
+            pub fn text(name: &str, description: &str) -> Setting {
+                Setting::new(name, SettingType::Text, description)
+            }
+            /// The config must set it.
+            pub fn required(mut self) -> Setting {
+                self.required = true;
+                self
+            }
+            /// What the plugin uses when it is absent, written as TOML (`"\"default\""`, `"5"`).
+            pub fn default_toml(mut self, toml: &str) -> Setting {
+                self.default = Some(toml.to_string());
+                self
+            }
+            /// Its value names a secret (for a text table, every value does); the host checks
+            /// that `grants.secrets` defines it.
+            pub fn secret(mut self) -> Setting {
+                self.secret = true;
+                self
+            }
         }
     };
 }
+#[allow(unused_imports)] // unused when no world feature is on
+pub(crate) use __info_impls;

@@ -85,6 +85,9 @@ pub use world::platform::migrate::notifier_types::{
     AppliedMigration, NotifyError, Outcome, RunEvent,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo};
+#[cfg(not(feature = "wit-v0-1"))]
+pub use world::platform::migrate::types::{Setting, SettingType};
+crate::__info_impls!();
 
 /// A notifier. Both methods are required.
 pub trait Notifier {

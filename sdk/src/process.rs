@@ -140,6 +140,12 @@ impl Command {
     }
 }
 
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Host(e)
+    }
+}
+
 /// Why [`Command::run_ok`] failed.
 #[derive(Debug, Clone)]
 pub enum Failure {
@@ -172,4 +178,27 @@ pub fn message(e: &Error) -> String {
         Error::FileExists(m) => format!("file already exists: {m}"),
         Error::Io(m) => m.clone(),
     }
+}
+
+/// The host path of `guest`, a path inside one of the plugin's `grants.dirs`, for a program's
+/// argument: a plugin sees `/backups/x.db`; the `sqlite3` it starts needs the folder's real
+/// place on the host. The host checks the path stays inside its grant (no `..`, no symlink
+/// out; the folder holding it must exist) and refuses it otherwise.
+///
+/// The command grant then allows the argument with `<path:GUEST>`:
+///
+/// ```no_run
+/// # fn run() -> Result<(), platform_migrate_sdk::process::Failure> {
+/// use platform_migrate_sdk::process::{host_path, Command};
+/// // grants.commands = [{ program = "sqlite3", args = ["<path:/project>", ".backup \"<path:/backups>\""] }]
+/// let db = host_path("/project/db.sqlite3")?;
+/// let copy = host_path("/backups/dev-1.sqlite3")?;
+/// Command::new("sqlite3")
+///     .args([db, format!(".backup \"{copy}\"")])
+///     .run_ok()?;
+/// # Ok(()) }
+/// ```
+#[cfg(not(feature = "wit-v0-1"))]
+pub fn host_path(guest: &str) -> Result<String, Error> {
+    host::host_path(guest)
 }

@@ -82,6 +82,9 @@ pub use world::platform::migrate::runner_types::{
     LockHolder,
 };
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
+#[cfg(not(feature = "wit-v0-1"))]
+pub use world::platform::migrate::types::{Setting, SettingType};
+crate::__info_impls!();
 
 /// A migration runner. Only `describe`, `check_connection`, `list_migrations`, `plan` and `apply`
 /// are required.

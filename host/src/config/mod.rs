@@ -58,6 +58,8 @@ pub struct PluginConfig {
     pub path_loc: Loc,
     /// Settings, strings as they are and other values as JSON.
     pub settings: Vec<(String, String)>,
+    /// The same settings as written, with their places (checked against the plugin's schema).
+    pub setting_entries: Vec<SettingEntry>,
     pub grants: Grants,
     pub secrets: BTreeMap<String, SecretSource>,
     /// The pinned sha256 of the `.wasm` file, if any, and where it is written.
@@ -78,6 +80,7 @@ impl PluginConfig {
                 column: 1,
             },
             settings: Vec::new(),
+            setting_entries: Vec::new(),
             grants: Grants {
                 plugin: name.to_string(),
                 ..Grants::default()
@@ -87,6 +90,15 @@ impl PluginConfig {
             limits: Limits::default(),
         }
     }
+}
+
+/// One `[plugins.NAME.settings]` key as written.
+#[derive(Debug, Clone)]
+pub struct SettingEntry {
+    pub key: String,
+    pub value: toml::Value,
+    pub key_at: Loc,
+    pub value_at: Loc,
 }
 
 /// One environment, resolved.
@@ -319,7 +331,9 @@ fn resolve_plugin(
             ));
         }
         dirs.push(DirGrant {
-            host: base.join(&d.host),
+            // `host = "."` is the config's folder itself, not `folder/.` (host paths handed to
+            // plugins, and `<path:..>` grants, start with it).
+            host: base.join(&d.host).components().collect(),
             guest,
             access: d.access,
         });
@@ -405,7 +419,7 @@ fn resolve_plugin(
     let grants = Grants {
         plugin: name.to_string(),
         hosts,
-        commands: p.grants.commands,
+        commands: resolve_commands(src, name, p.grants.commands, &dirs)?,
         dirs,
         env,
         inherit_env: p
@@ -457,11 +471,67 @@ fn resolve_plugin(
         settings: p
             .settings
             .iter()
-            .map(|(k, v)| (k.clone(), to_setting(v)))
+            .map(|(k, v)| (k.get_ref().clone(), to_setting(v.get_ref())))
+            .collect(),
+        setting_entries: p
+            .settings
+            .iter()
+            .map(|(k, v)| SettingEntry {
+                key: k.get_ref().clone(),
+                value: v.get_ref().clone(),
+                key_at: src.loc(k.span()),
+                value_at: src.loc(v.span()),
+            })
             .collect(),
         grants,
         secrets,
     })
+}
+
+/// Command grants with the host folder of each `<path:GUEST>` their patterns name; GUEST must
+/// lie inside one of the plugin's `grants.dirs`.
+fn resolve_commands(
+    src: &Source<'_>,
+    plugin: &str,
+    commands: Vec<toml::Spanned<policy::CommandGrant>>,
+    dirs: &[DirGrant],
+) -> Result<Vec<policy::CommandGrant>, ConfigError> {
+    let mut out = Vec::new();
+    for c in commands {
+        let span = c.span();
+        let mut grant = c.into_inner();
+        for element in &grant.args {
+            let Some(path) = policy::commands::PathElement::parse(element) else {
+                continue;
+            };
+            // The backup directory is mounted per environment when the plugin is loaded
+            // (`Grants::mount`), so its patterns are resolved then.
+            let backup = crate::sandbox::BACKUP_GUEST_DIR;
+            if path.guest == backup || path.guest.starts_with(&format!("{backup}/")) {
+                continue;
+            }
+            let root = policy::dirs::to_host(plugin, dirs, path.guest).map_err(|_| {
+                src.err(
+                    span.clone(),
+                    format!(
+                        "argument pattern {element:?} names {:?}, which is not inside any of plugins.{plugin}.grants.dirs (nor {backup}, which backup providers get); grant the folder there (guest = \"{}\") or fix the guest path",
+                        path.guest, path.guest
+                    ),
+                )
+            })?;
+            if !grant.roots.iter().any(|(g, _)| g == path.guest) {
+                grant.roots.push((path.guest.to_string(), root.0));
+            }
+        }
+        // Every grant knows the plugin's folders, so a refusal can suggest `<path:..>`.
+        for d in dirs {
+            if !grant.roots.iter().any(|(g, _)| *g == d.guest) {
+                grant.roots.push((d.guest.clone(), d.host.clone()));
+            }
+        }
+        out.push(grant);
+    }
+    Ok(out)
 }
 
 fn resolve_env(

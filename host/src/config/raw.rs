@@ -31,8 +31,9 @@ pub struct RawLint {
 pub struct RawPlugin {
     /// The `.wasm` component, relative to the config file.
     pub path: Spanned<String>,
+    /// With the place of each key and value, for the check against the plugin's schema.
     #[serde(default)]
-    pub settings: toml::Table,
+    pub settings: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
     pub grants: RawGrants,
     /// The `.wasm` file's sha256 (lowercase hex); a different file refuses to load.
@@ -54,7 +55,7 @@ pub struct RawLimits {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawGrants {
     #[serde(default)]
-    pub commands: Vec<CommandGrant>,
+    pub commands: Vec<Spanned<CommandGrant>>,
     #[serde(default)]
     pub dirs: Vec<RawDir>,
     #[serde(default)]

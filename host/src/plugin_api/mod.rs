@@ -8,9 +8,11 @@
 //! module, so they can be tested with fake plugins and do not change when a WIT version is
 //! added.
 
+pub mod settings;
 pub mod types;
 
 pub use crate::sandbox::PluginError;
+pub use settings::{SettingKind, SettingSpec};
 pub use types::*;
 
 use crate::config::PluginConfig;
@@ -24,6 +26,8 @@ pub struct Info {
     pub version: String,
     pub description: String,
     pub needs: Vec<Need>,
+    /// Every setting it reads; `None` when it does not declare them (WIT 0.1.0 cannot).
+    pub settings: Option<Vec<SettingSpec>>,
 }
 
 /// A file the host wrote from a child's stdout, measured as the bytes passed.
@@ -176,6 +180,9 @@ pub enum OpenError {
     /// It declared a need its grants do not cover (the message names the grant to add).
     #[error("{0}")]
     Denied(String),
+    /// Its entry's settings do not fit the schema it declared.
+    #[error(transparent)]
+    Settings(#[from] crate::config::ConfigError),
 }
 
 /// Where plugins come from: the one way to open a configured plugin entry. The sandbox opens
@@ -205,6 +212,9 @@ pub trait Opener {
 
 /// Check what a plugin declared against its entry's grants.
 pub fn check_needs(entry: &PluginConfig, info: &Info) -> Result<(), OpenError> {
+    if let Some(schema) = &info.settings {
+        settings::check(entry, schema)?;
+    }
     entry
         .grants
         .check_needs(&info.needs)

@@ -80,12 +80,31 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
     let (base_dir, config) = entry.unwrap_or((&cwd, &bare));
     let info = sandbox.describe_entry(base_dir, config, e.world)?;
     // For an entry: do its grants cover what it declares? (A run checks the same at step 1.)
-    let coverage = entry.map(|(_, c)| c.grants.check_needs(&info.needs).map_err(|d| d.0));
+    let coverage = entry.map(|(_, c)| {
+        crate::plugin_api::check_needs(c, &info).map_err(|e| match e {
+            crate::plugin_api::OpenError::Settings(e) => (Code::Usage, e.to_string()),
+            other => (Code::Denied, other.to_string()),
+        })
+    });
     let interfaces = e.shape.host_interfaces();
-    let denied = |c: &Option<Result<(), String>>| match c {
-        Some(Err(missing)) => Err(Exit::new(Code::Denied, missing.clone())),
+    let denied = |c: &Option<Result<(), (Code, String)>>| match c {
+        Some(Err((code, missing))) => Err(Exit::new(*code, missing.clone())),
         _ => Ok(Code::Success),
     };
+    let settings_json = info.settings.as_ref().map(|list| {
+        list.iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "type": s.kind.word(),
+                    "required": s.required,
+                    "default": s.default,
+                    "secret": s.secret,
+                    "description": s.description,
+                })
+            })
+            .collect::<Vec<_>>()
+    });
     if json {
         let caps: Vec<_> = info
             .needs
@@ -109,13 +128,14 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
                 "version": info.version,
                 "description": info.description,
                 "capabilities": caps,
+                "settings": settings_json,
                 "grants": crate::policy::grants_toml(&info.needs),
                 "host_interfaces": interfaces,
                 "imports": e.shape.imports,
                 "exports": e.shape.exports,
                 "entry": entry.map(|(_, c)| c.name.clone()),
                 "grants_cover_needs": coverage.as_ref().map(|c| c.is_ok()),
-                "missing_grant": coverage.as_ref().and_then(|c| c.as_ref().err().cloned()),
+                "missing_grant": coverage.as_ref().and_then(|c| c.as_ref().err().map(|e| e.1.clone())),
             }))
             .unwrap_or_default()
         );
@@ -148,13 +168,15 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
             println!("{label:<13} {kind} {value}");
         }
     }
+    print_settings(info.settings.as_deref());
     for (i, what) in interfaces.iter().enumerate() {
         let label = if i == 0 { "uses" } else { "" };
         println!("{label:<13} {what}");
     }
     match &coverage {
         Some(Ok(())) => println!("grants        cover every declared capability"),
-        Some(Err(missing)) => println!("grants        MISSING: {missing}"),
+        Some(Err((Code::Usage, problem))) => println!("settings      WRONG: {problem}"),
+        Some(Err((_, missing))) => println!("grants        MISSING: {missing}"),
         None => {}
     }
     if entry.is_some() {
@@ -166,6 +188,18 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
     let abs = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
     println!("path = {:?}", abs.display().to_string());
     println!("sha256 = \"{}\"", e.sha256);
+    let required: Vec<_> = info
+        .settings
+        .iter()
+        .flatten()
+        .filter(|s| s.required)
+        .collect();
+    if !required.is_empty() {
+        println!("[plugins.{}.settings]", info.name);
+        for s in required {
+            println!("{} = {}  # {}", s.name, placeholder(s.kind), s.description);
+        }
+    }
     if !info.needs.is_empty() {
         println!("[plugins.{}.grants]", info.name);
         for line in crate::policy::grants_toml(&info.needs) {
@@ -173,4 +207,54 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
         }
     }
     Ok(Code::Success)
+}
+
+/// The `settings` lines: one per declared setting, aligned.
+fn print_settings(settings: Option<&[crate::plugin_api::SettingSpec]>) {
+    let Some(list) = settings else {
+        println!("settings      not declared (the plugin gets whatever its entry sets, unchecked)");
+        return;
+    };
+    if list.is_empty() {
+        println!("settings      none (an entry that sets any is refused)");
+        return;
+    }
+    let name_w = list.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let kind_w = list.iter().map(|s| s.kind.word().len()).max().unwrap_or(0);
+    for (i, s) in list.iter().enumerate() {
+        let label = if i == 0 { "settings" } else { "" };
+        let mut notes = Vec::new();
+        if s.required {
+            notes.push("required".to_string());
+        }
+        if let Some(d) = &s.default {
+            notes.push(format!("default {d}"));
+        }
+        if s.secret {
+            notes.push("names a secret".to_string());
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        };
+        println!(
+            "{label:<13} {:<name_w$}  {:<kind_w$}  {}{notes}",
+            s.name,
+            s.kind.word(),
+            s.description
+        );
+    }
+}
+
+/// A value to fill in, of the right TOML type.
+fn placeholder(kind: crate::plugin_api::SettingKind) -> &'static str {
+    use crate::plugin_api::SettingKind as K;
+    match kind {
+        K::Text | K::Any => "\"VALUE\"",
+        K::Integer | K::Number => "0",
+        K::Boolean => "false",
+        K::TextList => "[\"VALUE\"]",
+        K::TextTable => "{ KEY = \"VALUE\" }",
+    }
 }

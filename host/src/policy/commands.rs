@@ -7,10 +7,14 @@
 //! the `-c` code of `python manage.py shell -c CODE`); `?ELEMENT` is ELEMENT or nothing (an
 //! optional flag like `?--fake`); `**` as the last element matches any number of further
 //! arguments (including none), so a grant with `**` grants whatever the program can be told
-//! to do: prefer exact patterns.
+//! to do: prefer exact patterns. `<path:GUEST>` matches one argument that is the host path of
+//! GUEST, or of something under it, where GUEST lies inside one of the plugin's `grants.dirs`
+//! (what the `host-path` import hands out); literal text may stand around it, as in
+//! `--file=<path:/backups>` or `.backup "<path:/backups>"`.
 
 use super::Denied;
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
 /// `[[plugins.NAME.grants.commands]]`
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -22,6 +26,63 @@ pub struct CommandGrant {
     /// Argument pattern. Absent means no arguments at all.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Host folders of the guest paths the pattern's `<path:GUEST>` elements name, filled in
+    /// when the config is loaded (see [`PathElement`]).
+    #[serde(skip)]
+    pub roots: Vec<(String, PathBuf)>,
+}
+
+/// A pattern element with a `<path:GUEST>` placeholder: `prefix<path:GUEST>suffix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathElement<'a> {
+    pub prefix: &'a str,
+    pub guest: &'a str,
+    pub suffix: &'a str,
+}
+
+impl PathElement<'_> {
+    /// The placeholder in `element`, if it has one.
+    pub fn parse(element: &str) -> Option<PathElement<'_>> {
+        let start = element.find("<path:")?;
+        let end = start + element[start..].find('>')?;
+        Some(PathElement {
+            prefix: &element[..start],
+            guest: &element[start + "<path:".len()..end],
+            suffix: &element[end + 1..],
+        })
+    }
+
+    /// Does `arg` hold, between prefix and suffix, `root` or a plain path under it? Plain: no
+    /// `.`, `..` or empty segment, no control character, no quote or backslash (so the
+    /// argument cannot end the quoting a program like sqlite3 reads it with).
+    fn matches(&self, root: &Path, arg: &str) -> bool {
+        let Some(middle) = arg
+            .strip_prefix(self.prefix)
+            .and_then(|a| a.strip_suffix(self.suffix))
+        else {
+            return false;
+        };
+        let Some(root) = root.to_str().map(|r| r.trim_end_matches('/')) else {
+            return false;
+        };
+        let Some(rest) = middle.strip_prefix(root) else {
+            return false;
+        };
+        if rest.is_empty() {
+            return true;
+        }
+        let Some(rest) = rest.strip_prefix('/') else {
+            return false;
+        };
+        rest.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && !seg
+                    .chars()
+                    .any(|c| c.is_control() || c == '"' || c == '\'' || c == '\\')
+        })
+    }
 }
 
 /// What a plugin asked to run.
@@ -35,11 +96,18 @@ pub struct CommandRequest<'a> {
 impl CommandGrant {
     /// Does this grant allow `program` with `args`?
     pub fn allows(&self, program: &str, args: &[String]) -> bool {
-        self.program == program && args_match(&self.args, args)
+        self.program == program && args_match_in(&self.args, args, &self.roots)
     }
 }
 
-fn element_matches(pattern: &str, arg: &str) -> bool {
+fn element_matches(pattern: &str, arg: &str, roots: &[(String, PathBuf)]) -> bool {
+    if let Some(element) = PathElement::parse(pattern) {
+        // Unresolved (no such grant): matches nothing.
+        return roots
+            .iter()
+            .find(|(guest, _)| guest == element.guest)
+            .is_some_and(|(_, root)| element.matches(root, arg));
+    }
     if pattern == "*" {
         return true;
     }
@@ -56,22 +124,29 @@ fn element_matches(pattern: &str, arg: &str) -> bool {
     }
 }
 
-/// Match an argument list against a pattern list.
+/// Match an argument list against a pattern list (without `<path:..>` grants).
+#[cfg(test)]
 pub fn args_match(pattern: &[String], args: &[String]) -> bool {
+    args_match_in(pattern, args, &[])
+}
+
+fn args_match_in(pattern: &[String], args: &[String], roots: &[(String, PathBuf)]) -> bool {
     match pattern.split_first() {
         None => args.is_empty(),
         Some((p, _)) if p == "**" => true,
         Some((p, rest)) if p.len() > 1 && p.starts_with('?') => {
-            args_match(rest, args)
+            args_match_in(rest, args, roots)
                 || match args.split_first() {
                     Some((a, args_rest)) => {
-                        element_matches(&p[1..], a) && args_match(rest, args_rest)
+                        element_matches(&p[1..], a, roots) && args_match_in(rest, args_rest, roots)
                     }
                     None => false,
                 }
         }
         Some((p, rest)) => match args.split_first() {
-            Some((a, args_rest)) => element_matches(p, a) && args_match(rest, args_rest),
+            Some((a, args_rest)) => {
+                element_matches(p, a, roots) && args_match_in(rest, args_rest, roots)
+            }
             None => false,
         },
     }
@@ -79,22 +154,24 @@ pub fn args_match(pattern: &[String], args: &[String]) -> bool {
 
 /// How many leading arguments `pattern` can account for before it fails (every way through
 /// its optional elements): where a refused argv stops matching a grant.
-pub fn matched_prefix(pattern: &[String], args: &[String]) -> usize {
+pub fn matched_prefix(pattern: &[String], args: &[String], roots: &[(String, PathBuf)]) -> usize {
     match pattern.split_first() {
         None => 0,
         Some((p, _)) if p == "**" => args.len(),
         Some((p, rest)) if p.len() > 1 && p.starts_with('?') => {
-            let skip = matched_prefix(rest, args);
+            let skip = matched_prefix(rest, args, roots);
             let take = match args.split_first() {
-                Some((a, args_rest)) if element_matches(&p[1..], a) => {
-                    1 + matched_prefix(rest, args_rest)
+                Some((a, args_rest)) if element_matches(&p[1..], a, roots) => {
+                    1 + matched_prefix(rest, args_rest, roots)
                 }
                 _ => 0,
             };
             skip.max(take)
         }
         Some((p, rest)) => match args.split_first() {
-            Some((a, args_rest)) if element_matches(p, a) => 1 + matched_prefix(rest, args_rest),
+            Some((a, args_rest)) if element_matches(p, a, roots) => {
+                1 + matched_prefix(rest, args_rest, roots)
+            }
             _ => 0,
         },
     }
@@ -105,7 +182,7 @@ fn refused_argument(grants: &[CommandGrant], req: &CommandRequest<'_>) -> Option
     let at = grants
         .iter()
         .filter(|g| g.program == req.program)
-        .map(|g| matched_prefix(&g.args, req.args))
+        .map(|g| matched_prefix(&g.args, req.args, &g.roots))
         .max()?;
     let Some(arg) = req.args.get(at) else {
         return Some(format!(
@@ -152,7 +229,15 @@ pub fn check(
         return Ok(());
     }
     let shown = display_argv(req.program, req.args);
-    let pattern: Vec<String> = req.args.iter().take(16).map(|a| exact(a)).collect();
+    // Host paths inside the plugin's dirs are suggested as `<path:GUEST>`, so the grant stays
+    // true when the folder moves.
+    let roots: Vec<(String, PathBuf)> = grants.first().map(|g| g.roots.clone()).unwrap_or_default();
+    let pattern: Vec<String> = req
+        .args
+        .iter()
+        .take(16)
+        .map(|a| as_path_element(a, &roots).unwrap_or_else(|| exact(a)))
+        .collect();
     let hint = if grants.iter().any(|g| g.program == req.program) {
         refused_argument(grants, req)
             .unwrap_or_else(|| "its arguments match none of the granted patterns".into())
@@ -170,6 +255,38 @@ pub fn check(
         "commands",
         &entry,
     ))
+}
+
+/// `"PREFIX<path:GUEST>"` for an argument that holds a plain host path under a granted dir.
+fn as_path_element(arg: &str, roots: &[(String, PathBuf)]) -> Option<String> {
+    // The deepest folder wins (the backup directory inside the project's, say).
+    let mut roots: Vec<&(String, PathBuf)> = roots.iter().collect();
+    roots.sort_by_key(|(_, root)| std::cmp::Reverse(root.as_os_str().len()));
+    roots
+        .into_iter()
+        .filter_map(|(guest, root)| {
+            let at = arg.find(root.to_str()?)?;
+            let (prefix, rest) = arg.split_at(at);
+            // A closing quote that matches an opening one is the suffix.
+            let suffix = match prefix.chars().last() {
+                Some(q @ ('"' | '\'')) if rest.ends_with(q) => &rest[rest.len() - 1..],
+                _ => "",
+            };
+            let element = PathElement {
+                prefix,
+                guest,
+                suffix,
+            };
+            let plain =
+                !prefix.starts_with('?') && !prefix.chars().any(|c| c.is_control() || c == '\\');
+            (plain && element.matches(root, arg)).then(|| {
+                format!(
+                    "\"{}\"",
+                    format!("{prefix}<path:{guest}>{suffix}").replace('"', "\\\"")
+                )
+            })
+        })
+        .next()
 }
 
 /// The pattern element that matches exactly `arg`: the argument itself when it is short and
@@ -201,6 +318,7 @@ mod tests {
         CommandGrant {
             program: program.into(),
             args: v(args),
+            roots: vec![],
         }
     }
 
@@ -247,7 +365,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("stops at argument 8 (`e`)"), "{e}");
-        assert_eq!(matched_prefix(&v(&["**"]), &many), many.len());
+        assert_eq!(matched_prefix(&v(&["**"]), &many, &[]), many.len());
     }
 
     #[test]
@@ -401,5 +519,72 @@ mod tests {
         let long = "x".repeat(500);
         let shown = display_argv("python", &[long]);
         assert!(shown.len() < 60, "{shown}");
+    }
+
+    fn path_grant(args: &[&str]) -> CommandGrant {
+        CommandGrant {
+            program: "sqlite3".into(),
+            args: v(args),
+            roots: vec![
+                ("/project".into(), PathBuf::from("/srv/app")),
+                ("/backups".into(), PathBuf::from("/srv/app/state/backups")),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_path_element_matches_host_paths_under_its_folder_only() {
+        let g = path_grant(&["<path:/project>", ".backup \"<path:/backups>\""]);
+        let ok = |a: &[&str]| g.allows("sqlite3", &v(a));
+        assert!(ok(&[
+            "/srv/app/db.sqlite3",
+            ".backup \"/srv/app/state/backups/x.db\""
+        ]));
+        assert!(ok(&["/srv/app", ".backup \"/srv/app/state/backups\""]));
+        for bad in [
+            ["/etc/passwd", ".backup \"/srv/app/state/backups/x\""],
+            [
+                "/srv/app/../etc/passwd",
+                ".backup \"/srv/app/state/backups/x\"",
+            ],
+            ["/srv/app/./db", ".backup \"/srv/app/state/backups/x\""],
+            ["/srv/app//db", ".backup \"/srv/app/state/backups/x\""],
+            ["/srv/apple/db", ".backup \"/srv/app/state/backups/x\""],
+            [
+                "/srv/app/db",
+                ".backup \"/srv/app/state/backups/x\"; .shell id",
+            ],
+            ["/srv/app/db", ".backup \"/srv/app/state/backups/x\" \"y\""],
+            ["/srv/app/db", ".backup '/srv/app/state/backups/x'"],
+            ["/srv/app/db", ".backup \"/srv/app/x\""],
+            ["/srv/app/d\nb", ".backup \"/srv/app/state/backups/x\""],
+        ] {
+            assert!(!ok(&bad), "{bad:?}");
+        }
+        // A placeholder whose folder is not resolved matches nothing.
+        let unresolved = CommandGrant {
+            roots: vec![],
+            ..path_grant(&["<path:/project>"])
+        };
+        assert!(!unresolved.allows("sqlite3", &v(&["/srv/app/db"])));
+    }
+
+    #[test]
+    fn a_refused_host_path_is_suggested_as_a_path_element() {
+        let g = [path_grant(&["--version"])];
+        let args = v(&[
+            "/srv/app/db.sqlite3",
+            ".backup \"/srv/app/state/backups/x.db\"",
+        ]);
+        let req = CommandRequest {
+            program: "sqlite3",
+            args: &args,
+            env: &[],
+        };
+        let e = check("p", &g, &req).unwrap_err().to_string();
+        assert!(
+            e.contains(r#"args = ["<path:/project>", ".backup \"<path:/backups>\""]"#),
+            "{e}"
+        );
     }
 }

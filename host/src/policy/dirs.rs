@@ -57,7 +57,15 @@ pub fn to_host(
     grants: &[DirGrant],
     guest: &str,
 ) -> Result<(PathBuf, Access), Denied> {
-    locate(plugin, grants, guest).map(|(g, rest)| (g.host.join(rest), g.access))
+    // `join("")` would add a trailing `/`: the mount itself is its host folder as written.
+    locate(plugin, grants, guest).map(|(g, rest)| {
+        let host = if rest.as_os_str().is_empty() {
+            g.host.clone()
+        } else {
+            g.host.join(rest)
+        };
+        (host, g.access)
+    })
 }
 
 /// Like [`to_host`], but returns the grant and the path relative to its root, for opening

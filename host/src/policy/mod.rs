@@ -38,6 +38,36 @@ pub struct Grants {
     pub confine: ChildGrant,
 }
 
+impl Grants {
+    /// Add a folder the host mounts itself (the backup directory at `/backups`), and resolve
+    /// the `<path:..>` argument patterns that name it.
+    pub fn mount(&mut self, dir: DirGrant) {
+        let dir = DirGrant {
+            host: dir.host.components().collect(),
+            ..dir
+        };
+        self.dirs.push(dir);
+        for grant in &mut self.commands {
+            for element in &grant.args {
+                let Some(path) = commands::PathElement::parse(element) else {
+                    continue;
+                };
+                if grant.roots.iter().any(|(g, _)| g == path.guest) {
+                    continue;
+                }
+                if let Ok((root, _)) = dirs::to_host(&self.plugin, &self.dirs, path.guest) {
+                    grant.roots.push((path.guest.to_string(), root));
+                }
+            }
+            for d in &self.dirs {
+                if !grant.roots.iter().any(|(g, _)| *g == d.guest) {
+                    grant.roots.push((d.guest.clone(), d.host.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// `[plugins.NAME.grants.confine]`: what programs started by the plugin may reach, on top of
 /// reading the system's directories, the config's folder and the program's own folder, and
 /// writing the plugin's read-write dirs and a private temp dir.

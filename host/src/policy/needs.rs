@@ -143,6 +143,7 @@ mod tests {
             commands: vec![CommandGrant {
                 program: "python".into(),
                 args: vec!["**".into()],
+                roots: vec![],
             }],
             dirs: vec![DirGrant {
                 host: "/srv".into(),

@@ -65,7 +65,7 @@ proptest! {
 
     #[test]
     fn the_program_must_be_the_granted_one(program in "[a-z/._-]{1,20}", other in "[a-z/._-]{1,20}") {
-        let g = CommandGrant { program: program.clone(), args: vec!["**".into()] };
+        let g = CommandGrant { program: program.clone(), args: vec!["**".into()], roots: vec![] };
         prop_assert_eq!(g.allows(&other, &[]), program == other);
     }
 

@@ -68,6 +68,7 @@ fn info(name: &str) -> Info {
         version: "0.0.1".into(),
         description: "a fake".into(),
         needs: vec![],
+        settings: None,
     }
 }
 

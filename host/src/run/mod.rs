@@ -53,6 +53,7 @@ impl From<crate::plugin_api::OpenError> for Exit {
         match e {
             crate::plugin_api::OpenError::Plugin(e) => e.into(),
             crate::plugin_api::OpenError::Denied(m) => Exit::new(Code::Denied, m),
+            crate::plugin_api::OpenError::Settings(e) => Exit::usage(e.to_string()),
         }
     }
 }

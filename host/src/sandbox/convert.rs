@@ -6,7 +6,7 @@
 
 /// `RunContext` and `MigrationRef` exist once per world's bindings.
 macro_rules! shared_types {
-    ($module:ident) => {
+    ($module:ident, $version:ident) => {
         impl From<&api::RunContext> for $module::platform::migrate::types::RunContext {
             fn from(c: &api::RunContext) -> Self {
                 Self {
@@ -51,9 +51,40 @@ macro_rules! shared_types {
                             C::OutboundHttp(s) => Need::OutboundHttp(s),
                         })
                         .collect(),
+                    settings: info_settings!($version, $module, i),
                 }
             }
         }
+    };
+}
+
+/// A plugin's settings schema: 0.2.0 added it to `plugin-info`.
+macro_rules! info_settings {
+    (v0_1, $module:ident, $i:ident) => {
+        None
+    };
+    ($version:ident, $module:ident, $i:ident) => {
+        $i.settings.map(|list| {
+            use $module::platform::migrate::types::SettingType as K;
+            list.into_iter()
+                .map(|s| api::SettingSpec {
+                    name: s.name,
+                    kind: match s.kind {
+                        K::Text => api::SettingKind::Text,
+                        K::Integer => api::SettingKind::Integer,
+                        K::Number => api::SettingKind::Number,
+                        K::Boolean => api::SettingKind::Boolean,
+                        K::TextList => api::SettingKind::TextList,
+                        K::TextTable => api::SettingKind::TextTable,
+                        K::Any => api::SettingKind::Any,
+                    },
+                    required: s.required,
+                    default: s.default,
+                    secret: s.secret,
+                    description: s.description,
+                })
+                .collect()
+        })
     };
 }
 
@@ -72,9 +103,9 @@ macro_rules! conversions {
             use backup::platform::migrate::backup_types as bt;
             use notifier::platform::migrate::notifier_types as nt;
             use runner::platform::migrate::runner_types as rt;
-        shared_types!(runner);
-        shared_types!(backup);
-        shared_types!(notifier);
+        shared_types!(runner, $version);
+        shared_types!(backup, $version);
+        shared_types!(notifier, $version);
 
         impl From<rt::ConnectionInfo> for api::ConnectionInfo {
             fn from(c: rt::ConnectionInfo) -> Self {

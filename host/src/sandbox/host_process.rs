@@ -239,6 +239,69 @@ pub(super) use crate::proc::Cwd;
 const MAX_CHILDREN: usize = 16;
 
 impl Host for PluginState {
+    fn host_path(&mut self, guest: String) -> Result<String, Error> {
+        let denied = |state: &mut Self, why: String| {
+            let msg = format!(
+                "plugin '{}' asked for the host path of {guest}: {why}",
+                state.grants.plugin
+            );
+            Err(Error::Denied(state.deny(msg)))
+        };
+        let (grant, rest) =
+            match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, &guest) {
+                Ok(x) => x,
+                Err(d) => return Err(Error::Denied(self.deny(d.0))),
+            };
+        let root_path = grant.host.clone();
+        // The folder holding the path must open inside the grant (cap-std: no `..`, no symlink
+        // out), and the path itself, when it exists, must not be a symlink.
+        let root =
+            match cap_std::fs::Dir::open_ambient_dir(&root_path, cap_std::ambient_authority()) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Err(Error::Io(format!(
+                        "cannot open {}: {e}",
+                        root_path.display()
+                    )))
+                }
+            };
+        if let Some(name) = rest.file_name() {
+            let parent = rest.parent().unwrap_or(std::path::Path::new(""));
+            let folder = if parent.as_os_str().is_empty() {
+                Ok(root)
+            } else {
+                root.open_dir(parent)
+            };
+            match folder {
+                Ok(dir) => {
+                    if dir
+                        .symlink_metadata(name)
+                        .is_ok_and(|m| m.file_type().is_symlink())
+                    {
+                        return denied(self, "it is a symlink".into());
+                    }
+                }
+                Err(e) => {
+                    return denied(
+                        self,
+                        format!("its folder does not open inside the grant ({e})"),
+                    )
+                }
+            }
+        }
+        let host = if rest.as_os_str().is_empty() {
+            root_path
+        } else {
+            root_path.join(&rest)
+        };
+        match host.to_str() {
+            Some(s) => Ok(s.to_string()),
+            None => Err(Error::Io(format!(
+                "the host path of {guest} is not valid UTF-8"
+            ))),
+        }
+    }
+
     fn start(&mut self, cmd: Command) -> Result<Resource<Background>, Error> {
         if cmd.timeout_ms.is_some() || cmd.stdin_file.is_some() || cmd.stdout_file.is_some() {
             return Err(Error::Io(

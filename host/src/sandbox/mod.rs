@@ -330,7 +330,7 @@ impl Sandbox {
         // The host's own file handling (stdin/stdout files of processes) sees the same mounts.
         let mut grants = plugin.grants.clone();
         if let Some(dir) = backup_dir {
-            grants.dirs.push(crate::policy::DirGrant {
+            grants.mount(crate::policy::DirGrant {
                 host: dir.to_path_buf(),
                 guest: BACKUP_GUEST_DIR.into(),
                 access: Access::ReadWrite,

@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "13f3600291c646b52f24bacb740ae488de874a873ce6ec808358017971c2460c",
+        "3730b9e435d4ea5fc6e520587454d6c9cb416dfe67e10ca18ef8a016f0e00601",
     ),
 ];
 

@@ -391,12 +391,15 @@ impl Runner for Django {
                 caps.push(Capability::Secret(secret.clone()));
             }
         }
-        platform_migrate_sdk::info!(
+        let info = platform_migrate_sdk::info!(
             "django-runner",
             "Runs Django migrations through the project's manage.py",
             []
         )
-        .with_capabilities(caps)
+        .with_capabilities(caps);
+        #[cfg(not(feature = "wit-v0-1"))]
+        let info = info.with_settings(settings::schema());
+        info
     }
 
     fn sql(_ctx: RunContext, steps: Vec<PlanStep>) -> Result<Vec<Vec<String>>, RunnerError> {
@@ -651,17 +654,6 @@ fn installed_objects(output: &str) -> u32 {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-trait WithCapabilities {
-    fn with_capabilities(self, caps: Vec<Capability>) -> Self;
-}
-
-impl WithCapabilities for PluginInfo {
-    fn with_capabilities(mut self, caps: Vec<Capability>) -> Self {
-        self.capabilities = caps;
-        self
-    }
 }
 
 /// Unused keys are fine; the map keeps the settings' order stable for `describe`.

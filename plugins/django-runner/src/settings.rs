@@ -40,3 +40,38 @@ impl Settings {
         })
     }
 }
+
+/// Every setting, for `describe` (the host checks the config's entry against it).
+#[cfg(not(feature = "wit-v0-1"))]
+pub fn schema() -> Vec<platform_migrate_sdk::runner::Setting> {
+    use platform_migrate_sdk::runner::{Setting, SettingType as T};
+    vec![
+        Setting::new(
+            "manage",
+            T::TextList,
+            "the argv that reaches manage.py, e.g. [\".venv/bin/python\", \"manage.py\"]; its first element must be granted as a command",
+        )
+        .required(),
+        Setting::text(
+            "project-dir",
+            "guest path of a granted directory to run in (default: the config's folder)",
+        ),
+        Setting::text("database", "the Django database alias").default_toml("\"default\""),
+        Setting::new(
+            "env",
+            T::TextTable,
+            "environment variables for Django, each name granted in grants.env",
+        ),
+        Setting::new(
+            "secret-env",
+            T::TextTable,
+            "environment variables whose values are granted secrets: { DATABASE_URL = \"database-url\" }",
+        )
+        .secret(),
+        Setting::new(
+            "timeout-secs",
+            T::Integer,
+            "cap on one manage.py run (default: the grant's timeout-secs)",
+        ),
+    ]
+}

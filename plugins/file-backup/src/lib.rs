@@ -7,6 +7,14 @@
 //! The copy goes through WASI files in fixed-size chunks; the plugin sees nothing but the
 //! directory that holds the database (read-only) and the backup directory.
 //!
+//! With `method = "sqlite3"`, the copy is SQLite's online backup instead, taken by the
+//! `sqlite3` program (`.backup`), so a database that is being written while the backup runs
+//! still gives a consistent copy; `verify` then also runs `PRAGMA quick_check` on the copy.
+//! The program needs host paths, which the plugin gets from the host (`process::host_path`)
+//! and which the grant allows with `<path:..>`:
+//! `{ program = "sqlite3", args = ["-readonly", "<path:/project>", ".backup \"<path:/backups>\""] }`
+//! and `{ program = "sqlite3", args = ["-readonly", "<path:/backups>", "PRAGMA quick_check"] }`.
+//!
 //! `restore` (`backups restore ID --to /restores/db.sqlite3`) writes a new file in a
 //! read-write grant with `cat` (granted as `{ program = "cat", args = [] }`): the host feeds
 //! the backup on stdin and writes stdout into the new file.
@@ -28,6 +36,56 @@ fn source() -> Result<String, BackupError> {
             "setting `source` is missing; set it to the database file's guest path, e.g. source = \"/project/db.sqlite3\"".into(),
         )
     })
+}
+
+/// How the copy is taken (setting `method`).
+#[derive(PartialEq)]
+enum Method {
+    /// Read the file through WASI, in chunks.
+    Copy,
+    /// SQLite's online backup, by the `sqlite3` program.
+    Sqlite3,
+}
+
+fn method() -> Result<Method, BackupError> {
+    match config::get("method").as_deref() {
+        None | Some("copy") => Ok(Method::Copy),
+        Some("sqlite3") => Ok(Method::Sqlite3),
+        Some(other) => Err(BackupError::Misconfigured(format!(
+            "setting `method` is {other:?}; use \"copy\" or \"sqlite3\""
+        ))),
+    }
+}
+
+/// The sqlite3 program as granted (setting `sqlite3`).
+fn sqlite3() -> String {
+    config::get("sqlite3").unwrap_or_else(|| "sqlite3".into())
+}
+
+fn process_error(e: ProcessError) -> BackupError {
+    match e {
+        ProcessError::Denied(m) => BackupError::Denied(m),
+        other => BackupError::CommandFailed(process::message(&other)),
+    }
+}
+
+/// `sqlite3 -readonly SOURCE '.backup "COPY"'` into `path`, an empty file just created.
+fn online_backup(source: &str, path: &str) -> Result<u64, BackupError> {
+    let db = process::host_path(source).map_err(process_error)?;
+    let copy = process::host_path(path).map_err(process_error)?;
+    let out = Command::new(sqlite3())
+        .args(["-readonly".to_string(), db, format!(".backup \"{copy}\"")])
+        .run()
+        .map_err(process_error)?;
+    if out.exit_code != Some(0) || !out.stderr.trim().is_empty() {
+        return Err(BackupError::CommandFailed(format!(
+            "sqlite3 .backup of {source}: {}",
+            process::tail(&format!("{}{}", out.stdout, out.stderr), 3)
+        )));
+    }
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| BackupError::Other(format!("{path}: {e}")))
 }
 
 fn copy(src: &mut File, dst: &mut File) -> io::Result<u64> {
@@ -67,11 +125,28 @@ impl BackupProvider for FileBackup {
             .into_iter()
             .filter(|c| !matches!(c, Capability::Directory(d) if d == BACKUP_DIR))
             .collect();
-        info
+        if method().is_ok_and(|m| m == Method::Sqlite3) {
+            info.capabilities.push(Capability::RunProgram(sqlite3()));
+        }
+        info.with_settings([
+            Setting::text(
+                "source",
+                "guest path of the SQLite database file inside a granted directory, e.g. /project/db.sqlite3",
+            )
+            .required(),
+            Setting::text(
+                "method",
+                "\"copy\" (read the file) or \"sqlite3\" (SQLite's online backup, consistent while the database is written)",
+            )
+            .default_toml("\"copy\""),
+            Setting::text("sqlite3", "the sqlite3 program as granted (method = \"sqlite3\")")
+                .default_toml("\"sqlite3\""),
+        ])
     }
 
     fn create(ctx: RunContext) -> Result<BackupInfo, BackupError> {
         let source = source()?;
+        let method = method()?;
         let mut src = match File::open(&source) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -95,9 +170,26 @@ impl BackupProvider for FileBackup {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(BackupError::Other(format!("cannot create {path}: {e}"))),
             };
-            let size = copy(&mut src, &mut dst)
-                .map_err(|e| BackupError::Other(format!("copying {source} to {path}: {e}")))?;
-            log::info(&format!("copied {source} to {path} ({size} bytes)"));
+            let size = if method == Method::Sqlite3 {
+                drop(dst);
+                match online_backup(&source, &path) {
+                    Ok(size) => size,
+                    Err(e) => {
+                        // The file is this call's own, new and unfinished: not a backup.
+                        let _ = std::fs::remove_file(&path);
+                        return Err(e);
+                    }
+                }
+            } else {
+                copy(&mut src, &mut dst)
+                    .map_err(|e| BackupError::Other(format!("copying {source} to {path}: {e}")))?
+            };
+            let how = if method == Method::Sqlite3 {
+                "backed up (sqlite3 .backup)"
+            } else {
+                "copied"
+            };
+            log::info(&format!("{how} {source} to {path} ({size} bytes)"));
             return Ok(BackupInfo {
                 id,
                 file,
@@ -127,6 +219,19 @@ impl BackupProvider for FileBackup {
                 "{path} has {len} bytes, expected {}",
                 backup.size
             )));
+        }
+        if method()? == Method::Sqlite3 {
+            let copy = process::host_path(&path).map_err(process_error)?;
+            let out = Command::new(sqlite3())
+                .args(["-readonly", copy.as_str(), "PRAGMA quick_check"])
+                .run()
+                .map_err(process_error)?;
+            if out.exit_code != Some(0) || out.stdout.trim() != "ok" {
+                return Err(BackupError::Invalid(format!(
+                    "{path}: PRAGMA quick_check says {}",
+                    process::tail(&format!("{}{}", out.stdout, out.stderr), 3)
+                )));
+            }
         }
         Ok(())
     }

@@ -61,6 +61,42 @@ fn plain(file: &str) -> Result<String, BackupError> {
     Ok(format!("{BACKUP_DIR}/{file}"))
 }
 
+/// Every setting, for `describe` (the host checks the config's entry against it).
+fn settings() -> Vec<Setting> {
+    let int = |name: &str, default: Option<&str>, description: &str| {
+        let s = Setting::new(name, SettingType::Integer, description);
+        match default {
+            Some(d) => s.default_toml(d),
+            None => s,
+        }
+    };
+    vec![
+        Setting::text(
+            "url-secret",
+            "a granted secret holding postgresql://user:password@host:port/dbname",
+        )
+        .secret(),
+        Setting::text(
+            "host",
+            "PGHOST: server host or socket folder (overrides url-secret's)",
+        ),
+        Setting::new("port", SettingType::Any, "PGPORT (overrides url-secret's)"),
+        Setting::text("user", "PGUSER (overrides url-secret's)"),
+        Setting::text("dbname", "PGDATABASE (overrides url-secret's)"),
+        Setting::text("password-secret", "a granted secret holding the password").secret(),
+        Setting::text("pg-dump", "the pg_dump program as granted").default_toml("\"pg_dump\""),
+        Setting::text("pg-restore", "the pg_restore program as granted")
+            .default_toml("\"pg_restore\""),
+        int(
+            "lock-wait-timeout-secs",
+            Some("60"),
+            "pg_dump fails instead of queueing behind DDL for longer",
+        ),
+        int("connect-timeout-secs", Some("10"), "PGCONNECT_TIMEOUT"),
+        int("timeout-secs", None, "cap on one pg_dump run"),
+    ]
+}
+
 impl BackupProvider for PgDump {
     fn describe() -> PluginInfo {
         let mut caps = vec![
@@ -79,7 +115,7 @@ impl BackupProvider for PgDump {
             []
         );
         info.capabilities = caps;
-        info
+        info.with_settings(settings())
     }
 
     fn create(ctx: RunContext) -> Result<BackupInfo, BackupError> {

@@ -26,6 +26,41 @@ fn webhook_secret() -> String {
     config::get("webhook-secret").unwrap_or_else(|| "slack-webhook".to_string())
 }
 
+/// Every setting, for `describe` (the host checks the config's entry against it).
+fn settings() -> Vec<Setting> {
+    let int = |name: &str, default: &str, description: &str| {
+        Setting::new(name, SettingType::Integer, description).default_toml(default)
+    };
+    vec![
+        Setting::text(
+            "webhook-secret",
+            "the granted secret holding the webhook URL",
+        )
+        .default_toml("\"slack-webhook\"")
+        .secret(),
+        int(
+            "max-attempts",
+            "5",
+            "deliveries tried before giving up (1 to 20)",
+        ),
+        int(
+            "max-total-secs",
+            "60",
+            "time all attempts may take (at most 600)",
+        ),
+        int(
+            "initial-backoff-ms",
+            "500",
+            "first wait after a 5xx or connection error; doubles",
+        ),
+        int(
+            "timeout-secs",
+            "10",
+            "per request, for connecting and the first byte (1 to 30)",
+        ),
+    ]
+}
+
 impl Notifier for Slack {
     fn describe() -> PluginInfo {
         platform_migrate_sdk::info!(
@@ -33,6 +68,7 @@ impl Notifier for Slack {
             "Posts run results to a Slack incoming webhook",
             [Capability::Secret(webhook_secret())]
         )
+        .with_settings(settings())
     }
 
     fn notify(event: RunEvent) -> Result<(), NotifyError> {

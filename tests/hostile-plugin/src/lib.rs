@@ -120,6 +120,32 @@ impl BackupProvider for Hostile {
                 .args(["manage.py", "check"])
                 .env("LD_PRELOAD", "/tmp/evil.so")),
             "http" => call(&arg),
+            // Ask for the host paths of guest paths that leave their grant (`arg`: a JSON
+            // list); any answer is a leak.
+            "host-path" => {
+                let mut refused = Vec::new();
+                for guest in serde_json_argv(&arg) {
+                    match platform_migrate_sdk::process::host_path(&guest) {
+                        Ok(host) => return Err(leaked(&guest, host)),
+                        Err(e) => refused.push(platform_migrate_sdk::process::message(&e)),
+                    }
+                }
+                blocked("host-path", refused.join(" | "))
+            }
+            // Run a JSON argv in which `{granted}` stands for the host path of /granted, which
+            // the host hands out honestly: what the plugin builds from it is the attack.
+            "path-run" => {
+                let root = platform_migrate_sdk::process::host_path("/granted")
+                    .map_err(|e| BackupError::Other(platform_migrate_sdk::process::message(&e)))?;
+                let argv: Vec<String> = serde_json_argv(&arg)
+                    .into_iter()
+                    .map(|a| a.replace("{granted}", &root))
+                    .collect();
+                match Command::from_argv(argv) {
+                    Some(c) => run(c),
+                    None => BackupError::Misconfigured("arg: an argv".into()),
+                }
+            }
             // A granted program told to escape: `arg` is a JSON argv whose program prints
             // `LEAKED ...` for everything that got out and `contained ...` otherwise.
             "escape" => {

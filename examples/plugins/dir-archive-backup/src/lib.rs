@@ -176,7 +176,17 @@ impl BackupProvider for DirArchive {
         if let Some(o) = config::get("upload-url").as_deref().and_then(origin) {
             info.capabilities.push(Capability::OutboundHttp(o));
         }
-        info
+        info.with_settings([
+            Setting::text(
+                "source",
+                "guest path of the directory to archive, granted read-only",
+            )
+            .default_toml("\"/data\""),
+            Setting::text(
+                "upload-url",
+                "PUT each checked archive to UPLOAD-URL/FILE (its origin in grants.hosts)",
+            ),
+        ])
     }
 
     fn create(ctx: RunContext) -> Result<BackupInfo, BackupError> {

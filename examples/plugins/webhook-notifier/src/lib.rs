@@ -75,7 +75,22 @@ impl Notifier for Webhook {
             []
         );
         info.capabilities = caps;
-        info
+        info.with_settings([
+            Setting::text("url-secret", "the granted secret holding the webhook's URL")
+                .default_toml("\"webhook-url\"")
+                .secret(),
+            Setting::text(
+                "token-secret",
+                "a granted secret sent as Authorization: Bearer <token>",
+            )
+            .secret(),
+            Setting::new(
+                "attempts",
+                SettingType::Integer,
+                "tries on a 5xx answer or a connection error",
+            )
+            .default_toml("3"),
+        ])
     }
 
     fn notify(event: RunEvent) -> Result<(), NotifyError> {
