@@ -9,6 +9,7 @@ mod bad_input;
 mod ci_mode;
 mod deploy_phases;
 mod dev_path;
+mod fleet;
 mod hostile;
 mod lint_corpus;
 mod notify;

@@ -76,6 +76,12 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             verbosity.unwrap_or(Verbosity::Normal),
             cli.run.output == crate::cli::OutputFormat::Json,
         ),
+        Some(Command::Targets { env, shard }) => crate::fleet::rollout::list(
+            &cfg,
+            env,
+            *shard,
+            cli.run.output == crate::cli::OutputFormat::Json,
+        ),
         None => crate::run::run(&cfg, &cli.run, verbosity, argv),
     }
 }

@@ -79,7 +79,7 @@ pub fn open_store(env: &EnvConfig) -> Result<Option<Store>, Failed> {
     let store = Store::open(cfg, &env.name, &crate::secrets::Redactor::default())
         .map_err(|e| Failed::Host(e.to_string()))?;
     store
-        .check_access(&env.name)
+        .check_access(&env.qualified_name())
         .map_err(|e| Failed::Host(e.to_string()))?;
     Ok(Some(store))
 }
@@ -135,7 +135,7 @@ pub fn take(
     let store = open_store(env)?.map(std::sync::Arc::new);
     if let Some(s) = store.as_ref().filter(|s| !s.cfg.keep_local) {
         // Dumps written to /backups stream straight into the store.
-        backup.stream_to(s.clone(), &env.name);
+        backup.stream_to(s.clone(), &env.qualified_name());
     }
     let dir = &env.backup_dir;
     let info = backup
@@ -178,7 +178,7 @@ pub fn take(
     }
     let mut entry = catalog::Backup {
         id: info.id.clone(),
-        env: env.name.clone(),
+        env: env.qualified_name(),
         provider: name.to_string(),
         file: info.file.clone(),
         path: dir.join(&info.file),
@@ -255,10 +255,11 @@ pub fn retention(
             return out;
         }
     };
-    let doomed: Vec<catalog::Backup> = catalog::to_prune(&all, &env.name, keep, current)
-        .into_iter()
-        .cloned()
-        .collect();
+    let doomed: Vec<catalog::Backup> =
+        catalog::to_prune(&all, &env.qualified_name(), keep, current)
+            .into_iter()
+            .cloned()
+            .collect();
     for b in doomed {
         if b.provider != provider {
             out.push(format!(
@@ -308,7 +309,7 @@ fn store_retention(
             return out;
         }
     };
-    let all = match store.manifests(&env.name) {
+    let all = match store.manifests(&env.qualified_name()) {
         Ok(a) => a,
         Err(e) => {
             out.push(format!("warning: retention skipped: {e}"));
@@ -316,7 +317,7 @@ fn store_retention(
         }
     };
     let local = catalog::load(state_dir).unwrap_or_default();
-    for b in catalog::to_prune(&all, &env.name, keep, current) {
+    for b in catalog::to_prune(&all, &env.qualified_name(), keep, current) {
         let Some(key) = b.store.as_deref().and_then(|u| store.cfg.key_of(u)) else {
             continue;
         };

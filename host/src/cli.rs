@@ -139,6 +139,19 @@ pub struct RunArgs {
     /// With `--show --check`, `--phase pre` exits 6 when the release needs a post-deploy step.
     #[arg(long, value_enum, value_name = "PHASE", conflicts_with_all = ["rollback", "make", "reset", "migration"])]
     pub phase: Option<crate::phase::Phase>,
+
+    /// Fleets (`[env.NAME.fleet]`): run only this target (one database of the env).
+    #[arg(long, value_name = "NAME", conflicts_with = "shard")]
+    pub target: Option<String>,
+
+    /// Fleets: run only the I-th of N slices of the targets (1-based, e.g. a Kubernetes
+    /// Indexed Job's index + 1); the N shards together cover every target exactly once.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::fleet::Shard>,
+
+    /// Fleets: how many targets run at once (default: the fleet's `parallel`, else 2).
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
 }
 
 /// Other commands.
@@ -164,6 +177,16 @@ pub enum Command {
         /// used, as a pull request's diff does).
         #[arg(long, value_name = "GIT-REF")]
         since: String,
+    },
+    /// A fleet's targets (`[env.NAME.fleet]`), one per line; `--output json` prints a JSON
+    /// array of names, for a GitHub Actions matrix (`fromJSON`) or an Argo `withParam`.
+    Targets {
+        /// The environment whose targets to list.
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// Only the targets of this slice (I/N).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<crate::fleet::Shard>,
     },
     /// Print the latest runs (`--output json`: schemas/history.schema.json), or verify the
     /// history's hash chain. With --env for an

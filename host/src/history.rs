@@ -148,6 +148,9 @@ pub struct Entry {
     pub user: String,
     pub host: String,
     pub env: String,
+    /// The fleet target (one database of the env) this run was for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// `migrate`, `show`, `make` or `rollback`.
     pub action: String,
     /// The command line as given.
@@ -605,6 +608,7 @@ mod tests {
             user: "u".into(),
             host: "h".into(),
             env: "dev".into(),
+            target: None,
             action: "migrate".into(),
             outcome: Outcome::Succeeded,
             duration_ms: 1,

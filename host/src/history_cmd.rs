@@ -330,6 +330,7 @@ mod tests {
         let e = Entry {
             started: "2026-01-01T00:00:00Z".into(),
             env: "prod".into(),
+            target: None,
             action: "migrate".into(),
             error: Some("first line\nsecond line \u{1b}[2J".into()),
             ..Entry::default()

@@ -209,6 +209,7 @@ mod tests {
         Entry {
             run_id: id.into(),
             env: "prod".into(),
+            target: None,
             action: "migrate".into(),
             ..Entry::default()
         }

@@ -32,6 +32,7 @@ pub mod cli;
 pub(crate) mod config;
 pub mod confine;
 pub mod exit;
+pub(crate) mod fleet;
 pub(crate) mod git;
 pub(crate) mod history;
 pub(crate) mod history_cmd;

@@ -135,6 +135,21 @@ pub struct EnvConfig {
     pub ledger_schema: String,
     /// Where backups go off the runner (`None`: the backup directory only).
     pub backup_store: Option<crate::store::config::StoreConfig>,
+    /// Several databases instead of one (`[env.NAME.fleet]`).
+    pub fleet: Option<crate::fleet::FleetConfig>,
+    /// The fleet target this run is for (`--target`), set by `fleet::target::config_for`.
+    pub target: Option<String>,
+}
+
+impl EnvConfig {
+    /// What the env's run lock and history call this run's database: `prod`, or `prod@eu`
+    /// for a fleet target.
+    pub fn qualified_name(&self) -> String {
+        match &self.target {
+            Some(t) => format!("{}@{t}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// Default `lock-timeout-ms`: a migration waits at most this long for a table lock, so it
@@ -534,6 +549,104 @@ fn resolve_commands(
     Ok(out)
 }
 
+fn resolve_fleet(
+    src: &Source<'_>,
+    base: &Path,
+    env: &str,
+    f: &toml::Spanned<raw::RawFleet>,
+) -> Result<crate::fleet::FleetConfig, ConfigError> {
+    use crate::fleet::{FleetConfig, OnFailure, Source as From, Target, TargetsCommand};
+    let r = f.get_ref();
+    let at = |m: String| src.err(f.span(), format!("env.{env}.fleet: {m}"));
+    let given = [
+        r.targets.is_some(),
+        r.targets_file.is_some(),
+        r.targets_command.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(at(
+            "give exactly one of targets = [...], targets-file = \"PATH\" or targets-command = { argv = [...] }".into(),
+        ));
+    }
+    let source = if let Some(list) = &r.targets {
+        let list: Vec<Target> = list
+            .iter()
+            .map(|t| match t {
+                raw::RawTarget::Name(n) => Target {
+                    name: n.clone(),
+                    vars: BTreeMap::new(),
+                },
+                raw::RawTarget::Full(t) => t.clone(),
+            })
+            .collect();
+        crate::fleet::check_list(&list).map_err(|e| at(e.to_string()))?;
+        From::List(list)
+    } else if let Some(file) = &r.targets_file {
+        From::File(base.join(file))
+    } else {
+        let c = r.targets_command.as_ref().expect("one source is given");
+        if c.argv.is_empty() {
+            return Err(at(
+                "targets-command.argv is empty; give the program and its arguments".into(),
+            ));
+        }
+        From::Command(TargetsCommand {
+            argv: c.argv.clone(),
+            connect: c.connect.clone(),
+            timeout_secs: c.timeout_secs.unwrap_or(60).clamp(1, 3600),
+        })
+    };
+    if let (From::List(list), Some(bad)) = (
+        &source,
+        r.canary.iter().find(
+            |c| !matches!(&source, From::List(l) if l.iter().any(|t| &t.name == c.get_ref())),
+        ),
+    ) {
+        let known: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
+        return Err(src.err(
+            bad.span(),
+            format!(
+                "env.{env}.fleet.canary names {:?}, which is not a target; targets: {}",
+                bad.get_ref(),
+                known.join(", ")
+            ),
+        ));
+    }
+    let parallel = match &r.parallel {
+        None => crate::fleet::DEFAULT_PARALLEL,
+        Some(p) if *p.get_ref() >= 1 && *p.get_ref() <= crate::fleet::MAX_PARALLEL => *p.get_ref(),
+        Some(p) => {
+            return Err(src.err(
+                p.span(),
+                format!(
+                    "env.{env}.fleet.parallel must be 1 to {}",
+                    crate::fleet::MAX_PARALLEL
+                ),
+            ))
+        }
+    };
+    let on_failure = match r
+        .on_failure
+        .as_ref()
+        .map(|o| (o.get_ref().as_str(), o.span()))
+    {
+        None | Some(("stop", _)) => OnFailure::Stop,
+        Some(("continue", _)) => OnFailure::Continue,
+        Some((other, span)) => {
+            return Err(src.err(
+                span,
+                format!("env.{env}.fleet.on-failure is {other:?}; use \"stop\" or \"continue\""),
+            ))
+        }
+    };
+    Ok(FleetConfig {
+        source,
+        canary: r.canary.iter().map(|c| c.get_ref().clone()).collect(),
+        parallel,
+        on_failure,
+    })
+}
+
 fn resolve_env(
     src: &Source<'_>,
     base: &Path,
@@ -601,12 +714,18 @@ fn resolve_env(
         Some(s) => crate::ledger::check_schema(s.get_ref())
             .map_err(|why| src.err(s.span(), format!("env.{name}.ledger-schema {why}")))?,
     };
+    let fleet = match &e.fleet {
+        None => None,
+        Some(f) => Some(resolve_fleet(src, base, name, f)?),
+    };
     let backup_store = match &e.backup_store {
         None => None,
         Some(st) => Some(store_config(src, base, name, st.get_ref())?),
     };
     Ok(EnvConfig {
         backup_store,
+        fleet,
+        target: None,
         ledger,
         ledger_schema,
         allow_reset,

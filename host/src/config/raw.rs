@@ -198,6 +198,43 @@ pub struct RawEnv {
     pub ledger_schema: Option<Spanned<String>>,
     /// An S3-compatible object store that keeps the env's backups off the runner.
     pub backup_store: Option<Spanned<RawStore>>,
+    /// Several databases (targets) instead of one.
+    pub fleet: Option<Spanned<RawFleet>>,
+}
+
+/// `[env.NAME.fleet]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawFleet {
+    /// The targets: names, or `{ name = "eu", vars = { db = "shop_eu" } }`.
+    pub targets: Option<Vec<RawTarget>>,
+    /// A file listing them (relative to the config).
+    pub targets_file: Option<String>,
+    /// A program printing them.
+    pub targets_command: Option<RawTargetsCommand>,
+    #[serde(default)]
+    pub canary: Vec<Spanned<String>>,
+    pub parallel: Option<Spanned<usize>>,
+    /// `stop` (default) or `continue`.
+    pub on_failure: Option<Spanned<String>>,
+}
+
+/// A `targets` entry.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawTarget {
+    Name(String),
+    Full(crate::fleet::Target),
+}
+
+/// `targets-command = { argv = [...], connect = [...], timeout-secs = N }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTargetsCommand {
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub connect: Vec<u16>,
+    pub timeout_secs: Option<u64>,
 }
 
 /// `[env.NAME.backup-store]`.

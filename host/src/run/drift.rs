@@ -18,7 +18,7 @@ impl Run<'_> {
     pub(super) fn find_drift(&mut self) {
         let recorded = match (
             &self.ledger,
-            checksums::load(&self.cfg.state_dir, &self.env.name),
+            checksums::load(&self.cfg.state_dir, &self.env.qualified_name()),
         ) {
             // One truth for every machine: the ledger's, once it exists.
             (Some(l), _) if l.exists => checksums::Checksums {
@@ -29,7 +29,7 @@ impl Run<'_> {
             (_, Err(e)) => {
                 self.ui.detail(&format!(
                     "warning: cannot read {}: {e}; drift is not checked",
-                    checksums::path(&self.cfg.state_dir, &self.env.name).display()
+                    checksums::path(&self.cfg.state_dir, &self.env.qualified_name()).display()
                 ));
                 return;
             }
@@ -103,7 +103,7 @@ impl Run<'_> {
         }
         self.checksum_changes = changes.clone();
         let dir = &self.cfg.state_dir;
-        let env = &self.env.name;
+        let env = &self.env.qualified_name();
         let mut c = match checksums::load(dir, env) {
             Ok(c) => c,
             Err(_) => return,

@@ -163,7 +163,7 @@ impl Run<'_> {
         let mut changes = self.checksum_changes.clone();
         if !state.exists {
             // A new ledger starts from what this machine recorded so far.
-            let local = crate::checksums::load(&self.cfg.state_dir, &self.env.name)
+            let local = crate::checksums::load(&self.cfg.state_dir, &self.env.qualified_name())
                 .map(|c| c.migrations)
                 .unwrap_or_default();
             for (k, v) in local {

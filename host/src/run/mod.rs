@@ -218,6 +218,23 @@ pub fn run(
 ) -> Result<Code, Exit> {
     let req = Request::from_args(args)?;
     let env = cfg.env(&req.env).map_err(Exit::usage)?;
+    // A fleet: one target here, or all of them (or a shard) through child runs.
+    let target_cfg;
+    let cfg = match (&env.fleet, &args.target) {
+        (_, Some(name)) => {
+            target_cfg = crate::fleet::rollout::config_for_target(cfg, env, name)?;
+            &target_cfg
+        }
+        (Some(_), None) => return crate::fleet::rollout::run(cfg, env, args, &argv),
+        (None, None) if args.shard.is_some() || args.parallel.is_some() => {
+            return Err(Exit::usage(format!(
+                "--shard and --parallel are for fleets, and env {} is one database; add [env.{}.fleet] with its targets, or drop them",
+                env.name, env.name
+            )))
+        }
+        (None, None) => cfg,
+    };
+    let env = cfg.env(&req.env).map_err(Exit::usage)?;
     let level = verbosity.unwrap_or(if env.verbose {
         Verbosity::Verbose
     } else {
@@ -267,6 +284,7 @@ pub(crate) fn run_with(
         user: user(),
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         env: env.name.clone(),
+        target: env.target.clone(),
         action: req.action.as_str().into(),
         args: argv,
         app: req.app.clone(),

@@ -29,7 +29,7 @@ fn describe(e: &NotifyError) -> (NotificationStatus, String) {
 impl Run<'_> {
     fn event(&self, outcome: Outcome, took: Duration) -> RunEvent {
         RunEvent {
-            env: self.env.name.clone(),
+            env: self.env.qualified_name(),
             run_id: self.run_id.clone(),
             action: self.req.action.as_str().to_string(),
             outcome: outcome.event(),

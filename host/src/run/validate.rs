@@ -19,11 +19,16 @@ impl Run<'_> {
             started: self.entry.started.clone(),
             run_id: self.run_id.clone(),
         };
-        let lock = crate::lock::acquire(&self.cfg.state_dir, &self.env.name, &me, self.req.wait)
-            .map_err(|e| match e {
-                crate::lock::LockError::Busy { .. } => Fail::new(Code::Busy, e.to_string()),
-                crate::lock::LockError::Io { .. } => Fail::failed(e.to_string()),
-            })?;
+        let lock = crate::lock::acquire(
+            &self.cfg.state_dir,
+            &self.env.qualified_name(),
+            &me,
+            self.req.wait,
+        )
+        .map_err(|e| match e {
+            crate::lock::LockError::Busy { .. } => Fail::new(Code::Busy, e.to_string()),
+            crate::lock::LockError::Io { .. } => Fail::failed(e.to_string()),
+        })?;
         self.lock = Some(lock);
         Ok(())
     }

@@ -1,0 +1,487 @@
+//! Running a fleet: canary targets first, then the rest with bounded parallelism, each target
+//! a run of its own in a child process of this binary (`--target NAME --output json`), so every
+//! target gets its own lock, backup, drift check, history row and notifications exactly as a
+//! single-database run does, and one failing target cannot disturb another's locks. The
+//! children's reports make one combined report (schemas/fleet-report.schema.json).
+//!
+//! Across machines, nothing is scheduled here: `targets --output json` feeds a CI matrix, and
+//! `--target` / `--shard I/N` run one slice per job.
+
+use super::{sources, FleetConfig, OnFailure, Shard, Target};
+use crate::config::{Config, EnvConfig};
+use crate::exit::{Code, Exit};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The env's fleet, or a usage error saying it has none.
+fn fleet_of<'a>(env: &'a EnvConfig, flag: &str) -> Result<&'a FleetConfig, Exit> {
+    env.fleet.as_ref().ok_or_else(|| {
+        Exit::usage(format!(
+            "{flag} is for fleets, and env {} is one database; add [env.{}.fleet] with its targets, or drop {flag}",
+            env.name, env.name
+        ))
+    })
+}
+
+/// The env's targets as its source lists them now (exit 2 when it cannot be read).
+pub fn targets(cfg: &Config, env: &EnvConfig) -> Result<Vec<Target>, Exit> {
+    let fleet = fleet_of(env, "a target list")?;
+    let list = sources::read(&fleet.source, &cfg.base_dir)
+        .map_err(|e| Exit::usage(format!("env {}: {e}; nothing was run", env.name)))?;
+    if let Some(bad) = fleet
+        .canary
+        .iter()
+        .find(|c| !list.iter().any(|t| &t.name == *c))
+    {
+        return Err(Exit::usage(format!(
+            "env {}: fleet.canary names {bad:?}, which the target list does not have; nothing was run",
+            env.name
+        )));
+    }
+    Ok(list)
+}
+
+/// `platform-migrate targets --env ENV [--shard I/N]`.
+pub fn list(cfg: &Config, env: &str, shard: Option<Shard>, json: bool) -> Result<Code, Exit> {
+    let env = cfg.env(env).map_err(Exit::usage)?;
+    let mut all = targets(cfg, env)?;
+    if let Some(s) = shard {
+        all = s.select(&all);
+    }
+    if json {
+        let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+        println!(
+            "{}",
+            serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+        );
+    } else {
+        for t in &all {
+            println!("{}", t.name);
+        }
+    }
+    Ok(Code::Success)
+}
+
+/// One target's config, for a run with `--target NAME`.
+pub fn config_for_target(cfg: &Config, env: &EnvConfig, name: &str) -> Result<Config, Exit> {
+    fleet_of(env, "--target")?;
+    let all = targets(cfg, env)?;
+    let target = super::find(&env.name, &all, name).map_err(|e| Exit::usage(e.to_string()))?;
+    super::target::config_for(cfg, &env.name, target).map_err(Exit::usage)
+}
+
+/// What became of one target.
+struct Result1 {
+    target: String,
+    /// `None`: never started.
+    exit_code: Option<i32>,
+    report: Option<Value>,
+    log: PathBuf,
+    duration: Duration,
+}
+
+impl Result1 {
+    fn outcome(&self) -> &str {
+        match (&self.report, self.exit_code) {
+            (_, None) => "not_started",
+            (Some(r), _) => r["outcome"].as_str().unwrap_or("failed"),
+            (None, Some(0)) => "succeeded",
+            (None, Some(_)) => "failed",
+        }
+    }
+    fn ok(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+    fn error(&self) -> Option<String> {
+        self.report
+            .as_ref()
+            .and_then(|r| r["error"].as_str().map(str::to_string))
+    }
+}
+
+/// The arguments a child gets: the user's, without the fleet's own flags and `--output`.
+fn child_args(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_value = false;
+    for a in argv.iter().skip(1) {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        match a.as_str() {
+            "--shard" | "--parallel" | "--output" | "--config" => skip_value = true,
+            s if ["--shard=", "--parallel=", "--output=", "--config="]
+                .iter()
+                .any(|p| s.starts_with(p)) => {}
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+/// Run every target of `env` (or of `shard`): canaries first, then the rest.
+pub fn run(
+    cfg: &Config,
+    env: &EnvConfig,
+    args: &crate::cli::RunArgs,
+    argv: &[String],
+) -> Result<Code, Exit> {
+    let fleet = fleet_of(env, "a fleet run")?;
+    let mut all = targets(cfg, env)?;
+    if let Some(s) = args.shard {
+        all = s.select(&all);
+    }
+    let parallel = args
+        .parallel
+        .unwrap_or(fleet.parallel)
+        .clamp(1, super::MAX_PARALLEL);
+    let json = args.output == crate::cli::OutputFormat::Json;
+    let say = |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| Exit::failed(format!("cannot find this program to start targets: {e}")))?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let logs =
+        cfg.state_dir
+            .join("fleet")
+            .join(format!("{}-{stamp}-{}", env.name, std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| {
+        Exit::failed(format!(
+            "cannot create {}: {e}; nothing was run",
+            logs.display()
+        ))
+    })?;
+    let base = child_args(argv);
+    let canaries: Vec<Target> = all
+        .iter()
+        .filter(|t| fleet.canary.contains(&t.name))
+        .cloned()
+        .collect();
+    let rest: Vec<Target> = all
+        .iter()
+        .filter(|t| !fleet.canary.contains(&t.name))
+        .cloned()
+        .collect();
+    say(&format!(
+        "platform-migrate: fleet {} — {} target(s){}, {parallel} at a time, on failure: {}",
+        env.name,
+        all.len(),
+        if canaries.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", canary first: {}",
+                canaries
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        match fleet.on_failure {
+            OnFailure::Stop => "stop",
+            OnFailure::Continue => "continue",
+        }
+    ));
+    let started = Instant::now();
+    let launch = |t: &Target| -> Result<Child, String> {
+        let log = std::fs::File::create(logs.join(format!("{}.log", t.name)))
+            .map_err(|e| format!("cannot create its log: {e}"))?;
+        Command::new(&exe)
+            .arg("--config")
+            .arg(&cfg.path)
+            .args(&base)
+            .args(["--target", &t.name, "--output", "json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start: {e}"))
+    };
+    let mut results: Vec<Result1> = Vec::new();
+    let mut stopped = false;
+    for (stage, list) in [("canary", canaries), ("rollout", rest)] {
+        if list.is_empty() {
+            continue;
+        }
+        if stopped {
+            results.extend(list.iter().map(|t| not_started(t, &logs)));
+            continue;
+        }
+        let stop_on_failure = stage == "canary" || fleet.on_failure == OnFailure::Stop;
+        let (mut done, halted) = wave(list, parallel, stop_on_failure, &launch, &logs, &say);
+        stopped = halted;
+        results.append(&mut done);
+    }
+    let order: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    results.sort_by_key(|r| order.iter().position(|n| *n == r.target));
+    let code = overall(&results);
+    let failed: Vec<&Result1> = results
+        .iter()
+        .filter(|r| r.exit_code.is_some() && !r.ok())
+        .collect();
+    let skipped = results.iter().filter(|r| r.exit_code.is_none()).count();
+    let outcome = if crate::interrupt::signalled().is_some() {
+        "interrupted"
+    } else if code == 0 {
+        "succeeded"
+    } else {
+        "failed"
+    };
+    if json {
+        let doc = json!({
+            "schema_version": 1,
+            "kind": "fleet",
+            "env": env.name,
+            "outcome": outcome,
+            "exit_code": code,
+            "duration_ms": started.elapsed().as_millis() as u64,
+            "logs": logs.display().to_string(),
+            "targets": results.iter().map(|r| json!({
+                "target": r.target,
+                "outcome": r.outcome(),
+                "exit_code": r.exit_code,
+                "error": r.error(),
+                "duration_ms": r.duration.as_millis() as u64,
+                "log": r.log.display().to_string(),
+                "report": r.report,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        say(&format!(
+            "{outcome}: {} of {} target(s) succeeded, {} failed{}, in {:.1} s; logs in {}",
+            results.iter().filter(|r| r.ok()).count(),
+            results.len(),
+            failed.len(),
+            if skipped > 0 {
+                format!(", {skipped} not started")
+            } else {
+                String::new()
+            },
+            started.elapsed().as_secs_f64(),
+            logs.display()
+        ));
+    }
+    match code {
+        0 => Ok(Code::Success),
+        _ => Err(Exit::new(
+            code_of(code),
+            format!(
+                "fleet {}: {} target(s) failed ({}){}",
+                env.name,
+                failed.len(),
+                failed
+                    .iter()
+                    .map(|r| r.target.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if skipped > 0 {
+                    format!("; {skipped} not started")
+                } else {
+                    String::new()
+                }
+            ),
+        )),
+    }
+}
+
+fn not_started(t: &Target, logs: &std::path::Path) -> Result1 {
+    Result1 {
+        target: t.name.clone(),
+        exit_code: None,
+        report: None,
+        log: logs.join(format!("{}.log", t.name)),
+        duration: Duration::ZERO,
+    }
+}
+
+/// Run `list` with at most `parallel` children at once. With `stop_on_failure`, no new
+/// target starts after one fails (running ones finish); nor after SIGINT/SIGTERM. Returns the
+/// results and whether the rollout should stop.
+fn wave(
+    list: Vec<Target>,
+    parallel: usize,
+    stop_on_failure: bool,
+    launch: &dyn Fn(&Target) -> Result<Child, String>,
+    logs: &std::path::Path,
+    say: &dyn Fn(&str),
+) -> (Vec<Result1>, bool) {
+    let mut queue: VecDeque<Target> = list.into();
+    let mut running: Vec<(Target, Child, Instant, std::thread::JoinHandle<String>)> = Vec::new();
+    let mut out = Vec::new();
+    let mut halted = false;
+    loop {
+        let stop = halted || crate::interrupt::signalled().is_some();
+        while !stop && running.len() < parallel {
+            let Some(t) = queue.pop_front() else { break };
+            match launch(&t) {
+                Ok(mut child) => {
+                    say(&format!("[{}] started", t.name));
+                    // Read the report while the child runs, so a full pipe never blocks it.
+                    let mut stdout = child.stdout.take();
+                    let reader = std::thread::spawn(move || {
+                        let mut s = String::new();
+                        if let Some(o) = stdout.as_mut() {
+                            let _ = std::io::Read::read_to_string(o, &mut s);
+                        }
+                        s
+                    });
+                    running.push((t, child, Instant::now(), reader));
+                }
+                Err(why) => {
+                    say(&format!("[{}] failed: {why}", t.name));
+                    out.push(Result1 {
+                        target: t.name.clone(),
+                        exit_code: Some(1),
+                        report: None,
+                        log: logs.join(format!("{}.log", t.name)),
+                        duration: Duration::ZERO,
+                    });
+                    halted |= stop_on_failure;
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].1.try_wait() {
+                Ok(Some(status)) => {
+                    let (t, _, since, reader) = running.swap_remove(i);
+                    let text = reader.join().unwrap_or_default();
+                    let report: Option<Value> = serde_json::from_str(&text).ok();
+                    let code = status.code().unwrap_or(1);
+                    let r = Result1 {
+                        target: t.name.clone(),
+                        exit_code: Some(code),
+                        report,
+                        log: logs.join(format!("{}.log", t.name)),
+                        duration: since.elapsed(),
+                    };
+                    let applied = r
+                        .report
+                        .as_ref()
+                        .and_then(|v| v["applied"].as_array().map(Vec::len))
+                        .unwrap_or(0);
+                    match (r.ok(), r.error()) {
+                        (true, _) => say(&format!(
+                            "[{}] {}: {applied} migration(s) ({:.1} s)",
+                            r.target,
+                            r.outcome(),
+                            r.duration.as_secs_f64()
+                        )),
+                        (false, e) => say(&format!(
+                            "[{}] {} (exit {code}): {}",
+                            r.target,
+                            r.outcome(),
+                            e.unwrap_or_else(|| format!("see {}", r.log.display()))
+                        )),
+                    }
+                    if !r.ok() && stop_on_failure {
+                        halted = true;
+                    }
+                    out.push(r);
+                }
+                Ok(None) => i += 1,
+                Err(_) => i += 1,
+            }
+        }
+    }
+    for t in queue {
+        out.push(not_started(&t, logs));
+    }
+    let interrupted = crate::interrupt::signalled().is_some();
+    (out, halted || interrupted)
+}
+
+/// The fleet's exit code: 0 when every target succeeded; the failures' code when they share
+/// one; 130/143 after a signal; 1 otherwise.
+fn overall(results: &[Result1]) -> i32 {
+    if let Some(sig) = crate::interrupt::signalled() {
+        return 128 + sig;
+    }
+    let codes: Vec<i32> = results
+        .iter()
+        .filter_map(|r| r.exit_code)
+        .filter(|c| *c != 0)
+        .collect();
+    if codes.is_empty() {
+        return if results.iter().all(|r| r.ok()) { 0 } else { 1 };
+    }
+    if codes.iter().all(|c| *c == codes[0]) {
+        codes[0]
+    } else {
+        1
+    }
+}
+
+fn code_of(c: i32) -> Code {
+    match c {
+        2 => Code::Usage,
+        3 => Code::Refused,
+        4 => Code::Denied,
+        5 => Code::NotifyFailed,
+        6 => Code::Pending,
+        7 => Code::ModelChanges,
+        8 => Code::Busy,
+        130 => Code::Interrupted,
+        143 => Code::Terminated,
+        _ => Code::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn children_get_the_users_flags_without_the_fleets() {
+        let argv = v(&[
+            "platform-migrate",
+            "--env",
+            "prod",
+            "--shard",
+            "1/2",
+            "--parallel=3",
+            "--confirm",
+            "--output",
+            "json",
+            "--config",
+            "x.toml",
+        ]);
+        assert_eq!(child_args(&argv), v(&["--env", "prod", "--confirm"]));
+    }
+
+    fn r(code: Option<i32>) -> Result1 {
+        Result1 {
+            target: "t".into(),
+            exit_code: code,
+            report: None,
+            log: PathBuf::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_overall_code_is_the_failures_when_they_agree() {
+        assert_eq!(overall(&[r(Some(0)), r(Some(0))]), 0);
+        assert_eq!(overall(&[r(Some(0)), r(Some(8))]), 8);
+        assert_eq!(overall(&[r(Some(3)), r(Some(8))]), 1);
+        assert_eq!(overall(&[r(Some(0)), r(None)]), 1);
+    }
+}

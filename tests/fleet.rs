@@ -1,0 +1,340 @@
+//! Fleets on a real PostgreSQL server: eight throwaway databases of one cluster, each a
+//! target of env prod, reached through DATABASE_URL secrets chosen per target
+//! (`env = "PM_FLEET_URL_${target}"`).
+
+use crate::common;
+
+use common::pg::Pg;
+use common::{Project, Run};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+const TARGETS: [&str; 8] = ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"];
+/// Migrations of the demo project (Django's own apps included) once all are applied.
+fn all_applied(pg: &Pg, db: &str) -> usize {
+    pg.applied(db).len()
+}
+
+struct Fleet {
+    pg: Pg,
+    p: Project,
+    /// Database of each target.
+    dbs: Vec<(String, String)>,
+}
+
+fn config(fleet: &str) -> String {
+    format!(
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n\n[env.prod.fleet]\n{fleet}\n\n[env.single]\nrunner = \"django-pg\"\n",
+        common::pg::django_pg_plugin("PM_FLEET_URL_${target}"),
+        common::pg::pg_backup_plugin("PM_FLEET_URL_${target}"),
+    )
+}
+
+impl Fleet {
+    fn new(fleet: &str) -> Fleet {
+        let pg = Pg::start();
+        let dbs = TARGETS
+            .iter()
+            .map(|t| (t.to_string(), pg.create_db(t)))
+            .collect();
+        let p = Project::new();
+        p.write_config(&config(fleet));
+        Fleet { pg, p, dbs }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.dbs
+            .iter()
+            .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), self.pg.url(db)))
+            .collect()
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.p.run_with(args, &env)
+    }
+
+    fn db(&self, target: &str) -> &str {
+        &self.dbs.iter().find(|(t, _)| t == target).unwrap().1
+    }
+
+    fn applied(&self, target: &str) -> usize {
+        all_applied(&self.pg, self.db(target))
+    }
+}
+
+fn report(r: &Run) -> Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.all()))
+}
+
+fn outcomes(doc: &Value) -> Vec<(String, String)> {
+    doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["target"].as_str().unwrap().to_string(),
+                t["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const EIGHT: &str = "targets = [\"t1\", \"t2\", \"t3\", \"t4\", \"t5\", \"t6\", \"t7\", \"t8\"]\ncanary = [\"t1\"]\nparallel = 2";
+
+#[test]
+fn every_target_migrates_canary_first_with_bounded_parallelism() {
+    let f = Fleet::new(EIGHT);
+    let r = f.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--parallel",
+        "3",
+        "--output",
+        "json",
+    ]);
+    r.expect(0);
+    let doc = report(&r);
+    common::validate_schema(&doc, "schemas/fleet-report.schema.json");
+    assert_eq!(doc["outcome"], "succeeded");
+    assert_eq!(
+        outcomes(&doc),
+        TARGETS
+            .iter()
+            .map(|t| (t.to_string(), "succeeded".to_string()))
+            .collect::<Vec<_>>()
+    );
+    let expected = common::ALL.len();
+    for t in TARGETS {
+        assert_eq!(f.applied(t), expected, "{t}");
+    }
+    // The canary finished before any other target started; never more than 3 ran at once.
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with('[')).collect();
+    let canary_done = lines
+        .iter()
+        .position(|l| l.starts_with("[t1] succeeded"))
+        .expect("canary line");
+    let first_other = lines
+        .iter()
+        .position(|l| l.ends_with("started") && !l.starts_with("[t1]"))
+        .expect("other targets started");
+    assert!(canary_done < first_other, "{lines:#?}");
+    let mut running = 0i32;
+    let mut most = 0;
+    for l in &lines {
+        if l.ends_with("] started") {
+            running += 1;
+        } else {
+            running -= 1;
+        }
+        most = most.max(running);
+    }
+    assert!(
+        (2..=3).contains(&most),
+        "at most {most} at once: {lines:#?}"
+    );
+    // Each target has its own history row, backup folder and report.
+    let h = f.p.history();
+    let targets: BTreeSet<String> = h
+        .iter()
+        .filter_map(|e| e["target"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(targets.len(), 8, "{targets:?}");
+    for t in TARGETS {
+        let dir = f.p.path().join(".platform-migrate/backups/prod").join(t);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "{}",
+            dir.display()
+        );
+    }
+    for t in doc["targets"].as_array().unwrap() {
+        assert_eq!(t["report"]["target"], t["target"]);
+        assert_eq!(t["report"]["env"], "prod");
+    }
+}
+
+#[test]
+fn a_failed_canary_stops_the_rollout_before_any_other_target() {
+    let f = Fleet::new(EIGHT);
+    // The canary's database already has a table the first migration creates.
+    f.pg.psql(f.db("t1"), "CREATE TABLE users_user (id int)");
+    let r = f.run(&["--env", "prod", "--confirm", "--output", "json"]);
+    r.expect(1);
+    let doc = report(&r);
+    assert_eq!(doc["outcome"], "failed");
+    let o = outcomes(&doc);
+    assert_eq!(o[0], ("t1".into(), "failed".into()));
+    for (t, outcome) in &o[1..] {
+        assert_eq!(outcome, "not_started", "{t}");
+        assert_eq!(f.applied(t), 0, "{t} was touched");
+    }
+    assert!(
+        r.error_line()
+            .contains("1 target(s) failed (t1); 7 not started"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn continue_mode_migrates_the_others_and_names_the_one_that_failed() {
+    let f = Fleet::new(&EIGHT.replace("parallel = 2", "parallel = 3\non-failure = \"continue\""));
+    // t5 breaks mid-way: its users app migrates, then orders' first migration collides.
+    f.pg.psql(f.db("t5"), "CREATE TABLE orders_order (id int)");
+    let r = f.run(&["--env", "prod", "--confirm"]);
+    r.expect(1);
+    assert!(
+        r.error_line()
+            .contains("fleet prod: 1 target(s) failed (t5)"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("[t5] failed (exit 1): "), "{}", r.all());
+    let full = f.applied("t1");
+    for t in TARGETS {
+        if t == "t5" {
+            let n = f.applied(t);
+            assert!(n > 0 && n < full, "t5 has {n} of {full}");
+        } else {
+            assert_eq!(f.applied(t), full, "{t}");
+        }
+    }
+}
+
+#[test]
+fn shards_cover_every_target_once_and_run_only_their_slice() {
+    let f = Fleet::new(EIGHT);
+    let mut seen = Vec::new();
+    for i in 1..=3 {
+        let r = f.run(&[
+            "targets",
+            "--env",
+            "prod",
+            "--shard",
+            &format!("{i}/3"),
+            "--output",
+            "json",
+        ]);
+        r.expect(0);
+        let names: Vec<String> = serde_json::from_str(&r.stdout).unwrap();
+        assert!(!names.is_empty());
+        seen.extend(names);
+    }
+    seen.sort();
+    assert_eq!(seen, TARGETS.map(String::from).to_vec());
+    let all: Vec<String> = serde_json::from_str(
+        &f.run(&["targets", "--env", "prod", "--output", "json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(all, TARGETS.map(String::from).to_vec());
+
+    // Shard 2/3 migrates its targets and nothing else.
+    let r = f.run(&["--env", "prod", "--confirm", "--shard", "2/3"]);
+    r.expect(0);
+    for (i, t) in TARGETS.iter().enumerate() {
+        assert_eq!(f.applied(t) > 0, i % 3 == 1, "{t}");
+    }
+    // One target alone, as a matrix job runs it.
+    f.run(&["--env", "prod", "--confirm", "--target", "t1"])
+        .expect(0);
+    assert!(f.applied("t1") > 0);
+    assert_eq!(f.applied("t3"), 0);
+}
+
+#[test]
+fn two_fleet_runs_at_once_never_migrate_the_same_target_together() {
+    let f = Fleet::new(&EIGHT.replace("parallel = 2", "parallel = 4\non-failure = \"continue\""));
+    let env = f.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut a =
+        f.p.command(&["--env", "prod", "--confirm"], &env)
+            .spawn()
+            .unwrap();
+    let mut b =
+        f.p.command(&["--env", "prod", "--confirm"], &env)
+            .spawn()
+            .unwrap();
+    let (ra, rb) = (a.wait().unwrap(), b.wait().unwrap());
+    // Each target: one run migrated it; the other found it busy (8) or nothing to do (0).
+    for code in [ra.code(), rb.code()] {
+        assert!(matches!(code, Some(0) | Some(8)), "{code:?}");
+    }
+    let full = f.applied("t1");
+    for t in TARGETS {
+        assert_eq!(f.applied(t), full, "{t}");
+    }
+    let h = f.p.history();
+    for t in TARGETS {
+        let changed: Vec<&Value> = h
+            .iter()
+            .filter(|e| e["target"] == t && !e["applied"].as_array().unwrap().is_empty())
+            .collect();
+        assert_eq!(changed.len(), 1, "{t} migrated by {} runs", changed.len());
+    }
+}
+
+#[test]
+fn bad_fleet_input_is_a_clear_usage_error_and_touches_nothing() {
+    let f = Fleet::new(EIGHT);
+    let untouched = |f: &Fleet| {
+        for t in TARGETS {
+            assert_eq!(f.applied(t), 0, "{t}");
+        }
+    };
+    let r = f.run(&["--env", "prod", "--confirm", "--target", "t9"]);
+    r.expect(2);
+    assert!(
+        r.error_line()
+            .contains("unknown target \"t9\"; env prod has: t1, t2"),
+        "{}",
+        r.all()
+    );
+    for shard in ["4/3", "0/3", "x"] {
+        let r = f.run(&["--env", "prod", "--confirm", "--shard", shard]);
+        r.expect(2);
+        assert!(r.all().contains("expected I/N"), "{}", r.all());
+    }
+    let r = f.run(&["--env", "single", "--shard", "1/2"]);
+    r.expect(2);
+    assert!(
+        r.error_line().contains("env single is one database"),
+        "{}",
+        r.all()
+    );
+
+    // A list command that fails, or prints garbage.
+    f.p.write_config(&config(
+        "targets-command = { argv = [\"sh\", \"-c\", \"echo no database >&2; exit 3\"] }",
+    ));
+    let r = f.run(&["--env", "prod", "--confirm"]);
+    r.expect(2);
+    assert!(
+        r.error_line().contains("failed (exit 3): no database"),
+        "{}",
+        r.all()
+    );
+    f.p.write_config(&config(
+        "targets-command = { argv = [\"sh\", \"-c\", \"echo 't1; rm -rf /'\"] }",
+    ));
+    let r = f.run(&["--env", "prod", "--confirm"]);
+    r.expect(2);
+    assert!(
+        r.error_line().contains("is not a target list"),
+        "{}",
+        r.all()
+    );
+    // A good command: its output is the list.
+    f.p.write_config(&config(
+        "targets-command = { argv = [\"sh\", \"-c\", \"printf 't2\\\\nt1\\\\n'\"] }",
+    ));
+    let r = f.run(&["targets", "--env", "prod"]);
+    r.expect(0);
+    assert_eq!(r.stdout, "t2\nt1\n");
+    untouched(&f);
+}
