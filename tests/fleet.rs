@@ -234,6 +234,64 @@ fn shards_cover_every_target_once_and_run_only_their_slice() {
     .unwrap();
     assert_eq!(all, TARGETS.map(String::from).to_vec());
 
+    // The plan, per target and once for the fleet: t4 is one step ahead of the others.
+    f.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--target",
+        "t4",
+        "--app",
+        "users",
+        "--migration",
+        "0001",
+    ])
+    .expect(0);
+    let r = f.run(&["--env", "prod", "--show", "--output", "json"]);
+    r.expect(0);
+    let doc = report(&r);
+    common::validate_schema(&doc, "schemas/fleet-report.schema.json");
+    let plan = doc["plan"].as_array().unwrap();
+    assert_eq!(plan.len(), common::ALL.len(), "{plan:#?}");
+    let first = &plan[0];
+    assert_eq!(first["step"], "users.0001_initial");
+    assert_eq!(first["targets"].as_array().unwrap().len(), 7, "{first}");
+    assert!(plan[1]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "t4"));
+    for t in doc["targets"].as_array().unwrap() {
+        let pending = t["report"]["plan"].as_array().unwrap().len();
+        let want = if t["target"] == "t4" {
+            common::ALL.len() - 1
+        } else {
+            common::ALL.len()
+        };
+        assert_eq!(pending, want, "{}", t["target"]);
+    }
+    let r = f.run(&["--env", "prod", "--show"]);
+    r.expect(0);
+    assert!(
+        r.stdout
+            .contains("  users.0001_initial  on t1, t2, t3, t5, t6, t7, t8"),
+        "{}",
+        r.all()
+    );
+    f.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--allow-destructive",
+        "--target",
+        "t4",
+        "--app",
+        "users",
+        "--migration",
+        "zero",
+    ])
+    .expect(0);
+
     // Shard 2/3 migrates its targets and nothing else.
     let r = f.run(&["--env", "prod", "--confirm", "--shard", "2/3"]);
     r.expect(0);
@@ -337,4 +395,196 @@ fn bad_fleet_input_is_a_clear_usage_error_and_touches_nothing() {
     r.expect(0);
     assert_eq!(r.stdout, "t2\nt1\n");
     untouched(&f);
+}
+
+/// A `platform-migrate` on PATH, as the engines' images have it.
+fn path_with_binary() -> (tempfile::TempDir, String) {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_platform-migrate"),
+        bin.path().join("platform-migrate"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, path)
+}
+
+fn example(name: &str) -> String {
+    let text = std::fs::read_to_string(common::root().join("examples/fleet").join(name)).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(text.trim()),
+        "README shows examples/fleet/{name} as it is"
+    );
+    text
+}
+
+/// Each target was migrated by exactly one run, and completely.
+#[track_caller]
+fn migrated_once_each(f: &Fleet) {
+    let h = f.p.history();
+    for t in TARGETS {
+        assert_eq!(f.applied(t), common::ALL.len(), "{t}");
+        let runs = h
+            .iter()
+            .filter(|e| e["target"] == t && !e["applied"].as_array().unwrap().is_empty())
+            .count();
+        assert_eq!(runs, 1, "{t} was migrated by {runs} runs");
+    }
+}
+
+#[test]
+fn the_github_actions_matrix_runs_as_written() {
+    use yaml_rust2::YamlLoader;
+    let f = Fleet::new(EIGHT);
+    let doc = &YamlLoader::load_from_str(&example("github-actions.yml")).unwrap()[0];
+    let (_bin, path) = path_with_binary();
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = |script: &str, extra: &[(&str, String)]| {
+        let mut c = std::process::Command::new("bash");
+        c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .current_dir(f.p.path())
+            .env("PATH", &path);
+        for (k, v) in f.env() {
+            c.env(k, v);
+        }
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        Run::from(c.output().unwrap())
+    };
+    let steps = |job: &str| -> Vec<yaml_rust2::Yaml> {
+        doc["jobs"][job]["steps"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["run"].as_str().is_some()
+                    && !s["name"].as_str().unwrap_or("").starts_with("Install")
+            })
+            .cloned()
+            .collect()
+    };
+    // targets: the list into $GITHUB_OUTPUT.
+    let output = out_dir.path().join("github_output");
+    for s in steps("targets") {
+        run(
+            s["run"].as_str().unwrap(),
+            &[("GITHUB_OUTPUT", output.display().to_string())],
+        )
+        .expect(0);
+    }
+    let text = std::fs::read_to_string(&output).unwrap();
+    let list = text.lines().find_map(|l| l.strip_prefix("list=")).unwrap();
+    assert_eq!(
+        doc["jobs"]["migrate"]["strategy"]["matrix"]["target"].as_str(),
+        Some("${{ fromJSON(needs.targets.outputs.list) }}")
+    );
+    let matrix: Vec<String> = serde_json::from_str(list).unwrap();
+    assert_eq!(matrix, TARGETS.map(String::from).to_vec());
+    // canary, then one job per matrix entry.
+    for s in steps("canary") {
+        run(s["run"].as_str().unwrap(), &[]).expect(0);
+    }
+    assert_eq!(f.applied("t1"), common::ALL.len());
+    for target in &matrix {
+        for s in steps("migrate") {
+            assert_eq!(s["env"]["TARGET"].as_str(), Some("${{ matrix.target }}"));
+            run(s["run"].as_str().unwrap(), &[("TARGET", target.clone())]).expect(0);
+            let report: Value = serde_json::from_str(
+                &std::fs::read_to_string(f.p.path().join("report.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(report["target"], target.as_str());
+        }
+    }
+    migrated_once_each(&f);
+}
+
+#[test]
+fn the_kubernetes_indexed_job_shards_cover_every_target_once() {
+    use yaml_rust2::YamlLoader;
+    let f = Fleet::new(EIGHT);
+    let doc = &YamlLoader::load_from_str(&example("k8s-indexed-job.yaml")).unwrap()[0];
+    let spec = &doc["spec"];
+    assert_eq!(spec["completionMode"].as_str(), Some("Indexed"));
+    let completions = spec["completions"].as_i64().unwrap();
+    let container = &spec["template"]["spec"]["containers"][0];
+    let command: Vec<&str> = container["command"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let script = container["args"][0].as_str().unwrap();
+    let (_bin, path) = path_with_binary();
+    // Every pod at once, as the Job's parallelism starts them.
+    let pods: Vec<_> = (0..completions)
+        .map(|index| {
+            let mut c = std::process::Command::new(command[0]);
+            c.args(&command[1..])
+                .arg(script)
+                .current_dir(f.p.path())
+                .env("PATH", &path)
+                .env("JOB_COMPLETION_INDEX", index.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            for (k, v) in f.env() {
+                c.env(k, v);
+            }
+            c.spawn().unwrap()
+        })
+        .collect();
+    for pod in pods {
+        Run::from(pod.wait_with_output().unwrap()).expect(0);
+    }
+    migrated_once_each(&f);
+}
+
+#[test]
+fn sigint_starts_no_new_target_and_lets_the_running_one_finish() {
+    use std::io::BufRead;
+    let f = Fleet::new(&EIGHT.replace("parallel = 2", "parallel = 1"));
+    let env = f.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut child =
+        f.p.command(&["--env", "prod", "--confirm"], &env)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line == "[t2] started" {
+            break;
+        }
+    }
+    // To the fleet's own process only: the target running now is not told.
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    seen.extend(lines.map(|l| l.unwrap()));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:#?}");
+    // t1 and t2 finished whole; nothing after them started.
+    assert_eq!(f.applied("t1"), common::ALL.len());
+    assert_eq!(f.applied("t2"), common::ALL.len(), "{seen:#?}");
+    for t in &TARGETS[2..] {
+        assert_eq!(f.applied(t), 0, "{t} started after SIGINT: {seen:#?}");
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("interrupted: 2 of 8 target(s) succeeded")),
+        "{seen:#?}"
+    );
+    let h = f.p.history();
+    assert!(h.iter().all(|e| e["outcome"] == "succeeded"), "{h:#?}");
 }

@@ -236,10 +236,23 @@ pub fn run(
     } else {
         "failed"
     };
+    let combined = combined_plan(&results);
+    if !json && args.show {
+        for (step, targets) in &combined {
+            say(&format!("  {step}  on {}", shown(targets, all.len())));
+        }
+        if combined.is_empty() {
+            say("  nothing pending on any target");
+        }
+    }
     if json {
         let doc = json!({
             "schema_version": 1,
             "kind": "fleet",
+            "plan": combined.iter().map(|(step, targets)| json!({
+                "step": step,
+                "targets": targets,
+            })).collect::<Vec<_>>(),
             "env": env.name,
             "outcome": outcome,
             "exit_code": code,
@@ -271,6 +284,17 @@ pub fn run(
             logs.display()
         ));
     }
+    if let Some(sig) = crate::interrupt::signalled() {
+        return Err(Exit::new(
+            code_of(code),
+            format!(
+                "fleet {}: {} stopped the rollout; {} target(s) finished, {skipped} not started",
+                env.name,
+                crate::interrupt::name(sig),
+                results.len() - skipped
+            ),
+        ));
+    }
     match code {
         0 => Ok(Code::Success),
         _ => Err(Exit::new(
@@ -291,6 +315,43 @@ pub fn run(
                 }
             ),
         )),
+    }
+}
+
+/// The fleet's plan, once: each step (`app.name`, `-` prefixed when backwards) with the targets
+/// whose plan has it, in the order they first appear.
+fn combined_plan(results: &[Result1]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in results {
+        let Some(plan) = r.report.as_ref().and_then(|v| v["plan"].as_array()) else {
+            continue;
+        };
+        for m in plan {
+            let step = format!(
+                "{}{}.{}",
+                if m["backwards"] == true {
+                    "unapply "
+                } else {
+                    ""
+                },
+                m["app"].as_str().unwrap_or("?"),
+                m["name"].as_str().unwrap_or("?")
+            );
+            match out.iter_mut().find(|(s, _)| *s == step) {
+                Some((_, targets)) => targets.push(r.target.clone()),
+                None => out.push((step, vec![r.target.clone()])),
+            }
+        }
+    }
+    out
+}
+
+/// `all 8 targets`, or the names.
+fn shown(targets: &[String], total: usize) -> String {
+    if targets.len() == total && total > 1 {
+        format!("all {total} targets")
+    } else {
+        targets.join(", ")
     }
 }
 
