@@ -6,7 +6,8 @@
 //! the backup database, default 70 ≈ 1 GiB; 0 skips the PostgreSQL figure),
 //! BENCH_PG_NOISE_ROWS (rows of random text added to it, default 3000000), BENCH_HISTORY_RUNS
 //! (runs in the long history, default 50000), BENCH_LARGE=0 (skip the large-project figures),
-//! BENCH_ONLY=large (only those).
+//! BENCH_ONLY=large (only those), BENCH_ONLY=fleet (only the fleet figure), BENCH_FLEET=0 (skip
+//! it).
 
 // The integration tests' harness; the benchmarks use part of it.
 #[path = "../tests/common/mod.rs"]
@@ -454,6 +455,61 @@ fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
     ));
 }
 
+/// A fleet of 16 small PostgreSQL databases migrated with `--parallel 4`, against a shell
+/// loop of single-target runs; every repetition gets 16 new databases.
+fn fleet(n: usize, cache: &Path, rows: &mut Vec<Row>) {
+    const TARGETS: usize = 16;
+    let pg = common::pg::Pg::start();
+    let p = Project::new();
+    let names: Vec<String> = (1..=TARGETS).map(|i| format!("t{i}")).collect();
+    p.write_config(&format!(
+        "{}\n[env.fleet]\nrunner = \"django-pg\"\n\n[env.fleet.fleet]\ntargets = {names:?}\nparallel = 4\n",
+        common::pg::django_pg_plugin("BENCH_URL_${target}"),
+    ));
+    let round = std::cell::Cell::new(0u32);
+    // 16 new databases, as the environment of one timed command.
+    let fresh = || -> Vec<(String, String)> {
+        round.set(round.get() + 1);
+        names
+            .iter()
+            .map(|t| {
+                let db = pg.create_db(&format!("f{}_{t}", round.get()));
+                (format!("BENCH_URL_{t}"), pg.url(&db))
+            })
+            .collect()
+    };
+    let loop_script = format!(
+        "for t in {}; do \"$PM\" --env fleet --target \"$t\" -q || exit 1; done",
+        names.join(" ")
+    );
+    eprintln!(
+        "measuring a fleet of {TARGETS} databases, --parallel 4 vs a loop ({n} runs each) ..."
+    );
+    let (a, b) = side_by_side(
+        n,
+        &mut || {
+            let mut c = pm(&p, &["--env", "fleet", "--parallel", "4", "-q"], cache);
+            c.envs(fresh());
+            c
+        },
+        &mut || {
+            let mut c = Command::new("bash");
+            c.args(["-c", &loop_script])
+                .current_dir(p.path())
+                .env("PM", env!("CARGO_BIN_EXE_platform-migrate"))
+                .env("PLATFORM_MIGRATE_CACHE_DIR", cache)
+                .envs(fresh());
+            c
+        },
+    );
+    rows.push(ratio_row(
+        &format!("fleet of {TARGETS} databases, --parallel 4 vs a shell loop of single runs"),
+        a,
+        b,
+        0.4,
+    ));
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing else is taken.
     let n = runs();
@@ -467,7 +523,13 @@ fn main() {
         "[env.dev]\nrunner = \"django\"\n",
     ));
 
-    let only_large = std::env::var("BENCH_ONLY").as_deref() == Ok("large");
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "fleet" {
+        fleet(runs().clamp(1, 3), cache.path(), &mut rows);
+        print_table(&rows, runs().clamp(1, 3));
+        return;
+    }
+    let only_large = only == "large";
     if !only_large {
         eprintln!("measuring --show vs showmigrations ({n} runs each) ...");
         let (a, b) = side_by_side(
@@ -514,6 +576,10 @@ fn main() {
         postgres(&mut rows, &mut peak);
     }
 
+    if !only_large && std::env::var("BENCH_FLEET").as_deref() != Ok("0") {
+        fleet(runs().clamp(1, 3), cache.path(), &mut rows);
+    }
+
     let worst = peak
         .iter()
         .max_by_key(|(_, k)| *k)
@@ -546,10 +612,14 @@ fn main() {
         pass: None,
     });
 
+    print_table(&rows, n);
+}
+
+fn print_table(rows: &[Row], n: usize) {
     println!();
     println!("| figure | platform-migrate | by hand | result | target | |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for r in &rows {
+    for r in rows {
         let verdict = match r.pass {
             Some(true) => "PASS",
             Some(false) => "FAIL",

@@ -588,3 +588,90 @@ fn sigint_starts_no_new_target_and_lets_the_running_one_finish() {
     let h = f.p.history();
     assert!(h.iter().all(|e| e["outcome"] == "succeeded"), "{h:#?}");
 }
+
+#[test]
+fn django_database_aliases_are_a_fleet() {
+    let pg = Pg::start();
+    let p = Project::new();
+    let aliases = ["default", "eu", "us"];
+    let urls: serde_json::Map<String, Value> = aliases
+        .iter()
+        .map(|a| (a.to_string(), Value::String(pg.url(&pg.create_db(a)))))
+        .collect();
+    // A settings module with one DATABASES entry per alias, all from one secret.
+    std::fs::write(
+        p.path().join("demo/settings_fleet.py"),
+        "import json, os\nfrom .settings import *  # noqa: F401,F403\nfrom .settings import postgres\n\nDATABASES = {a: postgres(u) for a, u in json.loads(os.environ[\"FLEET_DATABASES\"]).items()}\n",
+    )
+    .unwrap();
+    let py = common::python().display().to_string();
+    p.write_config(&format!(
+        r#"
+[plugins.django-multi]
+path = "{runner}"
+settings = {{ manage = ["{py}", "manage.py"], database = "${{target}}", env = {{ DJANGO_SETTINGS_MODULE = "demo.settings_fleet" }}, secret-env = {{ FLEET_DATABASES = "databases" }} }}
+grants.commands = {commands}
+grants.env = ["DJANGO_SETTINGS_MODULE", {{ name = "FLEET_DATABASES", secret = "databases" }}]
+grants.secrets = {{ databases = {{ env = "PM_FLEET_DATABASES" }} }}
+grants.confine.connect = {ports}
+
+[env.multi]
+runner = "django-multi"
+
+[env.multi.fleet]
+database-aliases = true
+parallel = 3
+"#,
+        runner = common::plugin("django_runner").display(),
+        commands = common::django_commands(&py),
+        ports = common::pg::ports(),
+    ));
+    let secret = Value::Object(urls).to_string();
+    let env = [("PM_FLEET_DATABASES", secret.as_str())];
+    let r = p.run_with(&["targets", "--env", "multi", "--output", "json"], &env);
+    r.expect(0);
+    let listed: Vec<String> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(listed, aliases.map(String::from).to_vec());
+    let r = p.run_with(&["--env", "multi"], &env);
+    r.expect(0);
+    for a in aliases {
+        assert_eq!(pg.applied(&pg.db_name(a)).len(), common::ALL.len(), "{a}");
+    }
+    assert!(!r.all().contains(&pg.password), "{}", r.all());
+}
+
+#[test]
+fn on_a_terminal_each_running_target_has_a_live_line() {
+    let f = Fleet::new(&EIGHT.replace("parallel = 2", "parallel = 4"));
+    // `script` gives the run a terminal, as a person at a shell has.
+    let cmd = format!(
+        "{} --env prod --confirm",
+        env!("CARGO_BIN_EXE_platform-migrate")
+    );
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]).current_dir(f.p.path());
+    for (k, v) in f.env() {
+        c.env(k, v);
+    }
+    c.env_remove("NO_COLOR").env("TERM", "xterm");
+    let r = Run::from(c.output().unwrap());
+    r.expect(0);
+    // Spinners redrawn in place (cursor movement), the latest step of a target in its line,
+    // and a line per finished target; no plain "started" lines.
+    assert!(r.stdout.contains("\u{1b}["), "{}", r.all());
+    assert!(
+        r.stdout.contains("/6] "),
+        "a live line shows a step: {}",
+        r.all()
+    );
+    for t in TARGETS {
+        assert!(
+            r.stdout
+                .contains(&format!("[{t}] succeeded: 6 migration(s)")),
+            "{}",
+            r.all()
+        );
+    }
+    assert!(!r.stdout.contains("] started"), "{}", r.all());
+    migrated_once_each(&f);
+}

@@ -108,15 +108,7 @@ fn ledger_error(env: &EnvConfig, e: RunnerError) -> Result<String, Exit> {
 }
 
 fn describe(e: &RunnerError) -> String {
-    match e {
-        RunnerError::Connection(m)
-        | RunnerError::Other(m)
-        | RunnerError::Denied(m)
-        | RunnerError::Misconfigured(m)
-        | RunnerError::LedgerConflict(m) => m.clone(),
-        RunnerError::CommandFailed(c) => format!("`{}` failed: {}", c.command, c.output_tail),
-        other => format!("{other:?}"),
-    }
+    e.message()
 }
 
 /// `history [--env ENV] [--limit N]`.

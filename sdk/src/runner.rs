@@ -188,6 +188,16 @@ pub trait Runner {
         ))
     }
 
+    /// The database aliases the project configures (Django: `DATABASES`), in its order: the
+    /// targets of a fleet with `database-aliases = true`. Default: not supported.
+    #[cfg(not(feature = "wit-v0-1"))]
+    fn database_aliases(ctx: RunContext) -> Result<Vec<String>, RunnerError> {
+        let _ = ctx;
+        Err(RunnerError::Unsupported(
+            "this runner cannot list database aliases".into(),
+        ))
+    }
+
     /// Other sessions holding relation locks in an open transaction, oldest first (at most
     /// 10). Default: not supported (a lock timeout's message then names no holder).
     #[cfg(not(feature = "wit-v0-1"))]
@@ -265,6 +275,11 @@ macro_rules! __runner_ledger_exports {
             tables: Vec<String>,
         ) -> Result<Vec<String>, $crate::runner::RunnerError> {
             <$t as $crate::runner::Runner>::empty_tables(ctx, tables)
+        }
+        fn database_aliases(
+            ctx: $crate::runner::RunContext,
+        ) -> Result<Vec<String>, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::database_aliases(ctx)
         }
         fn lock_holders(
             ctx: $crate::runner::RunContext,

@@ -562,13 +562,16 @@ fn resolve_fleet(
         r.targets.is_some(),
         r.targets_file.is_some(),
         r.targets_command.is_some(),
+        r.database_aliases,
     ];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(at(
-            "give exactly one of targets = [...], targets-file = \"PATH\" or targets-command = { argv = [...] }".into(),
+            "give exactly one of targets = [...], targets-file = \"PATH\", targets-command = { argv = [...] } or database-aliases = true".into(),
         ));
     }
-    let source = if let Some(list) = &r.targets {
+    let source = if r.database_aliases {
+        From::DatabaseAliases
+    } else if let Some(list) = &r.targets {
         let list: Vec<Target> = list
             .iter()
             .map(|t| match t {

@@ -212,6 +212,9 @@ pub struct RawFleet {
     pub targets_file: Option<String>,
     /// A program printing them.
     pub targets_command: Option<RawTargetsCommand>,
+    /// The runner's database aliases (Django's `DATABASES`) are the targets.
+    #[serde(default)]
+    pub database_aliases: bool,
     #[serde(default)]
     pub canary: Vec<Spanned<String>>,
     pub parallel: Option<Spanned<usize>>,

@@ -28,6 +28,8 @@ pub enum Source {
     File(PathBuf),
     /// `targets-command`: a program whose standard output is such a list.
     Command(TargetsCommand),
+    /// `database-aliases = true`: the aliases the runner reports (Django's `DATABASES`).
+    DatabaseAliases,
 }
 
 /// `targets-command = { argv = [...], connect = [5432], timeout-secs = 60 }`.

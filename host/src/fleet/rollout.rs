@@ -29,7 +29,8 @@ fn fleet_of<'a>(env: &'a EnvConfig, flag: &str) -> Result<&'a FleetConfig, Exit>
 /// The env's targets as its source lists them now (exit 2 when it cannot be read).
 pub fn targets(cfg: &Config, env: &EnvConfig) -> Result<Vec<Target>, Exit> {
     let fleet = fleet_of(env, "a target list")?;
-    let list = sources::read(&fleet.source, &cfg.base_dir)
+    let aliases = || runner_aliases(cfg, env);
+    let list = sources::read(&fleet.source, &cfg.base_dir, &aliases)
         .map_err(|e| Exit::usage(format!("env {}: {e}; nothing was run", env.name)))?;
     if let Some(bad) = fleet
         .canary
@@ -42,6 +43,30 @@ pub fn targets(cfg: &Config, env: &EnvConfig) -> Result<Vec<Target>, Exit> {
         )));
     }
     Ok(list)
+}
+
+/// Ask the env's runner for its database aliases, with `${target}` standing for Django's
+/// `default` alias (the one every project has) while it answers.
+fn runner_aliases(cfg: &Config, env: &EnvConfig) -> Result<Vec<String>, String> {
+    use crate::plugin_api::Opener;
+    let probe = Target {
+        name: "default".into(),
+        vars: Default::default(),
+    };
+    let cfg = super::target::config_for(cfg, &env.name, &probe)?;
+    let env = cfg.env(&env.name)?;
+    let ui = crate::ui::Ui::new(crate::ui::Verbosity::Quiet).on_stderr();
+    let sandbox = crate::sandbox::Sandbox::new(crate::secrets::Redactor::default(), ui)
+        .map_err(|e| format!("cannot start the plugin engine: {e:#}"))?;
+    let mut runner = sandbox
+        .runner(&cfg.base_dir, &cfg.plugins[&env.runner], env.runner_env())
+        .map_err(|e| e.to_string())?;
+    let ctx = crate::plugin_api::RunContext::new(&env.name, "targets", false);
+    match runner.plugin.database_aliases(&ctx) {
+        Ok(Ok(list)) => Ok(list),
+        Ok(Err(e)) => Err(e.message()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `platform-migrate targets --env ENV [--shard I/N]`.
@@ -71,6 +96,71 @@ pub fn config_for_target(cfg: &Config, env: &EnvConfig, name: &str) -> Result<Co
     let all = targets(cfg, env)?;
     let target = super::find(&env.name, &all, name).map_err(|e| Exit::usage(e.to_string()))?;
     super::target::config_for(cfg, &env.name, target).map_err(Exit::usage)
+}
+
+/// How the rollout tells people what each target is doing: a live line per running target
+/// on a terminal (its latest step, read from its log), plain lines otherwise.
+struct Progress<'a> {
+    live: Option<indicatif::MultiProgress>,
+    bars: Vec<(String, indicatif::ProgressBar, PathBuf)>,
+    say: &'a dyn Fn(&str),
+}
+
+impl<'a> Progress<'a> {
+    fn new(live: bool, say: &'a dyn Fn(&str)) -> Progress<'a> {
+        Progress {
+            live: live.then(indicatif::MultiProgress::new),
+            bars: Vec::new(),
+            say,
+        }
+    }
+
+    fn started(&mut self, target: &str, log: PathBuf) {
+        match &self.live {
+            Some(m) => {
+                let bar = m.add(indicatif::ProgressBar::new_spinner());
+                bar.set_message(format!("[{target}] starting"));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                self.bars.push((target.to_string(), bar, log));
+            }
+            None => (self.say)(&format!("[{target}] started")),
+        }
+    }
+
+    /// Refresh the live lines with each target's latest step.
+    fn tick(&self, started: &[(String, Instant)]) {
+        for (target, bar, log) in &self.bars {
+            let since = started
+                .iter()
+                .find(|(t, _)| t == target)
+                .map(|(_, s)| s.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
+            let step = last_step(log).unwrap_or_else(|| "starting".into());
+            bar.set_message(format!("[{target}] {step} ({since:.0} s)"));
+        }
+    }
+
+    fn line(&mut self, target: &str, line: &str) {
+        if let Some(i) = self.bars.iter().position(|(t, _, _)| t == target) {
+            let (_, bar, _) = self.bars.remove(i);
+            bar.finish_and_clear();
+        }
+        match &self.live {
+            Some(m) => {
+                let _ = m.println(line);
+            }
+            None => (self.say)(line),
+        }
+    }
+}
+
+/// The last step line (`[3/6] backup ...`) a target's run wrote to its log.
+fn last_step(log: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with('[') && l.contains('/'))
+        .map(|l| crate::text::for_terminal(l).chars().take(80).collect())
 }
 
 /// What became of one target.
@@ -208,6 +298,14 @@ pub fn run(
     };
     let mut results: Vec<Result1> = Vec::new();
     let mut stopped = false;
+    let live = {
+        use std::io::IsTerminal;
+        !json
+            && !args.show
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
+    };
+    let mut progress = Progress::new(live, &say);
     for (stage, list) in [("canary", canaries), ("rollout", rest)] {
         if list.is_empty() {
             continue;
@@ -217,7 +315,14 @@ pub fn run(
             continue;
         }
         let stop_on_failure = stage == "canary" || fleet.on_failure == OnFailure::Stop;
-        let (mut done, halted) = wave(list, parallel, stop_on_failure, &launch, &logs, &say);
+        let (mut done, halted) = wave(
+            list,
+            parallel,
+            stop_on_failure,
+            &launch,
+            &logs,
+            &mut progress,
+        );
         stopped = halted;
         results.append(&mut done);
     }
@@ -374,7 +479,7 @@ fn wave(
     stop_on_failure: bool,
     launch: &dyn Fn(&Target) -> Result<Child, String>,
     logs: &std::path::Path,
-    say: &dyn Fn(&str),
+    progress: &mut Progress<'_>,
 ) -> (Vec<Result1>, bool) {
     let mut queue: VecDeque<Target> = list.into();
     let mut running: Vec<(Target, Child, Instant, std::thread::JoinHandle<String>)> = Vec::new();
@@ -386,7 +491,7 @@ fn wave(
             let Some(t) = queue.pop_front() else { break };
             match launch(&t) {
                 Ok(mut child) => {
-                    say(&format!("[{}] started", t.name));
+                    progress.started(&t.name, logs.join(format!("{}.log", t.name)));
                     // Read the report while the child runs, so a full pipe never blocks it.
                     let mut stdout = child.stdout.take();
                     let reader = std::thread::spawn(move || {
@@ -399,7 +504,7 @@ fn wave(
                     running.push((t, child, Instant::now(), reader));
                 }
                 Err(why) => {
-                    say(&format!("[{}] failed: {why}", t.name));
+                    progress.line(&t.name, &format!("[{}] failed: {why}", t.name));
                     out.push(Result1 {
                         target: t.name.clone(),
                         exit_code: Some(1),
@@ -415,6 +520,11 @@ fn wave(
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
+        let since: Vec<(String, Instant)> = running
+            .iter()
+            .map(|(t, _, s, _)| (t.name.clone(), *s))
+            .collect();
+        progress.tick(&since);
         let mut i = 0;
         while i < running.len() {
             match running[i].1.try_wait() {
@@ -436,18 +546,24 @@ fn wave(
                         .and_then(|v| v["applied"].as_array().map(Vec::len))
                         .unwrap_or(0);
                     match (r.ok(), r.error()) {
-                        (true, _) => say(&format!(
-                            "[{}] {}: {applied} migration(s) ({:.1} s)",
-                            r.target,
-                            r.outcome(),
-                            r.duration.as_secs_f64()
-                        )),
-                        (false, e) => say(&format!(
-                            "[{}] {} (exit {code}): {}",
-                            r.target,
-                            r.outcome(),
-                            e.unwrap_or_else(|| format!("see {}", r.log.display()))
-                        )),
+                        (true, _) => progress.line(
+                            &r.target,
+                            &format!(
+                                "[{}] {}: {applied} migration(s) ({:.1} s)",
+                                r.target,
+                                r.outcome(),
+                                r.duration.as_secs_f64()
+                            ),
+                        ),
+                        (false, e) => progress.line(
+                            &r.target,
+                            &format!(
+                                "[{}] {} (exit {code}): {}",
+                                r.target,
+                                r.outcome(),
+                                e.unwrap_or_else(|| format!("see {}", r.log.display()))
+                            ),
+                        ),
                     }
                     if !r.ok() && stop_on_failure {
                         halted = true;

@@ -9,9 +9,26 @@ use std::time::Duration;
 /// Most bytes a target list may have.
 const MAX_LIST_BYTES: usize = 4 << 20;
 
-/// The targets `source` lists; `base` is the config's folder.
-pub fn read(source: &Source, base: &Path) -> Result<Vec<Target>, FleetError> {
+/// The targets `source` lists; `base` is the config's folder; `aliases` asks the runner for
+/// its database aliases.
+pub fn read(
+    source: &Source,
+    base: &Path,
+    aliases: &dyn Fn() -> Result<Vec<String>, String>,
+) -> Result<Vec<Target>, FleetError> {
     let targets = match source {
+        Source::DatabaseAliases => aliases()
+            .map_err(|why| {
+                FleetError::Source(format!(
+                    "the runner could not list its database aliases: {why}"
+                ))
+            })?
+            .into_iter()
+            .map(|name| Target {
+                name,
+                vars: Default::default(),
+            })
+            .collect(),
         Source::List(list) => list.clone(),
         Source::File(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {

@@ -179,6 +179,22 @@ pub enum RunnerError {
     Other(String),
 }
 
+impl RunnerError {
+    /// The error as one line for people: the runner's own message where it has one.
+    pub fn message(&self) -> String {
+        match self {
+            RunnerError::Connection(m)
+            | RunnerError::Other(m)
+            | RunnerError::Denied(m)
+            | RunnerError::Misconfigured(m)
+            | RunnerError::Unsupported(m)
+            | RunnerError::LedgerConflict(m) => m.clone(),
+            RunnerError::CommandFailed(c) => format!("`{}` failed: {}", c.command, c.output_tail),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
 /// One run as the ledger in the database keeps it (`runner-types.ledger-run`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerRun {

@@ -65,6 +65,7 @@ impl World {
                     "ledger-append",
                     "lint-sql",
                     "empty-tables",
+                    "database-aliases",
                     "lock-holders",
                     "invalid-indexes",
                     "drop-invalid-index",

@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "3730b9e435d4ea5fc6e520587454d6c9cb416dfe67e10ca18ef8a016f0e00601",
+        "b71ba03449a73fddb47a9edbd58f5502d7a84c5eb75dbc49ab31430f484dd00a",
     ),
 ];
 

@@ -301,6 +301,16 @@ impl api::RunnerPlugin for Runner {
             .map(|r| r.map_err(Into::into));
         finish(&mut self.store, &self.name, "empty-tables", r)
     }
+    fn database_aliases(&mut self, ctx: &api::RunContext) -> Call<Vec<String>, api::RunnerError> {
+        let Versioned::V0_2(b) = &self.bindings else {
+            return Ok(Err(self.not_in_v0_1("list database aliases")));
+        };
+        super::limits::arm(&mut self.store);
+        let r = b
+            .call_database_aliases(&mut self.store, &ctx.into())
+            .map(|r| r.map_err(Into::into));
+        finish(&mut self.store, &self.name, "database-aliases", r)
+    }
     fn lock_holders(
         &mut self,
         ctx: &api::RunContext,

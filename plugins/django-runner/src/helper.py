@@ -655,6 +655,8 @@ def handle(args):
             result = invalid_indexes(conn)
         elif cmd == "drop-invalid-index":
             result = drop_invalid_index(conn, args["name"])
+        elif cmd == "aliases":
+            result = list(connections.databases)
         elif cmd == "empty-tables":
             result = empty_tables(conn, args["tables"])
         elif cmd == "reset":

@@ -455,6 +455,12 @@ impl Runner for Django {
     }
 
     #[cfg(not(feature = "wit-v0-1"))]
+    fn database_aliases(_ctx: RunContext) -> Result<Vec<String>, RunnerError> {
+        let s = Settings::load()?;
+        parse(helper(&s, json!({"cmd": "aliases"}))?)
+    }
+
+    #[cfg(not(feature = "wit-v0-1"))]
     fn empty_tables(_ctx: RunContext, tables: Vec<String>) -> Result<Vec<String>, RunnerError> {
         let s = Settings::load()?;
         parse(helper(
