@@ -508,6 +508,36 @@ fn fleet(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         b,
         0.4,
     ));
+    // What bounds it: the CPU time one fleet run costs (children included), spread over this
+    // machine's cores, against the loop's wall time.
+    let cpu = {
+        let before = children_cpu();
+        let mut c = pm(&p, &["--env", "fleet", "--parallel", "4", "-q"], cache);
+        c.envs(fresh());
+        time(&mut c);
+        children_cpu() - before
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let floor = cpu.as_secs_f64() / cores as f64 / b.as_secs_f64();
+    rows.push(Row {
+        what: format!(
+            "fleet: its CPU time over {cores} core(s) vs the loop's wall time (the best ratio this machine allows)"
+        ),
+        ours: ms(cpu),
+        theirs: ms(b),
+        figure: format!("{floor:.2}x"),
+        target: "(reported)".into(),
+        pass: None,
+    });
+}
+
+/// User and system CPU time of every waited-for child process so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn main() {
