@@ -49,10 +49,15 @@ impl Fleet {
             .collect()
     }
 
+    /// The binary with `args` and every target's URL in its environment, not started.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.p.command(args, &[]);
+        c.envs(self.env());
+        c
+    }
+
     fn run(&self, args: &[&str]) -> Run {
-        let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.p.run_with(args, &env)
+        Run::from(self.command(args).output().unwrap())
     }
 
     fn db(&self, target: &str) -> &str {
@@ -308,16 +313,8 @@ fn shards_cover_every_target_once_and_run_only_their_slice() {
 #[test]
 fn two_fleet_runs_at_once_never_migrate_the_same_target_together() {
     let f = Fleet::new(&EIGHT.replace("parallel = 2", "parallel = 4\non-failure = \"continue\""));
-    let env = f.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut a =
-        f.p.command(&["--env", "prod", "--confirm"], &env)
-            .spawn()
-            .unwrap();
-    let mut b =
-        f.p.command(&["--env", "prod", "--confirm"], &env)
-            .spawn()
-            .unwrap();
+    let mut a = f.command(&["--env", "prod", "--confirm"]).spawn().unwrap();
+    let mut b = f.command(&["--env", "prod", "--confirm"]).spawn().unwrap();
     let (ra, rb) = (a.wait().unwrap(), b.wait().unwrap());
     // Each target: one run migrated it; the other found it busy (8) or nothing to do (0).
     for code in [ra.code(), rb.code()] {
@@ -549,13 +546,11 @@ fn the_kubernetes_indexed_job_shards_cover_every_target_once() {
 fn sigint_starts_no_new_target_and_lets_the_running_one_finish() {
     use std::io::BufRead;
     let f = Fleet::new(&EIGHT.replace("parallel = 2", "parallel = 1"));
-    let env = f.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut child =
-        f.p.command(&["--env", "prod", "--confirm"], &env)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+    let mut child = f
+        .command(&["--env", "prod", "--confirm"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     for line in lines.by_ref() {

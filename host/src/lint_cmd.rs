@@ -382,20 +382,28 @@ pub(crate) fn lint(
 
 fn print_human(r: &Report) {
     let short = |s: &str| s.chars().take(12).collect::<String>();
+    // Paths come from the branch under review: a file name may hold escape sequences.
+    let safe = crate::text::for_terminal;
     println!(
         "lint: {} migration(s) added or changed since {} (merge base {}), rendered by env {}",
         r.migrations.len(),
-        r.since,
+        safe(&r.since),
         short(&r.base),
         r.env
     );
     for m in &r.migrations {
-        println!("  {} {}.{} ({})", m.change.word(), m.app, m.name, m.file);
+        println!(
+            "  {} {}.{} ({})",
+            m.change.word(),
+            m.app,
+            m.name,
+            safe(&m.file)
+        );
     }
     for f in &r.findings {
         println!(
             "{}:{}: {}.{}: {}: {}",
-            f.file,
+            safe(&f.file),
             f.line,
             f.finding.app,
             f.finding.name,
@@ -405,10 +413,13 @@ fn print_human(r: &Report) {
         println!("    safer: {}", f.finding.advice);
     }
     for d in &r.drift {
-        println!("{}:{}: DRIFT: {}", d.file, d.line, d.message);
+        println!("{}:{}: DRIFT: {}", safe(&d.file), d.line, d.message);
     }
     for u in &r.unknown {
-        println!("  note: {u} is under migrations/ but the runner does not know it as a migration (is its app in INSTALLED_APPS?)");
+        println!(
+            "  note: {} is under migrations/ but the runner does not know it as a migration (is its app in INSTALLED_APPS?)",
+            safe(u)
+        );
     }
     if r.clean() {
         println!("clean: nothing unsafe in what this branch adds or changes");

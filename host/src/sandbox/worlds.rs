@@ -175,6 +175,24 @@ macro_rules! call {
     }};
 }
 
+/// A call to an export WIT 0.2.0 added: a runner built against 0.1.0 answers `Unsupported`
+/// (it cannot `$what`); `$map` converts the success value.
+macro_rules! since_v0_2 {
+    ($self:ident, $what:literal, $name:literal, $call:ident ( $($arg:expr),* )) => {
+        since_v0_2!($self, $what, $name, $call($($arg),*) => std::convert::identity)
+    };
+    ($self:ident, $what:literal, $name:literal, $call:ident ( $($arg:expr),* ) => $map:expr) => {{
+        let Versioned::V0_2(b) = &$self.bindings else {
+            return Ok(Err($self.not_in_v0_1($what)));
+        };
+        super::limits::arm(&mut $self.store);
+        let r = b
+            .$call(&mut $self.store $(, $arg)*)
+            .map(|r| r.map($map).map_err(Into::into));
+        finish(&mut $self.store, &$self.name, $name, r)
+    }};
+}
+
 fn vec_into<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
     v.into_iter().map(B::from).collect()
 }
@@ -286,78 +304,56 @@ impl api::RunnerPlugin for Runner {
         ctx: &api::RunContext,
         tables: &[String],
     ) -> Call<Vec<String>, api::RunnerError> {
-        let b = match &self.bindings {
-            Versioned::V0_1(_) => {
-                return Ok(Err(api::RunnerError::Unsupported(format!(
-                    "plugin '{}' was built against platform:migrate@0.1.0, which cannot tell empty tables",
-                    self.name
-                ))))
-            }
-            Versioned::V0_2(b) => b,
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_empty_tables(&mut self.store, &ctx.into(), tables)
-            .map(|r| r.map_err(Into::into));
-        finish(&mut self.store, &self.name, "empty-tables", r)
+        since_v0_2!(
+            self,
+            "tell empty tables",
+            "empty-tables",
+            call_empty_tables(&ctx.into(), tables)
+        )
     }
     fn database_aliases(&mut self, ctx: &api::RunContext) -> Call<Vec<String>, api::RunnerError> {
-        let Versioned::V0_2(b) = &self.bindings else {
-            return Ok(Err(self.not_in_v0_1("list database aliases")));
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_database_aliases(&mut self.store, &ctx.into())
-            .map(|r| r.map_err(Into::into));
-        finish(&mut self.store, &self.name, "database-aliases", r)
+        since_v0_2!(
+            self,
+            "list database aliases",
+            "database-aliases",
+            call_database_aliases(&ctx.into())
+        )
     }
     fn lock_holders(
         &mut self,
         ctx: &api::RunContext,
     ) -> Call<Vec<api::LockHolder>, api::RunnerError> {
-        let Versioned::V0_2(b) = &self.bindings else {
-            return Ok(Err(self.not_in_v0_1("tell who holds locks")));
-        };
-        super::limits::arm(&mut self.store);
-        let r = b.call_lock_holders(&mut self.store, &ctx.into()).map(|r| {
-            r.map(|v| {
-                v.into_iter()
-                    .map(|h| api::LockHolder {
-                        pid: h.pid,
-                        state: h.state,
-                        query: h.query,
-                        transaction_seconds: h.transaction_seconds,
-                        relations: h.relations,
-                    })
-                    .collect()
-            })
-            .map_err(Into::into)
-        });
-        finish(&mut self.store, &self.name, "lock-holders", r)
+        since_v0_2!(self, "tell who holds locks", "lock-holders", call_lock_holders(&ctx.into()) => |v| {
+            v.into_iter()
+                .map(|h| api::LockHolder {
+                    pid: h.pid,
+                    state: h.state,
+                    query: h.query,
+                    transaction_seconds: h.transaction_seconds,
+                    relations: h.relations,
+                })
+                .collect()
+        })
     }
     fn invalid_indexes(&mut self, ctx: &api::RunContext) -> Call<Vec<String>, api::RunnerError> {
-        let Versioned::V0_2(b) = &self.bindings else {
-            return Ok(Err(self.not_in_v0_1("list invalid indexes")));
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_invalid_indexes(&mut self.store, &ctx.into())
-            .map(|r| r.map_err(Into::into));
-        finish(&mut self.store, &self.name, "invalid-indexes", r)
+        since_v0_2!(
+            self,
+            "list invalid indexes",
+            "invalid-indexes",
+            call_invalid_indexes(&ctx.into())
+        )
     }
     fn drop_invalid_index(
         &mut self,
         ctx: &api::RunContext,
         name: &str,
     ) -> Call<(), api::RunnerError> {
-        let Versioned::V0_2(b) = &self.bindings else {
-            return Ok(Err(self.not_in_v0_1("drop invalid indexes")));
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_drop_invalid_index(&mut self.store, &ctx.into(), name)
-            .map(|r| r.map_err(Into::into));
-        finish(&mut self.store, &self.name, "drop-invalid-index", r)
+        since_v0_2!(
+            self,
+            "drop invalid indexes",
+            "drop-invalid-index",
+            call_drop_invalid_index(&ctx.into(), name)
+        )
     }
     fn ledger_read(
         &mut self,
