@@ -686,3 +686,138 @@ fn a_cancelled_concurrent_index_build_leaves_no_invalid_index_after_the_retry() 
         "1"
     );
 }
+
+/// One request to django-runner's helper session, as the plugin sends it: hex-encoded JSON on
+/// stdin; the answer is the next marked JSON line.
+fn helper_request(
+    stdin: &mut std::process::ChildStdin,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    request: serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Write;
+    let hex: String = request
+        .to_string()
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    writeln!(stdin, "{hex}").unwrap();
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(at) = line.find('{') {
+            match serde_json::from_str::<serde_json::Value>(&line[at..]) {
+                // The session says it is ready once, before its first answer.
+                Ok(v) if v["ok"] == "ready" => {}
+                Ok(v) => return v,
+                Err(_) => {}
+            }
+        }
+    }
+    panic!("the helper session ended without answering");
+}
+
+#[test]
+fn an_index_another_session_is_building_is_never_taken_for_debris() {
+    use std::io::BufRead;
+    let pg = Pg::start();
+    let db = pg.create_db("building");
+    let p = project("");
+    let url = pg.url(&db);
+    p.run_with(&["--env", "test"], &[(URL_VAR, url.as_str())])
+        .expect(0);
+    // A writer keeps a transaction open on users_user; two concurrent index builds then wait
+    // for it: one gives up at its lock timeout (debris: an INVALID index nobody builds), the
+    // other keeps waiting (INVALID too, until it is done).
+    let mut writer = hold(
+        &pg,
+        &db,
+        "BEGIN; UPDATE users_user SET email = email; SELECT pg_sleep(8); COMMIT;",
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'users_user' AND l.mode = 'RowExclusiveLock' AND l.granted",
+    );
+    let dead = Command::new("psql")
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", &db])
+        .args(["-c", "SET lock_timeout = '300ms'"])
+        .args([
+            "-c",
+            "CREATE INDEX CONCURRENTLY users_dead_idx ON users_user (email)",
+        ])
+        .env("PGHOST", &pg.host)
+        .env("PGPORT", pg.port.to_string())
+        .env("PGUSER", &pg.user)
+        .env("PGPASSWORD", &pg.password)
+        .output()
+        .unwrap();
+    assert!(
+        !dead.status.success(),
+        "the first build was meant to give up"
+    );
+    let mut building = hold(
+        &pg,
+        &db,
+        "CREATE INDEX CONCURRENTLY users_building_idx ON users_user (username)",
+        "SELECT count(*) FROM pg_stat_progress_create_index",
+    );
+    // The build's catalog entry shows once its first transaction commits.
+    let both = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        pg.psql(&db, "SELECT count(*) FROM pg_index WHERE NOT indisvalid") == "2"
+    });
+    assert!(
+        both,
+        "two invalid indexes: the dead one and the one being built; found {} ({})",
+        pg.psql(
+            &db,
+            "SELECT string_agg(indexrelid::regclass::text, ',') FROM pg_index WHERE NOT indisvalid"
+        ),
+        String::from_utf8_lossy(&dead.stderr)
+    );
+    // The helper, run as the plugin runs it (`manage.py shell -c HELPER`, DATABASE_URL set).
+    let helper =
+        std::fs::read_to_string(common::root().join("plugins/django-runner/src/helper.py"))
+            .unwrap();
+    let mut session = Command::new(common::python())
+        .args(["manage.py", "shell", "-c", &helper])
+        .current_dir(p.path())
+        .env("DATABASE_URL", &url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(session.stdout.take().unwrap()).lines();
+    let invalid = helper_request(
+        &mut stdin,
+        &mut lines,
+        serde_json::json!({"cmd": "invalid-indexes"}),
+    );
+    assert_eq!(
+        invalid["ok"],
+        serde_json::json!(["users_dead_idx"]),
+        "{invalid}"
+    );
+    let refused = helper_request(
+        &mut stdin,
+        &mut lines,
+        serde_json::json!({"cmd": "drop-invalid-index", "name": "users_building_idx"}),
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("another session is building it; not dropped"),
+        "{refused}"
+    );
+    drop(stdin);
+    session.wait().unwrap();
+    writer.wait().unwrap();
+    building.wait().unwrap();
+    // The other session's build finished: its index is there and valid.
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_building_idx'::regclass"
+        ),
+        "t"
+    );
+}

@@ -481,22 +481,29 @@ def lock_holders(conn):
 
 def invalid_indexes(conn):
     """Indexes of this database that PostgreSQL marks invalid (schema-qualified outside the
-    search path)."""
+    search path), leaving out those another session is building right now: CREATE INDEX
+    CONCURRENTLY records its index as invalid until it is done, and that one is not debris."""
     postgresql_only(conn, "which indexes are invalid")
     with conn.cursor() as c:
         c.execute(
             "SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
             " JOIN pg_namespace n ON n.oid = t.relnamespace"
             " WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p"
+            " WHERE p.index_relid = i.indexrelid)"
             " ORDER BY 1"
         )
         return [r[0] for r in c.fetchall()]
 
 
 def drop_invalid_index(conn, name):
-    """DROP INDEX CONCURRENTLY of an index that is invalid; a valid one is refused."""
+    """DROP INDEX CONCURRENTLY of an index that is invalid and not being built; a valid one, or
+    one another session is building, is refused."""
     if name not in invalid_indexes(conn):
-        raise Fail("other", f"index {name} is not an invalid index of this database; not dropped")
+        raise Fail(
+            "other",
+            f"index {name} is not an invalid index of this database, or another session is building it; not dropped",
+        )
     # The name comes from regclass::text (quoted where needed): use it as PostgreSQL spells it.
     with conn.cursor() as c:
         c.execute("SELECT %s::regclass", [name])
