@@ -169,12 +169,9 @@ fn postgres(rows: &mut Vec<Row>, peak: &mut Vec<(String, u64)>) {
     } else {
         "pgbench".into()
     };
-    let out = Command::new(pgbench)
+    let out = pg
+        .client(&pgbench)
         .args(["-i", "-q", "-s", &scale.to_string(), "-d", &db])
-        .env("PGHOST", &pg.host)
-        .env("PGPORT", pg.port.to_string())
-        .env("PGUSER", &pg.user)
-        .env("PGPASSWORD", &pg.password)
         .output()
         .unwrap();
     assert!(

@@ -523,12 +523,9 @@ fn share_lock_on_orders(pg: &Pg, db: &str, seconds: u32) -> std::process::Child 
 /// Another session runs `sql` (holding its locks until it ends); returns once `locked` (a
 /// query counting the lock) says it holds them.
 fn hold(pg: &Pg, db: &str, sql: &str, locked: &str) -> std::process::Child {
-    let mut child = Command::new("psql")
+    let mut child = pg
+        .client("psql")
         .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
-        .env("PGHOST", &pg.host)
-        .env("PGPORT", pg.port.to_string())
-        .env("PGUSER", &pg.user)
-        .env("PGPASSWORD", &pg.password)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -734,17 +731,14 @@ fn an_index_another_session_is_building_is_never_taken_for_debris() {
         "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
          WHERE c.relname = 'users_user' AND l.mode = 'RowExclusiveLock' AND l.granted",
     );
-    let dead = Command::new("psql")
+    let dead = pg
+        .client("psql")
         .args(["-X", "-v", "ON_ERROR_STOP=1", "-d", &db])
         .args(["-c", "SET lock_timeout = '300ms'"])
         .args([
             "-c",
             "CREATE INDEX CONCURRENTLY users_dead_idx ON users_user (email)",
         ])
-        .env("PGHOST", &pg.host)
-        .env("PGPORT", pg.port.to_string())
-        .env("PGUSER", &pg.user)
-        .env("PGPASSWORD", &pg.password)
         .output()
         .unwrap();
     assert!(

@@ -278,7 +278,8 @@ impl Pg {
         }
     }
 
-    fn client(&self, program: &str) -> Command {
+    /// `program` (psql, pgbench, ...) with the libpq variables that reach this server.
+    pub fn client(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.env("PGHOST", &self.host)
             .env("PGPORT", self.port.to_string())
