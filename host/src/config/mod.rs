@@ -56,9 +56,7 @@ pub struct PluginConfig {
     pub path: PathBuf,
     /// Where `path` is written in the config.
     pub path_loc: Loc,
-    /// Settings, strings as they are and other values as JSON.
-    pub settings: Vec<(String, String)>,
-    /// The same settings as written, with their places (checked against the plugin's schema).
+    /// The settings as written, with their places (checked against the plugin's schema).
     pub setting_entries: Vec<SettingEntry>,
     pub grants: Grants,
     pub secrets: BTreeMap<String, SecretSource>,
@@ -79,7 +77,6 @@ impl PluginConfig {
                 line: 1,
                 column: 1,
             },
-            settings: Vec::new(),
             setting_entries: Vec::new(),
             grants: Grants {
                 plugin: name.to_string(),
@@ -89,6 +86,16 @@ impl PluginConfig {
             sha256: None,
             limits: Limits::default(),
         }
+    }
+}
+
+impl PluginConfig {
+    /// The settings as the plugin reads them: strings as they are, other values as JSON.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        self.setting_entries
+            .iter()
+            .map(|e| (e.key.clone(), to_setting(&e.value)))
+            .collect()
     }
 }
 
@@ -483,11 +490,6 @@ fn resolve_plugin(
         path_loc,
         sha256,
         limits,
-        settings: p
-            .settings
-            .iter()
-            .map(|(k, v)| (k.get_ref().clone(), to_setting(v.get_ref())))
-            .collect(),
         setting_entries: p
             .settings
             .iter()
@@ -504,45 +506,36 @@ fn resolve_plugin(
 }
 
 /// Command grants with the host folder of each `<path:GUEST>` their patterns name; GUEST must
-/// lie inside one of the plugin's `grants.dirs`.
+/// lie inside one of the plugin's `grants.dirs`, or in the backup directory, which is mounted
+/// per environment when the plugin is loaded (`Grants::mount` resolves it then).
 fn resolve_commands(
     src: &Source<'_>,
     plugin: &str,
     commands: Vec<toml::Spanned<policy::CommandGrant>>,
     dirs: &[DirGrant],
 ) -> Result<Vec<policy::CommandGrant>, ConfigError> {
+    let backup = crate::sandbox::BACKUP_GUEST_DIR;
     let mut out = Vec::new();
     for c in commands {
         let span = c.span();
         let mut grant = c.into_inner();
-        for element in &grant.args {
-            let Some(path) = policy::commands::PathElement::parse(element) else {
-                continue;
-            };
-            // The backup directory is mounted per environment when the plugin is loaded
-            // (`Grants::mount`), so its patterns are resolved then.
-            let backup = crate::sandbox::BACKUP_GUEST_DIR;
-            if path.guest == backup || path.guest.starts_with(&format!("{backup}/")) {
-                continue;
-            }
-            let root = policy::dirs::to_host(plugin, dirs, path.guest).map_err(|_| {
-                src.err(
-                    span.clone(),
-                    format!(
-                        "argument pattern {element:?} names {:?}, which is not inside any of plugins.{plugin}.grants.dirs (nor {backup}, which backup providers get); grant the folder there (guest = \"{}\") or fix the guest path",
-                        path.guest, path.guest
-                    ),
-                )
-            })?;
-            if !grant.roots.iter().any(|(g, _)| g == path.guest) {
-                grant.roots.push((path.guest.to_string(), root.0));
-            }
-        }
-        // Every grant knows the plugin's folders, so a refusal can suggest `<path:..>`.
-        for d in dirs {
-            if !grant.roots.iter().any(|(g, _)| *g == d.guest) {
-                grant.roots.push((d.guest.clone(), d.host.clone()));
-            }
+        let unresolved = grant.resolve_roots(plugin, dirs);
+        if let Some(guest) = unresolved
+            .iter()
+            .find(|g| *g != backup && !g.starts_with(&format!("{backup}/")))
+        {
+            let element = grant
+                .args
+                .iter()
+                .find(|a| policy::commands::PathElement::parse(a).is_some_and(|p| p.guest == guest))
+                .cloned()
+                .unwrap_or_default();
+            return Err(src.err(
+                span,
+                format!(
+                    "argument pattern {element:?} names {guest:?}, which is not inside any of plugins.{plugin}.grants.dirs (nor {backup}, which backup providers get); grant the folder there (guest = \"{guest}\") or fix the guest path"
+                ),
+            ));
         }
         out.push(grant);
     }
@@ -599,12 +592,16 @@ fn resolve_fleet(
             timeout_secs: c.timeout_secs.unwrap_or(60).clamp(1, 3600),
         })
     };
-    if let (From::List(list), Some(bad)) = (
-        &source,
-        r.canary.iter().find(
-            |c| !matches!(&source, From::List(l) if l.iter().any(|t| &t.name == c.get_ref())),
-        ),
-    ) {
+    // Lists from elsewhere are checked against the canaries when they are read.
+    let missing = |list: &[Target]| {
+        r.canary
+            .iter()
+            .find(|c| !list.iter().any(|t| &t.name == c.get_ref()))
+    };
+    if let Some((list, bad)) = match &source {
+        From::List(list) => missing(list).map(|bad| (list, bad)),
+        _ => None,
+    } {
         let known: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
         return Err(src.err(
             bad.span(),
@@ -852,9 +849,11 @@ runner = "django"
         assert_eq!(p.path, PathBuf::from("/cfg/django.wasm"));
         assert_eq!(p.grants.dirs[0].host, PathBuf::from("/cfg/app"));
         assert!(p
-            .settings
+            .settings()
             .contains(&("manage".into(), "[\"python\",\"manage.py\"]".into())));
-        assert!(p.settings.contains(&("database".into(), "default".into())));
+        assert!(p
+            .settings()
+            .contains(&("database".into(), "default".into())));
         assert_eq!(p.grants.secrets, vec!["db".to_string()]);
         assert!(c.envs["dev"].verbose && !c.envs["dev"].require_confirm);
         assert!(c.envs["prod"].require_confirm && c.envs["prod"].backup_required);

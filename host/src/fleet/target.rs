@@ -41,26 +41,6 @@ pub fn substitute(text: &str, target: &Target) -> Result<String, String> {
     Ok(out)
 }
 
-/// Substitute in a JSON-encoded setting: inside every string of it.
-fn substitute_json(text: &str, target: &Target) -> Result<String, String> {
-    fn walk(v: &mut serde_json::Value, t: &Target) -> Result<(), String> {
-        match v {
-            serde_json::Value::String(s) => *s = substitute(s, t)?,
-            serde_json::Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, t))?,
-            serde_json::Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, t))?,
-            _ => {}
-        }
-        Ok(())
-    }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(mut v) if !v.is_string() => {
-            walk(&mut v, target)?;
-            Ok(v.to_string())
-        }
-        _ => substitute(text, target),
-    }
-}
-
 /// `cfg` as target `target` of env `env` sees it.
 pub fn config_for(cfg: &Config, env: &str, target: &Target) -> Result<Config, String> {
     let mut out = cfg.clone();
@@ -78,9 +58,6 @@ pub fn config_for(cfg: &Config, env: &str, target: &Target) -> Result<Config, St
             continue;
         };
         let at = |why: String| format!("plugins.{name}: {why}");
-        for (_, value) in p.settings.iter_mut() {
-            *value = substitute_json(value, target).map_err(at)?;
-        }
         for s in p.setting_entries.iter_mut() {
             s.value = substitute_toml(&s.value, target).map_err(at)?;
         }
@@ -142,12 +119,26 @@ mod tests {
 
     #[test]
     fn json_settings_are_replaced_inside_their_strings() {
-        let s = substitute_json(r#"{"DATABASE_NAME":"${target.db}","n":1}"#, &t()).unwrap();
-        assert_eq!(s, r#"{"DATABASE_NAME":"shop_eu","n":1}"#);
+        let cfg = Config::parse(
+            "[plugins.r]\npath = \"r.wasm\"\nsettings = { env = { DATABASE_NAME = \"${target.db}\", n = 1 }, list = [\"${target.db}\"] }\n\n[env.prod]\nrunner = \"r\"\n",
+            "pm.toml",
+            "/c/pm.toml".into(),
+            "/c".into(),
+        )
+        .unwrap();
+        let setting = |t: &Target, key: &str| {
+            config_for(&cfg, "prod", t).unwrap().plugins["r"]
+                .settings()
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .unwrap()
+                .1
+        };
+        assert_eq!(setting(&t(), "env"), r#"{"DATABASE_NAME":"shop_eu","n":1}"#);
         // A value with a quote stays valid JSON.
         let mut q = t();
         q.vars.insert("db".into(), "a\"b".into());
-        let s = substitute_json(r#"["${target.db}"]"#, &q).unwrap();
+        let s = setting(&q, "list");
         assert_eq!(serde_json::from_str::<Vec<String>>(&s).unwrap(), ["a\"b"]);
     }
 }

@@ -98,7 +98,7 @@ impl PluginState {
             redactor,
             ui,
             config: ConfigCap {
-                settings: entry.settings.clone(),
+                settings: entry.settings(),
                 secrets: entry.secrets.clone(),
             },
             process: ProcessCap {
