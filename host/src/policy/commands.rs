@@ -94,6 +94,31 @@ pub struct CommandRequest<'a> {
 }
 
 impl CommandGrant {
+    /// Fill in the host folder of each `<path:GUEST>` element that lies inside `dirs`, and of
+    /// every dir (so a refusal can suggest `<path:..>`). Returns the guest paths it could not
+    /// place.
+    pub fn resolve_roots(&mut self, plugin: &str, dirs: &[super::DirGrant]) -> Vec<String> {
+        let mut unresolved = Vec::new();
+        for element in &self.args {
+            let Some(path) = PathElement::parse(element) else {
+                continue;
+            };
+            if self.roots.iter().any(|(g, _)| g == path.guest) {
+                continue;
+            }
+            match super::dirs::to_host(plugin, dirs, path.guest) {
+                Ok((root, _)) => self.roots.push((path.guest.to_string(), root)),
+                Err(_) => unresolved.push(path.guest.to_string()),
+            }
+        }
+        for d in dirs {
+            if !self.roots.iter().any(|(g, _)| *g == d.guest) {
+                self.roots.push((d.guest.clone(), d.host.clone()));
+            }
+        }
+        unresolved
+    }
+
     /// Does this grant allow `program` with `args`?
     pub fn allows(&self, program: &str, args: &[String]) -> bool {
         self.program == program && args_match_in(&self.args, args, &self.roots)

@@ -48,22 +48,8 @@ impl Grants {
         };
         self.dirs.push(dir);
         for grant in &mut self.commands {
-            for element in &grant.args {
-                let Some(path) = commands::PathElement::parse(element) else {
-                    continue;
-                };
-                if grant.roots.iter().any(|(g, _)| g == path.guest) {
-                    continue;
-                }
-                if let Ok((root, _)) = dirs::to_host(&self.plugin, &self.dirs, path.guest) {
-                    grant.roots.push((path.guest.to_string(), root));
-                }
-            }
-            for d in &self.dirs {
-                if !grant.roots.iter().any(|(g, _)| *g == d.guest) {
-                    grant.roots.push((d.guest.clone(), d.host.clone()));
-                }
-            }
+            // Patterns naming other folders were checked when the config was loaded.
+            grant.resolve_roots(&self.plugin, &self.dirs);
         }
     }
 }
