@@ -178,6 +178,28 @@ fn a_path_grant_allows_host_paths_under_its_folder_and_nothing_else() {
         "{}",
         r.all()
     );
+    // A symlink in the granted folder that points out of it (to the config folder, which the
+    // program could read otherwise): the path matches the pattern, but the host follows it
+    // first and refuses.
+    for argv in [
+        r#"["cat", "{granted}/out/platform-migrate.toml"]"#,
+        r#"["cat", "{granted}/config"]"#,
+    ] {
+        let p = hostile_project("path-run", argv, granted, "");
+        std::os::unix::fs::symlink(p.path(), p.path().join("granted/out")).unwrap();
+        std::os::unix::fs::symlink(
+            p.path().join("platform-migrate.toml"),
+            p.path().join("granted/config"),
+        )
+        .unwrap();
+        let r = p.run(&["--env", "dev"]);
+        contained(
+            &p,
+            &r,
+            4,
+            "leads out of the granted folder /granted through a symlink",
+        );
+    }
     // Everything a plugin can build from the host path it was given to reach further.
     for argv in [
         r#"["cat", "/etc/passwd"]"#,

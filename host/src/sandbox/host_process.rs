@@ -130,6 +130,15 @@ impl PluginState {
         if let Err(denied) = checked {
             return Err(Error::Denied(self.deny(denied.0)));
         }
+        // A host path of a granted folder (what `<path:..>` grants allow) must not lead out of
+        // it through a symlink: the program would follow it where the plugin may not go.
+        if let Some(why) = leaves_its_grant(&cmd.args, &self.grants.dirs) {
+            let msg = format!(
+                "plugin '{}' may not run `{}`: {why}",
+                self.grants.plugin, cmd.program
+            );
+            return Err(Error::Denied(self.deny(msg)));
+        }
         if self.process.live_children >= MAX_CHILDREN {
             let msg = format!(
                 "plugin '{}' may not start more than {MAX_CHILDREN} programs at once",
@@ -234,6 +243,45 @@ impl PluginState {
 }
 
 pub(super) use crate::proc::Cwd;
+
+/// The first argument holding a path under a granted folder's host path that resolves (through
+/// symlinks) outside that folder, described; paths that do not exist yet are judged by the
+/// deepest part that does.
+fn leaves_its_grant(args: &[String], dirs: &[policy::DirGrant]) -> Option<String> {
+    for arg in args {
+        for d in dirs {
+            let Some(root) = d.host.to_str().map(|r| r.trim_end_matches('/')) else {
+                continue;
+            };
+            let Some(at) = arg.find(&format!("{root}/")) else {
+                continue;
+            };
+            // The path runs to the end of the argument or to a closing quote.
+            let path = arg[at..].trim_end_matches(['"', '\'']);
+            let Ok(real_root) = std::fs::canonicalize(root) else {
+                continue;
+            };
+            let mut probe = std::path::Path::new(path);
+            let real = loop {
+                match std::fs::canonicalize(probe) {
+                    Ok(r) => break Some(r),
+                    Err(_) => match probe.parent() {
+                        Some(p) => probe = p,
+                        None => break None,
+                    },
+                }
+            };
+            if real.is_some_and(|r| !r.starts_with(&real_root)) {
+                return Some(format!(
+                    "its argument `{}` leads out of the granted folder {} through a symlink",
+                    crate::text::for_terminal(path),
+                    d.guest
+                ));
+            }
+        }
+    }
+    None
+}
 
 /// Programs one plugin may keep running at once (background ones count until dropped).
 const MAX_CHILDREN: usize = 16;
