@@ -331,14 +331,20 @@ fn large_project(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         .expect("WAGTAIL_SETTINGS in tests/lint_corpus.rs")
         .to_string();
     let pg = common::pg::Pg::start();
-    let p = Project::new();
-    let path = p.path().join("demo/settings.py");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&settings);
-    std::fs::write(&path, text).unwrap();
-    p.write_config(&format!(
-        "{}\n[env.prod]\nrunner = \"django-pg\"\nledger = \"off\"\nbackup-required = false\n",
-        common::pg::django_pg_plugin("BENCH_DATABASE_URL"),
+    let project = |runner: String| {
+        let p = Project::new();
+        let path = p.path().join("demo/settings.py");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&settings);
+        std::fs::write(&path, text).unwrap();
+        p.write_config(&format!(
+            "{runner}\n[env.prod]\nrunner = \"django-pg\"\nledger = \"off\"\nbackup-required = false\n",
+        ));
+        p
+    };
+    let p = project(common::pg::django_pg_plugin("BENCH_DATABASE_URL"));
+    let in_session = project(common::pg::django_pg_plugin_in_session(
+        "BENCH_DATABASE_URL",
     ));
     let fresh = std::cell::Cell::new(0u32);
     let new_db = || {
@@ -382,6 +388,26 @@ fn large_project(n: usize, cache: &Path, rows: &mut Vec<Row>) {
     );
     rows.push(ratio_row(
         "full install, 189 migrations (wagtail), through the prod gate vs manage.py migrate",
+        a,
+        b,
+        1.15,
+    ));
+    eprintln!("measuring a full install with migrate-in-session ({n} runs each) ...");
+    let (a, b) = side_by_side(
+        n,
+        &mut || {
+            let mut c = pm(&in_session, &["--env", "prod", "--confirm", "-q"], cache);
+            c.env("BENCH_DATABASE_URL", new_db());
+            c
+        },
+        &mut || {
+            let mut c = manage(&in_session, &["migrate"]);
+            c.env("DATABASE_URL", new_db());
+            c
+        },
+    );
+    rows.push(ratio_row(
+        "full install as above, migrate-in-session = true (one Django start) vs manage.py migrate",
         a,
         b,
         1.15,
@@ -453,16 +479,12 @@ fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
 }
 
 /// A fleet of 16 small PostgreSQL databases migrated with `--parallel 4`, against a shell
-/// loop of single-target runs; every repetition gets 16 new databases.
+/// loop of single-target runs; every repetition gets 16 new databases. Measured with the
+/// runner as configured by default and with `migrate-in-session = true` (both sides alike).
 fn fleet(n: usize, cache: &Path, rows: &mut Vec<Row>) {
     const TARGETS: usize = 16;
     let pg = common::pg::Pg::start();
-    let p = Project::new();
     let names: Vec<String> = (1..=TARGETS).map(|i| format!("t{i}")).collect();
-    p.write_config(&format!(
-        "{}\n[env.fleet]\nrunner = \"django-pg\"\n\n[env.fleet.fleet]\ntargets = {names:?}\nparallel = 4\n",
-        common::pg::django_pg_plugin("BENCH_URL_${target}"),
-    ));
     let round = std::cell::Cell::new(0u32);
     // 16 new databases, as the environment of one timed command.
     let fresh = || -> Vec<(String, String)> {
@@ -479,53 +501,68 @@ fn fleet(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         "for t in {}; do \"$PM\" --env fleet --target \"$t\" -q || exit 1; done",
         names.join(" ")
     );
-    eprintln!(
-        "measuring a fleet of {TARGETS} databases, --parallel 4 vs a loop ({n} runs each) ..."
-    );
-    let (a, b) = side_by_side(
-        n,
-        &mut || {
+    let runners = [
+        ("", common::pg::django_pg_plugin("BENCH_URL_${target}")),
+        (
+            ", migrate-in-session",
+            common::pg::django_pg_plugin_in_session("BENCH_URL_${target}"),
+        ),
+    ];
+    for (label, runner) in runners {
+        let p = Project::new();
+        p.write_config(&format!(
+            "{runner}\n[env.fleet]\nrunner = \"django-pg\"\n\n[env.fleet.fleet]\ntargets = {names:?}\nparallel = 4\n",
+        ));
+        eprintln!(
+            "measuring a fleet of {TARGETS} databases{label}, --parallel 4 vs a loop ({n} runs each) ..."
+        );
+        let (a, b) = side_by_side(
+            n,
+            &mut || {
+                let mut c = pm(&p, &["--env", "fleet", "--parallel", "4", "-q"], cache);
+                c.envs(fresh());
+                c
+            },
+            &mut || {
+                let mut c = Command::new("bash");
+                c.args(["-c", &loop_script])
+                    .current_dir(p.path())
+                    .env("PM", env!("CARGO_BIN_EXE_platform-migrate"))
+                    .env("PLATFORM_MIGRATE_CACHE_DIR", cache)
+                    .envs(fresh());
+                c
+            },
+        );
+        rows.push(ratio_row(
+            &format!(
+                "fleet of {TARGETS} databases{label}, --parallel 4 vs a shell loop of single runs"
+            ),
+            a,
+            b,
+            0.4,
+        ));
+        // What bounds it: the CPU time one fleet run costs (children included), spread over
+        // this machine's cores, against the loop's wall time.
+        let cpu = {
+            let before = children_cpu();
             let mut c = pm(&p, &["--env", "fleet", "--parallel", "4", "-q"], cache);
             c.envs(fresh());
-            c
-        },
-        &mut || {
-            let mut c = Command::new("bash");
-            c.args(["-c", &loop_script])
-                .current_dir(p.path())
-                .env("PM", env!("CARGO_BIN_EXE_platform-migrate"))
-                .env("PLATFORM_MIGRATE_CACHE_DIR", cache)
-                .envs(fresh());
-            c
-        },
-    );
-    rows.push(ratio_row(
-        &format!("fleet of {TARGETS} databases, --parallel 4 vs a shell loop of single runs"),
-        a,
-        b,
-        0.4,
-    ));
-    // What bounds it: the CPU time one fleet run costs (children included), spread over this
-    // machine's cores, against the loop's wall time.
-    let cpu = {
-        let before = children_cpu();
-        let mut c = pm(&p, &["--env", "fleet", "--parallel", "4", "-q"], cache);
-        c.envs(fresh());
-        time(&mut c);
-        children_cpu() - before
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let floor = cpu.as_secs_f64() / cores as f64 / b.as_secs_f64();
-    rows.push(Row {
-        what: format!(
-            "fleet: its CPU time over {cores} core(s) vs the loop's wall time (the best ratio this machine allows)"
-        ),
-        ours: ms(cpu),
-        theirs: ms(b),
-        figure: format!("{floor:.2}x"),
-        target: "(reported)".into(),
-        pass: None,
-    });
+            time(&mut c);
+            children_cpu() - before
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let floor = cpu.as_secs_f64() / cores as f64 / b.as_secs_f64();
+        rows.push(Row {
+            what: format!(
+                "fleet{label}: its CPU time over {cores} core(s) vs the loop's wall time (the best ratio this machine allows)"
+            ),
+            ours: ms(cpu),
+            theirs: ms(b),
+            figure: format!("{floor:.2}x"),
+            target: "(reported)".into(),
+            pass: None,
+        });
+    }
 }
 
 /// User and system CPU time of every waited-for child process so far.
@@ -596,7 +633,7 @@ fn main() {
     }
 
     if std::env::var("BENCH_LARGE").as_deref() != Ok("0") {
-        large_project(runs().clamp(1, 3), cache.path(), &mut rows);
+        large_project(runs(), cache.path(), &mut rows);
     }
 
     if !only_large {

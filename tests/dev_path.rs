@@ -454,6 +454,13 @@ fn the_demo_and_the_readme_pin_the_current_helper_script() {
             "{file} still grants manage.py **"
         );
     }
+    // The README gives the migrating helper's pin (`migrate-in-session`) too.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let migrating = common::helper_migrating_sha256();
+    assert!(
+        readme.contains(&format!("sha256:{migrating}")),
+        "README.md does not pin the migrating helper, sha256:{migrating}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod deploy_phases;
 mod dev_path;
 mod fleet;
 mod hostile;
+mod in_session;
 mod lint_corpus;
 mod notify;
 mod plan_safety;

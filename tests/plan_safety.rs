@@ -498,7 +498,7 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
 }
 
 /// A migration adding `orders.priority` (an ALTER TABLE that needs an exclusive lock).
-fn add_priority(p: &Project) {
+pub(crate) fn add_priority(p: &Project) {
     add_migration(
         p,
         "orders",
@@ -510,7 +510,7 @@ fn add_priority(p: &Project) {
 }
 
 /// Another session reads `orders_order` in a transaction that lasts `seconds`.
-fn share_lock_on_orders(pg: &Pg, db: &str, seconds: u32) -> std::process::Child {
+pub(crate) fn share_lock_on_orders(pg: &Pg, db: &str, seconds: u32) -> std::process::Child {
     hold(
         pg,
         db,
@@ -684,37 +684,8 @@ fn a_cancelled_concurrent_index_build_leaves_no_invalid_index_after_the_retry() 
     );
 }
 
-/// One request to django-runner's helper session, as the plugin sends it: hex-encoded JSON on
-/// stdin; the answer is the next marked JSON line.
-fn helper_request(
-    stdin: &mut std::process::ChildStdin,
-    lines: &mut impl Iterator<Item = std::io::Result<String>>,
-    request: serde_json::Value,
-) -> serde_json::Value {
-    use std::io::Write;
-    let hex: String = request
-        .to_string()
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    writeln!(stdin, "{hex}").unwrap();
-    for line in lines {
-        let line = line.unwrap();
-        if let Some(at) = line.find('{') {
-            match serde_json::from_str::<serde_json::Value>(&line[at..]) {
-                // The session says it is ready once, before its first answer.
-                Ok(v) if v["ok"] == "ready" => {}
-                Ok(v) => return v,
-                Err(_) => {}
-            }
-        }
-    }
-    panic!("the helper session ended without answering");
-}
-
 #[test]
 fn an_index_another_session_is_building_is_never_taken_for_debris() {
-    use std::io::BufRead;
     let pg = Pg::start();
     let db = pg.create_db("building");
     let p = project("");
@@ -766,35 +737,19 @@ fn an_index_another_session_is_building_is_never_taken_for_debris() {
         String::from_utf8_lossy(&dead.stderr)
     );
     // The helper, run as the plugin runs it (`manage.py shell -c HELPER`, DATABASE_URL set).
-    let helper =
-        std::fs::read_to_string(common::root().join("plugins/django-runner/src/helper.py"))
-            .unwrap();
-    let mut session = Command::new(common::python())
-        .args(["manage.py", "shell", "-c", &helper])
-        .current_dir(p.path())
-        .env("DATABASE_URL", &url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = session.stdin.take().unwrap();
-    let mut lines = std::io::BufReader::new(session.stdout.take().unwrap()).lines();
-    let invalid = helper_request(
-        &mut stdin,
-        &mut lines,
-        serde_json::json!({"cmd": "invalid-indexes"}),
+    let mut session = common::helper::Session::start(
+        p.path(),
+        &common::helper::text(),
+        &[("DATABASE_URL", url.as_str())],
     );
+    let invalid = session.request(serde_json::json!({"cmd": "invalid-indexes"}));
     assert_eq!(
         invalid["ok"],
         serde_json::json!(["users_dead_idx"]),
         "{invalid}"
     );
-    let refused = helper_request(
-        &mut stdin,
-        &mut lines,
-        serde_json::json!({"cmd": "drop-invalid-index", "name": "users_building_idx"}),
-    );
+    let refused = session
+        .request(serde_json::json!({"cmd": "drop-invalid-index", "name": "users_building_idx"}));
     assert!(
         refused["error"]["message"]
             .as_str()
@@ -802,8 +757,7 @@ fn an_index_another_session_is_building_is_never_taken_for_debris() {
             .contains("another session is building it; not dropped"),
         "{refused}"
     );
-    drop(stdin);
-    session.wait().unwrap();
+    session.finish();
     writer.wait().unwrap();
     building.wait().unwrap();
     // The other session's build finished: its index is there and valid.

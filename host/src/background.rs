@@ -83,8 +83,13 @@ impl Budget {
     }
 }
 
+/// Called with each line the program writes to standard error, as it comes (the `echo` of
+/// the command that started it).
+pub type Echo = Box<dyn Fn(&str) + Send + 'static>;
+
 /// Start `program` in its own process group with stdin and stdout piped, confined. Each
 /// stdout line is kept up to `max_line` bytes, and at most about that much is queued unread.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     program: PathBuf,
     args: &[String],
@@ -93,6 +98,7 @@ pub fn start(
     confine: crate::confine::Prepared,
     max_line: usize,
     shown: String,
+    echo: Option<Echo>,
 ) -> Result<Background, ProcError> {
     let mut cmd = std::process::Command::new(&program);
     // SAFETY: the closure only makes system calls, which are async-signal-safe.
@@ -141,6 +147,7 @@ pub fn start(
         let keep = stderr.clone();
         stderr_reader = Some(std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            let mut partial = LineBuf::with_cap(max_line);
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -152,6 +159,19 @@ pub fn start(
                         k.drain(..cut);
                     }
                 }
+                if let Some(echo) = &echo {
+                    let mut rest = &buf[..n];
+                    while !rest.is_empty() {
+                        let (used, ended) = partial.feed(rest);
+                        rest = &rest[used..];
+                        if ended {
+                            echo(&partial.take().0);
+                        }
+                    }
+                }
+            }
+            if let (Some(echo), false) = (&echo, partial.is_empty()) {
+                echo(&partial.take().0);
             }
         }));
     }
@@ -284,6 +304,10 @@ mod tests {
     use super::*;
 
     fn sh(script: &str) -> Background {
+        sh_echo(script, None)
+    }
+
+    fn sh_echo(script: &str, echo: Option<Echo>) -> Background {
         start(
             PathBuf::from("/bin/sh"),
             &["-c".into(), script.into()],
@@ -292,8 +316,31 @@ mod tests {
             crate::confine::prepare(&crate::confine::Policy::default()).unwrap(),
             1 << 20,
             "sh".into(),
+            echo,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn echo_sees_standard_error_line_by_line_and_never_standard_output() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let into = seen.clone();
+        let echo: Echo = Box::new(move |l: &str| into.lock().unwrap().push(l.to_string()));
+        // Lines split across writes, and a last line without its newline.
+        let mut b = sh_echo(
+            "printf 'Apply' >&2; sleep 0.1; printf 'ing a... OK\\nsecond\\n' >&2; echo answer; printf tail >&2",
+            Some(echo),
+        );
+        assert_eq!(
+            b.read_line(Duration::from_secs(5)),
+            Ok(Some(("answer".into(), false)))
+        );
+        assert_eq!(b.read_line(Duration::from_secs(5)), Ok(None));
+        drop(b); // joins the standard error reader
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec!["Applying a... OK", "second", "tail"]
+        );
     }
 
     #[test]

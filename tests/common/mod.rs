@@ -1,6 +1,7 @@
 //! Shared harness: a fresh copy of the demo project in a temp dir, a config pointing at the
 //! built plugins and the venv, and helpers that read the real SQLite database and history.
 
+pub mod helper;
 pub mod pg;
 pub mod receiver;
 pub mod s3;
@@ -69,6 +70,25 @@ pub fn helper_sha256() -> String {
     use sha2::{Digest, Sha256};
     let text = std::fs::read(root().join("plugins/django-runner/src/helper.py")).unwrap();
     hex::encode(Sha256::digest(&text))
+}
+
+/// sha256 of the helper text `migrate-in-session` sends: what that grant pins instead.
+pub fn helper_migrating_sha256() -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(helper::migrating_text().as_bytes()))
+}
+
+/// django-runner's grant for `migrate-in-session = true`: the migrating helper in place of the
+/// plain one, and no `manage.py migrate` at all (the session migrates).
+pub fn django_commands_in_session(py: &str) -> String {
+    let h = helper_migrating_sha256();
+    format!(
+        r#"[
+    {{ program = "{py}", args = ["manage.py", "shell", "-c", "sha256:{h}"] }},
+    {{ program = "{py}", args = ["manage.py", "makemigrations", "--noinput", "<name>"] }},
+    {{ program = "{py}", args = ["manage.py", "loaddata", "-v1", "?--database=*", "<name>"] }},
+]"#
+    )
 }
 
 /// django-runner's minimal command grant for `py` (as in the demo's config and the README).

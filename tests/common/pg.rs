@@ -34,6 +34,23 @@ grants.confine.connect = {ports}
     )
 }
 
+/// [`django_pg_plugin`] with `migrate-in-session = true`, granted the migrating helper and no
+/// `manage.py migrate`.
+pub fn django_pg_plugin_in_session(url_var: &str) -> String {
+    let py = super::python().display().to_string();
+    django_pg_plugin(url_var)
+        .replacen(
+            &super::django_commands(&py),
+            &super::django_commands_in_session(&py),
+            1,
+        )
+        .replacen(
+            "secret-env = { DATABASE_URL = \"database-url\" } }",
+            "secret-env = { DATABASE_URL = \"database-url\" }, migrate-in-session = true }",
+            1,
+        )
+}
+
 /// The config entry `[plugins.pg-backup]`: pg-dump-backup with the secret `database-url` read
 /// from the environment variable `url_var`, and exactly the grants it needs.
 pub fn pg_backup_plugin(url_var: &str) -> String {

@@ -364,6 +364,11 @@ impl Host for PluginState {
             self.ui.detail(&format!("$ {shown} (in the background)"));
         }
         tracing::debug!(plugin = %self.grants.plugin, "starting in the background: {shown}");
+        // `echo` shows its standard error as it comes (standard output is the handle's).
+        let echo: Option<background::Echo> = (cmd.echo && self.ui.verbose()).then(|| {
+            let (ui, redactor) = (self.ui.clone(), self.redactor.clone());
+            Box::new(move |line: &str| ui.echo(&redactor.redact(line))) as background::Echo
+        });
         let mut child = background::start(
             prepared.program,
             &cmd.args,
@@ -372,6 +377,7 @@ impl Host for PluginState {
             prepared.confine,
             self.limiter.limits.process_output_bytes,
             shown,
+            echo,
         )
         .map_err(|e| match e {
             ProcError::NotFound(m) => Error::NotFound(m),

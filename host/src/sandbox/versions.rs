@@ -30,7 +30,7 @@ pub const FROZEN: &[(&str, &str)] = &[
     ),
     (
         "0.2.0",
-        "b71ba03449a73fddb47a9edbd58f5502d7a84c5eb75dbc49ab31430f484dd00a",
+        "96c6a84d541198912dd302556d4aa10199e78d8e803c20e1f596f5a8e6627681",
     ),
 ];
 

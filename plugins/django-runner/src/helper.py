@@ -2,6 +2,10 @@
 # its sha256, so a runner cannot send other code). It reads requests from stdin, one per line
 # (hex-encoded JSON, so no request can change the code), and answers each with one line
 # `@@PM-JSON@@{...}` holding {"ok": ...} or {"error": {"kind", "message"}}.
+#
+# The runner's `migrate-in-session` setting sends this text after one more first line,
+# `PM_MIGRATE = True`: only that text (a sha256 of its own, granted apart) may migrate.
+import contextlib
 import json
 import os
 import sys
@@ -638,6 +642,74 @@ def app_exists(app):
     return True
 
 
+def may_migrate():
+    """Whether this session was started as the migrating helper (its text begins with the line
+    `PM_MIGRATE = True`, which grants pin apart from the plain helper's)."""
+    return globals().get("PM_MIGRATE") is True
+
+
+def migrate_arg(value):
+    """An app label or migration name, as the `<name>` grant element allows it: non-empty,
+    no leading `-` (call_command would read it as an option), no control characters."""
+    if not isinstance(value, str) or not value or value.startswith("-") or any(
+        ord(ch) < 32 or ord(ch) == 127 for ch in value
+    ):
+        raise Fail("other", f"refused migrate argument {value!r}: not a plain name")
+    return value
+
+
+def migrate(conn, target, fake):
+    """`manage.py migrate --noinput -v1 [--fake] [--database=ALIAS] [APP [MIGRATION]]`, run in
+    this session instead of a new Django start. Everything it (or a migration's own code)
+    writes goes to standard error, so nothing can pass for an answer on standard output."""
+    if not may_migrate():
+        raise Fail(
+            "denied",
+            "this helper session may not migrate: it was started from the plain helper text; "
+            "set migrate-in-session = true and grant the migrating helper's sha256",
+        )
+    from django.core.management import call_command
+
+    kind = target["kind"]
+    if kind == "all":
+        args = []
+    elif kind == "app":
+        args = [migrate_arg(target["app"])]
+    elif kind == "position":
+        args = [migrate_arg(target["app"]), migrate_arg(target.get("migration") or "zero")]
+    else:
+        raise Fail("other", f"unknown target kind {kind}")
+    # Standard output carries the answers: point file descriptor 1 at standard error while
+    # migrations run, so even a program a migration starts cannot write an answer line.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            call_command(
+                "migrate",
+                *args,
+                database=conn.alias,
+                fake=bool(fake),
+                interactive=False,
+                verbosity=1,
+                skip_checks=False,
+                stdout=sys.stderr,
+                stderr=sys.stderr,
+            )
+    except (Exception, SystemExit) as e:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        raise Fail("migrate-failed", f"{type(e).__name__}: {e}".strip())
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+    return True
+
+
 def handle(args):
     """Answer one request: {"ok": result} or {"error": {...}}."""
     conn = connections[args.get("database") or DEFAULT_DB_ALIAS]
@@ -678,6 +750,8 @@ def handle(args):
             result = ledger_read(conn, args["schema"], args["query"])
         elif cmd == "ledger-append":
             result = ledger_append(conn, args["schema"], args["entry"])
+        elif cmd == "migrate":
+            result = migrate(conn, args["target"], args.get("fake"))
         else:
             raise Fail("other", f"unknown helper command {cmd}")
     except Fail as f:

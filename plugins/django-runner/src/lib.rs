@@ -29,6 +29,9 @@ mod settings;
 use settings::Settings;
 
 const HELPER: &str = include_str!("helper.py");
+/// The helper text that may also migrate (`migrate-in-session`): one more first line, so its
+/// sha256 differs and a grant of the plain helper does not grant migrating.
+const HELPER_MIGRATING: &str = concat!("PM_MIGRATE = True\n", include_str!("helper.py"));
 const MARK: &str = "@@PM-JSON@@";
 
 struct Django;
@@ -107,7 +110,13 @@ fn rendered_sql(
 /// The `manage.py shell -c <helper>` command that starts the helper. The script is always
 /// exactly [`HELPER`] (grants pin its sha256); requests go to it on stdin.
 fn helper_command(s: &Settings) -> Result<Command, RunnerError> {
-    manage(s, &["shell", "-c", HELPER])
+    let text = if s.migrate_in_session {
+        HELPER_MIGRATING
+    } else {
+        HELPER
+    };
+    // Echo: what `migrate` writes (to standard error) is shown as it comes.
+    Ok(manage(s, &["shell", "-c", text])?.echo(true))
 }
 
 /// `args` (with the settings' database alias) as one hex-encoded request line.
@@ -154,6 +163,84 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
                 Err(SessionError::Broken(why)) => Err(no_answer(s, &why)),
             }
         }
+    }
+}
+
+/// `migrate` inside the helper session (`migrate-in-session`): no second Django start. Never
+/// retried in a new session: a session that ended mid-way may have applied part of the plan,
+/// and the host reads what stands from the database.
+fn migrate_in_session(
+    s: &Settings,
+    target: &ResolvedTarget,
+    fake: bool,
+) -> Result<(), RunnerError> {
+    let (target, shown) = match target {
+        ResolvedTarget::All => (json!({"kind": "all"}), String::new()),
+        ResolvedTarget::App(app) => (json!({"kind": "app", "app": app}), format!(" {app}")),
+        ResolvedTarget::Position(p) => {
+            let m = p.migration.clone().unwrap_or_else(|| "zero".into());
+            let shown = format!(" {} {m}", p.app);
+            (
+                json!({"kind": "position", "app": p.app, "migration": m}),
+                shown,
+            )
+        }
+    };
+    let command = format!(
+        "{} migrate --noinput -v1{}{}{shown} (in the helper session)",
+        s.manage.join(" "),
+        if fake { " --fake" } else { "" },
+        s.database
+            .as_ref()
+            .map(|d| format!(" --database={d}"))
+            .unwrap_or_default(),
+    );
+    let line = request_line(s, json!({"cmd": "migrate", "target": target, "fake": fake}));
+    let timeout_ms = s
+        .timeout_secs
+        .map_or(SESSION_ANSWER_MS, |t| t.saturating_mul(1000));
+    log::debug(&format!("running {command}"));
+    let answer = SESSION.with(|cell| -> Result<String, RunnerError> {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(start_helper(s).map_err(|e| match e {
+                SessionError::Runner(e) => e,
+                SessionError::Broken(why) => no_answer(s, &why),
+            })?);
+        }
+        let child = slot
+            .as_ref()
+            .ok_or_else(|| RunnerError::Other("no helper session".into()))?;
+        let sent = child.write_line(&line).map_err(|e| process::message(&e));
+        let got = sent.and_then(|()| answer(child, timeout_ms));
+        match got {
+            Ok(a) => Ok(a),
+            Err(why) => {
+                // Ended, or still running past its time: stop it (dropping the handle ends
+                // its process group) and say what it wrote last.
+                let tail = process::tail(&format!("{why}\n{}", child.stderr()), 20);
+                slot.take();
+                Err(RunnerError::CommandFailed(CommandFailure {
+                    command: command.clone(),
+                    exit_code: None,
+                    output_tail: tail,
+                }))
+            }
+        }
+    })?;
+    match reply(&answer) {
+        Ok(_) => Ok(()),
+        Err(RunnerError::Other(message)) => {
+            // The migration failed in the session (which lives on): its traceback went to
+            // standard error, the exception is the last line.
+            let err = SESSION.with(|c| c.borrow().as_ref().map(|c| c.stderr()).unwrap_or_default());
+            Err(RunnerError::CommandFailed(CommandFailure {
+                command,
+                exit_code: Some(1),
+                output_tail: format!("{}\n{message}", process::tail(&err, 19)),
+            }))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -245,6 +332,7 @@ fn reply(line: &str) -> Result<Value, RunnerError> {
             "nothing-to-roll-back" => RunnerError::NothingToRollBack(message),
             "unsupported" => RunnerError::Unsupported(message),
             "locked" => RunnerError::Locked(message),
+            "denied" => RunnerError::Denied(message),
             #[cfg(not(feature = "wit-v0-1"))]
             "ledger-conflict" => RunnerError::LedgerConflict(message),
             _ => RunnerError::Other(message),
@@ -536,6 +624,9 @@ impl Runner for Django {
 
     fn apply(_ctx: RunContext, target: ResolvedTarget, fake: bool) -> Result<(), RunnerError> {
         let s = Settings::load()?;
+        if s.migrate_in_session {
+            return migrate_in_session(&s, &target, fake);
+        }
         // Options first, then the target: the order the minimal grant's pattern names
         // (`migrate --noinput -v1 ?--fake ?--database=* ?<name> ?<name>`).
         let mut args: Vec<String> = vec!["migrate".into(), "--noinput".into(), "-v1".into()];

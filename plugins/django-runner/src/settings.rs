@@ -11,6 +11,7 @@ pub struct Settings {
     pub env: Env,
     pub secret_env: Env,
     pub timeout_secs: Option<u64>,
+    pub migrate_in_session: bool,
 }
 
 impl Settings {
@@ -37,6 +38,9 @@ impl Settings {
                 .map_err(bad)?
                 .unwrap_or_default(),
             timeout_secs: config::get_json("timeout-secs").map_err(bad)?,
+            migrate_in_session: config::get_json("migrate-in-session")
+                .map_err(bad)?
+                .unwrap_or(false),
         })
     }
 }
@@ -73,5 +77,11 @@ pub fn schema() -> Vec<platform_migrate_sdk::runner::Setting> {
             T::Integer,
             "cap on one manage.py run (default: the grant's timeout-secs)",
         ),
+        Setting::new(
+            "migrate-in-session",
+            T::Boolean,
+            "migrate inside the helper session instead of a new `manage.py migrate` (one Django start per run, not two); grant the migrating helper's sha256 instead of the plain one",
+        )
+        .default_toml("false"),
     ]
 }

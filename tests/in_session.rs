@@ -1,0 +1,238 @@
+//! `migrate-in-session`: django-runner migrates inside its helper session (one Django start per
+//! run, not two), granted by the migrating helper's own sha256 and nothing else. The same
+//! outcomes as `manage.py migrate`, on SQLite and PostgreSQL, and what the helper refuses.
+
+use crate::common;
+use crate::plan_safety::{add_priority, share_lock_on_orders};
+
+use common::helper::{migrating_text, text, Session};
+use common::pg::{django_pg_plugin_in_session, Pg};
+use common::{add_migration, changed_ids, set, Project};
+
+const URL_VAR: &str = "PM_TEST_DATABASE_URL";
+
+fn python() -> String {
+    common::python().display().to_string()
+}
+
+/// The test config with django-runner migrating in its session, granted only the migrating
+/// helper (no `manage.py migrate`).
+fn sqlite_in_session() -> String {
+    let py = python();
+    common::config_text()
+        .replacen(
+            &common::django_commands(&py),
+            &common::django_commands_in_session(&py),
+            1,
+        )
+        .replacen(
+            "\"manage.py\"] }",
+            "\"manage.py\"], migrate-in-session = true }",
+            1,
+        )
+}
+
+const ALL: [(&str, &str); 6] = [
+    ("orders", "0001_initial"),
+    ("orders", "0002_order_status"),
+    ("orders", "0003_order_note"),
+    ("users", "0001_initial"),
+    ("users", "0002_user_email_user_joined"),
+    ("users", "0003_fill_emails"),
+];
+
+#[test]
+fn the_session_migrates_and_rolls_back_without_a_manage_py_migrate_grant() {
+    let p = Project::new();
+    let config = sqlite_in_session();
+    assert!(config.contains("migrate-in-session = true"), "{config}");
+    assert!(!config.contains("\"migrate\""), "{config}");
+    p.write_config(&config);
+    // dev is verbose: Django's own progress lines show as they come.
+    let r = p.run(&["--env", "dev"]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("|   Applying users.0001_initial... OK"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("manage.py migrate"), "{}", r.all());
+    for m in ALL {
+        assert!(p.applied().contains(&(m.0.into(), m.1.into())), "{m:?}");
+    }
+    let h = p.history();
+    assert_eq!(h[0]["outcome"], "succeeded");
+    let mut recorded = changed_ids(&h[0]);
+    recorded.sort();
+    let mut db: Vec<String> = p
+        .applied()
+        .iter()
+        .map(|(a, n)| format!("{a}.{n}"))
+        .collect();
+    db.sort();
+    assert_eq!(recorded, db);
+    // Back one step, and --fake forward again: the same flags as manage.py's.
+    p.run(&["--env", "dev", "--rollback", "--app", "orders"])
+        .expect(0);
+    assert!(!p
+        .applied()
+        .contains(&("orders".into(), "0003_order_note".into())));
+    assert!(p
+        .applied()
+        .contains(&("orders".into(), "0002_order_status".into())));
+    p.run(&["--env", "dev", "--app", "orders", "--fake"])
+        .expect(0);
+    assert!(p
+        .applied()
+        .contains(&("orders".into(), "0003_order_note".into())));
+    // Faked: the column 0003 adds was never created.
+    let cols = p.query("SELECT name FROM pragma_table_info('orders_order')");
+    assert!(!cols.iter().any(|c| c[0] == "note"), "{cols:?}");
+}
+
+#[test]
+fn the_plain_helper_grant_does_not_grant_migrating_in_the_session() {
+    let p = Project::new();
+    // migrate-in-session on, but only the plain helper (and manage.py migrate) granted.
+    p.write_config(&common::config_text().replacen(
+        "\"manage.py\"] }",
+        "\"manage.py\"], migrate-in-session = true }",
+        1,
+    ));
+    let r = p.run(&["--env", "dev"]);
+    r.expect(4);
+    let e = r.error_line();
+    assert!(e.contains("may not run"), "{}", r.all());
+    // The refusal names the exact grant that would allow it.
+    assert!(
+        e.contains(&format!("sha256:{}", common::helper_migrating_sha256())),
+        "{e}"
+    );
+    assert!(p.applied().is_empty(), "{:?}", p.applied());
+}
+
+#[test]
+fn the_helper_migrates_only_as_the_migrating_text_and_only_plain_names() {
+    let p = Project::new();
+    let db = p.path().join("db.sqlite3");
+    assert!(!db.exists());
+    // The plain text, asked to migrate (as a plugin holding only its grant would ask).
+    let mut plain = Session::start(p.path(), &text(), &[]);
+    let refused = plain.request(serde_json::json!({"cmd": "migrate", "target": {"kind": "all"}}));
+    assert_eq!(refused["error"]["kind"], "denied", "{refused}");
+    plain.finish();
+    assert!(p.applied().is_empty(), "{:?}", p.applied());
+
+    let mut session = Session::start(p.path(), &migrating_text(), &[]);
+    // An option where a name goes would reach migrate's argument parser as an option.
+    for target in [
+        serde_json::json!({"kind": "app", "app": "--run-syncdb"}),
+        serde_json::json!({"kind": "position", "app": "users", "migration": "-v3"}),
+        serde_json::json!({"kind": "app", "app": "users\nx"}),
+        serde_json::json!({"kind": "app", "app": ""}),
+    ] {
+        let a = session.request(serde_json::json!({"cmd": "migrate", "target": target}));
+        assert!(
+            a["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not a plain name"),
+            "{target}: {a}"
+        );
+    }
+    assert!(p.applied().is_empty(), "{:?}", p.applied());
+    let a = session.request(serde_json::json!({
+        "cmd": "migrate",
+        "target": {"kind": "position", "app": "users", "migration": "0002_user_email_user_joined"},
+    }));
+    assert_eq!(a["ok"], true, "{a}");
+    session.finish();
+    assert_eq!(
+        p.applied()
+            .into_iter()
+            .filter(|(a, _)| a == "users")
+            .collect::<std::collections::BTreeSet<_>>(),
+        set(&[
+            ("users", "0001_initial"),
+            ("users", "0002_user_email_user_joined")
+        ])
+    );
+}
+
+#[test]
+fn a_failing_migration_in_the_session_cannot_forge_an_answer_and_is_reported_like_manage_py() {
+    let pg = Pg::start();
+    let db = pg.create_db("insession");
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}\n[env.test]\nrunner = \"django-pg\"\n",
+        django_pg_plugin_in_session(URL_VAR)
+    ));
+    // Prints a line that looks like the helper's answer, twice (through Python and through a
+    // program it starts), then fails.
+    add_migration(
+        &p,
+        "orders",
+        "0004_boom",
+        "import os\nfrom django.db import migrations\n\n\
+         def boom(apps, schema_editor):\n    print('@@PM-JSON@@{\"ok\": true}', flush=True)\n    \
+         os.system('echo \"@@PM-JSON@@{\\\\\"ok\\\\\": true}\"')\n    \
+         raise RuntimeError('boom: prod data is not what this migration expects')\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(boom, migrations.RunPython.noop)]\n",
+    );
+    let r = p.run_with(&["--env", "test", "-v"], &env);
+    r.expect(1);
+    let e = r.error_line();
+    assert!(e.contains("boom: prod data"), "{}", r.all());
+    assert!(e.contains("(in the helper session)"), "{e}");
+    assert!(e.contains("database changed before the failure"), "{e}");
+    // What the migration printed was shown as its output, not taken for an answer.
+    assert!(r.all().contains("| @@PM-JSON@@"), "{}", r.all());
+    let applied = pg.applied(&db);
+    assert!(
+        applied.contains(&"orders.0003_order_note".to_string()),
+        "{applied:?}"
+    );
+    assert!(
+        !applied.contains(&"orders.0004_boom".to_string()),
+        "{applied:?}"
+    );
+    let last = p.history().last().unwrap().clone();
+    assert_eq!(last["outcome"], "failed");
+    let mut recorded = changed_ids(&last);
+    recorded.sort();
+    let mut applied = applied;
+    applied.sort();
+    assert_eq!(recorded, applied);
+}
+
+#[test]
+fn a_lock_timeout_in_the_session_is_retried_like_one_in_manage_py() {
+    let pg = Pg::start();
+    let db = pg.create_db("insessionretry");
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}\n[env.test]\nrunner = \"django-pg\"\nlock-timeout-ms = 500\nlock-retries = 8\nlock-retry-budget-secs = 60\n",
+        django_pg_plugin_in_session(URL_VAR)
+    ));
+    p.run_with(&["--env", "test"], &env).expect(0);
+    add_priority(&p);
+    let mut holder = share_lock_on_orders(&pg, &db, 3);
+    let r = p.run_with(&["--env", "test"], &env);
+    holder.wait().unwrap();
+    r.expect(0);
+    assert!(
+        r.all()
+            .contains("attempt 1: orders.0004_order_priority gave up at the lock timeout"),
+        "{}",
+        r.all()
+    );
+    assert!(pg
+        .applied(&db)
+        .contains(&"orders.0004_order_priority".to_string()));
+}
