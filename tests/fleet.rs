@@ -283,6 +283,31 @@ fn shards_cover_every_target_once_and_run_only_their_slice() {
         "{}",
         r.all()
     );
+    // Per target too, grouped: seven share one plan, t4 has its own.
+    // (Django's order: each app's dependencies first.)
+    let all = [
+        "users.0001_initial",
+        "orders.0001_initial",
+        "orders.0002_order_status",
+        "orders.0003_order_note",
+        "users.0002_user_email_user_joined",
+        "users.0003_fill_emails",
+    ];
+    assert!(
+        r.stdout.contains(&format!(
+            "  t1, t2, t3, t5, t6, t7, t8 (7 targets): {} step(s): {}",
+            all.len(),
+            all.join(", ")
+        )),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("  t4: {} step(s): ", all.len() - 1)),
+        "{}",
+        r.all()
+    );
     f.run(&[
         "--env",
         "prod",

@@ -32,15 +32,6 @@ fn sqlite_in_session() -> String {
         )
 }
 
-const ALL: [(&str, &str); 6] = [
-    ("orders", "0001_initial"),
-    ("orders", "0002_order_status"),
-    ("orders", "0003_order_note"),
-    ("users", "0001_initial"),
-    ("users", "0002_user_email_user_joined"),
-    ("users", "0003_fill_emails"),
-];
-
 #[test]
 fn the_session_migrates_and_rolls_back_without_a_manage_py_migrate_grant() {
     let p = Project::new();
@@ -57,7 +48,7 @@ fn the_session_migrates_and_rolls_back_without_a_manage_py_migrate_grant() {
         r.all()
     );
     assert!(!r.all().contains("manage.py migrate"), "{}", r.all());
-    for m in ALL {
+    for m in common::ALL {
         assert!(p.applied().contains(&(m.0.into(), m.1.into())), "{m:?}");
     }
     let h = p.history();

@@ -343,6 +343,22 @@ pub fn run(
     };
     let combined = combined_plan(&results);
     if !json && args.show {
+        say("plan per target (targets with the same plan together):");
+        for (steps, targets) in plans_by_target(&results) {
+            let who = if targets.len() > 1 {
+                format!("{} ({} targets)", targets.join(", "), targets.len())
+            } else {
+                targets.join(", ")
+            };
+            match steps {
+                None => say(&format!(
+                    "  {who}: no plan (the run failed before showing it)"
+                )),
+                Some(s) if s.is_empty() => say(&format!("  {who}: nothing pending")),
+                Some(s) => say(&format!("  {who}: {} step(s): {}", s.len(), s.join(", "))),
+            }
+        }
+        say("combined plan:");
         for (step, targets) in &combined {
             say(&format!("  {step}  on {}", shown(targets, all.len())));
         }
@@ -423,25 +439,47 @@ pub fn run(
     }
 }
 
+/// One target's plan steps as [`combined_plan`] names them; `None` when its report has none.
+fn steps_of(r: &Result1) -> Option<Vec<String>> {
+    let plan = r.report.as_ref()?["plan"].as_array()?;
+    Some(
+        plan.iter()
+            .map(|m| {
+                format!(
+                    "{}{}.{}",
+                    if m["backwards"] == true {
+                        "unapply "
+                    } else {
+                        ""
+                    },
+                    m["app"].as_str().unwrap_or("?"),
+                    m["name"].as_str().unwrap_or("?")
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Each distinct plan with the targets that have exactly it, in the order they first appear:
+/// a fleet whose targets agree prints one line, not one per target.
+fn plans_by_target(results: &[Result1]) -> Vec<(Option<Vec<String>>, Vec<String>)> {
+    let mut out: Vec<(Option<Vec<String>>, Vec<String>)> = Vec::new();
+    for r in results {
+        let steps = steps_of(r);
+        match out.iter_mut().find(|(s, _)| *s == steps) {
+            Some((_, targets)) => targets.push(r.target.clone()),
+            None => out.push((steps, vec![r.target.clone()])),
+        }
+    }
+    out
+}
+
 /// The fleet's plan, once: each step (`app.name`, `-` prefixed when backwards) with the targets
 /// whose plan has it, in the order they first appear.
 fn combined_plan(results: &[Result1]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for r in results {
-        let Some(plan) = r.report.as_ref().and_then(|v| v["plan"].as_array()) else {
-            continue;
-        };
-        for m in plan {
-            let step = format!(
-                "{}{}.{}",
-                if m["backwards"] == true {
-                    "unapply "
-                } else {
-                    ""
-                },
-                m["app"].as_str().unwrap_or("?"),
-                m["name"].as_str().unwrap_or("?")
-            );
+        for step in steps_of(r).unwrap_or_default() {
             match out.iter_mut().find(|(s, _)| *s == step) {
                 Some((_, targets)) => targets.push(r.target.clone()),
                 None => out.push((step, vec![r.target.clone()])),
@@ -652,6 +690,56 @@ mod tests {
             log: PathBuf::new(),
             duration: Duration::ZERO,
         }
+    }
+
+    fn planned(target: &str, steps: &[(&str, bool)]) -> Result1 {
+        let plan: Vec<serde_json::Value> = steps
+            .iter()
+            .map(|(id, back)| {
+                let (app, name) = id.split_once('.').unwrap();
+                json!({"app": app, "name": name, "backwards": back})
+            })
+            .collect();
+        Result1 {
+            target: target.into(),
+            report: Some(json!({ "plan": plan })),
+            ..r(Some(0))
+        }
+    }
+
+    #[test]
+    fn targets_with_the_same_plan_are_shown_together_and_each_step_once() {
+        let a = [("users.0001", false), ("orders.0002", false)];
+        let results = [
+            planned("t1", &a),
+            planned("t2", &[("orders.0002", false)]),
+            planned("t3", &a),
+            planned("t4", &[]),
+            planned("t5", &[("orders.0002", true)]),
+            Result1 {
+                target: "t6".into(),
+                ..r(Some(2))
+            },
+        ];
+        let groups = plans_by_target(&results);
+        assert_eq!(
+            groups,
+            vec![
+                (Some(v(&["users.0001", "orders.0002"])), v(&["t1", "t3"])),
+                (Some(v(&["orders.0002"])), v(&["t2"])),
+                (Some(vec![]), v(&["t4"])),
+                (Some(v(&["unapply orders.0002"])), v(&["t5"])),
+                (None, v(&["t6"])),
+            ]
+        );
+        assert_eq!(
+            combined_plan(&results),
+            vec![
+                ("users.0001".to_string(), v(&["t1", "t3"])),
+                ("orders.0002".to_string(), v(&["t1", "t2", "t3"])),
+                ("unapply orders.0002".to_string(), v(&["t5"])),
+            ]
+        );
     }
 
     #[test]
