@@ -419,6 +419,49 @@ fn bad_fleet_input_is_a_clear_usage_error_and_touches_nothing() {
     untouched(&f);
 }
 
+#[test]
+fn a_rollout_reads_its_target_list_once_and_every_target_runs_from_it() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The list comes from a service on 127.0.0.1 that counts how often it is asked, through a
+    // list command granted that port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = conn.read(&mut [0u8; 16]);
+            let _ = conn.write_all(b"[\"t1\", \"t2\", \"t3\"]\n");
+        }
+    });
+    let py = common::python().display().to_string();
+    let f = Fleet::new(&format!(
+        "targets-command = {{ argv = [\"{py}\", \"-c\", \"import socket; s = socket.create_connection(('127.0.0.1', {port})); s.sendall(b'list'); s.shutdown(socket.SHUT_WR); print(s.makefile().read())\"], connect = [{port}] }}\nparallel = 2"
+    ));
+    let r = f.run(&["--env", "prod", "--confirm", "--output", "json"]);
+    r.expect(0);
+    let doc = report(&r);
+    assert_eq!(
+        outcomes(&doc),
+        ["t1", "t2", "t3"].map(|t| (t.to_string(), "succeeded".to_string()))
+    );
+    // Once for the rollout, not once more per target.
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    for t in ["t1", "t2", "t3"] {
+        assert_eq!(f.applied(t), f.applied("t1"), "{t}");
+    }
+    assert!(f.applied("t1") > 0);
+    assert_eq!(f.applied("t4"), 0);
+    // A run of one target on its own (a CI matrix job) reads the list itself, and a name the
+    // list lacks is refused there.
+    f.run(&["--env", "prod", "--confirm", "--target", "t4"])
+        .expect(2);
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert_eq!(f.applied("t4"), 0);
+}
+
 /// A `platform-migrate` on PATH, as the engines' images have it.
 fn path_with_binary() -> (tempfile::TempDir, String) {
     let bin = tempfile::tempdir().unwrap();

@@ -90,12 +90,28 @@ pub fn list(cfg: &Config, env: &str, shard: Option<Shard>, json: bool) -> Result
     Ok(Code::Success)
 }
 
+/// The variable a fleet run hands each child its target in (name and vars, as JSON), so the
+/// list is read once per rollout: a list command is not run again per target (nor Django
+/// started again to list its aliases), and every child sees the list the rollout planned.
+const HANDED_TARGET: &str = "PLATFORM_MIGRATE_FLEET_TARGET";
+
 /// One target's config, for a run with `--target NAME`.
 pub fn config_for_target(cfg: &Config, env: &EnvConfig, name: &str) -> Result<Config, Exit> {
     fleet_of(env, "--target")?;
-    let all = targets(cfg, env)?;
-    let target = super::find(&env.name, &all, name).map_err(|e| Exit::usage(e.to_string()))?;
-    super::target::config_for(cfg, &env.name, target).map_err(Exit::usage)
+    let handed = std::env::var(HANDED_TARGET)
+        .ok()
+        .and_then(|json| serde_json::from_str::<Target>(&json).ok())
+        .filter(|t| t.name == name && super::valid_name(&t.name));
+    let target = match handed {
+        Some(t) => t,
+        None => {
+            let all = targets(cfg, env)?;
+            super::find(&env.name, &all, name)
+                .map_err(|e| Exit::usage(e.to_string()))?
+                .clone()
+        }
+    };
+    super::target::config_for(cfg, &env.name, &target).map_err(Exit::usage)
 }
 
 /// How the rollout tells people what each target is doing: a live line per running target
@@ -290,6 +306,10 @@ pub fn run(
             .arg(&cfg.path)
             .args(&base)
             .args(["--target", &t.name, "--output", "json"])
+            .env(
+                HANDED_TARGET,
+                serde_json::to_string(t).map_err(|e| format!("cannot hand it its target: {e}"))?,
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
