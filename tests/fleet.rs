@@ -462,6 +462,104 @@ fn a_rollout_reads_its_target_list_once_and_every_target_runs_from_it() {
     assert_eq!(f.applied("t4"), 0);
 }
 
+#[test]
+fn each_target_backs_up_into_its_own_folder_of_the_object_store_and_restores_from_it() {
+    let s3 = common::s3::S3::start();
+    let pg = Pg::start();
+    let dbs: Vec<(String, String)> = ["t1", "t2", "t3"]
+        .iter()
+        .map(|t| (t.to_string(), pg.create_db(t)))
+        .collect();
+    let text = format!(
+        "{}{}",
+        config("targets = [\"t1\", \"t2\", \"t3\"]\nparallel = 3"),
+        s3.store_table("prod", "shop", "PM_S3_ID", "PM_S3_SECRET")
+    );
+    // Two machines with the same config and their own state folders.
+    let (a, b) = (Project::new(), Project::new());
+    a.write_config(&text);
+    b.write_config(&text);
+    let mut env: Vec<(String, String)> = dbs
+        .iter()
+        .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), pg.url(db)))
+        .collect();
+    env.push(("PM_S3_ID".into(), s3.key_id.clone()));
+    env.push(("PM_S3_SECRET".into(), s3.secret.clone()));
+    let run = |on: &Project, args: &[&str]| {
+        let mut c = on.command(args, &[]);
+        c.envs(env.clone());
+        Run::from(c.output().unwrap())
+    };
+    let listed = |on: &Project, args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["backups", "list", "--output", "json"];
+        all.extend_from_slice(args);
+        let r = run(on, &all);
+        r.expect(0);
+        let doc = report(&r);
+        common::validate_schema(&doc, "schemas/backups-list.schema.json");
+        doc["backups"].as_array().unwrap().clone()
+    };
+    run(&a, &["--env", "prod", "--confirm", "--app", "users"]).expect(0);
+    run(&a, &["--env", "prod", "--confirm"]).expect(0);
+
+    // Two backups per target, each in the target's own folder, with its manifest.
+    let keys = s3.keys();
+    for t in ["t1", "t2", "t3"] {
+        let own: Vec<&String> = keys
+            .iter()
+            .filter(|k| k.starts_with(&format!("shop/prod@{t}/")))
+            .collect();
+        assert_eq!(own.len(), 4, "{t}: {keys:#?}");
+    }
+    assert_eq!(keys.len(), 12, "{keys:#?}");
+
+    // The env lists every target's backups; --target only its own; both machines agree.
+    for on in [&a, &b] {
+        let all = listed(on, &["--env", "prod"]);
+        assert_eq!(all.len(), 6, "{all:#?}");
+        let t2 = listed(on, &["--env", "prod", "--target", "t2"]);
+        assert_eq!(t2.len(), 2, "{t2:#?}");
+        assert!(t2.iter().all(|b| b["env"] == "prod@t2"), "{t2:#?}");
+        assert_eq!(listed(on, &[]).len(), 6);
+    }
+    let human = run(&b, &["backups", "list", "--env", "prod"]);
+    human.expect(0);
+    assert!(human.stdout.contains("prod@t3"), "{}", human.all());
+
+    // Machine B verifies and restores t2's second backup (taken before the full install) from
+    // the store alone: it reaches t2's database through t2's own secret.
+    let t2 = listed(&b, &["--env", "prod", "--target", "t2"]);
+    assert!(t2.iter().all(|x| x["local_removed"] == true), "{t2:#?}");
+    let second = t2[1]["id"].as_str().unwrap().to_string();
+    run(&b, &["backups", "verify", &second]).expect(0);
+    let r = run(&b, &["backups", "restore", &second, "--to", "t2_before"]);
+    r.expect(0);
+    let mut before = pg.applied("t2_before");
+    before.sort();
+    assert_eq!(
+        before,
+        [
+            "users.0001_initial",
+            "users.0002_user_email_user_joined",
+            "users.0003_fill_emails"
+        ]
+    );
+
+    // A backup on demand names its target; a fleet env alone is not enough.
+    let r = run(&a, &["backups", "create", "--env", "prod"]);
+    r.expect(2);
+    assert!(r.error_line().contains("--target"), "{}", r.all());
+    run(
+        &a,
+        &["backups", "create", "--env", "prod", "--target", "t1"],
+    )
+    .expect(0);
+    assert_eq!(listed(&a, &["--env", "prod", "--target", "t1"]).len(), 3);
+    let r = run(&a, &["backups", "list", "--env", "prod", "--target", "t9"]);
+    r.expect(2);
+    assert!(r.error_line().contains("t9"), "{}", r.all());
+}
+
 /// A `platform-migrate` on PATH, as the engines' images have it.
 fn path_with_binary() -> (tempfile::TempDir, String) {
     let bin = tempfile::tempdir().unwrap();

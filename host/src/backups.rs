@@ -35,9 +35,32 @@ pub fn main(
     json: bool,
 ) -> Result<Code, Exit> {
     match cmd {
-        BackupsCommand::List { env } => list(cfg, env.as_deref(), json),
+        BackupsCommand::List { env, target } => {
+            let shown = match (env, target) {
+                (Some(e), Some(t)) => {
+                    let env = cfg.env(e).map_err(Exit::usage)?;
+                    // Checked like a run's --target (exit 2 when the list lacks it).
+                    crate::fleet::rollout::config_for_target(cfg, env, t)?;
+                    Some(format!("{e}@{t}"))
+                }
+                (e, _) => e.clone(),
+            };
+            list(cfg, shown.as_deref(), json)
+        }
         BackupsCommand::Verify { id } => verify(cfg, id, verbosity),
-        BackupsCommand::Create { env } => create(cfg, env, verbosity),
+        BackupsCommand::Create { env, target } => {
+            let e = cfg.env(env).map_err(Exit::usage)?;
+            match (&e.fleet, target) {
+                (_, Some(t)) => {
+                    let tcfg = crate::fleet::rollout::config_for_target(cfg, e, t)?;
+                    create(&tcfg, env, verbosity)
+                }
+                (Some(_), None) => Err(Exit::usage(format!(
+                    "env {env} is a fleet: name the target to back up with --target (`platform-migrate targets --env {env}` lists them)"
+                ))),
+                (None, None) => create(cfg, env, verbosity),
+            }
+        }
         BackupsCommand::Restore { id, to } => restore(cfg, id, to, verbosity),
     }
 }
@@ -104,6 +127,33 @@ fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Ex
     }
 }
 
+/// The config as the backup's env sees it: for a fleet target's backup (`prod@t1`), the
+/// target's config (its `${target}` settings and secret sources, its backup folder); and the
+/// env's name in it.
+fn config_of(cfg: &Config, backup_env: &str) -> Result<(Config, String), Exit> {
+    match backup_env.split_once('@') {
+        Some((env, target)) => {
+            let e = cfg.env(env).map_err(Exit::usage)?;
+            let tcfg = crate::fleet::rollout::config_for_target(cfg, e, target)?;
+            Ok((tcfg, env.to_string()))
+        }
+        None => {
+            cfg.env(backup_env).map_err(Exit::usage)?;
+            Ok((cfg.clone(), backup_env.to_string()))
+        }
+    }
+}
+
+/// Whether a backup of `backup_env` is shown for `--env shown`: the env's own, and for a
+/// fleet env every target's (`prod@t1` under `prod`).
+fn shown_under(backup_env: &str, shown: &str) -> bool {
+    backup_env == shown
+        || (!shown.contains('@')
+            && backup_env
+                .strip_prefix(shown)
+                .is_some_and(|rest| rest.starts_with('@')))
+}
+
 fn load(cfg: &Config) -> Result<Vec<Backup>, Exit> {
     catalog::load(&cfg.state_dir).map_err(|e| Exit::failed(e.to_string()))
 }
@@ -113,10 +163,11 @@ fn load(cfg: &Config) -> Result<Vec<Backup>, Exit> {
 fn everything(cfg: &Config, env: Option<&str>) -> Result<Vec<Backup>, Exit> {
     let mut all: Vec<Backup> = load(cfg)?
         .into_iter()
-        .filter(|b| env.is_none_or(|e| e == b.env))
+        .filter(|b| env.is_none_or(|e| shown_under(&b.env, e)))
         .collect();
     for (name, e) in &cfg.envs {
-        if env.is_some_and(|x| x != name) || e.backup_store.is_none() {
+        let base = env.map(|x| x.split_once('@').map_or(x, |(b, _)| b));
+        if base.is_some_and(|x| x != name) || e.backup_store.is_none() {
             continue;
         }
         let store = match crate::backup_ops::open_store(e) {
@@ -124,10 +175,17 @@ fn everything(cfg: &Config, env: Option<&str>) -> Result<Vec<Backup>, Exit> {
             Ok(None) => continue,
             Err(f) => return Err(Exit::failed(failed_message(f))),
         };
-        let stored = store
-            .manifests(name)
-            .map_err(|e| Exit::failed(e.to_string()))?;
-        for m in stored {
+        // A fleet's targets keep their backups in folders of their own (`prod@t1/`).
+        let stored = if e.fleet.is_some() {
+            store.fleet_manifests(name)
+        } else {
+            store.manifests(name)
+        }
+        .map_err(|e| Exit::failed(e.to_string()))?;
+        for m in stored
+            .into_iter()
+            .filter(|m| env.is_none_or(|x| shown_under(&m.env, x)))
+        {
             match all.iter_mut().find(|b| b.env == m.env && b.id == m.id) {
                 Some(local) => local.store = m.store.clone(),
                 None => all.push(Backup {
@@ -159,7 +217,8 @@ fn location(b: &Backup) -> &'static str {
 
 fn list(cfg: &Config, env: Option<&str>, json: bool) -> Result<Code, Exit> {
     if let Some(e) = env {
-        cfg.env(e).map_err(Exit::usage)?;
+        cfg.env(e.split_once('@').map_or(e, |(b, _)| b))
+            .map_err(Exit::usage)?;
     }
     let shown = everything(cfg, env)?;
     if json {
@@ -176,13 +235,22 @@ fn list(cfg: &Config, env: Option<&str>, json: bool) -> Result<Code, Exit> {
         );
         return Ok(Code::Success);
     }
+    let env_width = shown.iter().map(|b| b.env.len()).max().unwrap_or(0).max(5);
     println!(
-        "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<6} {:<28} FILE",
-        "ID", "ENV", "CREATED", "SIZE", "SHA256", "VERIFIED", "WHERE", "RUN"
+        "{:<34} {:<w$} {:<20} {:>10} {:<16} {:<10} {:<6} {:<28} FILE",
+        "ID",
+        "ENV",
+        "CREATED",
+        "SIZE",
+        "SHA256",
+        "VERIFIED",
+        "WHERE",
+        "RUN",
+        w = env_width
     );
     for b in &shown {
         println!(
-            "{:<34} {:<5} {:<20} {:>10} {:<16} {:<10} {:<6} {:<28} {}",
+            "{:<34} {:<w$} {:<20} {:>10} {:<16} {:<10} {:<6} {:<28} {}",
             b.id,
             b.env,
             b.created,
@@ -194,7 +262,8 @@ fn list(cfg: &Config, env: Option<&str>, json: bool) -> Result<Code, Exit> {
             match (&b.store, b.local_removed) {
                 (Some(url), true) => url.clone(),
                 _ => b.path.display().to_string(),
-            }
+            },
+            w = env_width
         );
     }
     Ok(Code::Success)
@@ -221,7 +290,8 @@ fn find(cfg: &Config, id: &str) -> Result<Backup, Exit> {
 /// provider's own check (and removed after); its path is returned.
 /// The env's store, connected, and the key of `b`'s copy in it (`b.store` is `url`).
 fn stored_copy(cfg: &Config, b: &Backup, url: &str) -> Result<(Store, String), Exit> {
-    let env = cfg.env(&b.env).map_err(Exit::usage)?;
+    let (cfg, name) = config_of(cfg, &b.env)?;
+    let env = cfg.env(&name).map_err(Exit::usage)?;
     let store = match crate::backup_ops::open_store(env) {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -245,7 +315,8 @@ fn check_store_copy(cfg: &Config, b: &Backup) -> Result<Option<std::path::PathBu
     let Some(url) = &b.store else {
         return Ok(None);
     };
-    let env = cfg.env(&b.env).map_err(Exit::usage)?;
+    let (tcfg, name) = config_of(cfg, &b.env)?;
+    let env = tcfg.env(&name).map_err(Exit::usage)?;
     let (store, key) = stored_copy(cfg, b, url)?;
     let local = env.backup_dir.join(&b.file);
     let damaged =
@@ -305,7 +376,8 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
         .parent()
         .unwrap_or(std::path::Path::new("/"))
         .to_path_buf();
-    let mut provider = provider(cfg, &b.provider, &dir, verbosity)?;
+    let (tcfg, _) = config_of(cfg, &b.env)?;
+    let mut provider = provider(&tcfg, &b.provider, &dir, verbosity)?;
     let ctx = RunContext::new(
         &b.env,
         format!("verify-{id}"),
@@ -339,7 +411,8 @@ fn verify(cfg: &Config, id: &str, verbosity: Verbosity) -> Result<Code, Exit> {
 
 fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Code, Exit> {
     let b = find(cfg, id)?;
-    let env = cfg.env(&b.env).map_err(Exit::usage)?;
+    let (tcfg, name) = config_of(cfg, &b.env)?;
+    let env = tcfg.env(&name).map_err(Exit::usage)?;
     if !cfg.plugins.contains_key(&b.provider) {
         return Err(Exit::usage(format!(
             "backup {id} was made by plugin '{}', which the config no longer has; add it back to restore",
@@ -363,7 +436,7 @@ fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Cod
         }
     };
     println!("{id}: {} bytes, sha256 {} as recorded", b.size, b.sha256);
-    let mut p = provider(cfg, &b.provider, &env.backup_dir, verbosity)?;
+    let mut p = provider(&tcfg, &b.provider, &env.backup_dir, verbosity)?;
     if let Some(s) = store {
         p.stream_to(s, &b.env);
     }
@@ -396,6 +469,18 @@ fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Cod
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fleet_env_shows_its_targets_backups_and_a_target_only_its_own() {
+        use super::shown_under;
+        assert!(shown_under("prod", "prod"));
+        assert!(shown_under("prod@t1", "prod"));
+        assert!(shown_under("prod@t1", "prod@t1"));
+        assert!(!shown_under("prod@t10", "prod@t1"));
+        assert!(!shown_under("prod@t1", "prod@t10"));
+        assert!(!shown_under("prod2", "prod"));
+        assert!(!shown_under("prod", "prod@t1"));
+    }
+
     #[test]
     fn sizes_read_like_people_write_them() {
         assert_eq!(super::human(12), "12 B");

@@ -289,9 +289,12 @@ pub enum BackupsCommand {
     /// List the backups in the catalog, newest last (`--output json`: one document,
     /// schemas/backups-list.schema.json).
     List {
-        /// Only backups of this environment.
+        /// Only backups of this environment (of a fleet: of all its targets).
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
+        /// Fleets: only backups of this target of --env.
+        #[arg(long, value_name = "NAME", requires = "env")]
+        target: Option<String>,
     },
     /// Take a backup of an environment now, through its backup provider: verified and
     /// catalogued like a run's backup, and subject to the same retention.
@@ -299,6 +302,9 @@ pub enum BackupsCommand {
         /// The environment to back up.
         #[arg(long, value_name = "ENV")]
         env: String,
+        /// Fleets: the target (one database of --env) to back up.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
     },
     /// Re-check a backup: size and sha256 against the catalog, then the provider's own check
     /// (for pg_dump archives, `pg_restore --list`).

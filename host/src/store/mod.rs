@@ -265,14 +265,52 @@ impl Store {
     /// Every backup of `env` whose manifest is in the store, oldest first. An object without a
     /// manifest (an upload that never completed its checks) is not a backup.
     pub fn manifests(&self, env: &str) -> Result<Vec<catalog::Backup>, StoreError> {
-        let prefix = Key::from(self.cfg.env_prefix(env));
+        self.manifests_under(&self.cfg.env_prefix(env), &|_| true, &|e| e == env)
+    }
+
+    /// Every backup of fleet env `env`'s targets (each in its folder `ENV@TARGET/`), and of the
+    /// env itself, oldest first.
+    pub fn fleet_manifests(&self, env: &str) -> Result<Vec<catalog::Backup>, StoreError> {
+        let ours = |e: &str| {
+            e == env
+                || e.strip_prefix(env)
+                    .is_some_and(|rest| rest.starts_with('@'))
+        };
+        // Listed from the store's prefix (a path prefix `prod` never matches `prod@t1/`), and
+        // only the manifests in the env's folders read.
+        let root = self.cfg.key("", "");
+        let root = root.trim_matches('/').to_string();
+        let folder_is_ours = |key: &str| {
+            let rest = if root.is_empty() {
+                Some(key)
+            } else {
+                key.strip_prefix(root.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+            };
+            rest.and_then(|r| r.split_once('/'))
+                .is_some_and(|(folder, _)| ours(folder))
+        };
+        self.manifests_under(&root, &folder_is_ours, &ours)
+    }
+
+    /// The manifests under `prefix` whose key `keep` takes, of the backups whose env `ours`
+    /// takes.
+    fn manifests_under(
+        &self,
+        prefix: &str,
+        keep: &dyn Fn(&str) -> bool,
+        ours: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<catalog::Backup>, StoreError> {
+        let prefix = Key::from(prefix);
         let what = format!("list {}", self.cfg.object_url(prefix.as_ref()));
         self.rt.block_on(async {
             let mut keys = Vec::new();
             let mut list = self.client.list(Some(&prefix));
             while let Some(meta) = list.next().await {
                 let meta = meta.map_err(|e| self.failed(what.clone(), e))?;
-                if meta.location.as_ref().ends_with(".manifest.json") {
+                if meta.location.as_ref().ends_with(".manifest.json")
+                    && keep(meta.location.as_ref())
+                {
                     keys.push(meta.location);
                 }
             }
@@ -287,7 +325,7 @@ impl Store {
                     .await
                     .map_err(|e| self.failed(format!("read {k}"), e))?;
                 match serde_json::from_slice::<catalog::Backup>(&bytes) {
-                    Ok(b) if b.env == env => out.push(b),
+                    Ok(b) if ours(&b.env) => out.push(b),
                     Ok(_) => tracing::warn!("manifest {k} is of another env; skipped"),
                     Err(e) => tracing::warn!("manifest {k} is unreadable ({e}); skipped"),
                 }
