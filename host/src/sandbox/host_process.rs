@@ -210,36 +210,48 @@ impl PluginState {
         })
     }
 
+    /// The host folder of the dir grant holding `guest`, and the rest of the path inside it;
+    /// a recorded denial when no grant holds it.
+    fn locate(&mut self, guest: &str) -> Result<(PathBuf, PathBuf), Error> {
+        match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
+            Ok((grant, rest)) => Ok((grant.host.clone(), rest)),
+            Err(d) => Err(Error::Denied(self.deny(d.0))),
+        }
+    }
+
     /// Open a guest working directory inside its grant (cap-std: no `..` or symlink leads out
     /// of it); the child enters it through the open handle.
     fn open_cwd(&mut self, guest: &str) -> Result<Cwd, Error> {
-        let (grant, rest) =
-            match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, guest) {
-                Ok(x) => x,
-                Err(d) => return Err(Error::Denied(self.deny(d.0))),
-            };
-        let host = grant.host.join(&rest);
-        let root = cap_std::fs::Dir::open_ambient_dir(&grant.host, cap_std::ambient_authority())
-            .map_err(|e| Error::Io(format!("cannot open {}: {e}", grant.host.display())))?;
-        let dir = if rest.as_os_str().is_empty() {
-            root
-        } else {
-            match root.open_dir(&rest) {
-                Ok(d) => d,
-                Err(e) => {
-                    let msg = format!(
-                        "plugin '{}' asked to run a program in {guest}, which does not stay inside its grant ({e})",
-                        self.grants.plugin
-                    );
-                    return Err(Error::Denied(self.deny(msg)));
-                }
+        let (root, rest) = self.locate(guest)?;
+        match open_inside(&root, &rest)? {
+            Ok(dir) => Ok(Cwd {
+                path: root.join(&rest),
+                dir: Some(dir.into_std_file()),
+            }),
+            Err(e) => {
+                let msg = format!(
+                    "plugin '{}' asked to run a program in {guest}, which does not stay inside its grant ({e})",
+                    self.grants.plugin
+                );
+                Err(Error::Denied(self.deny(msg)))
             }
-        };
-        Ok(Cwd {
-            path: host,
-            dir: Some(dir.into_std_file()),
-        })
+        }
     }
+}
+
+/// Open `rel` inside the host folder `root` with cap-std (no `..`, no symlink leads out):
+/// `Err` when `root` itself cannot be opened, `Ok(Err)` when `rel` does not open inside it.
+fn open_inside(
+    root: &std::path::Path,
+    rel: &std::path::Path,
+) -> Result<std::io::Result<cap_std::fs::Dir>, Error> {
+    let dir = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
+        .map_err(|e| Error::Io(format!("cannot open {}: {e}", root.display())))?;
+    Ok(if rel.as_os_str().is_empty() {
+        Ok(dir)
+    } else {
+        dir.open_dir(rel)
+    })
 }
 
 pub(super) use crate::proc::Cwd;
@@ -295,32 +307,12 @@ impl Host for PluginState {
             );
             Err(Error::Denied(state.deny(msg)))
         };
-        let (grant, rest) =
-            match policy::dirs::locate(&self.grants.plugin, &self.grants.dirs, &guest) {
-                Ok(x) => x,
-                Err(d) => return Err(Error::Denied(self.deny(d.0))),
-            };
-        let root_path = grant.host.clone();
+        let (root_path, rest) = self.locate(&guest)?;
         // The folder holding the path must open inside the grant (cap-std: no `..`, no symlink
         // out), and the path itself, when it exists, must not be a symlink.
-        let root =
-            match cap_std::fs::Dir::open_ambient_dir(&root_path, cap_std::ambient_authority()) {
-                Ok(d) => d,
-                Err(e) => {
-                    return Err(Error::Io(format!(
-                        "cannot open {}: {e}",
-                        root_path.display()
-                    )))
-                }
-            };
         if let Some(name) = rest.file_name() {
             let parent = rest.parent().unwrap_or(std::path::Path::new(""));
-            let folder = if parent.as_os_str().is_empty() {
-                Ok(root)
-            } else {
-                root.open_dir(parent)
-            };
-            match folder {
+            match open_inside(&root_path, parent)? {
                 Ok(dir) => {
                     if dir
                         .symlink_metadata(name)
