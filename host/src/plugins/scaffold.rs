@@ -46,7 +46,7 @@ pub fn sdk_source(sdk: Option<&str>) -> Result<Sdk, Exit> {
     let as_path = |p: &Path| -> Result<Sdk, Exit> {
         let dir = p.canonicalize().map_err(|e| {
             Exit::usage(format!(
-                "--sdk {}: {e}; give the SDK crate's folder (sdk/ in platform-migrate), `vendor`, or a version like 0.1",
+                "--sdk {}: {e}; give the SDK crate's folder (sdk/ in platform-migrate), `vendor`, or a version like 0.2",
                 p.display()
             ))
         })?;
@@ -66,7 +66,7 @@ pub fn sdk_source(sdk: Option<&str>) -> Result<Sdk, Exit> {
         Some(s) if s.contains('/') || Path::new(s).exists() => as_path(Path::new(s)),
         Some(v) if semver::VersionReq::parse(v).is_ok() => Ok(Sdk::Source(format!("version = {v:?}"))),
         Some(v) => Err(Exit::usage(format!(
-            "--sdk {v}: neither a folder, `vendor` nor a version; give the SDK's folder, `vendor`, or a version like 0.1"
+            "--sdk {v}: neither a folder, `vendor` nor a version; give the SDK's folder, `vendor`, or a version like 0.2"
         ))),
         None if Path::new(BUILT_FROM_SDK).join("Cargo.toml").is_file() => {
             as_path(Path::new(BUILT_FROM_SDK))
