@@ -227,3 +227,70 @@ fn a_lock_timeout_in_the_session_is_retried_like_one_in_manage_py() {
         .applied(&db)
         .contains(&"orders.0004_order_priority".to_string()));
 }
+
+#[test]
+fn a_large_install_in_the_session_leaves_the_schema_manage_py_migrate_leaves() {
+    // wagtail's app set (>150 migrations from PyPI): once by hand with `manage.py migrate`,
+    // once through the prod gate migrating in the session. Same migrations, same schema.
+    let pg = Pg::start();
+    let (by_hand, ours) = (pg.create_db("byhand"), pg.create_db("ours"));
+    let p = crate::lint_corpus::wagtail_project();
+    p.write_config(&format!(
+        "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n",
+        django_pg_plugin_in_session(URL_VAR)
+    ));
+    let out = std::process::Command::new(common::python())
+        .args(["manage.py", "migrate", "--noinput"])
+        .current_dir(p.path())
+        .env("DATABASE_URL", pg.url(&by_hand))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = pg.url(&ours);
+    let r = p.run_with(&["--env", "prod", "--confirm"], &[(URL_VAR, url.as_str())]);
+    r.expect(0);
+    let (mut a, mut b) = (pg.applied(&by_hand), pg.applied(&ours));
+    a.sort();
+    b.sort();
+    assert!(a.len() >= 150, "{}", a.len());
+    assert_eq!(a, b);
+    let schema = |db: &str| {
+        let out = pg
+            .client("pg_dump")
+            .args([
+                "--schema-only",
+                "--no-owner",
+                "--exclude-schema=platform_migrate",
+                db,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Less the random key of each dump's `\restrict` guard lines.
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (a, b) = (schema(&by_hand), schema(&ours));
+    assert!(a.contains("CREATE TABLE public.wagtailcore_page"), "{a}");
+    if a != b {
+        let dir = std::env::temp_dir();
+        std::fs::write(dir.join("pm-schema-by-hand.sql"), &a).unwrap();
+        std::fs::write(dir.join("pm-schema-ours.sql"), &b).unwrap();
+        panic!(
+            "the schemas differ: diff {0}/pm-schema-by-hand.sql {0}/pm-schema-ours.sql",
+            dir.display()
+        );
+    }
+}

@@ -224,16 +224,22 @@ WAGTAIL_SITE_NAME = "corpus"
 WAGTAILADMIN_BASE_URL = "http://example.com"
 "#;
 
-#[test]
-fn a_fresh_install_of_a_large_real_app_set_passes_the_prod_gate() {
-    let pg = Pg::start();
-    let db = pg.create_db("wagtail");
-    let url = pg.url(&db);
+/// The demo project with wagtail's app set added to its settings.
+pub(crate) fn wagtail_project() -> Project {
     let p = Project::new();
     let settings = p.path().join("demo/settings.py");
     let mut text = std::fs::read_to_string(&settings).unwrap();
     text.push_str(WAGTAIL_SETTINGS);
     std::fs::write(&settings, text).unwrap();
+    p
+}
+
+#[test]
+fn a_fresh_install_of_a_large_real_app_set_passes_the_prod_gate() {
+    let pg = Pg::start();
+    let db = pg.create_db("wagtail");
+    let url = pg.url(&db);
+    let p = wagtail_project();
     p.write_config(&format!(
         "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n",
         common::pg::django_pg_plugin(URL_VAR),
