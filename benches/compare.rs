@@ -372,46 +372,33 @@ fn large_project(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         b,
         1.3,
     ));
-    eprintln!("measuring a full install of a large project ({n} runs each) ...");
-    let (a, b) = side_by_side(
-        n,
-        &mut || {
-            let mut c = pm(&p, &["--env", "prod", "--confirm", "-q"], cache);
-            c.env("BENCH_DATABASE_URL", new_db());
-            c
-        },
-        &mut || {
-            let mut c = manage(&p, &["migrate"]);
-            c.env("DATABASE_URL", new_db());
-            c
-        },
-    );
-    rows.push(ratio_row(
-        "full install, 189 migrations (wagtail), through the prod gate vs manage.py migrate",
-        a,
-        b,
-        1.15,
-    ));
-    eprintln!("measuring a full install with migrate-in-session ({n} runs each) ...");
-    let (a, b) = side_by_side(
-        n,
-        &mut || {
-            let mut c = pm(&in_session, &["--env", "prod", "--confirm", "-q"], cache);
-            c.env("BENCH_DATABASE_URL", new_db());
-            c
-        },
-        &mut || {
-            let mut c = manage(&in_session, &["migrate"]);
-            c.env("DATABASE_URL", new_db());
-            c
-        },
-    );
-    rows.push(ratio_row(
-        "full install as above, migrate-in-session = true (one Django start) vs manage.py migrate",
-        a,
-        b,
-        1.15,
-    ));
+    let installs = [
+        (
+            &p,
+            "full install, 189 migrations (wagtail), through the prod gate vs manage.py migrate",
+        ),
+        (
+            &in_session,
+            "full install as above, migrate-in-session = true (one Django start) vs manage.py migrate",
+        ),
+    ];
+    for (project, what) in installs {
+        eprintln!("measuring a {what} ({n} runs each) ...");
+        let (a, b) = side_by_side(
+            n,
+            &mut || {
+                let mut c = pm(project, &["--env", "prod", "--confirm", "-q"], cache);
+                c.env("BENCH_DATABASE_URL", new_db());
+                c
+            },
+            &mut || {
+                let mut c = manage(project, &["migrate"]);
+                c.env("DATABASE_URL", new_db());
+                c
+            },
+        );
+        rows.push(ratio_row(what, a, b, 1.15));
+    }
 }
 
 /// A no-op run with a long history (50,000 runs) against the same run with an empty one:

@@ -3,7 +3,6 @@
 //! outcomes as `manage.py migrate`, on SQLite and PostgreSQL, and what the helper refuses.
 
 use crate::common;
-use crate::plan_safety::{add_priority, share_lock_on_orders};
 
 use common::helper::{migrating_text, text, Session};
 use common::pg::{django_pg_plugin_in_session, Pg};
@@ -202,30 +201,9 @@ fn a_failing_migration_in_the_session_cannot_forge_an_answer_and_is_reported_lik
 
 #[test]
 fn a_lock_timeout_in_the_session_is_retried_like_one_in_manage_py() {
-    let pg = Pg::start();
-    let db = pg.create_db("insessionretry");
-    let url = pg.url(&db);
-    let env = [(URL_VAR, url.as_str())];
-    let p = Project::new();
-    p.write_config(&format!(
-        "{}\n[env.test]\nrunner = \"django-pg\"\nlock-timeout-ms = 500\nlock-retries = 8\nlock-retry-budget-secs = 60\n",
-        django_pg_plugin_in_session(URL_VAR)
+    crate::plan_safety::blocked_for_a_few_seconds_then_retried(&django_pg_plugin_in_session(
+        URL_VAR,
     ));
-    p.run_with(&["--env", "test"], &env).expect(0);
-    add_priority(&p);
-    let mut holder = share_lock_on_orders(&pg, &db, 3);
-    let r = p.run_with(&["--env", "test"], &env);
-    holder.wait().unwrap();
-    r.expect(0);
-    assert!(
-        r.all()
-            .contains("attempt 1: orders.0004_order_priority gave up at the lock timeout"),
-        "{}",
-        r.all()
-    );
-    assert!(pg
-        .applied(&db)
-        .contains(&"orders.0004_order_priority".to_string()));
 }
 
 #[test]
@@ -239,16 +217,13 @@ fn a_large_install_in_the_session_leaves_the_schema_manage_py_migrate_leaves() {
         "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n",
         django_pg_plugin_in_session(URL_VAR)
     ));
-    let out = std::process::Command::new(common::python())
-        .args(["manage.py", "migrate", "--noinput"])
-        .current_dir(p.path())
-        .env("DATABASE_URL", pg.url(&by_hand))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::succeeded(
+        std::process::Command::new(common::python())
+            .args(["manage.py", "migrate", "--noinput"])
+            .current_dir(p.path())
+            .env("DATABASE_URL", pg.url(&by_hand))
+            .output()
+            .unwrap(),
     );
     let url = pg.url(&ours);
     let r = p.run_with(&["--env", "prod", "--confirm"], &[(URL_VAR, url.as_str())]);
@@ -259,23 +234,19 @@ fn a_large_install_in_the_session_leaves_the_schema_manage_py_migrate_leaves() {
     assert!(a.len() >= 150, "{}", a.len());
     assert_eq!(a, b);
     let schema = |db: &str| {
-        let out = pg
-            .client("pg_dump")
-            .args([
-                "--schema-only",
-                "--no-owner",
-                "--exclude-schema=platform_migrate",
-                db,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::succeeded(
+            pg.client("pg_dump")
+                .args([
+                    "--schema-only",
+                    "--no-owner",
+                    "--exclude-schema=platform_migrate",
+                    db,
+                ])
+                .output()
+                .unwrap(),
         );
         // Less the random key of each dump's `\restrict` guard lines.
-        String::from_utf8(out.stdout)
+        String::from_utf8(out)
             .unwrap()
             .lines()
             .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))

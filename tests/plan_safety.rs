@@ -104,19 +104,16 @@ fn show_sql_prints_what_sqlmigrate_prints_forwards_and_backwards() {
     .expect(0);
 
     let sqlmigrate = |args: &[&str]| -> Vec<String> {
-        let out = Command::new(common::python())
-            .args(["manage.py", "sqlmigrate"])
-            .args(args)
-            .current_dir(p.path())
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::succeeded(
+            Command::new(common::python())
+                .args(["manage.py", "sqlmigrate"])
+                .args(args)
+                .current_dir(p.path())
+                .env("DATABASE_URL", &url)
+                .output()
+                .unwrap(),
         );
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out)
             .lines()
             .filter(|l| !l.trim().is_empty() && *l != "BEGIN;" && *l != "COMMIT;")
             .map(str::to_string)
@@ -498,7 +495,7 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
 }
 
 /// A migration adding `orders.priority` (an ALTER TABLE that needs an exclusive lock).
-pub(crate) fn add_priority(p: &Project) {
+fn add_priority(p: &Project) {
     add_migration(
         p,
         "orders",
@@ -510,7 +507,7 @@ pub(crate) fn add_priority(p: &Project) {
 }
 
 /// Another session reads `orders_order` in a transaction that lasts `seconds`.
-pub(crate) fn share_lock_on_orders(pg: &Pg, db: &str, seconds: u32) -> std::process::Child {
+fn share_lock_on_orders(pg: &Pg, db: &str, seconds: u32) -> std::process::Child {
     hold(
         pg,
         db,
@@ -545,9 +542,18 @@ const RETRY_ENV: &str = "lock-timeout-ms = 500\nlock-retries = 8\nlock-retry-bud
 
 #[test]
 fn a_migration_blocked_for_a_few_seconds_is_retried_and_succeeds() {
+    blocked_for_a_few_seconds_then_retried(&django_pg_plugin(URL_VAR));
+}
+
+/// With `runner` as the `django-pg` entry: a migration blocked for 3 s gives up at its lock
+/// timeout, is retried, succeeds, and the report and history say so.
+pub(crate) fn blocked_for_a_few_seconds_then_retried(runner: &str) {
     let pg = Pg::start();
     let db = pg.create_db("retry");
-    let p = project(RETRY_ENV);
+    let p = Project::new();
+    p.write_config(&format!(
+        "{runner}\n[env.test]\nrunner = \"django-pg\"\n{RETRY_ENV}"
+    ));
     let url = pg.url(&db);
     let env = [(URL_VAR, url.as_str())];
     p.run_with(&["--env", "test"], &env).expect(0);

@@ -65,6 +65,17 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The standard output of a finished command, after asserting it succeeded (its standard
+/// error is the panic message otherwise).
+pub fn succeeded(out: Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// sha256 of django-runner's helper script: what its minimal grant pins for `shell -c`.
 pub fn helper_sha256() -> String {
     use sha2::{Digest, Sha256};
@@ -225,18 +236,14 @@ impl Project {
 
     /// Run a Python script with the SQLite file as argv[1] (then `args`); its stdout.
     fn sqlite(&self, script: &str, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(python())
-            .args(["-c", script])
-            .arg(self.path().join("db.sqlite3"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        succeeded(
+            Command::new(python())
+                .args(["-c", script])
+                .arg(self.path().join("db.sqlite3"))
+                .args(args)
+                .output()
+                .unwrap(),
+        )
     }
 
     /// Names of the tables in the SQLite file.
