@@ -147,7 +147,15 @@ pub fn start(
         let keep = stderr.clone();
         stderr_reader = Some(std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            let mut partial = LineBuf::with_cap(max_line);
+            // Echoed lines are cut where `run`'s are.
+            let mut partial = LineBuf::with_cap(crate::proc::MAX_LINE);
+            let shown = |partial: &mut LineBuf| {
+                let (mut text, cut) = partial.take();
+                if cut {
+                    text.push_str(" [line cut]");
+                }
+                text
+            };
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -165,13 +173,13 @@ pub fn start(
                         let (used, ended) = partial.feed(rest);
                         rest = &rest[used..];
                         if ended {
-                            echo(&partial.take().0);
+                            echo(&shown(&mut partial));
                         }
                     }
                 }
             }
             if let (Some(echo), false) = (&echo, partial.is_empty()) {
-                echo(&partial.take().0);
+                echo(&shown(&mut partial));
             }
         }));
     }
@@ -328,7 +336,7 @@ mod tests {
         let echo: Echo = Box::new(move |l: &str| into.lock().unwrap().push(l.to_string()));
         // Lines split across writes, and a last line without its newline.
         let mut b = sh_echo(
-            "printf 'Apply' >&2; sleep 0.1; printf 'ing a... OK\\nsecond\\n' >&2; echo answer; printf tail >&2",
+            "printf 'Apply' >&2; sleep 0.1; printf 'ing a... OK\\nsecond\\n' >&2; echo answer; head -c 70000 /dev/zero | tr '\\0' x >&2; echo >&2; printf tail >&2",
             Some(echo),
         );
         assert_eq!(
@@ -337,10 +345,14 @@ mod tests {
         );
         assert_eq!(b.read_line(Duration::from_secs(5)), Ok(None));
         drop(b); // joins the standard error reader
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[..2], ["Applying a... OK", "second"]);
+        // A long line is cut where `run`'s echo cuts it, and says so.
         assert_eq!(
-            *seen.lock().unwrap(),
-            vec!["Applying a... OK", "second", "tail"]
+            seen[2],
+            format!("{} [line cut]", "x".repeat(crate::proc::MAX_LINE))
         );
+        assert_eq!(seen[3..], ["tail"]);
     }
 
     #[test]
