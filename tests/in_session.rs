@@ -81,6 +81,37 @@ fn the_session_migrates_and_rolls_back_without_a_manage_py_migrate_grant() {
 }
 
 #[test]
+fn a_migration_past_timeout_secs_is_stopped_in_the_session_as_manage_py_would_be() {
+    let p = Project::new();
+    p.write_config(&sqlite_in_session().replacen(
+        "migrate-in-session = true }",
+        "migrate-in-session = true, timeout-secs = 2 }",
+        1,
+    ));
+    p.run(&["--env", "dev"]).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_slow",
+        "import time\nfrom django.db import migrations\n\n\
+         def slow(apps, schema_editor):\n    time.sleep(30)\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(slow, migrations.RunPython.noop)]\n",
+    );
+    let started = std::time::Instant::now();
+    let r = p.run(&["--env", "dev"]);
+    let took = started.elapsed();
+    r.expect(1);
+    assert!(r.error_line().contains("timed out"), "{}", r.all());
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "it ran {took:?}, past its 2 s"
+    );
+    assert!(!p.applied().contains(&("orders".into(), "0004_slow".into())));
+    assert_eq!(p.history().last().unwrap()["outcome"], "failed");
+}
+
+#[test]
 fn the_plain_helper_grant_does_not_grant_migrating_in_the_session() {
     let p = Project::new();
     // migrate-in-session on, but only the plain helper (and manage.py migrate) granted.

@@ -196,9 +196,9 @@ fn migrate_in_session(
             .unwrap_or_default(),
     );
     let line = request_line(s, json!({"cmd": "migrate", "target": target, "fake": fake}));
-    let timeout_ms = s
-        .timeout_secs
-        .map_or(SESSION_ANSWER_MS, |t| t.saturating_mul(1000));
+    // As long as a `manage.py migrate` may run: the host caps the wait at the grant's
+    // timeout-secs (and the call's deadline), as it caps a program it runs.
+    let timeout_ms = s.timeout_secs.map_or(u64::MAX, |t| t.saturating_mul(1000));
     log::debug(&format!("running {command}"));
     let answer = SESSION.with(|cell| -> Result<String, RunnerError> {
         let mut slot = cell.borrow_mut();
@@ -218,7 +218,7 @@ fn migrate_in_session(
             Err(why) => {
                 // Ended, or still running past its time: stop it (dropping the handle ends
                 // its process group) and say what it wrote last.
-                let tail = process::tail(&format!("{why}\n{}", child.stderr()), 20);
+                let tail = process::tail(&format!("{}\n{why}", child.stderr()), 20);
                 slot.take();
                 Err(RunnerError::CommandFailed(CommandFailure {
                     command: command.clone(),

@@ -75,7 +75,7 @@ pub fn schema() -> Vec<platform_migrate_sdk::runner::Setting> {
         Setting::new(
             "timeout-secs",
             T::Integer,
-            "cap on one manage.py run (default: the grant's timeout-secs)",
+            "cap on one migrate, by manage.py or in the session (default: the grant's timeout-secs)",
         ),
         Setting::new(
             "migrate-in-session",
