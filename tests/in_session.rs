@@ -16,7 +16,7 @@ fn python() -> String {
 
 /// The test config with django-runner migrating in its session, granted only the migrating
 /// helper (no `manage.py migrate`).
-fn sqlite_in_session() -> String {
+pub(crate) fn sqlite_in_session() -> String {
     let py = python();
     common::config_text()
         .replacen(
@@ -109,6 +109,13 @@ fn a_migration_past_timeout_secs_is_stopped_in_the_session_as_manage_py_would_be
     );
     assert!(!p.applied().contains(&("orders".into(), "0004_slow".into())));
     assert_eq!(p.history().last().unwrap()["outcome"], "failed");
+}
+
+#[test]
+fn sigint_or_sigterm_mid_migration_in_the_session_is_recorded_as_with_manage_py() {
+    let p = Project::new();
+    p.write_config(&sqlite_in_session());
+    crate::reliability::interrupted_mid_migration(&p);
 }
 
 #[test]

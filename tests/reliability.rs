@@ -308,8 +308,12 @@ fn two_state_directories_on_one_postgresql_database_are_kept_apart_and_a_crash_f
 /// as interrupted with exit 130 / 143, the locks are released and nothing is half-applied.
 #[test]
 fn an_interrupted_run_is_recorded_and_releases_its_lock() {
-    let p = Project::new();
-    add_gate(&p);
+    interrupted_mid_migration(&Project::new());
+}
+
+/// The scenario above on `p` (whatever its config runs the migration with).
+pub(crate) fn interrupted_mid_migration(p: &Project) {
+    add_gate(p);
     let lock = p.path().join(".platform-migrate/locks/dev.lock");
     for (sig, code, name) in [
         (libc::SIGINT, 130, "SIGINT"),
