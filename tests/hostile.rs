@@ -379,17 +379,23 @@ print("daemon", os.read(r, 32).decode())
 fn the_runner_s_minimal_grant_refuses_other_code_and_options() {
     // With the demo's minimal django grant, a plugin cannot send its own script, nor reach
     // Django options that load code (`--settings`, `--pythonpath`).
+    // The same with the migrate-in-session grant, which pins the migrating helper instead
+    // (and grants no `manage.py migrate` at all).
     let py = python().display().to_string();
-    let commands = common::django_commands(&py);
-    for argv in [
-        format!(r#"["{py}", "manage.py", "shell", "-c", "import os; print(os.environ)"]"#),
-        format!(r#"["{py}", "manage.py", "migrate", "--noinput", "-v1", "--pythonpath=/tmp"]"#),
-        format!(r#"["{py}", "manage.py", "migrate", "--noinput", "-v1", "--settings=x"]"#),
-        format!(r#"["{py}", "manage.py", "runserver"]"#),
+    for commands in [
+        common::django_commands(&py),
+        common::django_commands_in_session(&py),
     ] {
-        let extra = format!("settings.argv = {argv}");
-        let (p, r) = hostile_with("escape", "", &commands, &extra, &[]);
-        contained(&p, &r, 4, "plugin 'hostile' may not run");
+        for argv in [
+            format!(r#"["{py}", "manage.py", "shell", "-c", "import os; print(os.environ)"]"#),
+            format!(r#"["{py}", "manage.py", "migrate", "--noinput", "-v1", "--pythonpath=/tmp"]"#),
+            format!(r#"["{py}", "manage.py", "migrate", "--noinput", "-v1", "--settings=x"]"#),
+            format!(r#"["{py}", "manage.py", "runserver"]"#),
+        ] {
+            let extra = format!("settings.argv = {argv}");
+            let (p, r) = hostile_with("escape", "", &commands, &extra, &[]);
+            contained(&p, &r, 4, "plugin 'hostile' may not run");
+        }
     }
 }
 

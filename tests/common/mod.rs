@@ -115,14 +115,38 @@ pub fn django_commands(py: &str) -> String {
     )
 }
 
+/// Whether this test run drives django-runner with `migrate-in-session = true` everywhere
+/// (`PM_TEST_RUNNER=session`; `just test` runs the scenario tests once more that way, so
+/// both ways of migrating keep the same behaviour).
+pub fn session_mode() -> bool {
+    std::env::var("PM_TEST_RUNNER").as_deref() == Ok("session")
+}
+
+/// django-runner's settings and command grant for `py`, with `extra` settings: the demo's, or
+/// in [`session_mode`] the same migrating in its session.
+pub fn django_entry(py: &str, extra: &str) -> (String, String) {
+    if session_mode() {
+        (
+            format!("manage = [\"{py}\", \"manage.py\"]{extra}, migrate-in-session = true"),
+            django_commands_in_session(py),
+        )
+    } else {
+        (
+            format!("manage = [\"{py}\", \"manage.py\"]{extra}"),
+            django_commands(py),
+        )
+    }
+}
+
 /// The config the tests use: the demo's, with absolute paths.
 pub fn config_text() -> String {
     let py = python().display().to_string();
+    let django = django_entry(&py, "");
     format!(
         r#"
 [plugins.django]
 path = "{runner}"
-settings = {{ manage = ["{py}", "manage.py"] }}
+settings = {{ {settings} }}
 grants.commands = {commands}
 grants.confine.write = ["."]
 
@@ -144,7 +168,8 @@ backup = "sqlite-backup"
 "#,
         runner = plugin("django_runner").display(),
         backup = plugin("file_backup").display(),
-        commands = django_commands(&py),
+        settings = django.0,
+        commands = django.1,
     )
 }
 

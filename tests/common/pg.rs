@@ -18,18 +18,20 @@ pub const DEMO_ROWS: &str = "INSERT INTO users_user (username, email, joined) VA
 
 pub fn django_pg_plugin(url_var: &str) -> String {
     let py = super::python().display().to_string();
+    let django = super::django_entry(&py, ", secret-env = { DATABASE_URL = \"database-url\" }");
     format!(
         r#"
 [plugins.django-pg]
 path = "{runner}"
-settings = {{ manage = ["{py}", "manage.py"], secret-env = {{ DATABASE_URL = "database-url" }} }}
+settings = {{ {settings} }}
 grants.commands = {commands}
 grants.env = [{{ name = "DATABASE_URL", secret = "database-url" }}]
 grants.secrets = {{ database-url = {{ env = "{url_var}" }} }}
 grants.confine.connect = {ports}
 "#,
         runner = super::plugin("django_runner").display(),
-        commands = super::django_commands(&py),
+        settings = django.0,
+        commands = django.1,
         ports = ports(),
     )
 }
