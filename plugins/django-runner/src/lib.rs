@@ -108,7 +108,8 @@ fn rendered_sql(
 }
 
 /// The `manage.py shell -c <helper>` command that starts the helper. The script is always
-/// exactly [`HELPER`] (grants pin its sha256); requests go to it on stdin.
+/// exactly [`HELPER`], or [`HELPER_MIGRATING`] with `migrate-in-session` (grants pin each
+/// one's sha256); requests go to it on stdin.
 fn helper_command(s: &Settings) -> Result<Command, RunnerError> {
     let text = if s.migrate_in_session {
         HELPER_MIGRATING
@@ -200,34 +201,20 @@ fn migrate_in_session(
     // timeout-secs (and the call's deadline), as it caps a program it runs.
     let timeout_ms = s.timeout_secs.map_or(u64::MAX, |t| t.saturating_mul(1000));
     log::debug(&format!("running {command}"));
-    let answer = SESSION.with(|cell| -> Result<String, RunnerError> {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(start_helper(s).map_err(|e| match e {
-                SessionError::Runner(e) => e,
-                SessionError::Broken(why) => no_answer(s, &why),
-            })?);
+    let answer = match session_request_within(s, &line, timeout_ms) {
+        Ok(a) => a,
+        Err(SessionError::Runner(e)) => return Err(e),
+        Err(SessionError::Broken(why)) => {
+            // Ended, or still running past its time: stop it (dropping the handle ends its
+            // process group) and say what it wrote last.
+            let err = SESSION.with(|c| c.borrow_mut().take().map(|c| c.stderr()));
+            return Err(RunnerError::CommandFailed(CommandFailure {
+                command,
+                exit_code: None,
+                output_tail: process::tail(&format!("{}\n{why}", err.unwrap_or_default()), 20),
+            }));
         }
-        let child = slot
-            .as_ref()
-            .ok_or_else(|| RunnerError::Other("no helper session".into()))?;
-        let sent = child.write_line(&line).map_err(|e| process::message(&e));
-        let got = sent.and_then(|()| answer(child, timeout_ms));
-        match got {
-            Ok(a) => Ok(a),
-            Err(why) => {
-                // Ended, or still running past its time: stop it (dropping the handle ends
-                // its process group) and say what it wrote last.
-                let tail = process::tail(&format!("{}\n{why}", child.stderr()), 20);
-                slot.take();
-                Err(RunnerError::CommandFailed(CommandFailure {
-                    command: command.clone(),
-                    exit_code: None,
-                    output_tail: tail,
-                }))
-            }
-        }
-    })?;
+    };
     match reply(&answer) {
         Ok(_) => Ok(()),
         Err(RunnerError::Other(message)) => {
@@ -299,6 +286,15 @@ fn start_helper(s: &Settings) -> Result<process::Child, SessionError> {
 
 /// Send one request line to the session (starting it first if needed); the answer line.
 fn session_request(s: &Settings, line: &str) -> Result<String, SessionError> {
+    session_request_within(s, line, SESSION_ANSWER_MS)
+}
+
+/// [`session_request`], waiting at most `timeout_ms` for the answer.
+fn session_request_within(
+    s: &Settings,
+    line: &str,
+    timeout_ms: u64,
+) -> Result<String, SessionError> {
     SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -310,7 +306,7 @@ fn session_request(s: &Settings, line: &str) -> Result<String, SessionError> {
         child
             .write_line(line)
             .map_err(|e| SessionError::Broken(process::message(&e)))?;
-        answer(child, SESSION_ANSWER_MS).map_err(SessionError::Broken)
+        answer(child, timeout_ms).map_err(SessionError::Broken)
     })
 }
 
