@@ -85,7 +85,7 @@ impl Budget {
 
 /// Called with each line the program writes to standard error, as it comes (the `echo` of
 /// the command that started it).
-pub type Echo = Box<dyn Fn(&str) + Send + 'static>;
+pub type Echo = Box<dyn Fn(&str) + Send + Sync + 'static>;
 
 /// Start `program` in its own process group with stdin and stdout piped, confined. Each
 /// stdout line is kept up to `max_line` bytes, and at most about that much is queued unread.

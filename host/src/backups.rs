@@ -5,7 +5,7 @@
 use crate::backup_ops::{info_of, message, retention, take, Failed};
 use crate::catalog::{self, Backup};
 use crate::cli::BackupsCommand;
-use crate::config::Config;
+use crate::config::{split_qualified, within, Config};
 use crate::exit::{Code, Exit};
 use crate::plugin_api::{BackupPlugin, Opener, RunContext};
 use crate::sandbox::Sandbox;
@@ -131,27 +131,13 @@ fn create(cfg: &Config, env_name: &str, verbosity: Verbosity) -> Result<Code, Ex
 /// target's config (its `${target}` settings and secret sources, its backup folder); and the
 /// env's name in it.
 fn config_of(cfg: &Config, backup_env: &str) -> Result<(Config, String), Exit> {
-    match backup_env.split_once('@') {
-        Some((env, target)) => {
-            let e = cfg.env(env).map_err(Exit::usage)?;
-            let tcfg = crate::fleet::rollout::config_for_target(cfg, e, target)?;
-            Ok((tcfg, env.to_string()))
-        }
-        None => {
-            cfg.env(backup_env).map_err(Exit::usage)?;
-            Ok((cfg.clone(), backup_env.to_string()))
-        }
-    }
-}
-
-/// Whether a backup of `backup_env` is shown for `--env shown`: the env's own, and for a
-/// fleet env every target's (`prod@t1` under `prod`).
-fn shown_under(backup_env: &str, shown: &str) -> bool {
-    backup_env == shown
-        || (!shown.contains('@')
-            && backup_env
-                .strip_prefix(shown)
-                .is_some_and(|rest| rest.starts_with('@')))
+    let (env, target) = split_qualified(backup_env);
+    let e = cfg.env(env).map_err(Exit::usage)?;
+    let cfg = match target {
+        Some(t) => crate::fleet::rollout::config_for_target(cfg, e, t)?,
+        None => cfg.clone(),
+    };
+    Ok((cfg, env.to_string()))
 }
 
 fn load(cfg: &Config) -> Result<Vec<Backup>, Exit> {
@@ -163,10 +149,10 @@ fn load(cfg: &Config) -> Result<Vec<Backup>, Exit> {
 fn everything(cfg: &Config, env: Option<&str>) -> Result<Vec<Backup>, Exit> {
     let mut all: Vec<Backup> = load(cfg)?
         .into_iter()
-        .filter(|b| env.is_none_or(|e| shown_under(&b.env, e)))
+        .filter(|b| env.is_none_or(|e| within(&b.env, e)))
         .collect();
     for (name, e) in &cfg.envs {
-        let base = env.map(|x| x.split_once('@').map_or(x, |(b, _)| b));
+        let base = env.map(|x| split_qualified(x).0);
         if base.is_some_and(|x| x != name) || e.backup_store.is_none() {
             continue;
         }
@@ -184,7 +170,7 @@ fn everything(cfg: &Config, env: Option<&str>) -> Result<Vec<Backup>, Exit> {
         .map_err(|e| Exit::failed(e.to_string()))?;
         for m in stored
             .into_iter()
-            .filter(|m| env.is_none_or(|x| shown_under(&m.env, x)))
+            .filter(|m| env.is_none_or(|x| within(&m.env, x)))
         {
             match all.iter_mut().find(|b| b.env == m.env && b.id == m.id) {
                 Some(local) => local.store = m.store.clone(),
@@ -217,8 +203,7 @@ fn location(b: &Backup) -> &'static str {
 
 fn list(cfg: &Config, env: Option<&str>, json: bool) -> Result<Code, Exit> {
     if let Some(e) = env {
-        cfg.env(e.split_once('@').map_or(e, |(b, _)| b))
-            .map_err(Exit::usage)?;
+        cfg.env(split_qualified(e).0).map_err(Exit::usage)?;
     }
     let shown = everything(cfg, env)?;
     if json {
@@ -469,18 +454,6 @@ fn restore(cfg: &Config, id: &str, to: &str, verbosity: Verbosity) -> Result<Cod
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_fleet_env_shows_its_targets_backups_and_a_target_only_its_own() {
-        use super::shown_under;
-        assert!(shown_under("prod", "prod"));
-        assert!(shown_under("prod@t1", "prod"));
-        assert!(shown_under("prod@t1", "prod@t1"));
-        assert!(!shown_under("prod@t10", "prod@t1"));
-        assert!(!shown_under("prod@t1", "prod@t10"));
-        assert!(!shown_under("prod2", "prod"));
-        assert!(!shown_under("prod", "prod@t1"));
-    }
-
     #[test]
     fn sizes_read_like_people_write_them() {
         assert_eq!(super::human(12), "12 B");

@@ -102,13 +102,9 @@ fn ledger_error(env: &EnvConfig, e: RunnerError) -> Result<String, Exit> {
             "cannot read the ledger of env {} (schema {}): {}",
             env.name,
             env.ledger_schema,
-            describe(&e)
+            e.message()
         ))),
     }
-}
-
-fn describe(e: &RunnerError) -> String {
-    e.message()
 }
 
 /// `history [--env ENV] [--limit N]`.

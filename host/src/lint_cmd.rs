@@ -134,9 +134,7 @@ fn runner_error(env: &EnvConfig, what: &str, e: RunnerError) -> Exit {
             ))
         }
         RunnerError::Denied(m) => return Exit::new(Code::Denied, m),
-        RunnerError::CommandFailed(c) => format!("`{}` failed: {}", c.command, c.output_tail),
-        RunnerError::Other(m) | RunnerError::Misconfigured(m) | RunnerError::Unsupported(m) => m,
-        other => format!("{other:?}"),
+        other => other.message(),
     };
     Exit::failed(format!("cannot {what} for env {}: {m}", env.name))
 }

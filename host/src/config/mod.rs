@@ -159,6 +159,25 @@ impl EnvConfig {
     }
 }
 
+/// A qualified name's env and fleet target: `prod@eu` is (`prod`, `eu`), `prod` is (`prod`,
+/// none). The inverse of [`EnvConfig::qualified_name`].
+pub fn split_qualified(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((env, target)) => (env, Some(target)),
+        None => (name, None),
+    }
+}
+
+/// Whether `qualified` (a backup's env, say) is `name` itself or, when `name` is an env, one
+/// of its fleet targets: `prod@eu` is within `prod` and within `prod@eu`, not `prod@eu2`.
+pub fn within(qualified: &str, name: &str) -> bool {
+    qualified == name
+        || matches!(
+            (split_qualified(name), split_qualified(qualified)),
+            ((env, None), (of, Some(_))) if of == env
+        )
+}
+
 /// Default `lock-timeout-ms`: a migration waits at most this long for a table lock, so it
 /// never queues behind a long transaction while the application queues behind it.
 pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
@@ -568,10 +587,7 @@ fn resolve_fleet(
         let list: Vec<Target> = list
             .iter()
             .map(|t| match t {
-                raw::RawTarget::Name(n) => Target {
-                    name: n.clone(),
-                    vars: BTreeMap::new(),
-                },
+                raw::RawTarget::Name(n) => Target::named(n.clone()),
                 raw::RawTarget::Full(t) => t.clone(),
             })
             .collect();
@@ -593,15 +609,15 @@ fn resolve_fleet(
         })
     };
     // Lists from elsewhere are checked against the canaries when they are read.
-    let missing = |list: &[Target]| {
-        r.canary
+    let missing = match &source {
+        From::List(list) => r
+            .canary
             .iter()
             .find(|c| !list.iter().any(|t| &t.name == c.get_ref()))
-    };
-    if let Some((list, bad)) = match &source {
-        From::List(list) => missing(list).map(|bad| (list, bad)),
+            .map(|bad| (list, bad)),
         _ => None,
-    } {
+    };
+    if let Some((list, bad)) = missing {
         let known: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
         return Err(src.err(
             bad.span(),
@@ -820,6 +836,20 @@ fn store_config(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_env_holds_its_fleet_targets_and_a_target_only_itself() {
+        use super::{split_qualified, within};
+        assert_eq!(split_qualified("prod@t1"), ("prod", Some("t1")));
+        assert_eq!(split_qualified("prod"), ("prod", None));
+        assert!(within("prod", "prod"));
+        assert!(within("prod@t1", "prod"));
+        assert!(within("prod@t1", "prod@t1"));
+        assert!(!within("prod@t10", "prod@t1"));
+        assert!(!within("prod@t1", "prod@t10"));
+        assert!(!within("prod2", "prod"));
+        assert!(!within("prod", "prod@t1"));
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {

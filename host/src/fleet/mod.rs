@@ -19,6 +19,16 @@ pub struct Target {
     pub vars: BTreeMap<String, String>,
 }
 
+impl Target {
+    /// A target with no `vars`.
+    pub fn named(name: impl Into<String>) -> Target {
+        Target {
+            name: name.into(),
+            vars: BTreeMap::new(),
+        }
+    }
+}
+
 /// Where the target list comes from (exactly one per fleet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -173,13 +183,7 @@ mod tests {
     use super::*;
 
     fn list(names: &[&str]) -> Vec<Target> {
-        names
-            .iter()
-            .map(|n| Target {
-                name: n.to_string(),
-                vars: BTreeMap::new(),
-            })
-            .collect()
+        names.iter().map(|n| Target::named(*n)).collect()
     }
 
     #[test]

@@ -49,10 +49,7 @@ pub fn targets(cfg: &Config, env: &EnvConfig) -> Result<Vec<Target>, Exit> {
 /// `default` alias (the one every project has) while it answers.
 fn runner_aliases(cfg: &Config, env: &EnvConfig) -> Result<Vec<String>, String> {
     use crate::plugin_api::Opener;
-    let probe = Target {
-        name: "default".into(),
-        vars: Default::default(),
-    };
+    let probe = Target::named("default");
     let cfg = super::target::config_for(cfg, &env.name, &probe)?;
     let env = cfg.env(&env.name)?;
     let ui = crate::ui::Ui::new(crate::ui::Verbosity::Quiet).on_stderr();
@@ -118,7 +115,8 @@ pub fn config_for_target(cfg: &Config, env: &EnvConfig, name: &str) -> Result<Co
 /// on a terminal (its latest step, read from its log), plain lines otherwise.
 struct Progress<'a> {
     live: Option<indicatif::MultiProgress>,
-    bars: Vec<(String, indicatif::ProgressBar, PathBuf)>,
+    /// Each running target's line, log and start.
+    bars: Vec<(String, indicatif::ProgressBar, PathBuf, Instant)>,
     say: &'a dyn Fn(&str),
 }
 
@@ -137,28 +135,25 @@ impl<'a> Progress<'a> {
                 let bar = m.add(indicatif::ProgressBar::new_spinner());
                 bar.set_message(format!("[{target}] starting"));
                 bar.enable_steady_tick(Duration::from_millis(120));
-                self.bars.push((target.to_string(), bar, log));
+                self.bars
+                    .push((target.to_string(), bar, log, Instant::now()));
             }
             None => (self.say)(&format!("[{target}] started")),
         }
     }
 
     /// Refresh the live lines with each target's latest step.
-    fn tick(&self, started: &[(String, Instant)]) {
-        for (target, bar, log) in &self.bars {
-            let since = started
-                .iter()
-                .find(|(t, _)| t == target)
-                .map(|(_, s)| s.elapsed().as_secs_f64())
-                .unwrap_or(0.0);
+    fn tick(&self) {
+        for (target, bar, log, started) in &self.bars {
+            let since = started.elapsed().as_secs_f64();
             let step = last_step(log).unwrap_or_else(|| "starting".into());
             bar.set_message(format!("[{target}] {step} ({since:.0} s)"));
         }
     }
 
     fn line(&mut self, target: &str, line: &str) {
-        if let Some(i) = self.bars.iter().position(|(t, _, _)| t == target) {
-            let (_, bar, _) = self.bars.remove(i);
+        if let Some(i) = self.bars.iter().position(|(t, ..)| t == target) {
+            let (_, bar, ..) = self.bars.remove(i);
             bar.finish_and_clear();
         }
         match &self.live {
@@ -266,16 +261,10 @@ pub fn run(
         ))
     })?;
     let base = child_args(argv);
-    let canaries: Vec<Target> = all
+    let (canaries, rest): (Vec<Target>, Vec<Target>) = all
         .iter()
-        .filter(|t| fleet.canary.contains(&t.name))
         .cloned()
-        .collect();
-    let rest: Vec<Target> = all
-        .iter()
-        .filter(|t| !fleet.canary.contains(&t.name))
-        .cloned()
-        .collect();
+        .partition(|t| fleet.canary.contains(&t.name));
     say(&format!(
         "platform-migrate: fleet {} — {} target(s){}, {parallel} at a time, on failure: {}",
         env.name,
@@ -299,7 +288,7 @@ pub fn run(
     ));
     let started = Instant::now();
     let launch = |t: &Target| -> Result<Child, String> {
-        let log = std::fs::File::create(logs.join(format!("{}.log", t.name)))
+        let log = std::fs::File::create(log_of(&logs, &t.name))
             .map_err(|e| format!("cannot create its log: {e}"))?;
         Command::new(&exe)
             .arg("--config")
@@ -518,12 +507,17 @@ fn shown(targets: &[String], total: usize) -> String {
     }
 }
 
+/// Where a target's run writes its output (its stderr; the report goes to the rollout).
+fn log_of(logs: &std::path::Path, target: &str) -> PathBuf {
+    logs.join(format!("{target}.log"))
+}
+
 fn not_started(t: &Target, logs: &std::path::Path) -> Result1 {
     Result1 {
         target: t.name.clone(),
         exit_code: None,
         report: None,
-        log: logs.join(format!("{}.log", t.name)),
+        log: log_of(logs, &t.name),
         duration: Duration::ZERO,
     }
 }
@@ -549,7 +543,7 @@ fn wave(
             let Some(t) = queue.pop_front() else { break };
             match launch(&t) {
                 Ok(mut child) => {
-                    progress.started(&t.name, logs.join(format!("{}.log", t.name)));
+                    progress.started(&t.name, log_of(logs, &t.name));
                     // Read the report while the child runs, so a full pipe never blocks it.
                     let mut stdout = child.stdout.take();
                     let reader = std::thread::spawn(move || {
@@ -567,7 +561,7 @@ fn wave(
                         target: t.name.clone(),
                         exit_code: Some(1),
                         report: None,
-                        log: logs.join(format!("{}.log", t.name)),
+                        log: log_of(logs, &t.name),
                         duration: Duration::ZERO,
                     });
                     halted |= stop_on_failure;
@@ -578,11 +572,7 @@ fn wave(
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
-        let since: Vec<(String, Instant)> = running
-            .iter()
-            .map(|(t, _, s, _)| (t.name.clone(), *s))
-            .collect();
-        progress.tick(&since);
+        progress.tick();
         let mut i = 0;
         while i < running.len() {
             match running[i].1.try_wait() {
@@ -595,7 +585,7 @@ fn wave(
                         target: t.name.clone(),
                         exit_code: Some(code),
                         report,
-                        log: logs.join(format!("{}.log", t.name)),
+                        log: log_of(logs, &t.name),
                         duration: since.elapsed(),
                     };
                     let applied = r

@@ -24,10 +24,7 @@ pub fn read(
                 ))
             })?
             .into_iter()
-            .map(|name| Target {
-                name,
-                vars: Default::default(),
-            })
+            .map(Target::named)
             .collect(),
         Source::List(list) => list.clone(),
         Source::File(path) => {
@@ -74,10 +71,7 @@ pub fn parse(text: &str) -> Result<Vec<Target>, String> {
         return Ok(items
             .into_iter()
             .map(|i| match i {
-                Item::Name(name) => Target {
-                    name,
-                    vars: Default::default(),
-                },
+                Item::Name(name) => Target::named(name),
                 Item::Full(t) => t,
             })
             .collect());
@@ -95,10 +89,7 @@ pub fn parse(text: &str) -> Result<Vec<Target>, String> {
                 n + 1
             ));
         }
-        out.push(Target {
-            name: line.to_string(),
-            vars: Default::default(),
-        });
+        out.push(Target::named(line));
     }
     Ok(out)
 }

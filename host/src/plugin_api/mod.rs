@@ -60,8 +60,6 @@ pub trait RunnerPlugin {
             created: Vec::new(),
         }))
     }
-    /// Other sessions holding relation locks in an open transaction, oldest first.
-    /// Runners built against WIT 0.1.0 answer `Unsupported`.
     /// The database aliases the project configures (a fleet's targets with
     /// `database-aliases = true`). Runners built against WIT 0.1.0 answer `Unsupported`.
     fn database_aliases(&mut self, ctx: &RunContext) -> Call<Vec<String>, RunnerError> {
@@ -70,6 +68,8 @@ pub trait RunnerPlugin {
             "this runner cannot list database aliases".into(),
         )))
     }
+    /// Other sessions holding relation locks in an open transaction, oldest first.
+    /// Runners built against WIT 0.1.0 answer `Unsupported`.
     fn lock_holders(&mut self, ctx: &RunContext) -> Call<Vec<LockHolder>, RunnerError> {
         let _ = ctx;
         Ok(Err(RunnerError::Unsupported(

@@ -210,6 +210,15 @@ impl PluginState {
         })
     }
 
+    /// What shows a program's output lines when its command asks for `echo` and the run is
+    /// verbose: each line redacted, under the current step.
+    fn echo_of(&self, cmd: &Command) -> Option<background::Echo> {
+        (cmd.echo && self.ui.verbose()).then(|| {
+            let (ui, redactor) = (self.ui.clone(), self.redactor.clone());
+            Box::new(move |line: &str| ui.echo(&redactor.redact(line))) as background::Echo
+        })
+    }
+
     /// The host folder of the dir grant holding `guest`, and the rest of the path inside it;
     /// a recorded denial when no grant holds it.
     fn locate(&mut self, guest: &str) -> Result<(PathBuf, PathBuf), Error> {
@@ -357,10 +366,7 @@ impl Host for PluginState {
         }
         tracing::debug!(plugin = %self.grants.plugin, "starting in the background: {shown}");
         // `echo` shows its standard error as it comes (standard output is the handle's).
-        let echo: Option<background::Echo> = (cmd.echo && self.ui.verbose()).then(|| {
-            let (ui, redactor) = (self.ui.clone(), self.redactor.clone());
-            Box::new(move |line: &str| ui.echo(&redactor.redact(line))) as background::Echo
-        });
+        let echo = self.echo_of(&cmd);
         let mut child = background::start(
             prepared.program,
             &cmd.args,
@@ -421,16 +427,13 @@ impl Host for PluginState {
         let shown = self
             .redactor
             .redact(&policy::commands::display_argv(&cmd.program, &cmd.args));
-        let echo_on = cmd.echo && self.ui.verbose();
-        if echo_on {
+        let echo = self.echo_of(&cmd);
+        if echo.is_some() {
             self.ui.live(&format!("$ {shown}"));
         } else if self.ui.verbose() {
             self.ui.detail(&format!("$ {shown}"));
         }
         tracing::debug!(plugin = %self.grants.plugin, "running {shown}");
-        let ui = self.ui.clone();
-        let redactor = self.redactor.clone();
-        let echo = move |line: &str| ui.echo(&redactor.redact(line));
         let result = proc::run(Spawn {
             program: prepared.program,
             args: cmd.args.clone(),
@@ -438,7 +441,7 @@ impl Host for PluginState {
             cwd: prepared.cwd,
             confine: prepared.confine,
             timeout,
-            echo: if echo_on { Some(&echo) } else { None },
+            echo: echo.as_deref().map(|e| e as &(dyn Fn(&str) + Sync)),
             stdin,
             stdout_to,
             max_output: self.limiter.limits.process_output_bytes,

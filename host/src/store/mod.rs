@@ -271,11 +271,7 @@ impl Store {
     /// Every backup of fleet env `env`'s targets (each in its folder `ENV@TARGET/`), and of the
     /// env itself, oldest first.
     pub fn fleet_manifests(&self, env: &str) -> Result<Vec<catalog::Backup>, StoreError> {
-        let ours = |e: &str| {
-            e == env
-                || e.strip_prefix(env)
-                    .is_some_and(|rest| rest.starts_with('@'))
-        };
+        let ours = |e: &str| crate::config::within(e, env);
         // Listed from the store's prefix (a path prefix `prod` never matches `prod@t1/`), and
         // only the manifests in the env's folders read.
         let root = self.cfg.key("", "");
