@@ -10,25 +10,10 @@ use common::{add_migration, changed_ids, set, Project};
 
 const URL_VAR: &str = "PM_TEST_DATABASE_URL";
 
-fn python() -> String {
-    common::python().display().to_string()
-}
-
 /// The test config with django-runner migrating in its session, granted only the migrating
 /// helper (no `manage.py migrate`).
 pub(crate) fn sqlite_in_session() -> String {
-    let py = python();
-    common::config_text()
-        .replacen(
-            &common::django_commands(&py),
-            &common::django_commands_in_session(&py),
-            1,
-        )
-        .replacen(
-            "\"manage.py\"] }",
-            "\"manage.py\"], migrate-in-session = true }",
-            1,
-        )
+    common::config_text_with(true)
 }
 
 #[test]
@@ -122,7 +107,7 @@ fn sigint_or_sigterm_mid_migration_in_the_session_is_recorded_as_with_manage_py(
 fn the_plain_helper_grant_does_not_grant_migrating_in_the_session() {
     let p = Project::new();
     // migrate-in-session on, but only the plain helper (and manage.py migrate) granted.
-    p.write_config(&common::config_text().replacen(
+    p.write_config(&common::config_text_with(false).replacen(
         "\"manage.py\"] }",
         "\"manage.py\"], migrate-in-session = true }",
         1,

@@ -79,8 +79,7 @@ pub fn succeeded(out: Output) -> Vec<u8> {
 /// sha256 of django-runner's helper script: what its minimal grant pins for `shell -c`.
 pub fn helper_sha256() -> String {
     use sha2::{Digest, Sha256};
-    let text = std::fs::read(root().join("plugins/django-runner/src/helper.py")).unwrap();
-    hex::encode(Sha256::digest(&text))
+    hex::encode(Sha256::digest(helper::text().as_bytes()))
 }
 
 /// sha256 of the helper text `migrate-in-session` sends: what that grant pins instead.
@@ -89,26 +88,28 @@ pub fn helper_migrating_sha256() -> String {
     hex::encode(Sha256::digest(helper::migrating_text().as_bytes()))
 }
 
+/// django-runner's minimal command grant for `py` (as in the demo's config and the README).
+pub fn django_commands(py: &str) -> String {
+    django_grants(py, &helper_sha256(), true)
+}
+
 /// django-runner's grant for `migrate-in-session = true`: the migrating helper in place of the
 /// plain one, and no `manage.py migrate` at all (the session migrates).
 pub fn django_commands_in_session(py: &str) -> String {
-    let h = helper_migrating_sha256();
-    format!(
-        r#"[
-    {{ program = "{py}", args = ["manage.py", "shell", "-c", "sha256:{h}"] }},
-    {{ program = "{py}", args = ["manage.py", "makemigrations", "--noinput", "<name>"] }},
-    {{ program = "{py}", args = ["manage.py", "loaddata", "-v1", "?--database=*", "<name>"] }},
-]"#
-    )
+    django_grants(py, &helper_migrating_sha256(), false)
 }
 
-/// django-runner's minimal command grant for `py` (as in the demo's config and the README).
-pub fn django_commands(py: &str) -> String {
-    let h = helper_sha256();
+fn django_grants(py: &str, helper: &str, migrate: bool) -> String {
+    let migrate = if migrate {
+        format!(
+            "\n    {{ program = \"{py}\", args = [\"manage.py\", \"migrate\", \"--noinput\", \"-v1\", \"?--fake\", \"?--database=*\", \"?<name>\", \"?<name>\"] }},"
+        )
+    } else {
+        String::new()
+    };
     format!(
         r#"[
-    {{ program = "{py}", args = ["manage.py", "shell", "-c", "sha256:{h}"] }},
-    {{ program = "{py}", args = ["manage.py", "migrate", "--noinput", "-v1", "?--fake", "?--database=*", "?<name>", "?<name>"] }},
+    {{ program = "{py}", args = ["manage.py", "shell", "-c", "sha256:{helper}"] }},{migrate}
     {{ program = "{py}", args = ["manage.py", "makemigrations", "--noinput", "<name>"] }},
     {{ program = "{py}", args = ["manage.py", "loaddata", "-v1", "?--database=*", "<name>"] }},
 ]"#
@@ -123,9 +124,9 @@ pub fn session_mode() -> bool {
 }
 
 /// django-runner's settings and command grant for `py`, with `extra` settings: the demo's, or
-/// in [`session_mode`] the same migrating in its session.
-pub fn django_entry(py: &str, extra: &str) -> (String, String) {
-    if session_mode() {
+/// with `in_session` the same migrating in its session.
+pub fn django_entry(py: &str, extra: &str, in_session: bool) -> (String, String) {
+    if in_session {
         (
             format!("manage = [\"{py}\", \"manage.py\"]{extra}, migrate-in-session = true"),
             django_commands_in_session(py),
@@ -138,10 +139,16 @@ pub fn django_entry(py: &str, extra: &str) -> (String, String) {
     }
 }
 
-/// The config the tests use: the demo's, with absolute paths.
+/// The config the tests use: the demo's, with absolute paths (in [`session_mode`], its
+/// runner migrating in its session).
 pub fn config_text() -> String {
+    config_text_with(session_mode())
+}
+
+/// [`config_text`], its runner migrating in its session or not.
+pub fn config_text_with(in_session: bool) -> String {
     let py = python().display().to_string();
-    let django = django_entry(&py, "");
+    let django = django_entry(&py, "", in_session);
     format!(
         r#"
 [plugins.django]

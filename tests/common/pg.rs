@@ -17,8 +17,22 @@ pub const DEMO_ROWS: &str = "INSERT INTO users_user (username, email, joined) VA
      INSERT INTO orders_order (total, user_id, status, note) SELECT 9.50, id, 'new', '' FROM users_user;";
 
 pub fn django_pg_plugin(url_var: &str) -> String {
+    django_pg_plugin_with(url_var, super::session_mode())
+}
+
+/// [`django_pg_plugin`] with `migrate-in-session = true`, granted the migrating helper and no
+/// `manage.py migrate`.
+pub fn django_pg_plugin_in_session(url_var: &str) -> String {
+    django_pg_plugin_with(url_var, true)
+}
+
+fn django_pg_plugin_with(url_var: &str, in_session: bool) -> String {
     let py = super::python().display().to_string();
-    let django = super::django_entry(&py, ", secret-env = { DATABASE_URL = \"database-url\" }");
+    let django = super::django_entry(
+        &py,
+        ", secret-env = { DATABASE_URL = \"database-url\" }",
+        in_session,
+    );
     format!(
         r#"
 [plugins.django-pg]
@@ -34,23 +48,6 @@ grants.confine.connect = {ports}
         commands = django.1,
         ports = ports(),
     )
-}
-
-/// [`django_pg_plugin`] with `migrate-in-session = true`, granted the migrating helper and no
-/// `manage.py migrate`.
-pub fn django_pg_plugin_in_session(url_var: &str) -> String {
-    let py = super::python().display().to_string();
-    django_pg_plugin(url_var)
-        .replacen(
-            &super::django_commands(&py),
-            &super::django_commands_in_session(&py),
-            1,
-        )
-        .replacen(
-            "secret-env = { DATABASE_URL = \"database-url\" } }",
-            "secret-env = { DATABASE_URL = \"database-url\" }, migrate-in-session = true }",
-            1,
-        )
 }
 
 /// The config entry `[plugins.pg-backup]`: pg-dump-backup with the secret `database-url` read
