@@ -97,6 +97,65 @@ fn a_migration_past_timeout_secs_is_stopped_in_the_session_as_manage_py_would_be
 }
 
 #[test]
+fn after_a_migrate_stopped_past_its_time_the_run_finishes_under_its_lock_again() {
+    // PostgreSQL: the stopped session held the run lock, and the run still reads what stands
+    // and appends its ledger row. Those go through a new session, which must hold the lock
+    // again first: the server's statement log shows the order.
+    let pg = Pg::start();
+    let db = pg.create_db("relock");
+    pg.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{db}\" SET log_statement = 'all'"),
+    );
+    let url = pg.url(&db);
+    let env = [(URL_VAR, url.as_str())];
+    let p = Project::new();
+    p.write_config(&format!(
+        "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n",
+        django_pg_plugin_in_session(URL_VAR).replacen(
+            "migrate-in-session = true }",
+            "migrate-in-session = true, timeout-secs = 3 }",
+            1,
+        )
+    ));
+    p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
+    add_migration(
+        &p,
+        "orders",
+        "0004_slow",
+        "from django.db import migrations\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunSQL(\"SELECT pg_sleep(60)\", migrations.RunSQL.noop)]\n",
+    );
+    let Some(before) = pg.server_log() else {
+        eprintln!("skipped: an external server's log is not readable here");
+        return;
+    };
+    let r = p.run_with(&["--env", "prod", "--confirm"], &env);
+    r.expect(1);
+    assert!(r.error_line().contains("timed out"), "{}", r.all());
+    assert!(!pg.applied(&db).contains(&"orders.0004_slow".to_string()));
+    let log = pg.server_log().unwrap();
+    let run = &log[before.len()..];
+    let at = |what: &str, from: usize| run[from..].find(what).map(|i| i + from);
+    let slept = at("SELECT pg_sleep(60)", 0).unwrap_or_else(|| panic!("{run}"));
+    let relocked = at("pg_try_advisory_lock", slept)
+        .unwrap_or_else(|| panic!("the lock was not taken again after the stop:\n{run}"));
+    let recorded = at("INSERT INTO \"platform_migrate\".runs", slept)
+        .unwrap_or_else(|| panic!("no ledger row after the stop:\n{run}"));
+    assert!(
+        relocked < recorded,
+        "the ledger row was written before the lock was taken again:\n{run}"
+    );
+    // And the ledger holds the failed run.
+    let outcome = pg.psql(
+        &db,
+        "SELECT line::json->>'outcome' FROM platform_migrate.runs ORDER BY seq DESC LIMIT 1",
+    );
+    assert_eq!(outcome, "failed");
+}
+
+#[test]
 fn sigint_or_sigterm_mid_migration_in_the_session_is_recorded_as_with_manage_py() {
     let p = Project::new();
     p.write_config(&sqlite_in_session());

@@ -304,6 +304,12 @@ impl Pg {
         c
     }
 
+    /// The server's log so far; `None` on an external server (`PLATFORM_MIGRATE_TEST_PG`).
+    pub fn server_log(&self) -> Option<String> {
+        let c = self.cluster.as_ref()?;
+        Some(std::fs::read_to_string(c.dir.path().join("server.log")).unwrap_or_default())
+    }
+
     /// Run SQL and return psql's unaligned, tuples-only output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = self

@@ -147,7 +147,7 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
     match session_request(s, &line) {
         Ok(answer) => reply(&answer),
         Err(SessionError::Runner(e)) => Err(e),
-        Err(SessionError::Broken(why)) if LOCKED.with(|l| l.get()) => {
+        Err(SessionError::Broken(why)) if LOCK.with(|l| l.borrow().is_some()) => {
             // A new session would not hold the lock: stop rather than go on unguarded.
             SESSION.with(|c| c.borrow_mut().take());
             Err(RunnerError::Other(format!(
@@ -236,8 +236,9 @@ thread_local! {
     static VENDOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// The helper session: `manage.py shell` serving requests on stdin for the whole run.
     static SESSION: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
-    /// Whether the session holds the database's run lock (`hold-lock`).
-    static LOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The run lock's label, once a session has taken it (`hold-lock`): a session started
+    /// after that takes it again before it serves anything.
+    static LOCK: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Longest wait for Django to start, or for one answer of the session.
@@ -284,6 +285,24 @@ fn start_helper(s: &Settings) -> Result<process::Child, SessionError> {
     Ok(child)
 }
 
+/// Take the run lock `label` again in a new session `child`; another run that took it in
+/// between stops this one.
+fn relock(s: &Settings, child: &process::Child, label: &str) -> Result<(), SessionError> {
+    log::debug("the session that held the run lock ended; taking the lock again");
+    let line = request_line(s, json!({"cmd": "hold-lock", "label": label}));
+    child
+        .write_line(&line)
+        .map_err(|e| SessionError::Broken(process::message(&e)))?;
+    let answer = answer(child, SESSION_ANSWER_MS).map_err(SessionError::Broken)?;
+    match reply(&answer) {
+        Ok(_) => Ok(()),
+        Err(RunnerError::Locked(holder)) => Err(SessionError::Runner(RunnerError::Locked(format!(
+            "the run lock was released when the session holding it was stopped, and another run has taken it since: {holder}"
+        )))),
+        Err(e) => Err(SessionError::Runner(e)),
+    }
+}
+
 /// Send one request line to the session (starting it first if needed); the answer line.
 fn session_request(s: &Settings, line: &str) -> Result<String, SessionError> {
     session_request_within(s, line, SESSION_ANSWER_MS)
@@ -298,7 +317,13 @@ fn session_request_within(
     SESSION.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(start_helper(s)?);
+            let child = start_helper(s)?;
+            if let Some(label) = LOCK.with(|l| l.borrow().clone()) {
+                // The session that held the run lock was stopped (a migrate past its time):
+                // what the run still does (verify, its ledger row) goes on under the lock.
+                relock(s, &child, &label)?;
+            }
+            *slot = Some(child);
         }
         let child = slot
             .as_ref()
@@ -567,7 +592,7 @@ impl Runner for Django {
         }
         // The session holds the lock on a connection of its own until it ends with the run.
         helper(&s, json!({"cmd": "hold-lock", "label": label}))?;
-        LOCKED.with(|l| l.set(true));
+        LOCK.with(|l| *l.borrow_mut() = Some(label));
         Ok(())
     }
 
