@@ -20,7 +20,8 @@ test: build python-plugin sdk-docs legacy-runner test-setup
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     # The scenario tests once more with django-runner migrating in its helper session
-    # (migrate-in-session), so both ways of migrating keep the same behaviour.
+    # (migrate-in-session), so both ways of migrating keep the same behaviour; the fleet
+    # scenarios then run warm-started (warm-python) as well.
     PM_TEST_RUNNER=session cargo test --release -p platform-migrate --test integration -- --skip bad_input:: --skip in_session:: --skip hostile:: --skip plugin_kit::
     for w in runner backup notifier; do cargo test --release -p platform-migrate-sdk --features "$w"; done
     # The SDK packages on its own (its WIT inside the crate), as a crates.io release would.

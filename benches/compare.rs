@@ -467,7 +467,9 @@ fn long_history(n: usize, cache: &Path, rows: &mut Vec<Row>) {
 
 /// A fleet of 16 small PostgreSQL databases migrated with `--parallel 4`, against a shell
 /// loop of single-target runs; every repetition gets 16 new databases. Measured with the
-/// runner as configured by default and with `migrate-in-session = true` (both sides alike).
+/// runner as configured by default, with `migrate-in-session = true` (both sides alike), and
+/// with that and the fleet's `warm-python` (which single runs cannot have: the loop is the
+/// in-session one).
 fn fleet(n: usize, cache: &Path, rows: &mut Vec<Row>) {
     const TARGETS: usize = 16;
     let pg = common::pg::Pg::start();
@@ -488,17 +490,25 @@ fn fleet(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         "for t in {}; do \"$PM\" --env fleet --target \"$t\" -q || exit 1; done",
         names.join(" ")
     );
+    let py = python().display().to_string();
+    let warm = format!("warm-python = {py:?}\n");
     let runners = [
-        ("", common::pg::django_pg_plugin("BENCH_URL_${target}")),
+        ("", common::pg::django_pg_plugin("BENCH_URL_${target}"), ""),
         (
             ", migrate-in-session",
             common::pg::django_pg_plugin_in_session("BENCH_URL_${target}"),
+            "",
+        ),
+        (
+            ", migrate-in-session, warm-python",
+            common::pg::django_pg_plugin_in_session("BENCH_URL_${target}"),
+            warm.as_str(),
         ),
     ];
-    for (label, runner) in runners {
+    for (label, runner, fleet_extra) in runners {
         let p = Project::new();
         p.write_config(&format!(
-            "{runner}\n[env.fleet]\nrunner = \"django-pg\"\n\n[env.fleet.fleet]\ntargets = {names:?}\nparallel = 4\n",
+            "{runner}\n[env.fleet]\nrunner = \"django-pg\"\n\n[env.fleet.fleet]\ntargets = {names:?}\nparallel = 4\n{fleet_extra}",
         ));
         eprintln!(
             "measuring a fleet of {TARGETS} databases{label}, --parallel 4 vs a loop ({n} runs each) ..."

@@ -22,9 +22,20 @@ struct Fleet {
     dbs: Vec<(String, String)>,
 }
 
+/// The fleet config; in the second, in-session pass of the tests (`common::session_mode`),
+/// with `warm-python` as well, so that every fleet scenario also runs warm-started.
 fn config(fleet: &str) -> String {
+    let py = common::python().display().to_string();
+    config_with(fleet, common::session_mode().then_some(py.as_str()))
+}
+
+/// [`config`] with `warm-python = python` when given.
+fn config_with(fleet: &str, python: Option<&str>) -> String {
+    let warm = python
+        .map(|p| format!("warm-python = {p:?}\n"))
+        .unwrap_or_default();
     format!(
-        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n\n[env.prod.fleet]\n{fleet}\n\n[env.single]\nrunner = \"django-pg\"\n",
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n\n[env.prod.fleet]\n{fleet}\n{warm}\n[env.single]\nrunner = \"django-pg\"\n",
         common::pg::django_pg_plugin("PM_FLEET_URL_${target}"),
         common::pg::pg_backup_plugin("PM_FLEET_URL_${target}"),
     )
@@ -416,6 +427,17 @@ fn bad_fleet_input_is_a_clear_usage_error_and_touches_nothing() {
     let r = f.run(&["targets", "--env", "prod"]);
     r.expect(0);
     assert_eq!(r.stdout, "t2\nt1\n");
+    // warm-python must be a program the runner is granted, written as in its grant.
+    f.p.write_config(&config_with(EIGHT, Some("/usr/bin/python3")));
+    let r = f.run(&["--env", "prod", "--confirm"]);
+    r.expect(2);
+    assert!(
+        r.error_line().contains(
+            "warm-python \"/usr/bin/python3\" is not a program the runner 'django-pg' is granted"
+        ),
+        "{}",
+        r.all()
+    );
     untouched(&f);
 }
 
@@ -835,4 +857,130 @@ fn on_a_terminal_each_running_target_has_a_live_line() {
     }
     assert!(!r.stdout.contains("] started"), "{}", r.all());
     migrated_once_each(&f);
+}
+
+/// A migration that fails unless it runs in a warm start (a fork of the fleet's Python),
+/// confined (it cannot read `outside`), and with no other target's DATABASE_URL anywhere in
+/// its memory or environment.
+fn warm_probe(outside: &std::path::Path) -> String {
+    format!(
+        r#"import os, re, sys
+from django.db import migrations
+
+OUTSIDE = {outside:?}
+
+
+def probe(apps, schema_editor):
+    if sys.orig_argv[1:3] != ["-P", "-s"]:
+        raise RuntimeError("not a warm start: %r" % sys.orig_argv[:3])
+    try:
+        open(OUTSIDE).read()
+    except PermissionError:
+        pass
+    else:
+        raise RuntimeError("a warm start read a file outside its grants")
+    mine = os.environ["DATABASE_URL"].encode()
+    seen = set()
+    own = 0
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("r"):
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            for m in re.finditer(rb"postgresql://[^\s\"'\x00]+", data):
+                if m.group(0) == mine:
+                    own += 1
+                elif b"@/" in m.group(0):
+                    seen.add(m.group(0))
+    if own == 0:
+        raise RuntimeError("the scan did not even find this target's own URL")
+    with open("/proc/self/environ", "rb") as f:
+        for var in f.read().split(b"\0"):
+            if b"postgresql://" in var and not var.endswith(mine):
+                seen.add(var)
+    if seen:
+        raise RuntimeError("another target's URL is in this process: %d" % len(seen))
+
+
+class Migration(migrations.Migration):
+    dependencies = [("orders", "0003_order_note")]
+    operations = [migrations.RunPython(probe, migrations.RunPython.noop)]
+"#
+    )
+}
+
+#[test]
+fn warm_python_targets_fork_from_one_interpreter_each_confined_and_with_its_own_secret_only() {
+    let pg = Pg::start();
+    let dbs: Vec<(String, String)> = TARGETS
+        .iter()
+        .map(|t| (t.to_string(), pg.create_db(t)))
+        .collect();
+    let p = Project::new();
+    let py = common::python().display().to_string();
+    p.write_config(&format!(
+        "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n\n[env.prod.fleet]\n{EIGHT}\nwarm-python = {py:?}\n",
+        common::pg::django_pg_plugin_in_session("PM_FLEET_URL_${target}"),
+    ));
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("outside.txt");
+    std::fs::write(&secret, "not for plugins").unwrap();
+    common::add_migration(&p, "orders", "0004_probe", &warm_probe(&secret));
+    let env: Vec<(String, String)> = dbs
+        .iter()
+        .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), pg.url(db)))
+        .collect();
+    let mut c = p.command(
+        &[
+            "--env",
+            "prod",
+            "--confirm",
+            "--parallel",
+            "3",
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    c.envs(env.iter().cloned())
+        .env("PLATFORM_MIGRATE_LOG", "platform_migrate=debug");
+    let r = Run::from(c.output().unwrap());
+    let logs = || {
+        let mut out = String::new();
+        for run in std::fs::read_dir(p.path().join(".platform-migrate/fleet")).unwrap() {
+            for f in std::fs::read_dir(run.unwrap().path()).unwrap() {
+                let f = f.unwrap().path();
+                if f.ends_with("t1.log") || f.ends_with("warm-python.log") {
+                    out += &format!(
+                        "--- {}\n{}",
+                        f.display(),
+                        std::fs::read_to_string(&f).unwrap()
+                    );
+                }
+            }
+        }
+        out
+    };
+    assert_eq!(r.code, 0, "{}\n{}", r.all(), logs());
+    let doc = report(&r);
+    assert_eq!(doc["outcome"], "succeeded", "{}", r.all());
+    for (t, db) in &dbs {
+        let applied = pg.applied(db);
+        assert_eq!(applied.len(), common::ALL.len() + 1, "{t}");
+        assert!(applied.contains(&"orders.0004_probe".to_string()), "{t}");
+    }
+    // The same install without warm-python: the probe fails (it is not a warm start), so it
+    // is the warm start that passed it above.
+    let cold_db = pg.create_db("cold");
+    let mut c = p.command(&["--env", "prod", "--confirm", "--target", "t1"], &[]);
+    c.env("PM_FLEET_URL_t1", pg.url(&cold_db));
+    let r = Run::from(c.output().unwrap());
+    r.expect(1);
+    assert!(r.all().contains("not a warm start"), "{}", r.all());
 }

@@ -6,9 +6,10 @@
 
 use crate::proc::{Cwd, Deadline, LineBuf, ProcError, FIXED_PATH};
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,10 +19,43 @@ const STDERR_CAP: usize = 64 * 1024;
 /// How long a program gets to exit by itself after its standard input closes.
 const GRACE: Duration = Duration::from_secs(3);
 
+/// The process behind a background program: a child of the host, or a fork of a fleet's
+/// warm-start Python (`warm`).
+enum Proc {
+    Cold(Child),
+    Warm(crate::warm::client::WarmChild),
+}
+
+impl Proc {
+    fn id(&self) -> u32 {
+        match self {
+            Proc::Cold(c) => c.id(),
+            Proc::Warm(w) => w.id(),
+        }
+    }
+
+    /// Whether it has ended, waiting at most `wait`.
+    fn ended_within(&mut self, wait: Duration) -> bool {
+        match self {
+            Proc::Cold(c) => {
+                let until = Instant::now() + wait;
+                loop {
+                    match c.try_wait() {
+                        Ok(Some(_)) | Err(_) => return true,
+                        Ok(None) if Instant::now() >= until => return false,
+                        Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            }
+            Proc::Warm(w) => w.ended_within(wait),
+        }
+    }
+}
+
 /// A running background program.
 pub struct Background {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    child: Proc,
+    stdin: Option<std::fs::File>,
     lines: Receiver<Line>,
     budget: Arc<Budget>,
     /// The deadline of the plugin's current call, when it has one: `drop` waits [`GRACE`]
@@ -100,6 +134,23 @@ pub fn start(
     shown: String,
     echo: Option<Echo>,
 ) -> Result<Background, ProcError> {
+    if crate::warm::client::eligible(&program, args, env) {
+        match crate::warm::client::start(args, env, &cwd, &confine) {
+            Ok((child, io)) => {
+                tracing::debug!("started warm (a fork of the fleet's Python): {shown}");
+                return Ok(attach(
+                    Proc::Warm(child),
+                    Some(io.stdin),
+                    Some(io.stdout),
+                    Some(io.stderr),
+                    max_line,
+                    shown,
+                    echo,
+                ));
+            }
+            Err(why) => tracing::debug!("cannot start warm ({why}); starting fresh: {shown}"),
+        }
+    }
     let mut cmd = std::process::Command::new(&program);
     // SAFETY: the closure only makes system calls, which are async-signal-safe.
     unsafe {
@@ -121,8 +172,32 @@ pub fn start(
             _ => ProcError::Io(format!("cannot start {}: {e}", program.display())),
         })?;
     crate::confine::track(child.id());
-    let stdout = child.stdout.take();
-    let stderr_pipe = child.stderr.take();
+    let file = |fd: Option<OwnedFd>| fd.map(std::fs::File::from);
+    let stdin = file(child.stdin.take().map(OwnedFd::from));
+    let stdout = file(child.stdout.take().map(OwnedFd::from));
+    let stderr = file(child.stderr.take().map(OwnedFd::from));
+    Ok(attach(
+        Proc::Cold(child),
+        stdin,
+        stdout,
+        stderr,
+        max_line,
+        shown,
+        echo,
+    ))
+}
+
+/// A background program on its streams: threads read its stdout lines (bounded) and its
+/// stderr (kept from the end, echoed as it comes).
+fn attach(
+    child: Proc,
+    stdin: Option<std::fs::File>,
+    stdout: Option<std::fs::File>,
+    stderr_pipe: Option<std::fs::File>,
+    max_line: usize,
+    shown: String,
+    echo: Option<Echo>,
+) -> Background {
     // Bounded in bytes: a program that prints faster than the plugin reads waits for it.
     let budget = Arc::new(Budget {
         state: Mutex::new((0, false)),
@@ -183,8 +258,7 @@ pub fn start(
             }
         }));
     }
-    let stdin = child.stdin.take();
-    Ok(Background {
+    Background {
         child,
         stdin,
         lines,
@@ -193,7 +267,7 @@ pub fn start(
         stderr,
         stderr_reader,
         shown,
-    })
+    }
 }
 
 /// One line of at most `cap` bytes (the rest of a longer line is read and dropped, and the
@@ -289,20 +363,22 @@ impl Drop for Background {
             Some(d) => GRACE.min(d.left()),
             None => GRACE,
         };
-        let until = Instant::now() + grace;
-        while Instant::now() < until {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
+        self.child.ended_within(grace);
         // SAFETY: killpg only sends a signal to the group created for this child.
         unsafe {
             libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
         }
-        let _ = self.child.wait();
-        crate::confine::end_orphans();
-        crate::confine::untrack(self.child.id());
+        match &mut self.child {
+            Proc::Cold(c) => {
+                let _ = c.wait();
+                crate::confine::end_orphans();
+                crate::confine::untrack(c.id());
+            }
+            Proc::Warm(w) => {
+                // The zygote reaps it and says so.
+                w.ended_within(Duration::from_secs(5));
+            }
+        }
         tracing::debug!("background program stopped: {}", self.shown);
     }
 }

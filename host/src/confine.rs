@@ -60,6 +60,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The ruleset, for a program that enters it in a process of its own (a fleet's warm
+    /// start); `None` where the kernel has no Landlock.
+    pub fn ruleset(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
     /// In the child, before `exec`: no new privileges, then the ruleset. Only system calls,
     /// so it is async-signal-safe.
     pub fn enter(&self) -> std::io::Result<()> {

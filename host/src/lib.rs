@@ -60,3 +60,4 @@ pub mod text;
 /// compiled-plugin cache.
 pub use sandbox::{cache as compiled_cache, engine as plugin_engine};
 pub(crate) mod ui;
+pub mod warm;

@@ -6,6 +6,8 @@ fn main() -> ExitCode {
     // Before anything else: no process of ours can read this one's memory or environment,
     // and orphaned descendants of plugin programs come back to it to be ended.
     platform_migrate::confine::harden_host();
+    // A fleet target's socket to the fleet's warm-start Python, before any program starts.
+    platform_migrate::warm::adopt();
     let argv: Vec<String> = std::env::args().collect();
     let cli = Cli::parse();
     let default = match (cli.quiet, cli.verbose) {

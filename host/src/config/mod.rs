@@ -561,6 +561,42 @@ fn resolve_commands(
     Ok(out)
 }
 
+/// `warm-python`: a program the runner is granted to start, as its grants resolve it.
+fn warm_python(
+    src: &Source<'_>,
+    base: &Path,
+    env: &str,
+    runner: &PluginConfig,
+    w: &toml::Spanned<String>,
+) -> Result<PathBuf, ConfigError> {
+    // The same path, not only the same file: a venv's `bin/python` is a link to the
+    // interpreter it was made with, and only the venv's path gives the venv's packages.
+    let resolve = |p: &str| {
+        crate::proc::resolve_program(p, base)
+            .ok()
+            .map(|p| p.components().collect::<PathBuf>())
+    };
+    let want = resolve(w.get_ref());
+    let granted: Vec<&str> = runner
+        .grants
+        .commands
+        .iter()
+        .map(|c| c.program.as_str())
+        .collect();
+    match want {
+        Some(path) if granted.iter().any(|g| resolve(g).as_ref() == Some(&path)) => Ok(path),
+        _ => Err(src.err(
+            w.span(),
+            format!(
+                "env.{env}.fleet.warm-python {:?} is not a program the runner '{}' is granted; name the Python of its helper grant (granted: {})",
+                w.get_ref(),
+                runner.name,
+                granted.join(", ")
+            ),
+        )),
+    }
+}
+
 fn resolve_fleet(
     src: &Source<'_>,
     base: &Path,
@@ -660,6 +696,7 @@ fn resolve_fleet(
         canary: r.canary.iter().map(|c| c.get_ref().clone()).collect(),
         parallel,
         on_failure,
+        warm_python: None,
     })
 }
 
@@ -732,7 +769,13 @@ fn resolve_env(
     };
     let fleet = match &e.fleet {
         None => None,
-        Some(f) => Some(resolve_fleet(src, base, name, f)?),
+        Some(f) => {
+            let mut fleet = resolve_fleet(src, base, name, f)?;
+            if let Some(w) = &f.get_ref().warm_python {
+                fleet.warm_python = Some(warm_python(src, base, name, &plugins[&runner], w)?);
+            }
+            Some(fleet)
+        }
     };
     let backup_store = match &e.backup_store {
         None => None,

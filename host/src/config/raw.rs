@@ -220,6 +220,9 @@ pub struct RawFleet {
     pub parallel: Option<Spanned<usize>>,
     /// `stop` (default) or `continue`.
     pub on_failure: Option<Spanned<String>>,
+    /// A Python the runner is granted: its helper sessions start as forks of one interpreter
+    /// that imported Django once (see `warm`).
+    pub warm_python: Option<Spanned<String>>,
 }
 
 /// A `targets` entry.

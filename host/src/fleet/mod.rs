@@ -69,6 +69,10 @@ pub struct FleetConfig {
     /// Targets run at once (each costs database connections).
     pub parallel: usize,
     pub on_failure: OnFailure,
+    /// `warm-python`: the runner's Python, whose helper sessions each target's run starts
+    /// as forks of one interpreter (the fleet's), checked to be a program the runner is
+    /// granted.
+    pub warm_python: Option<std::path::PathBuf>,
 }
 
 /// Default `parallel`: small, because every target holds connections while it runs.

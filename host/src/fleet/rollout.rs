@@ -286,12 +286,57 @@ pub fn run(
             OnFailure::Continue => "continue",
         }
     ));
+    let warm = fleet.warm_python.as_deref().and_then(|python| {
+        let grants = &cfg.plugins.get(&env.runner)?.grants;
+        let policy = crate::warm::zygote::policy_for(python, &cfg.base_dir, grants);
+        let started = std::fs::File::create(logs.join("warm-python.log"))
+            .map_err(|e| e.to_string())
+            .and_then(|log| crate::warm::zygote::Zygote::start(python, &policy, log));
+        match started {
+            Ok(z) => Some(z),
+            Err(why) => {
+                say(&format!(
+                    "platform-migrate: warm-python: {why}; every target starts its Python afresh"
+                ));
+                None
+            }
+        }
+    });
     let started = Instant::now();
     let launch = |t: &Target| -> Result<Child, String> {
         let log = std::fs::File::create(log_of(&logs, &t.name))
             .map_err(|e| format!("cannot create its log: {e}"))?;
-        Command::new(&exe)
-            .arg("--config")
+        let mut cmd = Command::new(&exe);
+        // This target's own socket pair to the warm-start Python: inherited by its run
+        // alone (see `warm`).
+        let channel = match &warm {
+            Some(z) => match z.channel() {
+                Ok(fd) => Some(fd),
+                Err(why) => {
+                    tracing::warn!("{}: {why}; it starts its Python afresh", t.name);
+                    None
+                }
+            },
+            None => None,
+        };
+        if let (Some(fd), Some(z)) = (&channel, &warm) {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let raw = fd.as_raw_fd();
+            cmd.env(crate::warm::FD_VAR, raw.to_string())
+                .env(crate::warm::PYTHON_VAR, &z.python);
+            // SAFETY: fcntl takes integers; it clears close-on-exec of this one descriptor in
+            // the new process only.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd.arg("--config")
             .arg(&cfg.path)
             .args(&base)
             .args(["--target", &t.name, "--output", "json"])
@@ -535,6 +580,9 @@ fn wave(
 ) -> (Vec<Result1>, bool) {
     let mut queue: VecDeque<Target> = list.into();
     let mut running: Vec<(Target, Child, Instant, std::thread::JoinHandle<String>)> = Vec::new();
+    // A target's report is read to its end as its run exits: the next one starts then, not
+    // at the next tick.
+    let (ended, ends) = std::sync::mpsc::channel::<()>();
     let mut out = Vec::new();
     let mut halted = false;
     loop {
@@ -546,11 +594,13 @@ fn wave(
                     progress.started(&t.name, log_of(logs, &t.name));
                     // Read the report while the child runs, so a full pipe never blocks it.
                     let mut stdout = child.stdout.take();
+                    let ended = ended.clone();
                     let reader = std::thread::spawn(move || {
                         let mut s = String::new();
                         if let Some(o) = stdout.as_mut() {
                             let _ = std::io::Read::read_to_string(o, &mut s);
                         }
+                        let _ = ended.send(());
                         s
                     });
                     running.push((t, child, Instant::now(), reader));
@@ -571,7 +621,17 @@ fn wave(
         if running.is_empty() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        if ends.recv_timeout(Duration::from_millis(50)).is_ok() {
+            // Its output is over, so its process is ending: give it a moment to be reaped.
+            let until = Instant::now() + Duration::from_millis(100);
+            while Instant::now() < until
+                && running
+                    .iter_mut()
+                    .all(|r| matches!(r.1.try_wait(), Ok(None)))
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
         progress.tick();
         let mut i = 0;
         while i < running.len() {
