@@ -984,3 +984,90 @@ fn warm_python_targets_fork_from_one_interpreter_each_confined_and_with_its_own_
     r.expect(1);
     assert!(r.all().contains("not a warm start"), "{}", r.all());
 }
+
+#[test]
+fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
+    // t2's migration sleeps past timeout-secs; t1's does not. The fork running t2's session
+    // is stopped as a fresh program would be, the other target is unaffected, and nothing
+    // of the warm start outlives the fleet.
+    let pg = Pg::start();
+    let dbs: Vec<(String, String)> = ["t1", "t2"]
+        .iter()
+        .map(|t| (t.to_string(), pg.create_db(t)))
+        .collect();
+    let p = Project::new();
+    let py = common::python().display().to_string();
+    p.write_config(&format!(
+        "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n\n[env.prod.fleet]\ntargets = [\"t1\", \"t2\"]\nparallel = 2\non-failure = \"continue\"\nwarm-python = {py:?}\n",
+        common::pg::django_pg_plugin_in_session("PM_FLEET_URL_${target}").replacen(
+            "migrate-in-session = true }",
+            "migrate-in-session = true, timeout-secs = 3 }",
+            1,
+        ),
+    ));
+    common::add_migration(
+        &p,
+        "orders",
+        "0004_slow_on_t2",
+        "import os, sys, time\nfrom django.db import migrations\n\n\
+         def slow(apps, schema_editor):\n    \
+         if os.environ['DATABASE_URL'].split('?')[0].endswith('_t2'):\n        \
+         print('WARM-PIDS', os.getpid(), os.getppid(), file=sys.stderr, flush=True)\n        \
+         time.sleep(120)\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(slow, migrations.RunPython.noop)]\n",
+    );
+    let mut c = p.command(&["--env", "prod", "--confirm", "--output", "json"], &[]);
+    c.envs(
+        dbs.iter()
+            .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), pg.url(db))),
+    );
+    let started = std::time::Instant::now();
+    let r = Run::from(c.output().unwrap());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    r.expect(1);
+    let doc = report(&r);
+    assert_eq!(
+        outcomes(&doc),
+        vec![
+            ("t1".to_string(), "succeeded".to_string()),
+            ("t2".to_string(), "failed".to_string())
+        ],
+        "{}",
+        r.all()
+    );
+    assert!(r.all().contains("timed out"), "{}", r.all());
+    assert!(pg
+        .applied(&dbs[0].1)
+        .contains(&"orders.0004_slow_on_t2".to_string()));
+    assert!(!pg
+        .applied(&dbs[1].1)
+        .contains(&"orders.0004_slow_on_t2".to_string()));
+    // Neither the fork nor the warm-start Python it came from outlives the fleet.
+    let log = doc["targets"][1]["log"].as_str().unwrap();
+    let all = std::fs::read_to_string(log).unwrap();
+    let pids: Vec<u32> = all
+        .split("WARM-PIDS ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no pids: {all}"))
+        .split_whitespace()
+        .take(2)
+        .map(|n| {
+            n.trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    for pid in pids {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(&py),
+            "{pid} still runs: {}",
+            String::from_utf8_lossy(&cmdline)
+        );
+    }
+}
