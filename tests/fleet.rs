@@ -987,9 +987,9 @@ fn warm_python_targets_fork_from_one_interpreter_each_confined_and_with_its_own_
 
 #[test]
 fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
-    // t2's migration sleeps past timeout-secs; t1's does not. The fork running t2's session
-    // is stopped as a fresh program would be, the other target is unaffected, and nothing
-    // of the warm start outlives the fleet.
+    // t2's migration starts a daemon and sleeps past timeout-secs; t1's does neither. The
+    // fork running t2's session is stopped as a fresh program would be, the other target is
+    // unaffected, and nothing of the warm start outlives the fleet.
     let pg = Pg::start();
     let dbs: Vec<(String, String)> = ["t1", "t2"]
         .iter()
@@ -1012,7 +1012,17 @@ fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
         "import os, sys, time\nfrom django.db import migrations\n\n\
          def slow(apps, schema_editor):\n    \
          if os.environ['DATABASE_URL'].split('?')[0].endswith('_t2'):\n        \
-         print('WARM-PIDS', os.getpid(), os.getppid(), file=sys.stderr, flush=True)\n        \
+         r, w = os.pipe()\n        \
+         first = os.fork()\n        \
+         if first == 0:\n            \
+         os.setsid()\n            \
+         if os.fork() == 0:\n                \
+         os.write(w, str(os.getpid()).encode())\n                \
+         time.sleep(120)\n            \
+         os._exit(0)\n        \
+         os.waitpid(first, 0)\n        \
+         daemon = os.read(r, 20).decode()\n        \
+         print('WARM-PIDS', os.getpid(), os.getppid(), daemon, file=sys.stderr, flush=True)\n        \
          time.sleep(120)\n\n\
          class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
          operations = [migrations.RunPython(slow, migrations.RunPython.noop)]\n",
@@ -1047,7 +1057,8 @@ fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
     assert!(!pg
         .applied(&dbs[1].1)
         .contains(&"orders.0004_slow_on_t2".to_string()));
-    // Neither the fork nor the warm-start Python it came from outlives the fleet.
+    // Neither the fork, nor the warm-start Python it came from, nor a daemon the migration
+    // left in a session of its own outlives the fleet.
     let log = doc["targets"][1]["log"].as_str().unwrap();
     let all = std::fs::read_to_string(log).unwrap();
     let pids: Vec<u32> = all
@@ -1055,7 +1066,7 @@ fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
         .nth(1)
         .unwrap_or_else(|| panic!("no pids: {all}"))
         .split_whitespace()
-        .take(2)
+        .take(3)
         .map(|n| {
             n.trim_matches(|c: char| !c.is_ascii_digit())
                 .parse()

@@ -363,10 +363,14 @@ impl Drop for Background {
             Some(d) => GRACE.min(d.left()),
             None => GRACE,
         };
-        self.child.ended_within(grace);
-        // SAFETY: killpg only sends a signal to the group created for this child.
-        unsafe {
-            libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
+        let ended = self.child.ended_within(grace);
+        // A warm start's fork is reaped by the warm-start Python, which ends its group as it
+        // does: once it has ended, its number may be another process's.
+        if !ended || matches!(self.child, Proc::Cold(_)) {
+            // SAFETY: killpg only sends a signal to the group created for this child.
+            unsafe {
+                libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
+            }
         }
         match &mut self.child {
             Proc::Cold(c) => {

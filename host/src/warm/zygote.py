@@ -58,6 +58,25 @@ def die_with_parent():
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def end_orphans(kids):
+    """Kill the processes that came back to the zygote as subreaper: descendants of a fork
+    that left its process group and outlived their parents (as the host ends a program's)."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in kids:
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                rest = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(rest) > 1 and rest[1] == str(me):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def become(request, fds):
     """In the fork: become `python ARGV...` as the host asked. Never returns."""
     stdin, stdout, stderr, cwd, status = fds[:5]
@@ -134,6 +153,10 @@ def become(request, fds):
 
 
 def main():
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
@@ -148,7 +171,7 @@ def main():
     while True:
         for fd, ev in poll.poll():
             if fd == CONTROL.fileno():
-                msg, got, _, _ = socket.recv_fds(CONTROL, 4096, 1)
+                msg, got, _, _ = socket.recv_fds(CONTROL, 4096, 16)
                 if not msg:
                     # The fleet is over (or its host died): end what still runs.
                     for pid in kids:
@@ -156,6 +179,7 @@ def main():
                             os.killpg(pid, signal.SIGKILL)
                         except OSError:
                             pass
+                    end_orphans({})
                     return
                 for h in got:
                     s = socket.socket(fileno=h)
@@ -167,17 +191,26 @@ def main():
                 except BlockingIOError:
                     pass
                 while kids:
+                    # As the host does with a program it started: end what is left of the
+                    # program's process group while its leader (a zombie until reaped)
+                    # still holds the group's number, then reap it.
                     try:
-                        pid, status = os.waitpid(-1, os.WNOHANG)
+                        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
                     except ChildProcessError:
                         break
-                    if pid == 0:
+                    if info is None:
                         break
+                    try:
+                        os.killpg(info.si_pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                    pid, status = os.waitpid(info.si_pid, 0)
                     s = kids.pop(pid, None)
                     if s is None:
                         continue
-                    watched.pop(s.fileno(), None)
-                    poll.unregister(s)
+                    end_orphans(kids)
+                    if watched.pop(s.fileno(), None) is not None:
+                        poll.unregister(s)
                     if os.WIFSIGNALED(status):
                         line = {"signal": os.WTERMSIG(status)}
                     else:
@@ -189,12 +222,13 @@ def main():
                     s.close()
             elif fd in watched:
                 if ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR):
-                    # The target's host let go of the program before it ended: end it.
+                    # The target's host let go of the program before it ended: end it (it is
+                    # reaped, and its status dropped, when it has).
                     try:
-                        os.killpg(watched[fd], signal.SIGKILL)
+                        os.killpg(watched.pop(fd), signal.SIGKILL)
                     except OSError:
                         pass
-                    poll.modify(fd, 0)
+                    poll.unregister(fd)
             elif fd in hosts:
                 s = hosts[fd]
                 try:
