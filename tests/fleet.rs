@@ -860,8 +860,8 @@ fn on_a_terminal_each_running_target_has_a_live_line() {
 }
 
 /// A migration that fails unless it runs in a warm start (a fork of the fleet's Python),
-/// confined (it cannot read `outside`), and with no other target's DATABASE_URL anywhere in
-/// its memory or environment.
+/// confined (it cannot read `outside`, nor open the zygote's descriptors, environment or
+/// memory), and with no other target's DATABASE_URL anywhere in its memory or environment.
 fn warm_probe(outside: &std::path::Path) -> String {
     format!(
         r#"import os, re, sys
@@ -879,6 +879,15 @@ def probe(apps, schema_editor):
         pass
     else:
         raise RuntimeError("a warm start read a file outside its grants")
+    # The zygote (this fork's parent) is out of its reach: its descriptors, environment and
+    # memory.
+    for what in ("fd/3", "environ", "mem"):
+        try:
+            open("/proc/%d/%s" % (os.getppid(), what), "rb").close()
+        except PermissionError:
+            pass
+        else:
+            raise RuntimeError("a warm start opened the zygote's " + what)
     mine = os.environ["DATABASE_URL"].encode()
     seen = set()
     own = 0
