@@ -924,41 +924,65 @@ class Migration(migrations.Migration):
     )
 }
 
+/// A warm-started fleet of `targets` (each a database of a new server): the runner
+/// migrating in its session (with `runner_extra` settings), `fleet` lines and
+/// `warm-python`; and a command of the binary with `args` and every target's URL.
+struct Warm {
+    pg: Pg,
+    p: Project,
+    dbs: Vec<(String, String)>,
+    py: String,
+}
+
+impl Warm {
+    fn new(targets: &[&str], fleet: &str, runner_extra: &str) -> Warm {
+        let pg = Pg::start();
+        let dbs = targets
+            .iter()
+            .map(|t| (t.to_string(), pg.create_db(t)))
+            .collect();
+        let p = Project::new();
+        let py = common::python().display().to_string();
+        let runner = common::pg::django_pg_plugin_in_session("PM_FLEET_URL_${target}").replacen(
+            "migrate-in-session = true }",
+            &format!("migrate-in-session = true{runner_extra} }}"),
+            1,
+        );
+        p.write_config(&format!(
+            "{runner}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n\n[env.prod.fleet]\n{fleet}\nwarm-python = {py:?}\n",
+        ));
+        Warm { pg, p, dbs, py }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.p.command(args, &[]);
+        c.envs(
+            self.dbs
+                .iter()
+                .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), self.pg.url(db))),
+        );
+        c
+    }
+}
+
 #[test]
 fn warm_python_targets_fork_from_one_interpreter_each_confined_and_with_its_own_secret_only() {
-    let pg = Pg::start();
-    let dbs: Vec<(String, String)> = TARGETS
-        .iter()
-        .map(|t| (t.to_string(), pg.create_db(t)))
-        .collect();
-    let p = Project::new();
-    let py = common::python().display().to_string();
-    p.write_config(&format!(
-        "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n\n[env.prod.fleet]\n{EIGHT}\nwarm-python = {py:?}\n",
-        common::pg::django_pg_plugin_in_session("PM_FLEET_URL_${target}"),
-    ));
+    let w = Warm::new(&TARGETS, EIGHT, "");
+    let (pg, p, dbs) = (&w.pg, &w.p, &w.dbs);
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("outside.txt");
     std::fs::write(&secret, "not for plugins").unwrap();
-    common::add_migration(&p, "orders", "0004_probe", &warm_probe(&secret));
-    let env: Vec<(String, String)> = dbs
-        .iter()
-        .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), pg.url(db)))
-        .collect();
-    let mut c = p.command(
-        &[
-            "--env",
-            "prod",
-            "--confirm",
-            "--parallel",
-            "3",
-            "--output",
-            "json",
-        ],
-        &[],
-    );
-    c.envs(env.iter().cloned())
-        .env("PLATFORM_MIGRATE_LOG", "platform_migrate=debug");
+    common::add_migration(p, "orders", "0004_probe", &warm_probe(&secret));
+    let mut c = w.command(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--parallel",
+        "3",
+        "--output",
+        "json",
+    ]);
+    c.env("PLATFORM_MIGRATE_LOG", "platform_migrate=debug");
     let r = Run::from(c.output().unwrap());
     let logs = || {
         let mut out = String::new();
@@ -979,7 +1003,7 @@ fn warm_python_targets_fork_from_one_interpreter_each_confined_and_with_its_own_
     assert_eq!(r.code, 0, "{}\n{}", r.all(), logs());
     let doc = report(&r);
     assert_eq!(doc["outcome"], "succeeded", "{}", r.all());
-    for (t, db) in &dbs {
+    for (t, db) in dbs {
         let applied = pg.applied(db);
         assert_eq!(applied.len(), common::ALL.len() + 1, "{t}");
         assert!(applied.contains(&"orders.0004_probe".to_string()), "{t}");
@@ -999,23 +1023,14 @@ fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
     // t2's migration starts a daemon and sleeps past timeout-secs; t1's does neither. The
     // fork running t2's session is stopped as a fresh program would be, the other target is
     // unaffected, and nothing of the warm start outlives the fleet.
-    let pg = Pg::start();
-    let dbs: Vec<(String, String)> = ["t1", "t2"]
-        .iter()
-        .map(|t| (t.to_string(), pg.create_db(t)))
-        .collect();
-    let p = Project::new();
-    let py = common::python().display().to_string();
-    p.write_config(&format!(
-        "{}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n\n[env.prod.fleet]\ntargets = [\"t1\", \"t2\"]\nparallel = 2\non-failure = \"continue\"\nwarm-python = {py:?}\n",
-        common::pg::django_pg_plugin_in_session("PM_FLEET_URL_${target}").replacen(
-            "migrate-in-session = true }",
-            "migrate-in-session = true, timeout-secs = 3 }",
-            1,
-        ),
-    ));
+    let w = Warm::new(
+        &["t1", "t2"],
+        "targets = [\"t1\", \"t2\"]\nparallel = 2\non-failure = \"continue\"",
+        ", timeout-secs = 3",
+    );
+    let (pg, p, dbs, py) = (&w.pg, &w.p, &w.dbs, &w.py);
     common::add_migration(
-        &p,
+        p,
         "orders",
         "0004_slow_on_t2",
         "import os, sys, time\nfrom django.db import migrations\n\n\
@@ -1036,11 +1051,7 @@ fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
          class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
          operations = [migrations.RunPython(slow, migrations.RunPython.noop)]\n",
     );
-    let mut c = p.command(&["--env", "prod", "--confirm", "--output", "json"], &[]);
-    c.envs(
-        dbs.iter()
-            .map(|(t, db)| (format!("PM_FLEET_URL_{t}"), pg.url(db))),
-    );
+    let mut c = w.command(&["--env", "prod", "--confirm", "--output", "json"]);
     let started = std::time::Instant::now();
     let r = Run::from(c.output().unwrap());
     assert!(
@@ -1085,7 +1096,7 @@ fn a_warm_started_migrate_past_its_time_is_stopped_and_leaves_no_process() {
     for pid in pids {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         assert!(
-            !String::from_utf8_lossy(&cmdline).contains(&py),
+            !String::from_utf8_lossy(&cmdline).contains(py.as_str()),
             "{pid} still runs: {}",
             String::from_utf8_lossy(&cmdline)
         );

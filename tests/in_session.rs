@@ -119,14 +119,7 @@ fn after_a_migrate_stopped_past_its_time_the_run_finishes_under_its_lock_again()
         )
     ));
     p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
-    add_migration(
-        &p,
-        "orders",
-        "0004_slow",
-        "from django.db import migrations\n\n\
-         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-         operations = [migrations.RunSQL(\"SELECT pg_sleep(60)\", migrations.RunSQL.noop)]\n",
-    );
+    common::add_slow_sql_migration(&p, 60);
     let Some(before) = pg.server_log() else {
         eprintln!("skipped: an external server's log is not readable here");
         return;

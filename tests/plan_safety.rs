@@ -71,14 +71,7 @@ fn a_statement_past_the_statement_timeout_is_cancelled() {
     let url = pg.url(&db);
     let env = [(URL_VAR, url.as_str())];
     p.run_with(&["--env", "test"], &env).expect(0);
-    add_migration(
-        &p,
-        "orders",
-        "0004_slow",
-        "from django.db import migrations\n\n\
-         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-         operations = [migrations.RunSQL(\"SELECT pg_sleep(30)\", migrations.RunSQL.noop)]\n",
-    );
+    common::add_slow_sql_migration(&p, 30);
     let t = Instant::now();
     let r = p.run_with(&["--env", "test"], &env);
     r.expect(1);

@@ -321,6 +321,21 @@ pub fn add_migration(p: &Project, app: &str, name: &str, body: &str) {
     .unwrap();
 }
 
+/// Add `orders/migrations/0004_slow.py`: a migration after the demo's last orders migration
+/// whose one statement is `SELECT pg_sleep(seconds)`.
+pub fn add_slow_sql_migration(p: &Project, seconds: u32) {
+    add_migration(
+        p,
+        "orders",
+        "0004_slow",
+        &format!(
+            "from django.db import migrations\n\n\
+             class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+             operations = [migrations.RunSQL(\"SELECT pg_sleep({seconds})\", migrations.RunSQL.noop)]\n"
+        ),
+    );
+}
+
 /// Assert that `doc` matches the JSON schema at `schema` (a path from the repository root).
 #[track_caller]
 pub fn validate_schema(doc: &serde_json::Value, schema: &str) {
