@@ -97,7 +97,7 @@ def become(request, fds):
         # Nothing of the zygote's or of other targets stays open: only stdio and this
         # program's own status socket, until the environment is read from it.
         os.closerange(3, status)
-        os.closerange(status + 1, 1 << 16)
+        os.closerange(status + 1, max(os.sysconf("SC_OPEN_MAX"), 1 << 16))
         with socket.socket(fileno=status) as s, s.makefile("rb") as f:
             env = json.loads(f.readline())
         os.environ.clear()
