@@ -37,16 +37,7 @@ impl Proc {
     /// Whether it has ended, waiting at most `wait`.
     fn ended_within(&mut self, wait: Duration) -> bool {
         match self {
-            Proc::Cold(c) => {
-                let until = Instant::now() + wait;
-                loop {
-                    match c.try_wait() {
-                        Ok(Some(_)) | Err(_) => return true,
-                        Ok(None) if Instant::now() >= until => return false,
-                        Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                    }
-                }
-            }
+            Proc::Cold(c) => crate::proc::exited_within(c, wait),
             Proc::Warm(w) => w.ended_within(wait),
         }
     }

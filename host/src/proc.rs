@@ -263,6 +263,18 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
+/// Whether `child` has exited, polling for at most `wait`.
+pub fn exited_within(child: &mut std::process::Child, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= until => return false,
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
 /// In the child, before exec: be killed when the host dies, however it dies (even SIGKILL),
 /// so no program a plugin started outlives the run it belongs to. Children run in their own
 /// process group, so signals to the host's group do not reach them otherwise.

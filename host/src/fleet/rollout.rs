@@ -321,20 +321,10 @@ pub fn run(
         };
         if let (Some(fd), Some(z)) = (&channel, &warm) {
             use std::os::fd::AsRawFd;
-            use std::os::unix::process::CommandExt;
             let raw = fd.as_raw_fd();
             cmd.env(crate::warm::FD_VAR, raw.to_string())
                 .env(crate::warm::PYTHON_VAR, &z.python);
-            // SAFETY: fcntl takes integers; it clears close-on-exec of this one descriptor in
-            // the new process only.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::fcntl(raw, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            crate::warm::hand_down(&mut cmd, raw, raw);
         }
         cmd.arg("--config")
             .arg(&cfg.path)

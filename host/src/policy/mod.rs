@@ -52,6 +52,32 @@ impl Grants {
             grant.resolve_roots(&self.plugin, &self.dirs);
         }
     }
+
+    /// What the kernel lets `program`, started by this plugin, reach: the program's own
+    /// folders, `read` and `write` (the host's own choices: the config's folder, the working
+    /// directory, a temp folder), the plugin's dirs by their access, and its `confine` grant.
+    pub fn confinement(
+        &self,
+        program: &std::path::Path,
+        read: Vec<std::path::PathBuf>,
+        write: Vec<std::path::PathBuf>,
+    ) -> crate::confine::Policy {
+        let mut policy = crate::confine::Policy {
+            exec: crate::confine::program_folders(program),
+            read,
+            write,
+            connect: self.confine.connect.clone(),
+        };
+        for d in &self.dirs {
+            match d.access {
+                Access::ReadOnly => policy.read.push(d.host.clone()),
+                Access::ReadWrite => policy.write.push(d.host.clone()),
+            }
+        }
+        policy.read.extend(self.confine.read.iter().cloned());
+        policy.write.extend(self.confine.write.iter().cloned());
+        policy
+    }
 }
 
 /// `[plugins.NAME.grants.confine]`: what programs started by the plugin may reach, on top of

@@ -185,22 +185,11 @@ impl PluginState {
         env.push(("TMPDIR".into(), tmp.display().to_string()));
         env.extend(self.process.host_env.iter().cloned());
         env.extend(cmd.env.iter().cloned());
-        let mut policy = crate::confine::Policy {
-            exec: crate::confine::program_folders(&program),
-            read: vec![self.process.base_dir.clone(), cwd.path.clone()],
-            write: vec![tmp],
-            connect: self.grants.confine.connect.clone(),
-        };
-        for d in &self.grants.dirs {
-            match d.access {
-                Access::ReadOnly => policy.read.push(d.host.clone()),
-                Access::ReadWrite => policy.write.push(d.host.clone()),
-            }
-        }
-        policy.read.extend(self.grants.confine.read.iter().cloned());
-        policy
-            .write
-            .extend(self.grants.confine.write.iter().cloned());
+        let policy = self.grants.confinement(
+            &program,
+            vec![self.process.base_dir.clone(), cwd.path.clone()],
+            vec![tmp],
+        );
         let confine = crate::confine::prepare(&policy).map_err(|e| Error::Io(e.to_string()))?;
         Ok(Prepared {
             program,

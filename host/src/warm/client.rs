@@ -68,9 +68,8 @@ fn eligible_for(python: &Path, program: &Path, args: &[String], env: &[(String, 
 /// A program started warm: the zygote's fork, in its own process group.
 pub(crate) struct WarmChild {
     pid: u32,
+    /// The zygote writes the exit status here, then closes it.
     status: UnixStream,
-    read: Vec<u8>,
-    exited: bool,
 }
 
 /// The streams of a warm start, as the host keeps them.
@@ -151,12 +150,7 @@ pub(crate) fn start(
         }
         return Err(format!("handing the program its environment: {e}"));
     }
-    let child = WarmChild {
-        pid,
-        status,
-        read: Vec::new(),
-        exited: false,
-    };
+    let child = WarmChild { pid, status };
     Ok((
         child,
         Streams {
@@ -167,23 +161,26 @@ pub(crate) fn start(
     ))
 }
 
-/// One line from `socket`, waiting at most `wait`.
+/// One line from `socket`, waiting at most `wait` (one try at least); `TimedOut` when none
+/// came in time, `UnexpectedEof` when the other end closed first.
 fn read_line(socket: &UnixStream, wait: Duration) -> std::io::Result<Vec<u8>> {
     let until = Instant::now() + wait;
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     let mut s = socket;
     loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(std::io::ErrorKind::TimedOut.into());
-        }
+        let left = until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         s.set_read_timeout(Some(left))?;
         match s.read(&mut byte) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(_) if byte[0] == b'\n' => return Ok(line),
             Ok(_) => line.push(byte[0]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(std::io::ErrorKind::TimedOut.into())
+            }
             Err(e) => return Err(e),
         }
     }
@@ -194,53 +191,13 @@ impl WarmChild {
         self.pid
     }
 
-    /// Whether it has ended (the zygote said so, or is gone), waiting at most `wait`.
+    /// Whether it has ended, waiting at most `wait`: the zygote reported its exit status (one
+    /// line), or closed the socket (it is gone, and its forks with it).
     pub(crate) fn ended_within(&mut self, wait: Duration) -> bool {
-        if self.exited {
-            return true;
-        }
-        let until = Instant::now() + wait;
-        let mut buf = [0u8; 256];
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            let timeout = if left.is_zero() {
-                Duration::from_millis(1)
-            } else {
-                left
-            };
-            if self.status.set_read_timeout(Some(timeout)).is_err() {
-                self.exited = true;
-                return true;
-            }
-            match self.status.read(&mut buf) {
-                Ok(0) => {
-                    self.exited = true;
-                    return true;
-                }
-                Ok(n) => {
-                    self.read.extend_from_slice(&buf[..n]);
-                    if self.read.contains(&b'\n') {
-                        self.exited = true;
-                        return true;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if Instant::now() >= until {
-                        return false;
-                    }
-                }
-                Err(_) => {
-                    self.exited = true;
-                    return true;
-                }
-            }
-        }
+        !matches!(
+            read_line(&self.status, wait),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut
+        )
     }
 }
 

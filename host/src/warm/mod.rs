@@ -30,6 +30,21 @@ pub(crate) const FD_VAR: &str = "PLATFORM_MIGRATE_WARM_FD";
 /// The Python the zygote runs (the fleet's `warm-python`, resolved).
 pub(crate) const PYTHON_VAR: &str = "PLATFORM_MIGRATE_WARM_PYTHON";
 
+/// Let the process `cmd` starts inherit descriptor `fd` as descriptor `at`: close-on-exec is
+/// cleared in that process only, so nothing else the host starts meanwhile inherits it.
+pub(crate) fn hand_down(cmd: &mut std::process::Command, fd: i32, at: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: dup2 and fcntl take integers and touch no memory (async-signal-safe).
+    unsafe {
+        cmd.pre_exec(move || {
+            if (fd != at && libc::dup2(fd, at) < 0) || libc::fcntl(at, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Take the socket a fleet's host handed this process, if any (first thing in `main`, before
 /// any program is started, so that none inherits it).
 pub fn adopt() {

@@ -38,17 +38,11 @@ impl Zygote {
             UnixStream::pair().map_err(|e| format!("cannot make its socket: {e}"))?;
         let theirs: OwnedFd = theirs.into();
         let fd = theirs.as_raw_fd();
-        let mut setup = crate::proc::child_setup(None, confine);
         let mut cmd = Command::new(python);
-        // SAFETY: dup2 and fcntl take integers; the rest is `child_setup`, which only makes
-        // system calls.
+        super::hand_down(&mut cmd, fd, 3);
+        // SAFETY: `child_setup` only makes system calls, which are async-signal-safe.
         unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(fd, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                setup()
-            });
+            cmd.pre_exec(crate::proc::child_setup(None, confine));
         }
         let err = log
             .try_clone()
@@ -89,13 +83,7 @@ impl Zygote {
 impl Drop for Zygote {
     fn drop(&mut self) {
         let _ = self.control.shutdown(std::net::Shutdown::Both);
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while std::time::Instant::now() < until {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        crate::proc::exited_within(&mut self.child, std::time::Duration::from_secs(2));
         // SAFETY: killpg only signals the group made for the zygote (its forks have their own,
         // which it ends itself when the control socket closes).
         unsafe {
@@ -130,30 +118,20 @@ pub(crate) fn send_fds(
     Ok(())
 }
 
-/// The confinement the zygote runs under: what any program of the runner's may reach, so
-/// that each fork, entering its own program's ruleset on top, gets exactly that ruleset's
-/// access. Writes go to the temp folder the hosts make the programs' private folders in.
+/// The confinement the zygote runs under: what any program of the runner's may reach (the
+/// same rule the host applies to each, with the widest working directory and temp folder),
+/// so that each fork, entering its own program's ruleset on top, gets exactly that
+/// ruleset's access. The programs' private folders are made in the temp folder.
 pub(crate) fn policy_for(
     python: &Path,
     base_dir: &Path,
     grants: &crate::policy::Grants,
 ) -> crate::confine::Policy {
-    use crate::policy::Access;
-    let mut p = crate::confine::Policy {
-        exec: crate::confine::program_folders(python),
-        read: vec![base_dir.to_path_buf()],
-        write: vec![std::env::temp_dir()],
-        connect: grants.confine.connect.clone(),
-    };
-    for d in &grants.dirs {
-        match d.access {
-            Access::ReadOnly => p.read.push(d.host.clone()),
-            Access::ReadWrite => p.write.push(d.host.clone()),
-        }
-    }
-    p.read.extend(grants.confine.read.iter().cloned());
-    p.write.extend(grants.confine.write.iter().cloned());
-    p
+    grants.confinement(
+        python,
+        vec![base_dir.to_path_buf()],
+        vec![std::env::temp_dir()],
+    )
 }
 
 #[cfg(test)]

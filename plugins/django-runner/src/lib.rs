@@ -148,7 +148,8 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
         Ok(answer) => reply(&answer),
         Err(SessionError::Runner(e)) => Err(e),
         Err(SessionError::Broken(why)) if LOCK.with(|l| l.borrow().is_some()) => {
-            // A new session would not hold the lock: stop rather than go on unguarded.
+            // The lock was released when the session ended, so another run may have
+            // changed the database since: stop rather than go on as if it had been held.
             SESSION.with(|c| c.borrow_mut().take());
             Err(RunnerError::Other(format!(
                 "the helper session that held the database's run lock ended, so the lock is released and this run stops: {}",
@@ -290,11 +291,7 @@ fn start_helper(s: &Settings) -> Result<process::Child, SessionError> {
 fn relock(s: &Settings, child: &process::Child, label: &str) -> Result<(), SessionError> {
     log::debug("the session that held the run lock ended; taking the lock again");
     let line = request_line(s, json!({"cmd": "hold-lock", "label": label}));
-    child
-        .write_line(&line)
-        .map_err(|e| SessionError::Broken(process::message(&e)))?;
-    let answer = answer(child, SESSION_ANSWER_MS).map_err(SessionError::Broken)?;
-    match reply(&answer) {
+    match reply(&ask(child, &line, SESSION_ANSWER_MS)?) {
         Ok(_) => Ok(()),
         Err(RunnerError::Locked(holder)) => Err(SessionError::Runner(RunnerError::Locked(format!(
             "the run lock was released when the session holding it was stopped, and another run has taken it since: {holder}"
@@ -328,11 +325,16 @@ fn session_request_within(
         let child = slot
             .as_ref()
             .ok_or_else(|| SessionError::Broken("no session".into()))?;
-        child
-            .write_line(line)
-            .map_err(|e| SessionError::Broken(process::message(&e)))?;
-        answer(child, timeout_ms).map_err(SessionError::Broken)
+        ask(child, line, timeout_ms)
     })
+}
+
+/// Write one request line to a helper and wait at most `timeout_ms` for its answer line.
+fn ask(child: &process::Child, line: &str, timeout_ms: u64) -> Result<String, SessionError> {
+    child
+        .write_line(line)
+        .map_err(|e| SessionError::Broken(process::message(&e)))?;
+    answer(child, timeout_ms).map_err(SessionError::Broken)
 }
 
 /// The helper's answer line (after the mark): its `ok` payload or its typed error.
