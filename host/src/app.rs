@@ -33,6 +33,9 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             return Ok(code);
         }
     }
+    if let Some(Command::Init) = &cli.command {
+        return crate::init::main(&cli.config);
+    }
     let cfg = Config::load(&cli.config).map_err(|e| Exit::usage(e.to_string()))?;
     let verbosity = if cli.quiet {
         Some(Verbosity::Quiet)
@@ -82,6 +85,7 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             *shard,
             cli.run.output == crate::cli::OutputFormat::Json,
         ),
+        Some(Command::Init) => crate::init::main(&cli.config),
         None => crate::run::run(&cfg, &cli.run, verbosity, argv),
     }
 }

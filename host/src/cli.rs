@@ -34,6 +34,21 @@ pub struct Cli {
     /// Less output: only the outcome and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Colour the step and outcome lines: `auto` (default: on a terminal, unless NO_COLOR is
+    /// set), `always` or `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+/// When human output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless the NO_COLOR environment variable is set.
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// How results are printed.
@@ -157,6 +172,10 @@ pub struct RunArgs {
 /// Other commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a first platform-migrate.toml (or --config PATH) for the Django project in its
+    /// folder: finds manage.py, the virtualenv's python and the database Django uses, and
+    /// configures dev, test and prod on the built-in plugins. Never overwrites (exit 2).
+    Init,
     /// The backup catalog: list backups, re-verify one.
     #[command(subcommand)]
     Backups(BackupsCommand),

@@ -16,7 +16,8 @@
 //! - `lint_cmd`: `lint --since`, what a git branch adds (`git`), with `sarif` output;
 //!   `phase`: deploy phases (`--phase pre|post`).
 //! - `store`: backups off the runner, in an S3-compatible object store.
-//! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands.
+//! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands; `builtins`: the
+//!   plugins embedded in the binary and the grants derived for them.
 //!
 //! Only what `main.rs` and the benchmarks use is public; everything else is `pub(crate)`, so
 //! the compiler reports what nothing uses.
@@ -26,6 +27,7 @@ pub(crate) mod atomic;
 pub(crate) mod background;
 pub(crate) mod backup_ops;
 pub(crate) mod backups;
+pub(crate) mod builtins;
 pub(crate) mod catalog;
 pub(crate) mod checksums;
 pub mod cli;
@@ -36,6 +38,7 @@ pub(crate) mod fleet;
 pub(crate) mod git;
 pub(crate) mod history;
 pub(crate) mod history_cmd;
+pub(crate) mod init;
 pub mod interrupt;
 pub(crate) mod ledger;
 pub(crate) mod lint;
@@ -55,6 +58,12 @@ pub(crate) mod sarif;
 pub mod secrets;
 pub(crate) mod store;
 pub mod text;
+
+/// What `--version` prints after the name: the host's version, the WIT versions it loads, and
+/// the sha256 of each built-in plugin.
+pub use builtins::version_text;
+/// Colours of human output and logs, from `--color` (and `NO_COLOR`).
+pub use ui::set_color;
 
 /// For the benchmarks (`benches/compare.rs`): the engine plugins run on, and the
 /// compiled-plugin cache.

@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use platform_migrate::cli::Cli;
 use std::process::ExitCode;
 
@@ -9,7 +9,13 @@ fn main() -> ExitCode {
     // A fleet target's socket to the fleet's warm-start Python, before any program starts.
     platform_migrate::warm::adopt();
     let argv: Vec<String> = std::env::args().collect();
-    let cli = Cli::parse();
+    // `--version` also names the WIT versions this host loads and its built-ins' sha256.
+    let version: &'static str = Box::leak(platform_migrate::version_text().into_boxed_str());
+    let matches = Cli::command()
+        .version(version)
+        .long_version(version)
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (_, 0) => "warn",
@@ -20,8 +26,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("{default},wasmtime=warn,cranelift=warn"))
         });
-    use std::io::IsTerminal;
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = platform_migrate::set_color(cli.color);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)

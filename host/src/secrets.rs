@@ -109,6 +109,16 @@ pub enum SecretError {
     },
 }
 
+/// The value of `plugin`'s secret `name`, when it has a source that can be read now.
+pub(crate) fn value_of(
+    plugin: &crate::config::PluginConfig,
+    name: &str,
+    redactor: &Redactor,
+) -> Option<String> {
+    let source = plugin.secrets.get(name)?;
+    resolve(name, source, redactor).ok()
+}
+
 /// Read a secret's value from its source (trailing newline of a file trimmed) and register it
 /// with the redactor.
 pub fn resolve(

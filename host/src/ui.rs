@@ -1,9 +1,10 @@
 //! Human output on stdout (stderr with `--output json`): the six steps with outcome and
 //! duration, details, and (when verbose) each command the plugins run with its output. Logs go
-//! to stderr through `tracing`. No colours; a spinner only while a step runs on a terminal.
+//! to stderr through `tracing`. Step and outcome lines are coloured on a terminal (`--color`,
+//! `NO_COLOR`); a spinner only while a step runs on a terminal.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,44 @@ struct OpenStep {
     header_printed: bool,
     details: Vec<String>,
     progress: Option<indicatif::ProgressBar>,
+}
+
+/// Whether stdout and stderr get colours (set once from `--color` by [`set_color`]).
+static COLOR_STDOUT: AtomicBool = AtomicBool::new(false);
+static COLOR_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// Decide colours for the process: `always`, `never`, or `auto` (each stream when it is a
+/// terminal and `NO_COLOR` is unset). Returns whether stderr is coloured (for the logs).
+pub fn set_color(choice: crate::cli::ColorChoice) -> bool {
+    use crate::cli::ColorChoice;
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (out, err) = match choice {
+        ColorChoice::Always => (true, true),
+        ColorChoice::Never => (false, false),
+        ColorChoice::Auto => (
+            !no_color && std::io::stdout().is_terminal(),
+            !no_color && std::io::stderr().is_terminal(),
+        ),
+    };
+    COLOR_STDOUT.store(out, Ordering::Relaxed);
+    COLOR_STDERR.store(err, Ordering::Relaxed);
+    err
+}
+
+/// The SGR colour of a step's outcome or a run's outcome line, from its first word.
+fn paint_of(text: &str) -> Option<&'static str> {
+    let word = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    match word {
+        "ok" | "succeeded" | "shown" => Some("32"),
+        "skipped" => Some("2"),
+        "warning" => Some("33"),
+        "failed" | "refused" | "busy" | "interrupted" | "error" => Some("1;31"),
+        _ => None,
+    }
 }
 
 /// Total steps of a run.
@@ -88,8 +127,26 @@ impl Ui {
     }
 
     fn out(&self, line: &str) {
-        // Secrets masked, control characters escaped, then cut: plugin text can be anything.
-        let line = crate::text::for_display(line, MAX_LINE);
+        self.painted("", line, None);
+    }
+
+    /// `plain` then `line` coloured with `paint` when this stream is coloured.
+    fn painted(&self, plain: &str, line: &str, paint: Option<&str>) {
+        // Secrets masked, control characters escaped, then cut: plugin text can be anything;
+        // colour codes are the host's own, added after.
+        let line = crate::text::for_display(&format!("{plain}{line}"), MAX_LINE);
+        let on = if self.stderr {
+            &COLOR_STDERR
+        } else {
+            &COLOR_STDOUT
+        };
+        let line = match paint {
+            Some(sgr) if on.load(Ordering::Relaxed) && line.len() > plain.len() => {
+                let (head, tail) = line.split_at(plain.len().min(line.len()));
+                format!("{head}\x1b[{sgr}m{tail}\x1b[0m")
+            }
+            _ => line,
+        };
         if self.stderr {
             let mut o = std::io::stderr().lock();
             let _ = writeln!(o, "{line}");
@@ -138,10 +195,11 @@ impl Ui {
             Err(_) => Vec::new(),
         };
         if self.level() >= Verbosity::Normal as u8 {
-            self.out(&format!(
-                "[{n}/{STEPS}] {name}: {outcome} ({})",
-                fmt_duration(took)
-            ));
+            self.painted(
+                &format!("[{n}/{STEPS}] {name}: "),
+                &format!("{outcome} ({})", fmt_duration(took)),
+                paint_of(outcome),
+            );
             for d in details {
                 self.out(&d);
             }
@@ -181,6 +239,21 @@ impl Ui {
 
     /// The final line; always printed.
     pub fn outcome(&self, line: &str) {
-        self.out(line);
+        self.painted("", line, paint_of(line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paint_of;
+
+    #[test]
+    fn outcomes_get_their_colour_from_the_first_word() {
+        assert_eq!(paint_of("ok, verified"), Some("32"));
+        assert_eq!(paint_of("succeeded: 2 applied (1.2 s)"), Some("32"));
+        assert_eq!(paint_of("skipped, --show changes nothing"), Some("2"));
+        assert_eq!(paint_of("failed"), Some("1;31"));
+        assert_eq!(paint_of("warning: slack"), Some("33"));
+        assert_eq!(paint_of("3 pending"), None);
     }
 }

@@ -90,3 +90,33 @@ mod tests {
         assert!(from_url("mysql://x@y/z").is_err());
     }
 }
+
+/// The TCP port a program given these variables connects to: `PGPORT`, or libpq's 5432 when
+/// `PGHOST` names a host; none when it reaches the server over a unix socket (no `PGHOST`, or
+/// one that is a folder). What a kernel policy lets such a program connect to.
+pub fn tcp_port(env: &[(String, String)]) -> Option<u16> {
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let host = get("PGHOST")?;
+    if host.is_empty() || host.starts_with('/') || host.starts_with('@') {
+        return None;
+    }
+    match get("PGPORT") {
+        Some(p) => p.parse().ok(),
+        None => Some(5432),
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::{from_url, tcp_port};
+
+    #[test]
+    fn tcp_urls_name_their_port_and_sockets_none() {
+        let port = |u: &str| tcp_port(&from_url(u).unwrap());
+        assert_eq!(port("postgresql://u:p@db.internal:6543/app"), Some(6543));
+        assert_eq!(port("postgresql://u:p@db.internal/app"), Some(5432));
+        assert_eq!(port("postgresql://u@%2Ftmp%2Fpg/app"), None);
+        assert_eq!(port("postgresql:///app"), None);
+        assert_eq!(port("postgres://u@/app?host=/run/pg&port=5433"), None);
+    }
+}

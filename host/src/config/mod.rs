@@ -1,5 +1,6 @@
 //! Loading and checking `platform-migrate.toml`. Every error names file, line and column.
 
+mod builtin;
 mod raw;
 
 pub use raw::SecretSource;
@@ -54,8 +55,14 @@ pub struct PluginConfig {
     pub name: String,
     /// Absolute path of the `.wasm` file.
     pub path: PathBuf,
-    /// Where `path` is written in the config.
+    /// Where `path` (or `plugin`) is written in the config.
     pub path_loc: Loc,
+    /// The built-in this entry names (`plugin = "builtin:NAME"`): its component is embedded
+    /// in the binary and `path` only shows `builtin:NAME`.
+    pub builtin: Option<&'static str>,
+    /// A built-in's grant as the host derived it from the settings (narrowed by the entry's
+    /// `grants`), as `[plugins.NAME.grants]` lines: what `plugin inspect ENTRY` prints.
+    pub derived_grant: Option<String>,
     /// The settings as written, with their places (checked against the plugin's schema).
     pub setting_entries: Vec<SettingEntry>,
     pub grants: Grants,
@@ -69,6 +76,11 @@ impl PluginConfig {
     /// An entry for a plugin file named on the command line: no settings, no grants, default
     /// limits (what `plugin inspect` runs `describe` with).
     pub fn bare(name: &str, path: &Path) -> PluginConfig {
+        let builtin = path
+            .to_str()
+            .and_then(|p| p.strip_prefix(crate::builtins::PREFIX))
+            .and_then(crate::builtins::find)
+            .map(|b| b.name);
         PluginConfig {
             name: name.to_string(),
             path: path.to_path_buf(),
@@ -77,6 +89,8 @@ impl PluginConfig {
                 line: 1,
                 column: 1,
             },
+            builtin,
+            derived_grant: None,
             setting_entries: Vec::new(),
             grants: Grants {
                 plugin: name.to_string(),
@@ -90,6 +104,17 @@ impl PluginConfig {
 }
 
 impl PluginConfig {
+    /// The component's bytes: the embedded built-in's, or the file's.
+    pub fn bytes(&self) -> std::io::Result<std::borrow::Cow<'static, [u8]>> {
+        match self.builtin.and_then(crate::builtins::find) {
+            Some(b) => b
+                .bytes()
+                .map(std::borrow::Cow::Borrowed)
+                .map_err(std::io::Error::other),
+            None => std::fs::read(&self.path).map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The settings as the plugin reads them: strings as they are, other values as JSON.
     pub fn settings(&self) -> Vec<(String, String)> {
         self.setting_entries
@@ -296,7 +321,7 @@ impl Config {
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
             let resolved = resolve_plugin(&src, &base_dir, &name, p)?;
-            plugins.insert(name, resolved);
+            plugins.insert(name.into_inner(), resolved);
         }
         let mut envs = BTreeMap::new();
         for (name, e) in raw.env {
@@ -355,124 +380,57 @@ fn to_setting(value: &toml::Value) -> String {
 fn resolve_plugin(
     src: &Source<'_>,
     base: &Path,
-    name: &str,
-    p: RawPlugin,
+    name: &toml::Spanned<String>,
+    mut p: RawPlugin,
 ) -> Result<PluginConfig, ConfigError> {
-    let path_loc = src.loc(p.path.span());
-    let path = base.join(p.path.get_ref());
-    let mut dirs = Vec::new();
-    for d in p.grants.dirs {
-        let guest = d.guest.get_ref().clone();
-        if !policy::dirs::valid_guest_path(&guest) {
+    let entry_at = name.span();
+    let name = name.get_ref().as_str();
+    let (path, path_loc, builtin) = match (&p.path, &p.plugin) {
+        (Some(path), None) => (base.join(path.get_ref()), src.loc(path.span()), None),
+        (None, Some(b)) => {
+            let found = builtin::find(src, b)?;
+            (PathBuf::from(found.label()), src.loc(b.span()), Some(found.name))
+        }
+        (Some(_), Some(b)) => {
             return Err(src.err(
-                d.guest.span(),
-                format!(
-                    "guest path {guest:?} must be absolute with no `.` or `..`, like \"/project\""
-                ),
-            ));
+                b.span(),
+                format!("plugins.{name} gives both path and plugin; keep path = \"FILE.wasm\" for a plugin file or plugin = \"builtin:NAME\" for a built-in"),
+            ))
         }
-        dirs.push(DirGrant {
-            // `host = "."` is the config's folder itself, not `folder/.` (host paths handed to
-            // plugins, and `<path:..>` grants, start with it).
-            host: base.join(&d.host).components().collect(),
-            guest,
-            access: d.access,
-        });
-    }
-    // The same never-grantable list for variables set by the plugin and inherited ones.
-    let grantable = |var: &str, span: Range<usize>| match policy::env::forbidden(var) {
-        Some(why) => Err(src.err(
-            span,
-            format!("environment variable {var} cannot be granted: {why}"),
-        )),
-        None => Ok(()),
-    };
-    for v in &p.grants.inherit_env {
-        grantable(v.get_ref(), v.span())?;
-    }
-    let mut env = Vec::new();
-    for v in &p.grants.env {
-        let (var, pin) = match v.get_ref() {
-            RawEnvGrant::Name(n) => (n.clone(), None),
-            RawEnvGrant::Pinned(r) => (
-                r.name.clone(),
-                Some(policy::Pin {
-                    value: r.value.clone(),
-                    secret: r.secret.clone(),
-                    url_secret: r.url_secret.clone(),
-                }),
-            ),
-        };
-        grantable(&var, v.span())?;
-        if let Some(pin) = &pin {
-            if let Some(why) = pin.problem() {
-                return Err(src.err(v.span(), format!("grant of {var}: {why}")));
-            }
-            for s in [&pin.secret, &pin.url_secret].into_iter().flatten() {
-                if !p.grants.secrets.contains_key(s) {
-                    return Err(src.err(
-                        v.span(),
-                        format!("grant of {var} is pinned to the secret '{s}', which plugins.{name}.grants.secrets does not grant; add it there"),
-                    ));
-                }
-            }
-        } else if policy::env::family(&var) == policy::env::Family::Pinned {
+        (None, None) => {
             return Err(src.err(
-                v.span(),
-                format!(
-                    "environment variable {var} decides where a program connects, so a plugin may not choose its value; pin it: {{ name = \"{var}\", url-secret = \"SECRET\" }}, {{ name = \"{var}\", secret = \"SECRET\" }} or {{ name = \"{var}\", value = \"...\" }}"
-                ),
-            ));
+                entry_at,
+                format!("plugins.{name} names no plugin; add plugin = \"builtin:NAME\" ({}) or path = \"FILE.wasm\"", crate::builtins::names()),
+            ))
         }
-        env.push(policy::EnvGrant { name: var, pin });
-    }
-    let confine = policy::ChildGrant {
-        read: p.grants.confine.read.iter().map(|d| base.join(d)).collect(),
-        write: p
-            .grants
-            .confine
-            .write
-            .iter()
-            .map(|d| base.join(d))
-            .collect(),
-        connect: p.grants.confine.connect.clone(),
     };
-    let mut secrets = BTreeMap::new();
-    for (secret, source) in p.grants.secrets {
-        let s = source.get_ref();
-        if s.env.is_some() == s.file.is_some() {
-            return Err(src.err(source.span(), format!(
-                "secret '{secret}' needs exactly one source: {{ env = \"VAR\" }} or {{ file = \"path\" }}"
-            )));
+    let secrets = resolve_secrets(src, base, std::mem::take(&mut p.grants.secrets))?;
+    // A built-in's grant is derived from its settings (and read from that text), narrowed by
+    // what the entry writes; a plugin file's is the entry's own.
+    let (derived_grant, raw_grants) = match builtin {
+        Some(b) => {
+            if let Some(h) = &p.sha256 {
+                return Err(src.err(
+                    h.span(),
+                    format!("plugins.{name} is builtin:{b}, which is trusted as this binary is; remove sha256 (pins are for plugin files)"),
+                ));
+            }
+            let (text, grants) = builtin::grants(src, entry_at, name, b, &p, &secrets)?;
+            (Some(text), grants)
         }
-        let mut s = s.clone();
-        if let Some(f) = &s.file {
-            s.file = Some(base.join(f).display().to_string());
-        }
-        secrets.insert(secret, s);
-    }
-    let mut hosts = Vec::new();
-    for h in &p.grants.hosts {
-        let grant = policy::HostGrant::parse(h.get_ref())
-            .map_err(|why| src.err(h.span(), format!("host grant {:?}: {why}", h.get_ref())))?;
-        hosts.push(grant);
-    }
-    let grants = Grants {
-        plugin: name.to_string(),
-        hosts,
-        commands: resolve_commands(src, name, p.grants.commands, &dirs)?,
-        dirs,
-        env,
-        inherit_env: p
-            .grants
-            .inherit_env
-            .into_iter()
-            .map(|v| v.into_inner())
-            .collect(),
-        secrets: secrets.keys().cloned().collect(),
-        timeout_secs: p.grants.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
-        confine,
+        None => (None, std::mem::take(&mut p.grants)),
     };
+    let grants_src = match &derived_grant {
+        Some(text) => Source {
+            path: format!("{} (grant derived for plugins.{name})", src.path),
+            text,
+        },
+        None => Source {
+            path: src.path.clone(),
+            text: src.text,
+        },
+    };
+    let grants = resolve_grants(&grants_src, base, name, raw_grants, &secrets)?;
     let sha256 = match &p.sha256 {
         None => None,
         Some(h) => {
@@ -507,6 +465,8 @@ fn resolve_plugin(
         name: name.to_string(),
         path,
         path_loc,
+        builtin,
+        derived_grant,
         sha256,
         limits,
         setting_entries: p
@@ -521,6 +481,144 @@ fn resolve_plugin(
             .collect(),
         grants,
         secrets,
+    })
+}
+
+/// `grants.secrets`: where each secret's value comes from (a file relative to the config).
+fn resolve_secrets(
+    src: &Source<'_>,
+    base: &Path,
+    raw: BTreeMap<String, toml::Spanned<SecretSource>>,
+) -> Result<BTreeMap<String, SecretSource>, ConfigError> {
+    let mut secrets = BTreeMap::new();
+    for (secret, source) in raw {
+        let s = source.get_ref();
+        if s.env.is_some() == s.file.is_some() {
+            return Err(src.err(source.span(), format!(
+                "secret '{secret}' needs exactly one source: {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+            )));
+        }
+        let mut s = s.clone();
+        if let Some(f) = &s.file {
+            s.file = Some(base.join(f).display().to_string());
+        }
+        secrets.insert(secret, s);
+    }
+    Ok(secrets)
+}
+
+/// A plugin's grants as written (or derived), checked; `secrets` are the entry's.
+fn resolve_grants(
+    src: &Source<'_>,
+    base: &Path,
+    name: &str,
+    g: raw::RawGrants,
+    secrets: &BTreeMap<String, SecretSource>,
+) -> Result<Grants, ConfigError> {
+    let mut dirs = Vec::new();
+    for d in g.dirs {
+        let guest = d.guest.get_ref().clone();
+        if !policy::dirs::valid_guest_path(&guest) {
+            return Err(src.err(
+                d.guest.span(),
+                format!(
+                    "guest path {guest:?} must be absolute with no `.` or `..`, like \"/project\""
+                ),
+            ));
+        }
+        dirs.push(DirGrant {
+            // `host = "."` is the config's folder itself, not `folder/.` (host paths handed to
+            // plugins, and `<path:..>` grants, start with it).
+            host: base.join(&d.host).components().collect(),
+            guest,
+            access: d.access,
+        });
+    }
+    // The same never-grantable list for variables set by the plugin and inherited ones.
+    let grantable = |var: &str, span: Range<usize>| match policy::env::forbidden(var) {
+        Some(why) => Err(src.err(
+            span,
+            format!("environment variable {var} cannot be granted: {why}"),
+        )),
+        None => Ok(()),
+    };
+    for v in &g.inherit_env {
+        grantable(v.get_ref(), v.span())?;
+    }
+    let mut env = Vec::new();
+    for v in &g.env {
+        let (var, pin) = match v.get_ref() {
+            RawEnvGrant::Name(n) => (n.clone(), None),
+            RawEnvGrant::Pinned(r) => (
+                r.name.clone(),
+                Some(policy::Pin {
+                    value: r.value.clone(),
+                    secret: r.secret.clone(),
+                    url_secret: r.url_secret.clone(),
+                }),
+            ),
+        };
+        grantable(&var, v.span())?;
+        if let Some(pin) = &pin {
+            if let Some(why) = pin.problem() {
+                return Err(src.err(v.span(), format!("grant of {var}: {why}")));
+            }
+            for s in [&pin.secret, &pin.url_secret].into_iter().flatten() {
+                if !secrets.contains_key(s) {
+                    return Err(src.err(
+                        v.span(),
+                        format!("grant of {var} is pinned to the secret '{s}', which plugins.{name}.grants.secrets does not grant; add it there"),
+                    ));
+                }
+            }
+        } else if policy::env::family(&var) == policy::env::Family::Pinned {
+            return Err(src.err(
+                v.span(),
+                format!(
+                    "environment variable {var} decides where a program connects, so a plugin may not choose its value; pin it: {{ name = \"{var}\", url-secret = \"SECRET\" }}, {{ name = \"{var}\", secret = \"SECRET\" }} or {{ name = \"{var}\", value = \"...\" }}"
+                ),
+            ));
+        }
+        env.push(policy::EnvGrant { name: var, pin });
+    }
+    for s in &g.confine.connect_url {
+        if !secrets.contains_key(s.get_ref()) {
+            return Err(src.err(
+                s.span(),
+                format!("confine.connect-url names the secret '{}', which plugins.{name}.grants.secrets does not grant; add it there", s.get_ref()),
+            ));
+        }
+    }
+    let folders = |list: &[toml::Spanned<String>]| -> Vec<PathBuf> {
+        list.iter().map(|d| base.join(d.get_ref())).collect()
+    };
+    let confine = policy::ChildGrant {
+        read: folders(&g.confine.read),
+        write: folders(&g.confine.write),
+        connect: g.confine.connect.iter().map(|p| *p.get_ref()).collect(),
+        connect_url: g
+            .confine
+            .connect_url
+            .iter()
+            .map(|s| s.get_ref().clone())
+            .collect(),
+    };
+    let mut hosts = Vec::new();
+    for h in &g.hosts {
+        let grant = policy::HostGrant::parse(h.get_ref())
+            .map_err(|why| src.err(h.span(), format!("host grant {:?}: {why}", h.get_ref())))?;
+        hosts.push(grant);
+    }
+    Ok(Grants {
+        plugin: name.to_string(),
+        hosts,
+        commands: resolve_commands(src, name, g.commands, &dirs)?,
+        dirs,
+        env,
+        inherit_env: g.inherit_env.into_iter().map(|v| v.into_inner()).collect(),
+        secrets: secrets.keys().cloned().collect(),
+        timeout_secs: g.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+        confine,
     })
 }
 

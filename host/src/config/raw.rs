@@ -10,8 +10,9 @@ use toml::Spanned;
 pub struct RawConfig {
     /// Where history and backups go; default `.platform-migrate` next to the config.
     pub state_dir: Option<String>,
+    /// With the place of each entry's name, for errors about the entry as a whole.
     #[serde(default)]
-    pub plugins: BTreeMap<String, RawPlugin>,
+    pub plugins: BTreeMap<Spanned<String>, RawPlugin>,
     #[serde(default)]
     pub env: BTreeMap<String, RawEnv>,
     #[serde(default)]
@@ -29,8 +30,10 @@ pub struct RawLint {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawPlugin {
-    /// The `.wasm` component, relative to the config file.
-    pub path: Spanned<String>,
+    /// The `.wasm` component, relative to the config file (a third-party plugin).
+    pub path: Option<Spanned<String>>,
+    /// `builtin:NAME`: a plugin built into the binary, its grant derived from its settings.
+    pub plugin: Option<Spanned<String>>,
     /// With the place of each key and value, for the check against the plugin's schema.
     #[serde(default)]
     pub settings: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
@@ -123,13 +126,16 @@ pub struct RawPinned {
 pub struct RawConfine {
     /// Host folders (relative to the config) the programs may also read.
     #[serde(default)]
-    pub read: Vec<String>,
+    pub read: Vec<Spanned<String>>,
     /// Host folders the programs may write.
     #[serde(default)]
-    pub write: Vec<String>,
+    pub write: Vec<Spanned<String>>,
     /// TCP ports the programs may connect to.
     #[serde(default)]
-    pub connect: Vec<u16>,
+    pub connect: Vec<Spanned<u16>>,
+    /// Secrets holding a `postgresql://` URL: the programs may connect to its TCP port too.
+    #[serde(default)]
+    pub connect_url: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

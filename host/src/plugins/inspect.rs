@@ -17,13 +17,32 @@ fn name_of(file: &Path) -> String {
         .unwrap_or_else(|| file.display().to_string())
 }
 
-fn examine(file: &Path, want: Option<World>) -> Result<(Sandbox, Examined), Exit> {
-    let bytes = std::fs::read(file).map_err(|e| {
+/// The component `file` names: a `.wasm` file, or `builtin:NAME`.
+fn bytes_of(file: &Path) -> Result<std::borrow::Cow<'static, [u8]>, Exit> {
+    let text = file.to_string_lossy();
+    if let Some(name) = text.strip_prefix(crate::builtins::PREFIX) {
+        let b = crate::builtins::find(name).ok_or_else(|| {
+            Exit::usage(format!(
+                "there is no built-in plugin {text:?}; the built-ins are {}",
+                crate::builtins::names()
+            ))
+        })?;
+        return b
+            .bytes()
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(Exit::usage);
+    }
+    std::fs::read(file).map(std::borrow::Cow::Owned).map_err(|e| {
         Exit::usage(format!(
-            "cannot read plugin file {}: {e}; name a built .wasm component (cargo build --release --target wasm32-wasip2 puts it under target/wasm32-wasip2/release/) or a plugin entry of the config",
-            file.display()
+            "cannot read plugin file {}: {e}; name a built .wasm component (cargo build --release --target wasm32-wasip2 puts it under target/wasm32-wasip2/release/), a built-in ({}) or a plugin entry of the config",
+            file.display(),
+            crate::builtins::names()
         ))
-    })?;
+    })
+}
+
+fn examine(file: &Path, want: Option<World>) -> Result<(Sandbox, Examined), Exit> {
+    let bytes = bytes_of(file)?;
     let sandbox = Sandbox::new(Redactor::default(), Ui::new(Verbosity::Quiet))
         .map_err(|e| Exit::failed(format!("cannot start the plugin engine: {e:#}")))?;
     let examined = sandbox.examine(&name_of(file), file, &bytes, want)?;
@@ -134,6 +153,8 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
                 "imports": e.shape.imports,
                 "exports": e.shape.exports,
                 "entry": entry.map(|(_, c)| c.name.clone()),
+                "builtin": config.builtin.map(|b| format!("{}{b}", crate::builtins::PREFIX)),
+                "derived_grant": config.derived_grant,
                 "grants_cover_needs": coverage.as_ref().map(|c| c.is_ok()),
                 "missing_grant": coverage.as_ref().and_then(|c| c.as_ref().err().map(|e| e.1.clone())),
             }))
@@ -173,6 +194,15 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
         let label = if i == 0 { "uses" } else { "" };
         println!("{label:<13} {what}");
     }
+    if let Some(lines) = config.derived_grant.as_deref() {
+        println!("grant         derived by the host from the settings (builtin: trusted, no sha256 pin):");
+        println!("[plugins.{}.grants]", config.name);
+        println!("{lines}");
+        let secrets: Vec<&str> = config.secrets.keys().map(String::as_str).collect();
+        if !secrets.is_empty() {
+            println!("# secrets read: {}", secrets.join(", "));
+        }
+    }
     match &coverage {
         Some(Ok(())) => println!("grants        cover every declared capability"),
         Some(Err((Code::Usage, problem))) => println!("settings      WRONG: {problem}"),
@@ -183,11 +213,21 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
         return denied(&coverage);
     }
     println!();
-    println!("# A config entry for it (fill in the capitals; `platform-migrate plugins lock` re-pins after a rebuild):");
+    let builtin = file.to_string_lossy().starts_with(crate::builtins::PREFIX);
+    if builtin {
+        println!("# A config entry for it (fill in the capitals; the host derives its grant from the settings):");
+    } else {
+        println!("# A config entry for it (fill in the capitals; `platform-migrate plugins lock` re-pins after a rebuild):");
+    }
     println!("[plugins.{}]", info.name);
-    let abs = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
-    println!("path = {:?}", abs.display().to_string());
-    println!("sha256 = \"{}\"", e.sha256);
+    if builtin {
+        // Its grant is derived from the settings: `plugin inspect ENTRY` prints it.
+        println!("plugin = {:?}", file.display().to_string());
+    } else {
+        let abs = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        println!("path = {:?}", abs.display().to_string());
+        println!("sha256 = \"{}\"", e.sha256);
+    }
     let required: Vec<_> = info
         .settings
         .iter()
@@ -200,7 +240,7 @@ fn report(file: &Path, entry: Option<(&Path, &PluginConfig)>, json: bool) -> Res
             println!("{} = {}  # {}", s.name, placeholder(s.kind), s.description);
         }
     }
-    if !info.needs.is_empty() {
+    if !info.needs.is_empty() && !builtin {
         println!("[plugins.{}.grants]", info.name);
         for line in crate::policy::grants_toml(&info.needs) {
             println!("{line}");

@@ -26,7 +26,10 @@ impl From<PluginKind> for World {
 /// it does not look like a path (`.../x`, `x.wasm`).
 fn names_entry(arg: &std::path::Path) -> bool {
     let text = arg.to_string_lossy();
-    !arg.is_file() && !text.contains('/') && !text.ends_with(".wasm")
+    !arg.is_file()
+        && !text.contains('/')
+        && !text.ends_with(".wasm")
+        && !text.starts_with(crate::builtins::PREFIX)
 }
 
 /// Run a command that needs no config; `None` for the ones that do. `output_json`:

@@ -15,23 +15,31 @@ use std::collections::BTreeMap;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pin {
     Matches,
-    Differs { pinned: String },
+    Differs {
+        pinned: String,
+    },
     Unpinned,
+    /// Embedded in the binary: trusted as the binary is, never pinned.
+    Builtin,
 }
 
 /// A plugin entry's file, or a message saying how to get it.
-fn read(p: &PluginConfig) -> Result<Vec<u8>, Exit> {
-    std::fs::read(&p.path).map_err(|e| {
-        Exit::usage(format!(
+fn read(p: &PluginConfig) -> Result<std::borrow::Cow<'static, [u8]>, Exit> {
+    p.bytes().map_err(|e| match p.builtin {
+        Some(_) => Exit::usage(format!("plugin '{}': {e}", p.name)),
+        None => Exit::usage(format!(
             "plugin '{}': cannot read {}: {e}; build the plugins (`just plugins`) or fix plugins.{}.path",
             p.name,
             p.path.display(),
             p.name
-        ))
+        )),
     })
 }
 
 pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
+    if p.builtin.is_some() {
+        return Pin::Builtin;
+    }
     match &p.sha256 {
         None => Pin::Unpinned,
         Some((h, _)) if h == actual => Pin::Matches,
@@ -44,7 +52,7 @@ pub fn pin_state(p: &PluginConfig, actual: &str) -> Pin {
 struct Listed {
     name: String,
     path: String,
-    /// `pinned`, `unpinned`, `changed` or `missing`.
+    /// `pinned`, `unpinned`, `builtin`, `changed` or `missing`.
     state: &'static str,
     sha256: Option<String>,
     size: Option<usize>,
@@ -83,6 +91,7 @@ pub fn list(cfg: &Config, json: bool) -> Result<Code, Exit> {
         let sha = crate::sandbox::cache::sha256_hex(&bytes);
         row.size = Some(bytes.len());
         row.state = match pin_state(p, &sha) {
+            Pin::Builtin => "builtin",
             Pin::Matches => "pinned",
             Pin::Unpinned => "unpinned",
             Pin::Differs { pinned } => {
@@ -204,6 +213,17 @@ pub fn lock(cfg: &Config, names: &[String]) -> Result<Code, Exit> {
         .map_err(|e| Exit::failed(format!("cannot read {}: {e}", cfg.path.display())))?;
     let mut pins = Vec::new();
     for p in cfg.plugins.values() {
+        if p.builtin.is_some() {
+            // Trusted as the binary is; `lock` NAME on one says so.
+            if names.contains(&p.name) {
+                return Err(Exit::usage(format!(
+                    "plugins.{} is a built-in ({}), trusted as this binary is; pins are for plugin files",
+                    p.name,
+                    p.path.display()
+                )));
+            }
+            continue;
+        }
         if names.is_empty() || names.contains(&p.name) {
             let sha = crate::sandbox::cache::sha256_hex(&read(p)?);
             pins.push((p.name.clone(), sha));

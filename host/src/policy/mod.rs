@@ -91,6 +91,28 @@ pub struct ChildGrant {
     pub write: Vec<std::path::PathBuf>,
     /// TCP ports the programs may connect to (none: no TCP connections at all).
     pub connect: Vec<u16>,
+    /// Secrets holding a `postgresql://` URL whose TCP port the programs may connect to too:
+    /// read when the plugin is loaded ([`ChildGrant::with_url_ports`]), so that a config
+    /// follows its database URL without naming the port.
+    pub connect_url: Vec<String>,
+}
+
+impl ChildGrant {
+    /// `connect` with the port of each `connect_url` secret that `value` can read and that is
+    /// a `postgresql://` URL of a TCP host (a unix-socket URL needs no port). A secret that
+    /// cannot be read adds nothing: whatever asks for it fails on its own, naming the secret.
+    pub fn with_url_ports(&self, value: &dyn Fn(&str) -> Option<String>) -> ChildGrant {
+        let mut out = self.clone();
+        for secret in &self.connect_url {
+            let port = value(secret)
+                .and_then(|url| libpq_url::from_url(&url).ok())
+                .and_then(|env| libpq_url::tcp_port(&env));
+            if let Some(port) = port.filter(|p| !out.connect.contains(p)) {
+                out.connect.push(port);
+            }
+        }
+        out
+    }
 }
 
 /// A refusal, with a message that says which grant would allow it.
@@ -167,5 +189,21 @@ mod tests {
             e.0
         );
         assert!(e.0.contains("to plugins.slack.grants.secrets"), "{}", e.0);
+    }
+
+    #[test]
+    fn url_ports_join_the_connect_grant_once() {
+        let grant = ChildGrant {
+            connect: vec![5432],
+            connect_url: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            ..ChildGrant::default()
+        };
+        let resolved = grant.with_url_ports(&|s| match s {
+            "a" => Some("postgresql://u:p@db:6543/x".into()),
+            "b" => Some("postgresql://u@db/x".into()),
+            "c" => Some("postgresql://u@%2Frun%2Fpg/x".into()),
+            _ => None,
+        });
+        assert_eq!(resolved.connect, vec![5432, 6543]);
     }
 }

@@ -269,13 +269,20 @@ impl Sandbox {
     ) -> Result<Loaded, PluginError> {
         let name = plugin.name.clone();
         let shown = plugin.path.display().to_string();
-        let bytes = std::fs::read(&plugin.path).map_err(|_| PluginError::FileMissing {
-            plugin: name.clone(),
-            path: shown.clone(),
-            loc: format!(
-                "{}:{}:{}",
-                plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column
-            ),
+        let loc = format!(
+            "{}:{}:{}",
+            plugin.path_loc.path, plugin.path_loc.line, plugin.path_loc.column
+        );
+        let bytes = plugin.bytes().map_err(|e| match plugin.builtin {
+            Some(_) => PluginError::Setup {
+                plugin: name.clone(),
+                message: format!("{loc}: {e}"),
+            },
+            None => PluginError::FileMissing {
+                plugin: name.clone(),
+                path: shown.clone(),
+                loc,
+            },
         })?;
         let actual = cache::sha256_hex(&bytes);
         if let Some((expected, loc)) = &plugin.sha256 {
@@ -329,6 +336,9 @@ impl Sandbox {
         }
         // The host's own file handling (stdin/stdout files of processes) sees the same mounts.
         let mut grants = plugin.grants.clone();
+        grants.confine = grants
+            .confine
+            .with_url_ports(&|s| crate::secrets::value_of(plugin, s, &self.redactor));
         if let Some(dir) = backup_dir {
             grants.mount(crate::policy::DirGrant {
                 host: dir.to_path_buf(),
