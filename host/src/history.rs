@@ -167,6 +167,10 @@ pub struct Entry {
     /// Migrations created by `--make`.
     pub created: Vec<String>,
     pub backup: Option<BackupRecord>,
+    /// Why no backup was taken although one is configured: the host found nothing to lose
+    /// (no database file yet, or one with no tables), so a required backup did not stop the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nothing_to_back_up: Option<String>,
     /// How to undo this run; set when it was about to change the database.
     #[serde(default)]
     pub rollback_plan: Option<RollbackPlan>,

@@ -42,8 +42,22 @@ impl Run<'_> {
                 self.retention(&name, &id);
                 Ok(Done::Ok("ok, verified".into()))
             }
-            Err(Failed::Plugin(BackupError::SourceMissing(m))) if !required => {
-                Ok(Done::Skipped(format!("nothing to back up yet ({m})")))
+            // The provider found nothing to copy; the host checks the database itself before
+            // a required backup lets the run go on without one.
+            Err(Failed::Plugin(BackupError::SourceMissing(m))) => {
+                match super::empty_db::nothing_to_lose(&self.vendor, &self.database, &self.cfg.base_dir) {
+                    Some(why) => {
+                        self.entry.nothing_to_back_up = Some(why.clone());
+                        Ok(Done::Skipped(format!("nothing to back up: {why}")))
+                    }
+                    None if !required => {
+                        Ok(Done::Skipped(format!("nothing to back up yet ({m})")))
+                    }
+                    None => Err(Fail::failed(format!(
+                        "nothing to back up: {m}, but the database ({} {}) is not empty as far as the host can tell; fix the backup's source setting; nothing was migrated",
+                        self.vendor, self.database
+                    ))),
+                }
             }
             Err(e) if !required => {
                 let m = match &e {

@@ -54,6 +54,7 @@ impl Run<'_> {
             info.vendor, info.database, info.framework
         ));
         self.vendor = info.vendor.clone();
+        self.database = info.database.clone();
         if self.req.action != Action::Show {
             self.lock_database()?;
         }

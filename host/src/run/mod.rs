@@ -7,6 +7,7 @@ mod backup;
 mod check;
 mod connect;
 mod drift;
+mod empty_db;
 mod errors;
 mod execute;
 #[cfg(test)]
@@ -89,6 +90,8 @@ pub(crate) struct Run<'a> {
     pub entry: Entry,
     /// Database vendor as the runner reported it in step 2 (`postgresql`, `sqlite`, ...).
     pub vendor: String,
+    /// The database as the runner named it in step 2 (SQLite: its file).
+    pub database: String,
     /// Each plan step's SQL, once rendered (for the linter and `--sql`).
     pub step_sql: Option<Vec<Vec<String>>>,
     /// `--phase pre`: where each app must stand (one apply per app).
@@ -312,6 +315,7 @@ pub(crate) fn run_with(
         entry,
         lock: None,
         vendor: String::new(),
+        database: String::new(),
         step_sql: None,
         phase_targets: None,
         ledger: None,
