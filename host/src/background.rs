@@ -160,6 +160,10 @@ pub fn start(
         .spawn()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ProcError::NotFound(program.display().to_string()),
+            std::io::ErrorKind::PermissionDenied => ProcError::NotExecutable(format!(
+                "cannot execute {}: permission denied; make it executable for the user running platform-migrate",
+                program.display()
+            )),
             _ => ProcError::Io(format!("cannot start {}: {e}", program.display())),
         })?;
     crate::confine::track(child.id());

@@ -108,6 +108,9 @@ pub struct Finished {
 pub enum ProcError {
     #[error("program not found: {0}")]
     NotFound(String),
+    /// It exists, but this user may not execute it (the message says why and the fix).
+    #[error("{0}")]
+    NotExecutable(String),
     #[error("timed out after {0:?}")]
     TimedOut(Duration),
     #[error("stopped: the run was interrupted")]
@@ -120,10 +123,19 @@ pub enum ProcError {
 pub fn resolve_program(program: &str, base: &std::path::Path) -> Result<PathBuf, ProcError> {
     if program.contains('/') {
         let p = base.join(program);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(ProcError::NotFound(p.display().to_string()))
+        let shown = p.display().to_string();
+        return match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() && executable(&p) => Ok(p),
+            Ok(m) if m.is_file() => Err(ProcError::NotExecutable(format!(
+                "{shown} exists, but this user may not execute it (permission denied); make it executable for the user running platform-migrate (chmod +x), or point the config at a python that user may run"
+            ))),
+            Ok(_) => Err(ProcError::NotFound(format!("{shown} (not a file)"))),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(ProcError::NotExecutable(format!(
+                    "{shown} cannot be reached: permission denied on a folder of its path; run platform-migrate as a user who may read it, or let that user into its folders (chmod o+x)"
+                )))
+            }
+            Err(_) => Err(ProcError::NotFound(shown)),
         };
     }
     FIXED_PATH
@@ -131,6 +143,16 @@ pub fn resolve_program(program: &str, base: &std::path::Path) -> Result<PathBuf,
         .map(|d| PathBuf::from(d).join(program))
         .find(|p| p.is_file())
         .ok_or_else(|| ProcError::NotFound(format!("{program} (looked in {FIXED_PATH})")))
+}
+
+/// May this process execute `path` (the kernel's own answer, as `execve` will give it)?
+fn executable(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads the NUL-terminated path and nothing else.
+    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
 }
 
 /// Longest line kept for echo; the rest of a longer line is read and dropped.
@@ -318,6 +340,10 @@ async fn run_async(spawn: Spawn<'_>) -> Result<Finished, ProcError> {
     }
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => ProcError::NotFound(spawn.program.display().to_string()),
+        std::io::ErrorKind::PermissionDenied => ProcError::NotExecutable(format!(
+            "cannot execute {}: permission denied; make it executable for the user running platform-migrate",
+            spawn.program.display()
+        )),
         _ => ProcError::Io(format!("cannot start {}: {e}", spawn.program.display())),
     })?;
     let pid = child.id();
@@ -515,6 +541,25 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(std::fs::read(d.path().join("out")).unwrap(), b"abc");
+    }
+
+    #[test]
+    fn a_program_that_may_not_be_executed_says_so_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("python");
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        match resolve_program("./python", d.path()) {
+            Err(e @ ProcError::NotExecutable(_)) => {
+                let m = e.to_string();
+                assert!(m.contains("permission denied"), "{m}");
+                assert!(!m.contains("not found"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(resolve_program("./python", d.path()).is_ok());
     }
 
     #[test]

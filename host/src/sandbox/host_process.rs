@@ -165,8 +165,9 @@ impl PluginState {
             );
             return Err(Error::Denied(self.deny(msg)));
         }
-        let program = proc::resolve_program(&cmd.program, &self.process.base_dir)
-            .map_err(|e| Error::NotFound(e.to_string()))?;
+        // The plugin's side says "program not found: " itself; the host's says the rest.
+        let program =
+            proc::resolve_program(&cmd.program, &self.process.base_dir).map_err(to_wit)?;
         if inside_writable(&program) {
             let msg = format!(
                 "plugin '{}' may not run {}: it lies in a directory the plugin can write",
@@ -366,12 +367,7 @@ impl Host for PluginState {
             shown,
             echo,
         )
-        .map_err(|e| match e {
-            ProcError::NotFound(m) => Error::NotFound(m),
-            ProcError::TimedOut(d) => Error::TimedOut(d.as_millis() as u64),
-            ProcError::Interrupted => Error::Io("the run was interrupted".into()),
-            ProcError::Io(m) => Error::Io(m),
-        })?;
+        .map_err(to_wit)?;
         child.deadline = Some(self.limiter.deadline.clone());
         self.process.live_children += 1;
         self.table
@@ -473,13 +469,21 @@ impl Host for PluginState {
                 truncated: f.truncated,
                 written: f.written.map(|(size, sha256)| WrittenFile { size, sha256 }),
             }),
-            Err(ProcError::NotFound(m)) => Err(Error::NotFound(m)),
-            Err(ProcError::TimedOut(d)) => Err(Error::TimedOut(d.as_millis() as u64)),
-            Err(ProcError::Io(m)) => Err(Error::Io(m)),
-            Err(ProcError::Interrupted) => Err(Error::Io(
-                "stopped: the run was interrupted (SIGINT/SIGTERM)".into(),
-            )),
+            Err(e) => Err(to_wit(e)),
         }
+    }
+}
+
+/// A host process error as the plugin gets it. `not-found` carries only what was not found:
+/// the plugin's side says "program not found" itself.
+fn to_wit(e: ProcError) -> Error {
+    match e {
+        ProcError::NotFound(m) => Error::NotFound(m),
+        ProcError::TimedOut(d) => Error::TimedOut(d.as_millis() as u64),
+        ProcError::Interrupted => {
+            Error::Io("stopped: the run was interrupted (SIGINT/SIGTERM)".into())
+        }
+        ProcError::NotExecutable(m) | ProcError::Io(m) => Error::Io(m),
     }
 }
 
