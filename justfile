@@ -16,7 +16,7 @@ demo: build
     cd examples/demo && {{bin}} --env dev
 
 # Build everything and run every test (unit and integration, real Django, PostgreSQL and plugins).
-test: build python-plugin sdk-docs legacy-runner test-setup
+test: legacy-runner build dist python-plugin sdk-docs test-setup
     for p in {{test-plugins}}; do cargo build --release --target wasm32-wasip2 -p "$p"; done
     cargo test --release
     # The scenario tests once more with django-runner migrating in its helper session
@@ -65,6 +65,15 @@ python-plugin: setup
     {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r examples/plugins/python-file-notifier/requirements.txt
     mkdir -p target/python
     {{venv}}/bin/componentize-py -d wit/since_v0.1.0 -w notifier componentize app -p examples/plugins/python-file-notifier -o target/python/file_notifier.wasm
+
+# The wheel (target/wheels/platform_migrate-*.whl) `pip install` takes: the host with its
+# built-in plugins embedded (maturin, bindings = "bin"; pyproject.toml). Built after the
+# plugins, and refused when the binary it made lacks one of them.
+dist: plugins
+    {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r automation/dist-requirements.txt
+    rm -rf target/wheels
+    {{venv}}/bin/maturin build --release --out target/wheels
+    {{venv}}/bin/python automation/check-wheel.py target/wheels/platform_migrate-*.whl
 
 # Build the host and the plugins.
 build: plugins

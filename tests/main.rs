@@ -18,5 +18,6 @@ mod plan_safety;
 mod plugin_kit;
 mod pr_lint;
 mod prod_path;
+mod reach;
 mod reliability;
 mod shared_state;
