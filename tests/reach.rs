@@ -288,6 +288,24 @@ fn a_required_backup_that_finds_nothing_while_the_database_has_tables_still_fail
 }
 
 #[test]
+fn a_pg_dump_backup_for_a_runner_that_reached_sqlite_is_refused_before_anything_runs() {
+    // Settings that ignore DATABASE_URL: Django opens its SQLite file while pg_dump would back
+    // up the PostgreSQL database, so the backup would not hold what the run changes.
+    let config = demo_config()
+        + "\n[env.wrong]\nrunner = \"django\"\nbackup = \"pg-backup\"\nbackup-required = true\n";
+    let p = project_with(&config);
+    let env = [("PM_PROD_DATABASE_URL", "postgresql://u:p@127.0.0.1:1/x")];
+    for args in [&["--env", "wrong", "--show"][..], &["--env", "wrong"][..]] {
+        let r = p.run_with(args, &env);
+        r.expect(2);
+        let e = r.error_line();
+        assert!(e.contains("reached a sqlite database"), "{e}");
+        assert!(e.contains("DATABASES from it"), "{e}");
+    }
+    assert!(p.applied().is_empty());
+}
+
+#[test]
 fn colours_follow_the_flag_and_no_color() {
     let p = project_with(&demo_config());
     let r = p.run(&["--env", "dev", "--show", "--color", "always"]);
@@ -380,16 +398,13 @@ fn venv(at: &Path, packages: &[&str]) -> PathBuf {
         .unwrap()
         .success();
     assert!(ok, "python3 -m venv failed");
-    let out = Command::new(at.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(packages)
-        .env("PATH", path_without_cargo(&at.join("bin")))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::succeeded(
+        Command::new(at.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages)
+            .env("PATH", path_without_cargo(&at.join("bin")))
+            .output()
+            .unwrap(),
     );
     at.join("bin")
 }
@@ -446,22 +461,38 @@ fn the_wheel_installs_into_a_fresh_venv_and_init_configures_two_projects() {
     let r = installed(&bin, home.path(), &["--version"], &venv_dir);
     r.expect(0);
     assert_eq!(r.stdout.matches("sha256:").count(), 4, "{}", r.stdout);
+    // On a platform the wheel is not built for, pip refuses it itself (as the README says).
+    let out = Command::new(bin.join("pip"))
+        .args([
+            "install",
+            "--dry-run",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+        ])
+        .args(["--platform", "manylinux_2_17_x86_64", "--target"])
+        .arg(home.path().join("other"))
+        .arg(&wheel)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("is not a supported wheel on this platform"),
+        "{said}"
+    );
 
     // A copy of the demo, and a project made by django-admin startproject.
     let demo = Project::new();
     std::fs::remove_file(demo.path().join("platform-migrate.toml")).unwrap();
     let fresh = home.path().join("mysite");
     std::fs::create_dir(&fresh).unwrap();
-    let out = Command::new(bin.join("django-admin"))
-        .args(["startproject", "mysite", "."])
-        .current_dir(&fresh)
-        .env("PATH", path_without_cargo(&bin))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::succeeded(
+        Command::new(bin.join("django-admin"))
+            .args(["startproject", "mysite", "."])
+            .current_dir(&fresh)
+            .env("PATH", path_without_cargo(&bin))
+            .output()
+            .unwrap(),
     );
 
     for dir in [demo.path(), fresh.as_path()] {

@@ -55,6 +55,9 @@ impl Run<'_> {
         ));
         self.vendor = info.vendor.clone();
         self.database = info.database.clone();
+        if let Some(why) = self.backup_of_another_database() {
+            return Err(Fail::usage(why));
+        }
         if self.req.action != Action::Show {
             self.lock_database()?;
         }
@@ -101,6 +104,25 @@ impl Run<'_> {
         self.gate_lint()?;
         self.gate_plan()?;
         Ok(Done::Ok("ok".into()))
+    }
+
+    /// A built-in backup provider made for another kind of database than the one the runner
+    /// reached: its backup would not hold what the run changes. Typically a prod runner handed
+    /// DATABASE_URL by settings that ignore it, so Django still opens its SQLite file.
+    fn backup_of_another_database(&self) -> Option<String> {
+        let name = self.env.backup.as_ref()?;
+        let builtin = self.cfg.plugins.get(name)?.builtin?;
+        let backs_up = match builtin {
+            "pg-dump-backup" => "postgresql",
+            "file-backup" => "sqlite",
+            _ => return None,
+        };
+        (self.vendor != backs_up).then(|| {
+            format!(
+                "env {} backs up a {backs_up} database (builtin:{builtin}), but its runner reached a {} database ({}), so the backup would not hold what this run changes; if the runner is handed DATABASE_URL, make the project's settings build DATABASES from it (e.g. with dj-database-url), or configure the backup for that database; nothing was changed",
+                self.env.name, self.vendor, self.database
+            )
+        })
     }
 
     /// Ask the runner for the plan to reach `target` (read-only) and record it.
