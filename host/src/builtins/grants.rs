@@ -190,11 +190,25 @@ fn django_runner(s: &Settings) -> Result<Derived, Problem> {
         &args(&["loaddata", "-v1", "?--database=*", "<name>"]),
     ));
     purposes.push("loaddata (fixtures)");
+    // Names no grant may give are refused here, at the setting that names them.
+    let grantable = |key: &str, names: &BTreeMap<String, String>| match names
+        .keys()
+        .find_map(|n| crate::policy::env::forbidden(n).map(|why| (n, why)))
+    {
+        Some((n, why)) => Err(problem(
+            key,
+            format!("setting {key} names {n}, which cannot be granted: {why}"),
+        )),
+        None => Ok(()),
+    };
+    let plain = strings(s, "env")?;
+    grantable("env", &plain)?;
     let mut env = Vec::new();
-    for (name, value) in strings(s, "env")? {
+    for (name, value) in plain {
         env.push(pinned(&name, "value", &value));
     }
     let secret_env = strings(s, "secret-env")?;
+    grantable("secret-env", &secret_env)?;
     let mut secrets: Vec<String> = Vec::new();
     for (name, secret) in &secret_env {
         env.push(pinned(name, "secret", secret));
@@ -534,6 +548,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("project-dir"));
+    }
+
+    #[test]
+    fn variables_no_grant_may_give_are_refused_at_their_setting() {
+        for key in ["env", "secret-env"] {
+            let e = derive(
+                "django-runner",
+                &settings(&format!(
+                    "manage = [\"py\", \"manage.py\"]\n{key} = {{ LD_PRELOAD = \"x\" }}"
+                )),
+            )
+            .unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key));
+            assert!(e.message.contains("LD_PRELOAD"), "{e:?}");
+        }
     }
 
     #[test]
