@@ -303,8 +303,12 @@ fn destructive_changes_are_shown_with_a_safer_pattern_and_refused_in_prod_unless
     refused.expect(3);
     let e = refused.error_line();
     assert!(
-        e.contains("orders.0005_remove_order_note: drop-column")
-            && e.contains("--allow-destructive"),
+        e.contains("1 finding(s) in 1 migration(s) (drop-column 1): orders.0005_remove_order_note: drop-column"),
+        "{e}"
+    );
+    // The way forward ends the line: the command as given, with the flag that proceeds.
+    assert!(
+        e.ends_with("To run anyway: platform-migrate --env prod --confirm --allow-destructive"),
         "{e}"
     );
     assert!(!pg

@@ -293,7 +293,12 @@ fn irreversible_migrations_need_allow_irreversible_in_prod() {
     r.expect(3);
     let e = r.error_line();
     assert!(e.contains("orders.0004_irreversible"), "{}", r.all());
-    assert!(e.contains("--allow-irreversible"), "{e}");
+    assert!(
+        e.ends_with(
+            "relying on the backup: platform-migrate --env prod --confirm --allow-irreversible"
+        ),
+        "{e}"
+    );
     assert!(t.applied().is_empty(), "refused before anything ran");
     assert!(t.backup_files().is_empty(), "refused before the backup");
 

@@ -113,6 +113,8 @@ impl Run<'_> {
     }
 
     /// Refuse a plan with findings where the env refuses them, unless --allow-destructive.
+    /// The message counts them by rule, names the first few migrations, and ends with the
+    /// command that would proceed, so no cut can take the way forward away.
     pub(super) fn gate_lint(&self) -> Result<(), Fail> {
         if self.entry.findings.is_empty()
             || !self.env.refuse_destructive
@@ -122,17 +124,103 @@ impl Run<'_> {
         {
             return Ok(());
         }
-        let list: Vec<String> = self
-            .entry
-            .findings
+        let findings = &self.entry.findings;
+        // Each migration once, in plan order, with its rules.
+        let mut by_migration: Vec<(String, Vec<&str>)> = Vec::new();
+        for f in findings {
+            let id = format!("{}.{}", f.app, f.name);
+            match by_migration.iter_mut().find(|(m, _)| *m == id) {
+                Some((_, rules)) if !rules.contains(&f.rule.as_str()) => rules.push(&f.rule),
+                Some(_) => {}
+                None => by_migration.push((id, vec![&f.rule])),
+            }
+        }
+        let named: Vec<String> = by_migration
             .iter()
-            .map(|f| format!("{}.{}: {}", f.app, f.name, f.rule))
+            .take(SHOWN)
+            .map(|(m, rules)| format!("{m}: {}", rules.join("+")))
             .collect();
+        let more = match by_migration.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let mut flags = vec!["--allow-destructive"];
+        if self.irreversible_refused() {
+            flags.push("--allow-irreversible");
+        }
         Err(Fail::refused(format!(
-            "env {} refuses destructive or locking changes: {}. See the safer patterns with `--env {} --show`, or re-run with --allow-destructive",
+            "env {} refuses destructive or locking changes: {} finding(s) in {} migration(s) ({}): {}{more}; `--env {} --show` lists each with its safer pattern. To run anyway: {}",
             self.env.name,
-            list.join(", "),
-            self.env.name
+            findings.len(),
+            by_migration.len(),
+            counted(findings.iter().map(|f| f.rule.as_str())),
+            crate::text::for_display(&named.join("; "), 600),
+            self.env.name,
+            self.proceed_with(&flags)
         )))
+    }
+
+    /// The command line as given, with `flags` added: what proceeds past a refusing gate.
+    pub(super) fn proceed_with(&self, flags: &[&str]) -> String {
+        let mut args: Vec<String> = self.entry.args.iter().skip(1).cloned().collect();
+        for f in flags {
+            if !args.iter().any(|a| a == f) {
+                args.push(f.to_string());
+            }
+        }
+        let quoted: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
+        format!("platform-migrate {}", quoted.join(" "))
+    }
+}
+
+/// How many migrations a refusal names before "and N more".
+const SHOWN: usize = 3;
+
+/// `rule-a 20, rule-b 13`: how often each item occurs, most first.
+fn counted<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(i, _)| *i == item) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts
+        .iter()
+        .map(|(i, n)| format!("{i} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An argument as a POSIX shell reads it back: as it is when plain, else single-quoted.
+fn shell_word(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{counted, shell_word};
+
+    #[test]
+    fn counts_come_most_first() {
+        let items = ["a", "b", "b", "c", "b", "a"];
+        assert_eq!(counted(items.into_iter()), "b 3, a 2, c 1");
+    }
+
+    #[test]
+    fn shell_words_read_back_as_given() {
+        assert_eq!(shell_word("--env"), "--env");
+        assert_eq!(shell_word("my config.toml"), "'my config.toml'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 }

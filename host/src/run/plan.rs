@@ -32,15 +32,34 @@ impl Run<'_> {
                 blocked.join(", ")
             )));
         }
-        let one_way = names(false);
-        if !one_way.is_empty() && self.env.refuse_irreversible && !self.req.allow_irreversible {
+        if self.irreversible_refused() {
+            let one_way = names(false);
+            let shown: Vec<&str> = one_way.iter().take(3).map(String::as_str).collect();
+            let more = match one_way.len().saturating_sub(shown.len()) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
             return Err(Fail::refused(format!(
-                "env {} refuses irreversible migrations: {} cannot be undone by migrating back (RunPython without reverse_code or RunSQL without reverse_sql). Add the reverse, or re-run with --allow-irreversible to rely on the backup",
+                "env {} refuses irreversible migrations: {}{more} cannot be undone by migrating back (RunPython without reverse_code or RunSQL without reverse_sql). Add the reverse, or run anyway relying on the backup: {}",
                 self.env.name,
-                one_way.join(", ")
+                crate::text::for_display(&shown.join(", "), 600),
+                self.proceed_with(&["--allow-irreversible"])
             )));
         }
         Ok(())
+    }
+
+    /// Whether the plan has a step migrating back cannot undo, in an env that refuses those
+    /// without --allow-irreversible.
+    pub(super) fn irreversible_refused(&self) -> bool {
+        self.env.refuse_irreversible
+            && !self.req.allow_irreversible
+            && !self.req.fake
+            && self.req.action != Action::Show
+            && self
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.steps.iter().any(|s| s.irreversible && !s.backwards))
     }
 
     /// `--show --sql`: each step's SQL from the runner (recorded in history too).
