@@ -306,6 +306,39 @@ fn a_pg_dump_backup_for_a_runner_that_reached_sqlite_is_refused_before_anything_
 }
 
 #[test]
+fn builtin_slack_posts_to_slack_only_and_its_denial_does_not_suggest_widening() {
+    // The webhook secret points at a local receiver: builtin:slack-notifier's derived grant
+    // reaches https://hooks.slack.com only, so the notification is denied (exit 5) and the
+    // migration stands; the message says the grant cannot be widened, not which line to add.
+    let rx = common::receiver::Receiver::start(vec![]);
+    let config = demo_config().replace(
+        "# [plugins.slack]\n# plugin = \"builtin:slack-notifier\"\n# grants.secrets.slack-webhook = { env = \"SLACK_WEBHOOK_URL\" }",
+        "[plugins.slack]\nplugin = \"builtin:slack-notifier\"\ngrants.secrets.slack-webhook = { env = \"SLACK_WEBHOOK_URL\" }",
+    ) + "\n[env.notified]\nrunner = \"django\"\nnotifiers = [\"slack\"]\n";
+    assert!(
+        config.contains("\n[plugins.slack]\n"),
+        "the demo's commented slack entry changed"
+    );
+    let p = project_with(&config);
+    let hook = format!("{}/services/T0/B0/SECRETPART", rx.origin());
+    let r = p.run_with(
+        &["--env", "notified"],
+        &[("SLACK_WEBHOOK_URL", hook.as_str())],
+    );
+    r.expect(5);
+    assert!(rx.received().is_empty());
+    let e = r.error_line();
+    assert!(e.contains(&rx.origin()), "{e}");
+    assert!(e.contains("cannot widen"), "{e}");
+    assert!(!e.contains("grants.hosts"), "{e}");
+    assert!(
+        !r.all().contains("SECRETPART"),
+        "the webhook URL was printed"
+    );
+    assert_eq!(p.applied(), common::set(common::ALL));
+}
+
+#[test]
 fn colours_follow_the_flag_and_no_color() {
     let p = project_with(&demo_config());
     let r = p.run(&["--env", "dev", "--show", "--color", "always"]);

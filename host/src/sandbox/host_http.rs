@@ -27,11 +27,16 @@ pub struct HttpGate {
 }
 
 impl HttpGate {
-    pub fn new(plugin: &str, hosts: Vec<HostGrant>, max_response_bytes: u64) -> HttpGate {
+    pub fn new(
+        plugin: &str,
+        builtin: Option<&'static str>,
+        hosts: Vec<HostGrant>,
+        max_response_bytes: u64,
+    ) -> HttpGate {
         HttpGate {
             plugin: plugin.to_string(),
             hosts,
-            denials: super::denials::Denials::new(plugin),
+            denials: super::denials::Denials::new(plugin, builtin),
             max_response_bytes,
         }
     }

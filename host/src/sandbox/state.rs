@@ -85,6 +85,7 @@ impl PluginState {
         let limits = entry.limits.clone();
         let gate = super::host_http::HttpGate::new(
             &grants.plugin,
+            entry.builtin,
             grants.hosts.clone(),
             limits.http_response_bytes,
         );
@@ -93,7 +94,7 @@ impl PluginState {
             table: ResourceTable::new(),
             output,
             limiter: super::limits::Limiter::new(limits),
-            denials: Denials::new(&grants.plugin),
+            denials: Denials::new(&grants.plugin, entry.builtin),
             grants,
             redactor,
             ui,
