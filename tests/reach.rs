@@ -177,6 +177,12 @@ fn bad_builtin_entries_are_named_at_their_place() {
             "add grants.secrets.db",
         ),
         (
+            // A secret no setting names would only widen what the runner may read.
+            runner_with("grants.secrets.stolen = { env = \"HOME\" }"),
+            "platform-migrate.toml:4:25:",
+            "no setting of builtin:django-runner names this secret",
+        ),
+        (
             "[plugins.django]\nsettings.manage = [\"py\"]\n[env.dev]\nrunner = \"django\"\n".into(),
             "platform-migrate.toml:1:10:",
             "names no plugin",

@@ -84,7 +84,7 @@ pub(super) fn grants(
             format!("plugins.{name}.grants.secrets.{extra}: no setting of builtin:{builtin} names this secret, so it would only widen the grant; remove it or name it in the settings"),
         ));
     }
-    let mut table = derived.grants.clone();
+    let mut table = derived.grants;
     table.remove("secrets");
     narrow(
         src,

@@ -404,7 +404,7 @@ fn resolve_plugin(
             ))
         }
     };
-    let secrets = resolve_secrets(src, base, std::mem::take(&mut p.grants.secrets))?;
+    let secrets = resolve_secrets(src, base, &p.grants.secrets)?;
     // A built-in's grant is derived from its settings (and read from that text), narrowed by
     // what the entry writes; a plugin file's is the entry's own.
     let (derived_grant, raw_grants) = match builtin {
@@ -488,7 +488,7 @@ fn resolve_plugin(
 fn resolve_secrets(
     src: &Source<'_>,
     base: &Path,
-    raw: BTreeMap<String, toml::Spanned<SecretSource>>,
+    raw: &BTreeMap<String, toml::Spanned<SecretSource>>,
 ) -> Result<BTreeMap<String, SecretSource>, ConfigError> {
     let mut secrets = BTreeMap::new();
     for (secret, source) in raw {
@@ -502,7 +502,7 @@ fn resolve_secrets(
         if let Some(f) = &s.file {
             s.file = Some(base.join(f).display().to_string());
         }
-        secrets.insert(secret, s);
+        secrets.insert(secret.clone(), s);
     }
     Ok(secrets)
 }
