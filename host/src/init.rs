@@ -151,12 +151,22 @@ fn settings_default(manage: &str) -> Option<String> {
     valid.then(|| value.to_string())
 }
 
+/// `text` as a TOML string (quoted and escaped as TOML reads it back).
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
 /// The runner entry's settings lines for `project` (shared by dev, test and prod).
 fn runner_settings(p: &Project) -> String {
-    let mut out = format!("settings.manage = [{:?}, {:?}]\n", p.python, p.manage);
+    let mut out = format!(
+        "settings.manage = [{}, {}]\n",
+        quoted(&p.python),
+        quoted(&p.manage)
+    );
     if let Some(s) = &p.settings_env {
         out.push_str(&format!(
-            "settings.env = {{ DJANGO_SETTINGS_MODULE = {s:?} }}\n"
+            "settings.env = {{ DJANGO_SETTINGS_MODULE = {} }}\n",
+            quoted(s)
         ));
     }
     out
@@ -215,8 +225,8 @@ fn render(p: &Project, vendor: &str, database: &str, dir: &Path) -> String {
         .flatten();
     if let Some(rel) = &sqlite_file {
         out.push_str(&format!(
-            "\n[plugins.sqlite-backup]\nplugin = \"builtin:file-backup\"\nsettings.source = \"/project/{}\"\n",
-            rel.display()
+            "\n[plugins.sqlite-backup]\nplugin = \"builtin:file-backup\"\nsettings.source = {}\n",
+            quoted(&format!("/project/{}", rel.display()))
         ));
     }
     out.push_str(&format!(
@@ -284,6 +294,45 @@ mod tests {
             );
             assert_eq!(cfg.envs["prod"].backup.as_deref(), Some("pg-backup"));
         }
+    }
+
+    #[test]
+    fn odd_paths_are_written_as_toml_reads_them() {
+        let p = Project {
+            manage: "src/manage.py".into(),
+            python: "/opt/my \"venv\"\\x/bin/python\u{1b}".into(),
+            settings_env: Some("shop.settings.prod".into()),
+            settings: None,
+        };
+        let text = render(
+            &p,
+            "sqlite",
+            "/srv/app/data/db \"1\".sqlite3",
+            Path::new("/srv/app"),
+        );
+        let cfg = Config::parse(
+            &text,
+            "platform-migrate.toml",
+            "/srv/app/platform-migrate.toml".into(),
+            "/srv/app".into(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let setting = |plugin: &str, key: &str| {
+            cfg.plugins[plugin]
+                .setting_entries
+                .iter()
+                .find(|e| e.key == key)
+                .map(|e| e.value.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            setting("django", "manage")[0].as_str(),
+            Some(p.python.as_str())
+        );
+        assert_eq!(
+            setting("sqlite-backup", "source").as_str(),
+            Some("/project/data/db \"1\".sqlite3")
+        );
     }
 
     #[test]
