@@ -2,7 +2,8 @@
 //! itself (never taken from a plugin's word): what lets a first deploy run without a backup
 //! where one is required. SQLite only: a file that does not exist yet or is empty, or one whose
 //! schema table lists nothing (no table, index, view or trigger) and has no write-ahead log
-//! with changes not yet in the file. Anything the check cannot read counts as not empty.
+//! with changes not yet in the file. Anything the check cannot read counts as not empty, and
+//! the file is opened once, never through a symlink.
 
 use std::io::Read;
 use std::path::Path;
@@ -26,13 +27,20 @@ pub(super) fn nothing_to_lose(vendor: &str, database: &str, base: &Path) -> Opti
             Err(_) => return None,
         }
     }
-    let meta = match std::fs::symlink_metadata(&path) {
+    // Opened once, by handle, never through a symlink: what is measured is what was opened.
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+    {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Some(format!("{shown} does not exist yet"))
         }
         Err(_) => return None,
-        Ok(m) => m,
+        Ok(f) => f,
     };
+    let meta = f.metadata().ok()?;
     if !meta.is_file() {
         return None;
     }
@@ -40,7 +48,6 @@ pub(super) fn nothing_to_lose(vendor: &str, database: &str, base: &Path) -> Opti
         return Some(format!("{shown} is empty (0 bytes)"));
     }
     let mut head = [0u8; 108];
-    let mut f = std::fs::File::open(&path).ok()?;
     f.read_exact(&mut head).ok()?;
     no_schema_entries(&head).then(|| format!("{shown} holds no tables"))
 }
@@ -108,6 +115,9 @@ mod tests {
         assert_eq!(check("w"), None, "a write-ahead log may hold the tables");
         std::os::unix::fs::symlink(d.path().join("junk"), d.path().join("link")).unwrap();
         assert_eq!(check("link"), None);
+        // A link to nothing is not "does not exist yet": something put it there.
+        std::os::unix::fs::symlink(d.path().join("gone"), d.path().join("dangling")).unwrap();
+        assert_eq!(check("dangling"), None);
         assert_eq!(nothing_to_lose("postgresql", "shop", d.path()), None);
         assert_eq!(check(":memory:"), None);
     }
