@@ -266,6 +266,17 @@ mod tests {
         );
     }
 
+    /// The config `init` wrote for a project in /srv/app, loaded as every command loads it.
+    fn load(text: &str) -> Config {
+        Config::parse(
+            text,
+            "platform-migrate.toml",
+            "/srv/app/platform-migrate.toml".into(),
+            "/srv/app".into(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
     #[test]
     fn the_config_is_short_has_no_hash_and_loads() {
         let p = Project {
@@ -279,13 +290,7 @@ mod tests {
             let lines = text.lines().count();
             assert!(lines <= 31, "{lines} lines:\n{text}");
             assert!(!text.contains("sha256"), "{text}");
-            let cfg = Config::parse(
-                &text,
-                "platform-migrate.toml",
-                "/srv/app/platform-migrate.toml".into(),
-                "/srv/app".into(),
-            )
-            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let cfg = load(&text);
             assert_eq!(cfg.envs.len(), 3);
             assert_eq!(
                 cfg.envs["dev"].backup.is_some(),
@@ -310,13 +315,7 @@ mod tests {
             "/srv/app/data/db \"1\".sqlite3",
             Path::new("/srv/app"),
         );
-        let cfg = Config::parse(
-            &text,
-            "platform-migrate.toml",
-            "/srv/app/platform-migrate.toml".into(),
-            "/srv/app".into(),
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let cfg = load(&text);
         let setting = |plugin: &str, key: &str| {
             cfg.plugins[plugin]
                 .setting_entries
