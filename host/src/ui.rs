@@ -141,9 +141,10 @@ impl Ui {
             &COLOR_STDOUT
         };
         let line = match paint {
-            Some(sgr) if on.load(Ordering::Relaxed) && line.len() > plain.len() => {
-                let (head, tail) = line.split_at(plain.len().min(line.len()));
-                format!("{head}\x1b[{sgr}m{tail}\x1b[0m")
+            // Only where the shown line still starts with `plain` (it is the host's own text).
+            Some(sgr) if on.load(Ordering::Relaxed) && line.starts_with(plain) => {
+                let tail = &line[plain.len()..];
+                format!("{plain}\x1b[{sgr}m{tail}\x1b[0m")
             }
             _ => line,
         };
