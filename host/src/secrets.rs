@@ -109,14 +109,18 @@ pub enum SecretError {
     },
 }
 
-/// The value of `plugin`'s secret `name`, when it has a source that can be read now.
-pub(crate) fn value_of(
+/// `plugin`'s grants as an instance runs with them: the TCP port of each `confine.connect-url`
+/// secret that can be read now added to `confine.connect`.
+pub(crate) fn grants_with_url_ports(
     plugin: &crate::config::PluginConfig,
-    name: &str,
     redactor: &Redactor,
-) -> Option<String> {
-    let source = plugin.secrets.get(name)?;
-    resolve(name, source, redactor).ok()
+) -> crate::policy::Grants {
+    let mut grants = plugin.grants.clone();
+    grants.confine = grants.confine.with_url_ports(&|name| {
+        let source = plugin.secrets.get(name)?;
+        resolve(name, source, redactor).ok()
+    });
+    grants
 }
 
 /// Read a secret's value from its source (trailing newline of a file trimmed) and register it

@@ -52,6 +52,18 @@ pub fn find(name: &str) -> Option<Builtin> {
     all().into_iter().find(|b| b.name == name)
 }
 
+/// The built-in `text` names when it is written `builtin:NAME`: `None` when it is not written
+/// so, an error listing the built-ins when none has that name.
+pub fn named(text: &str) -> Option<Result<Builtin, String>> {
+    let name = text.strip_prefix(PREFIX)?;
+    Some(find(name).ok_or_else(|| {
+        format!(
+            "there is no built-in plugin {text:?}; the built-ins are {}",
+            names()
+        )
+    }))
+}
+
 /// The built-ins' names, for messages: `builtin:django-runner, builtin:file-backup, ...`.
 pub fn names() -> String {
     all()

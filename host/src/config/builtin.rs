@@ -14,24 +14,13 @@ use toml::Spanned;
 /// The built-in `plugin = "builtin:NAME"` names, or an error listing them.
 pub(super) fn find(src: &Source<'_>, written: &Spanned<String>) -> Result<Builtin, ConfigError> {
     let text = written.get_ref();
-    let Some(name) = text.strip_prefix(builtins::PREFIX) else {
-        return Err(src.err(
-            written.span(),
-            format!(
-                "plugin = {text:?} is not a built-in; name one of {} (a plugin file goes in path = \"FILE.wasm\")",
-                builtins::names()
-            ),
-        ));
-    };
-    builtins::find(name).ok_or_else(|| {
-        src.err(
-            written.span(),
-            format!(
-                "there is no built-in plugin {text:?}; the built-ins are {}",
-                builtins::names()
-            ),
-        )
-    })
+    let found = builtins::named(text).unwrap_or_else(|| {
+        Err(format!(
+            "plugin = {text:?} is not a built-in; name one of {} (a plugin file goes in path = \"FILE.wasm\")",
+            builtins::names()
+        ))
+    });
+    found.map_err(|message| src.err(written.span(), message))
 }
 
 /// The derived grant's text (what `plugin inspect ENTRY` prints, and where the checks of

@@ -78,8 +78,8 @@ impl PluginConfig {
     pub fn bare(name: &str, path: &Path) -> PluginConfig {
         let builtin = path
             .to_str()
-            .and_then(|p| p.strip_prefix(crate::builtins::PREFIX))
-            .and_then(crate::builtins::find)
+            .and_then(crate::builtins::named)
+            .and_then(Result::ok)
             .map(|b| b.name);
         PluginConfig {
             name: name.to_string(),

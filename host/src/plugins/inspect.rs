@@ -19,16 +19,9 @@ fn name_of(file: &Path) -> String {
 
 /// The component `file` names: a `.wasm` file, or `builtin:NAME`.
 fn bytes_of(file: &Path) -> Result<std::borrow::Cow<'static, [u8]>, Exit> {
-    let text = file.to_string_lossy();
-    if let Some(name) = text.strip_prefix(crate::builtins::PREFIX) {
-        let b = crate::builtins::find(name).ok_or_else(|| {
-            Exit::usage(format!(
-                "there is no built-in plugin {text:?}; the built-ins are {}",
-                crate::builtins::names()
-            ))
-        })?;
-        return b
-            .bytes()
+    if let Some(found) = crate::builtins::named(&file.to_string_lossy()) {
+        return found
+            .and_then(|b| b.bytes())
             .map(std::borrow::Cow::Borrowed)
             .map_err(Exit::usage);
     }

@@ -335,10 +335,7 @@ impl Sandbox {
                 .map_err(|e| setup(format!("cannot mount {}: {e}", dir.display())))?;
         }
         // The host's own file handling (stdin/stdout files of processes) sees the same mounts.
-        let mut grants = plugin.grants.clone();
-        grants.confine = grants
-            .confine
-            .with_url_ports(&|s| crate::secrets::value_of(plugin, s, &self.redactor));
+        let mut grants = crate::secrets::grants_with_url_ports(plugin, &self.redactor);
         if let Some(dir) = backup_dir {
             grants.mount(crate::policy::DirGrant {
                 host: dir.to_path_buf(),
