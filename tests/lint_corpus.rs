@@ -332,3 +332,143 @@ fn locking_changes_on_an_empty_table_are_exempt_and_drops_are_not() {
         .unwrap();
     assert_eq!(fk["table"], "orders_order");
 }
+
+/// Migrations after the demo's that rework what they built (issue 38): an index added to a
+/// table of the same plan, dropped again by a custom operation (rendered in full, as
+/// django_celery_results' `TryRemoveIndex` is), the table's sequence renamed by RunSQL, and a
+/// data step without reverse code.
+fn write_rework(p: &Project) {
+    let steps = [
+        ("0004_total_idx", "", "migrations.AddIndex('order', models.Index(fields=['total'], name='order_total_idx'))"),
+        ("0005_try_remove", "class TryRemoveIndex(migrations.RemoveIndex):\n    pass\n\n", "TryRemoveIndex('order', 'order_total_idx')"),
+        ("0006_rename_seq", "", "migrations.RunSQL('ALTER TABLE orders_order_id_seq RENAME TO orders_order_seq', 'ALTER TABLE orders_order_seq RENAME TO orders_order_id_seq')"),
+        ("0007_backfill", "", "migrations.RunPython(lambda apps, schema_editor: None)"),
+    ];
+    let mut prev = "0003_order_note";
+    for (name, prelude, op) in steps {
+        add_migration(
+            p,
+            "orders",
+            name,
+            &format!(
+                "from django.db import migrations, models\n\n{prelude}\
+                 class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"{prev}\")]\n    \
+                 operations = [{op}]\n"
+            ),
+        );
+        prev = name;
+    }
+}
+
+/// A finding is judged against what exists before the plan: on a fresh database, what the plan
+/// renames, drops or rebuilds of its own making is set aside (and `--show` says so), and an
+/// irreversible step is no reason to refuse, so the prod gate passes with `--confirm` alone.
+/// On a database that had the index and the sequence before, the same migrations keep their
+/// full force.
+#[test]
+fn what_a_plan_does_to_what_it_created_is_judged_against_the_database_before_it() {
+    let pg = Pg::start();
+    let config = format!(
+        "{}{}\n[env.prod]\nrunner = \"django-pg\"\nbackup = \"pg-backup\"\n",
+        common::pg::django_pg_plugin(URL_VAR),
+        common::pg::pg_backup_plugin("PM_TEST_BACKUP_URL"),
+    );
+    let p = Project::new();
+    p.write_config(&config);
+    write_rework(&p);
+
+    let fresh = pg.create_db("fresh");
+    let url = pg.url(&fresh);
+    let env = [
+        (URL_VAR, url.as_str()),
+        ("PM_TEST_BACKUP_URL", url.as_str()),
+    ];
+    let shown = p.run_with(&["--env", "prod", "--show", "--output", "json"], &env);
+    shown.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(doc["findings"], serde_json::json!([]), "{}", shown.all());
+    // The full SQL gives the same verdict.
+    let full = p.run_with(
+        &["--env", "prod", "--show", "--sql", "--output", "json"],
+        &env,
+    );
+    full.expect(0);
+    let full: serde_json::Value = serde_json::from_str(&full.stdout).unwrap();
+    assert_eq!(full["findings"], serde_json::json!([]), "{}", full);
+    let human = p.run_with(&["--env", "prod", "--show"], &env);
+    human.expect(0);
+    assert!(
+        human
+            .stdout
+            .contains("2 finding(s) set aside: they touch only what this plan creates"),
+        "{}",
+        human.all()
+    );
+    assert!(
+        human.stdout.contains(
+            "1 irreversible step(s) not refused: no migration is applied before this plan"
+        ),
+        "{}",
+        human.all()
+    );
+    p.run_with(&["--env", "prod", "--confirm"], &env).expect(0);
+    assert!(pg
+        .applied(&fresh)
+        .contains(&"orders.0007_backfill".to_string()));
+
+    // An upgrade: the index and the sequence exist before the plan.
+    let upgrade = pg.create_db("upgrade");
+    let url = pg.url(&upgrade);
+    let env = [
+        (URL_VAR, url.as_str()),
+        ("PM_TEST_BACKUP_URL", url.as_str()),
+    ];
+    p.run_with(
+        &[
+            "--env",
+            "prod",
+            "--confirm",
+            "--app",
+            "orders",
+            "--migration",
+            "0004_total_idx",
+        ],
+        &env,
+    )
+    .expect(0);
+    let shown = p.run_with(&["--env", "prod", "--show", "--output", "json"], &env);
+    shown.expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let found: BTreeSet<(String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from([
+            (
+                "0005_try_remove".to_string(),
+                "drop-index-without-concurrently".to_string()
+            ),
+            ("0006_rename_seq".to_string(), "rename-table".to_string()),
+        ]),
+        "{}",
+        shown.all()
+    );
+    let refused = p.run_with(&["--env", "prod", "--confirm"], &env);
+    refused.expect(3);
+    assert!(
+        refused
+            .stderr
+            .contains("--confirm --allow-destructive --allow-irreversible"),
+        "{}",
+        refused.all()
+    );
+}

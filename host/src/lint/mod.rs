@@ -167,6 +167,11 @@ fn data_and_schema(ops: &[String]) -> bool {
     data && schema
 }
 
+/// The operation that makes `data-and-schema-in-one-migration` true: the first data step.
+fn data_operation(ops: &[String]) -> Option<usize> {
+    ops.iter().position(|o| o == "Raw Python operation")
+}
+
 /// Rules from Django's operation descriptions, for databases whose SQL is not linted.
 fn operation_rules(op: &str) -> Vec<&'static str> {
     let o = op.to_ascii_lowercase();
@@ -192,6 +197,8 @@ pub struct Linter<'a> {
     /// Relations (tables, indexes) created by earlier statements of this plan, under every
     /// name they have had: exempt from every rule.
     created: BTreeSet<String>,
+    /// Findings not made because they touch only what the plan itself creates.
+    set_aside: usize,
 }
 
 impl<'a> Linter<'a> {
@@ -199,10 +206,18 @@ impl<'a> Linter<'a> {
         Linter {
             disabled,
             created: BTreeSet::new(),
+            set_aside: 0,
         }
     }
 
-    /// Tables the plan creates in steps whose SQL the runner left out (`lint-sql`).
+    /// How many findings were set aside so far because they touch only relations this plan
+    /// creates (or that do not exist before it): no rows and no readers yet.
+    pub fn set_aside(&self) -> usize {
+        self.set_aside
+    }
+
+    /// Relations the plan creates in steps whose SQL the runner left out (`lint-sql`), and
+    /// any the runner knows do not exist before the plan.
     pub fn plan_creates(&mut self, tables: &[String]) {
         self.created.extend(tables.iter().cloned());
     }
@@ -234,12 +249,13 @@ impl<'a> Linter<'a> {
                 "data-and-schema-in-one-migration",
                 &step.operations.join("; "),
                 None,
-                None,
+                data_operation(step.operations),
             );
         }
         // On PostgreSQL only schema changes of tables that existed before the plan count: a
         // fresh install creates its tables and fills them in one migration without harm.
         let mut changes_existing = false;
+        let mut changes_created = false;
         if linting_sql {
             let sql = step.sql.unwrap_or_default();
             let owners = operation_of_entries(sql, step.operations.len(), step.backwards);
@@ -268,15 +284,16 @@ impl<'a> Linter<'a> {
                     if atomic && st.outside_transaction {
                         push("concurrently-in-atomic", raw, None, op);
                     }
-                    if st
-                        .alters
-                        .as_ref()
-                        .is_some_and(|t| !self.created.contains(t))
-                    {
-                        changes_existing = true;
+                    match &st.alters {
+                        Some(t) if self.created.contains(t) => changes_created = true,
+                        Some(_) => changes_existing = true,
+                        None => {}
                     }
                     for h in &st.hits {
                         if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
+                            if !disabled.iter().any(|d| d == h.rule) {
+                                self.set_aside += 1;
+                            }
                             continue;
                         }
                         push(h.rule, raw, h.table.as_ref(), op);
@@ -295,8 +312,10 @@ impl<'a> Linter<'a> {
                     "data-and-schema-in-one-migration",
                     &step.operations.join("; "),
                     None,
-                    None,
+                    data_operation(step.operations),
                 );
+            } else if data && changes_created {
+                self.set_aside += 1;
             }
         } else {
             for (i, op) in step.operations.iter().enumerate() {

@@ -34,21 +34,22 @@ impl Run<'_> {
         Ok(sql)
     }
 
-    /// What the linter reads: the full SQL when `--sql` shows it anyway, else `lint-sql`
-    /// (steps that only build tables the plan creates left out, those tables named).
+    /// What the linter reads: `lint-sql` (steps that only build tables the plan creates left
+    /// out, and what the plan creates named: django-runner also names every relation the
+    /// statements use that the database lacks before the plan). With `--sql`, which shows
+    /// the full SQL anyway, the linter reads that, with the same names, so both give one
+    /// verdict.
     fn lint_sql(&mut self) -> Result<LintSql, Fail> {
-        if self.req.sql {
-            return Ok(LintSql {
-                steps: self.step_sql()?,
-                created: Vec::new(),
-            });
-        }
         let ctx = self.ctx();
         let steps = self.plan_steps();
         let runner = self.runner.as_mut().expect("runner loaded in step 1");
-        runner
+        let mut sql = runner
             .lint_sql(&ctx, &steps)?
-            .map_err(|e| self.runner_fail("render the SQL", e))
+            .map_err(|e| self.runner_fail("render the SQL", e))?;
+        if self.req.sql {
+            sql.steps = self.step_sql()?;
+        }
+        Ok(sql)
     }
 
     pub(super) fn lint_plan(&mut self) -> Result<(), Fail> {
@@ -76,6 +77,22 @@ impl Run<'_> {
                 atomic: st.atomic,
             };
             findings.extend(linter.step(&step, postgresql));
+        }
+        if linter.set_aside() > 0 {
+            self.ui.detail(&format!(
+                "{} finding(s) set aside: they touch only what this plan creates (relations the database does not have before it), which has no rows and no readers yet",
+                linter.set_aside()
+            ));
+        }
+        let one_way = self.one_way_steps();
+        if one_way > 0
+            && self.env.refuse_irreversible
+            && !self.req.allow_irreversible
+            && self.nothing_applied_before()
+        {
+            self.ui.detail(&format!(
+                "{one_way} irreversible step(s) not refused: no migration is applied before this plan, so the way back is the backup of the empty database, not migrating back"
+            ));
         }
         self.exempt_empty_tables(&mut findings)?;
         self.entry.findings = findings;

@@ -56,10 +56,25 @@ impl Run<'_> {
             && !self.req.allow_irreversible
             && !self.req.fake
             && self.req.action != Action::Show
-            && self
-                .plan
-                .as_ref()
-                .is_some_and(|p| p.steps.iter().any(|s| s.irreversible && !s.backwards))
+            && self.one_way_steps() > 0
+            && !self.nothing_applied_before()
+    }
+
+    /// How many steps of the plan migrating back cannot undo.
+    pub(super) fn one_way_steps(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| {
+            p.steps
+                .iter()
+                .filter(|s| s.irreversible && !s.backwards)
+                .count()
+        })
+    }
+
+    /// True when the database records no migration as applied before this run: a fresh
+    /// install, whose way back is the backup of the empty database rather than migrating
+    /// back, so an irreversible step is no reason to refuse it.
+    pub(super) fn nothing_applied_before(&self) -> bool {
+        !self.before.is_empty() && self.before.iter().all(|m| !m.applied)
     }
 
     /// `--show --sql`: each step's SQL from the runner (recorded in history too).

@@ -8,6 +8,7 @@
 import contextlib
 import json
 import os
+import re
 import sys
 
 import django
@@ -304,7 +305,8 @@ def sql(conn, steps, only_existing=False):
     # Backwards steps need the state at each migration, and the full SQL of a long plan costs
     # the same either way: render those as `sqlmigrate` does.
     if not only_existing or any(step["backwards"] for step in steps):
-        return {"steps": sql_per_migration(loader, steps), "created": []}
+        out = sql_per_migration(loader, steps)
+        return {"steps": out, "created": absent_relations(conn, out, []) if only_existing else []}
     existing = set(conn.introspection.table_names())
     state = executor._create_project_state(with_applied_migrations=True)
     core = core_operations()
@@ -367,7 +369,58 @@ def sql(conn, steps, only_existing=False):
         # A rendered state costs on every later change; drop it before a run of skipped steps.
         if i + 1 < len(migrations) and not wanted[i + 1]:
             state.__dict__.pop("apps", None)
-    return {"steps": out, "created": created}
+    return {"steps": out, "created": absent_relations(conn, out, created)}
+
+
+# Words of SQL itself, never a relation this plan creates: left out of `absent_relations`.
+SQL_WORDS = frozenset(
+    """add all alter and as asc begin by cascade check column commit concurrently constraint
+    create current_timestamp default deferrable deferred delete desc distinct drop else end
+    exists false foreign from gin gist grant group having identity if immediate in index
+    initially insert into is key like limit not null on or order primary references rename
+    restrict returning select sequence set table then to transaction true type unique update
+    using values view when where with""".split()
+)
+
+# A quoted identifier, a string, a comment, or a bare word (folded to lower case, as
+# PostgreSQL folds it).
+TOKEN = re.compile(r'"((?:[^"]|"")+)"|\'(?:[^\']|\'\')*\'|--[^\n]*|/\*.*?\*/|([A-Za-z_][A-Za-z0-9_$]*)', re.S)
+
+
+def absent_relations(conn, rendered, created):
+    """`created`, plus every name the rendered statements use that is no relation of the
+    database before the plan (PostgreSQL's catalog, every schema): a statement on such a
+    relation changes something this plan creates (an index a skipped step built, the sequence
+    of a new table), which has no rows and no readers yet. Names are what the statements say;
+    the linter only compares them with the relations its rules name. Where the catalog cannot
+    be read, `created` is returned as it is."""
+    if conn.vendor != "postgresql":
+        return created
+    try:
+        with conn.cursor() as c:
+            c.execute(
+                "SELECT c.relname FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'"
+            )
+            existing = {row[0] for row in c.fetchall()}
+    except Exception:
+        return created
+    out = list(created)
+    seen = set(out)
+    for statements in rendered:
+        for statement in statements:
+            for m in TOKEN.finditer(statement):
+                if m.group(1) is not None:
+                    name = m.group(1).replace('""', '"')
+                elif m.group(2) is not None and m.group(2).lower() not in SQL_WORDS:
+                    name = m.group(2).lower()
+                else:
+                    continue
+                if name not in existing and name not in seen:
+                    seen.add(name)
+                    out.append(name)
+    return out
 
 
 def empty_tables(conn, tables):
