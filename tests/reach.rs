@@ -642,3 +642,92 @@ fn the_github_action_installs_the_wheel_runs_and_writes_the_summary() {
         "only the users app was migrated"
     );
 }
+
+/// `orders/0004_ping`: a data migration that calls the project's own `orders/hooks.py`,
+/// which connects to 127.0.0.1:`port` (a service such as a Redis cache) and, when it may,
+/// writes what the environment variable DEMO_CACHE_PORT holds to `pinned.txt`.
+fn add_ping_migration(p: &Project, port: u16) {
+    std::fs::write(
+        p.path().join("orders/hooks.py"),
+        format!(
+            "import os, socket\n\n\ndef ping(apps, schema_editor):\n    \
+             try:\n        \
+             socket.create_connection((\"127.0.0.1\", {port}), timeout=5).close()\n    \
+             except OSError as e:  # as redis-py reports it\n        \
+             raise ConnectionError(f\"Error {{e.errno}} connecting to 127.0.0.1:{port}. {{e.strerror}}.\")\n    \
+             with open(\"pinned.txt\", \"w\") as f:\n        \
+             f.write(os.environ.get(\"DEMO_CACHE_PORT\", \"unset\"))\n"
+        ),
+    )
+    .unwrap();
+    common::add_migration(
+        p,
+        "orders",
+        "0004_ping",
+        "from django.db import migrations\nfrom orders.hooks import ping\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(ping, migrations.RunPython.noop)]\n",
+    );
+}
+
+/// A program the sandbox refuses a connection fails with the project's traceback; the run
+/// says the sandbox most likely refused it, what the entry grants and the line to add, and
+/// with that line (a built-in's `connect` setting) the same run succeeds.
+#[test]
+fn a_connection_the_sandbox_refuses_is_named_with_the_line_that_grants_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = project_with(&runner_with(""));
+    add_ping_migration(&p, port);
+    let r = p.run(&["--env", "dev"]);
+    r.expect(1);
+    let e = r.error_line();
+    assert!(
+        e.contains(&format!(
+            "a program of plugin 'django' tried to connect to port {port}, and plugins.django grants its programs no TCP port"
+        )),
+        "{}",
+        r.all()
+    );
+    assert!(
+        e.contains(&format!(
+            "add to [plugins.django]: settings.connect = [{port}] (database changed before"
+        )),
+        "{e}"
+    );
+    // The project's own frame is shown, not only the library's.
+    assert!(r.stdout.contains("orders/hooks.py"), "{}", r.all());
+    assert!(!p.path().join("pinned.txt").exists());
+
+    p.write_config(&runner_with(&format!("settings.connect = [{port}]")));
+    let r = p.run(&["--env", "dev"]);
+    r.expect(0);
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("pinned.txt")).unwrap(),
+        "unset"
+    );
+}
+
+/// A variable `grants.env` pins to a value reaches the programs the plugin starts, even when
+/// the plugin's settings do not set it: a pin is never accepted and then without effect.
+#[test]
+fn a_value_pinned_in_grants_env_reaches_the_program() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = Project::new();
+    add_ping_migration(&p, port);
+    let config = common::config_text().replacen(
+        "grants.confine.write = [\".\"]",
+        &format!(
+            "grants.confine.write = [\".\"]\ngrants.confine.connect = [{port}]\ngrants.env = [{{ name = \"DEMO_CACHE_PORT\", value = \"{port}\" }}]"
+        ),
+        1,
+    );
+    assert!(config.contains("DEMO_CACHE_PORT"), "{config}");
+    p.write_config(&config);
+    p.run(&["--env", "dev"]).expect(0);
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("pinned.txt")).unwrap(),
+        port.to_string()
+    );
+}

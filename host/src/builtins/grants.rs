@@ -27,6 +27,28 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A setting listing TCP ports (`connect = [6379]`): the services besides the database that
+/// the project's own settings reach (a Redis cache, a broker, a search engine).
+fn ports(s: &Settings, key: &str) -> Result<Vec<Value>, Problem> {
+    let bad = || {
+        problem(
+            key,
+            format!("setting {key} must be a list of TCP ports (1-65535), e.g. {key} = [6379]"),
+        )
+    };
+    match s.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| match v {
+                Value::Integer(i) if (1..=65535).contains(i) => Ok(Value::Integer(*i)),
+                _ => Err(bad()),
+            })
+            .collect(),
+        Some(_) => Err(bad()),
+    }
+}
+
 fn problem(key: &str, message: impl Into<String>) -> Problem {
     Problem {
         key: Some(key.to_string()),
@@ -224,6 +246,10 @@ fn django_runner(s: &Settings) -> Result<Derived, Problem> {
     let mut confine = Table::new();
     // SQLite's file and journal, and the migrations `--make` writes.
     confine.insert("write".into(), list(["."]));
+    let services = ports(s, "connect")?;
+    if !services.is_empty() {
+        confine.insert("connect".into(), Value::Array(services));
+    }
     if !secrets.is_empty() {
         // The port of whichever secret is a postgresql:// URL (DATABASE_URL), read at load.
         confine.insert("connect-url".into(), list(secrets.clone()));
@@ -531,6 +557,34 @@ mod tests {
         );
         assert!(lines.contains(r#"confine.connect-url = ["db"]"#), "{lines}");
         assert!(lines.contains(r#"secrets = ["db"]"#), "{lines}");
+    }
+
+    #[test]
+    fn the_services_a_project_reaches_are_ports_of_its_own_setting() {
+        let d = derive(
+            "django-runner",
+            &settings(
+                r#"manage = ["py", "manage.py"]
+                connect = [6379, 9200]"#,
+            ),
+        )
+        .unwrap();
+        let lines = to_toml(&d.grants).join("\n");
+        assert!(lines.contains("confine.connect = [6379, 9200]"), "{lines}");
+        for bad in [
+            "connect = [0]",
+            "connect = [70000]",
+            "connect = 6379",
+            r#"connect = ["6379"]"#,
+        ] {
+            let e = derive(
+                "django-runner",
+                &settings(&format!("manage = [\"py\", \"manage.py\"]\n{bad}")),
+            )
+            .unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("connect"), "{bad}");
+            assert!(e.message.contains("connect = [6379]"), "{}", e.message);
+        }
     }
 
     #[test]

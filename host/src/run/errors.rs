@@ -63,6 +63,9 @@ impl Run<'_> {
                 if let Some(hint) = timeout_hint(&c.output_tail, self.env) {
                     message.push_str("; ");
                     message.push_str(&hint);
+                } else if let Some(why) = self.refused_by_sandbox(&c.output_tail) {
+                    message.push_str("; ");
+                    message.push_str(&why);
                 }
                 Fail::failed(message)
             }
@@ -91,6 +94,23 @@ impl Run<'_> {
             )),
             RunnerError::Other(m) => Fail::failed(format!("{what} failed: {m}")),
         }
+    }
+}
+
+impl Run<'_> {
+    /// The sandbox's likely part in a failed program of the runner (`refusal.rs`), read
+    /// against what the runner's entry grants (its database URL's port included).
+    fn refused_by_sandbox(&self, output: &str) -> Option<String> {
+        let entry = self.cfg.plugins.get(&self.env.runner)?;
+        let grants = crate::secrets::grants_with_url_ports(entry, &self.redactor);
+        let g = super::refusal::Granted {
+            entry: &self.env.runner,
+            builtin: entry.builtin.is_some(),
+            connect: &grants.confine.connect,
+            read: &grants.confine.read,
+            base: &self.cfg.base_dir,
+        };
+        super::refusal::explain(output, &g).map(|m| self.redactor.redact(&m))
     }
 }
 

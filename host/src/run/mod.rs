@@ -18,6 +18,7 @@ mod lint;
 mod notify;
 mod phase;
 mod plan;
+mod refusal;
 pub mod request;
 mod retry;
 mod rollback_plan;

@@ -185,6 +185,17 @@ impl PluginState {
         env.push(("HOME".into(), tmp.display().to_string()));
         env.push(("TMPDIR".into(), tmp.display().to_string()));
         env.extend(self.process.host_env.iter().cloned());
+        // A variable the config pins to one value reaches every program the plugin starts,
+        // set by the plugin or not: a pin is never accepted and then without effect.
+        for g in &self.grants.env {
+            let Some(pin) = &g.pin else { continue };
+            if cmd.env.iter().any(|(k, _)| k == &g.name) {
+                continue;
+            }
+            if let Some(value) = self.pinned_value(pin, &g.name) {
+                env.push((g.name.clone(), value));
+            }
+        }
         env.extend(cmd.env.iter().cloned());
         let policy = self.grants.confinement(
             &program,

@@ -16,7 +16,7 @@
 //! the migration graph as JSON from Django's own loader.
 
 use platform_migrate_sdk::log;
-use platform_migrate_sdk::process::{self, Command, Failure};
+use platform_migrate_sdk::process::{self, Command};
 use platform_migrate_sdk::register_runner;
 use platform_migrate_sdk::runner::*;
 use serde::Deserialize;
@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 #[cfg(not(feature = "wit-v0-1"))]
 mod ledger;
 mod settings;
+mod traceback;
 use settings::Settings;
 
 const HELPER: &str = include_str!("helper.py");
@@ -68,19 +69,18 @@ fn host_error(e: process::Error) -> RunnerError {
     }
 }
 
-fn failure(f: Failure) -> RunnerError {
-    match f {
-        Failure::Host(e) => host_error(e),
-        Failure::Exit {
-            command,
-            exit_code,
-            output_tail,
-        } => RunnerError::CommandFailed(CommandFailure {
-            command,
-            exit_code,
-            output_tail,
-        }),
+/// Run `cmd` to completion; a non-zero exit is a `command-failed` whose output keeps the
+/// project's own traceback frames (`traceback::tail`), not only the last lines.
+fn run_ok(cmd: &Command) -> Result<(), RunnerError> {
+    let out = cmd.run().map_err(host_error)?;
+    if out.exit_code == Some(0) {
+        return Ok(());
     }
+    Err(RunnerError::CommandFailed(CommandFailure {
+        command: cmd.display(),
+        exit_code: out.exit_code,
+        output_tail: traceback::tail(&format!("{}{}", out.stdout, out.stderr), 20),
+    }))
 }
 
 /// The helper's answer to `sql`: statements per step, and the tables of skipped steps.
@@ -136,7 +136,7 @@ fn no_answer(s: &Settings, why: &str) -> RunnerError {
     RunnerError::CommandFailed(CommandFailure {
         command: format!("{} shell -c <helper>", s.manage.join(" ")),
         exit_code: None,
-        output_tail: process::tail(why, 20),
+        output_tail: traceback::tail(why, 20),
     })
 }
 
@@ -153,7 +153,7 @@ fn helper(s: &Settings, args: Value) -> Result<Value, RunnerError> {
             SESSION.with(|c| c.borrow_mut().take());
             Err(RunnerError::Other(format!(
                 "the helper session that held the database's run lock ended, so the lock is released and this run stops: {}",
-                process::tail(&why, 5)
+                traceback::tail(&why, 5)
             )))
         }
         Err(SessionError::Broken(why)) => {
@@ -212,7 +212,7 @@ fn migrate_in_session(
             return Err(RunnerError::CommandFailed(CommandFailure {
                 command,
                 exit_code: None,
-                output_tail: process::tail(&format!("{}\n{why}", err.unwrap_or_default()), 20),
+                output_tail: traceback::tail(&format!("{}\n{why}", err.unwrap_or_default()), 20),
             }));
         }
     };
@@ -225,7 +225,7 @@ fn migrate_in_session(
             Err(RunnerError::CommandFailed(CommandFailure {
                 command,
                 exit_code: Some(1),
-                output_tail: format!("{}\n{message}", process::tail(&err, 19)),
+                output_tail: format!("{}\n{message}", traceback::tail(&err, 19)),
             }))
         }
         Err(e) => Err(e),
@@ -673,17 +673,14 @@ impl Runner for Django {
             cmd = cmd.timeout_ms(secs.saturating_mul(1000));
         }
         log::debug(&format!("running {}", cmd.display()));
-        cmd.run_ok().map(|_| ()).map_err(failure)
+        run_ok(&cmd)
     }
 
     fn make_migrations(_ctx: RunContext, app: String) -> Result<Vec<MigrationRef>, RunnerError> {
         let s = Settings::load()?;
         helper(&s, json!({"cmd": "app-exists", "app": app}))?;
         let before: Vec<MigrationRef> = list(&s)?.into_iter().map(|m| m.id).collect();
-        manage(&s, &["makemigrations", "--noinput", &app])?
-            .echo(true)
-            .run_ok()
-            .map_err(failure)?;
+        run_ok(&manage(&s, &["makemigrations", "--noinput", &app])?.echo(true))?;
         let created = list(&s)?
             .into_iter()
             .map(|m| m.id)
@@ -716,7 +713,7 @@ impl Runner for Django {
             if out.exit_code != Some(0) {
                 // Django's own message is the last line of its error output.
                 let all = format!("{}\n{}", out.stdout, out.stderr);
-                let message = process::tail(&all, 1);
+                let message = traceback::tail(&all, 1);
                 return Err(RunnerError::FixtureFailed(FixtureFailure {
                     fixture,
                     message,

@@ -73,6 +73,11 @@ pub fn schema() -> Vec<platform_migrate_sdk::runner::Setting> {
         )
         .secret(),
         Setting::new(
+            "connect",
+            T::Any,
+            "TCP ports the project's own settings reach besides the database (a Redis cache, a broker, a search engine), e.g. [6379]: programs are confined to the ports granted",
+        ),
+        Setting::new(
             "timeout-secs",
             T::Integer,
             "cap on one migrate, by manage.py or in the session (default: the grant's timeout-secs)",
