@@ -104,7 +104,15 @@ impl Run<'_> {
                     Ok(Ok(_)) => {
                         let changed = changed_summary(&self.entry.applied);
                         if changed.is_empty() {
-                            self.ui.detail("the database was not changed");
+                            // Only the record was read: a migration whose schema change
+                            // committed before its record failed would not show here.
+                            let restore = match &self.entry.backup {
+                                Some(b) => format!("; if the failure came after a migration's schema change committed, backup {} holds the state before the run (`platform-migrate backups restore {} --to NEW_DATABASE`)", b.id, b.id),
+                                None => String::new(),
+                            };
+                            self.ui.detail(&format!(
+                                "no migration was recorded as applied or unapplied (django_migrations is as before; the schema itself was not compared){restore}"
+                            ));
                         } else {
                             self.ui
                                 .detail(&format!("changed before the failure: {changed}"));
