@@ -259,6 +259,10 @@ impl<'a> Linter<'a> {
         if linting_sql {
             let sql = step.sql.unwrap_or_default();
             let owners = operation_of_entries(sql, step.operations.len(), step.backwards);
+            // Columns this step adds, with the operation that adds each: Django defers an
+            // added field's index to the end of the migration, after the last operation's
+            // header, and it belongs to the field's operation.
+            let mut added: Vec<((String, String), Option<usize>)> = Vec::new();
             for (raw, op) in sql.iter().zip(owners) {
                 // Django refuses to render a concurrent operation inside a transaction.
                 if atomic
@@ -281,6 +285,21 @@ impl<'a> Linter<'a> {
                     }
                 };
                 for st in statements {
+                    added.extend(st.adds_columns.iter().map(|c| (c.clone(), op)));
+                    // An operation that builds indexes itself (AddIndex, RunSQL) keeps its own.
+                    let builds_indexes = op
+                        .and_then(|o| step.operations.get(o))
+                        .is_some_and(|d| d.contains("index") || d.starts_with("Raw SQL"));
+                    let op = st
+                        .indexes
+                        .as_ref()
+                        .filter(|_| !builds_indexes)
+                        .and_then(|(t, cols)| {
+                            added
+                                .iter()
+                                .find(|((at, ac), _)| at == t && cols.contains(ac))
+                        })
+                        .map_or(op, |(_, owner)| *owner);
                     if atomic && st.outside_transaction {
                         push("concurrently-in-atomic", raw, None, op);
                     }
@@ -584,7 +603,11 @@ mod tests {
             app: "orders",
             name: "0004",
             backwards: false,
-            operations: &["a".to_string(), "b".to_string(), "c".to_string()],
+            operations: &[
+                "Add field buyer to order".to_string(),
+                "Raw Python operation".to_string(),
+                "Create index x on field(s) b of model a".to_string(),
+            ],
             sql: Some(&sql),
             atomic: Some(true),
         };
@@ -599,6 +622,63 @@ mod tests {
             ops.contains(&("index-without-concurrently".into(), Some(2))),
             "{ops:?}"
         );
+    }
+
+    #[test]
+    fn a_deferred_index_belongs_to_the_operation_that_added_its_column() {
+        // Django renders AddField(ForeignKey)'s index after the migration's last operation.
+        let sql: Vec<String> = [
+            "--",
+            "-- Add field buyer to order",
+            "--",
+            r#"ALTER TABLE "orders_order" ADD COLUMN "buyer_id" bigint NULL;"#,
+            "--",
+            "-- Alter field note on order",
+            "--",
+            r#"ALTER TABLE "orders_order" ALTER COLUMN "note" DROP NOT NULL;"#,
+            r#"CREATE INDEX "orders_order_buyer_id_idx" ON "orders_order" ("buyer_id");"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let step = Step {
+            app: "orders",
+            name: "0004",
+            backwards: false,
+            operations: &[
+                "Add field buyer to order".to_string(),
+                "Alter field note on order".to_string(),
+            ],
+            sql: Some(&sql),
+            atomic: Some(true),
+        };
+        let f = lint(&step, true, &[]);
+        let index: Vec<Option<usize>> = f
+            .iter()
+            .filter(|f| f.rule == "index-without-concurrently")
+            .map(|f| f.operation)
+            .collect();
+        assert_eq!(index, vec![Some(0)], "{f:?}");
+    }
+
+    #[test]
+    fn the_data_step_is_where_data_beside_schema_points() {
+        let ops = vec![
+            "Add field x to order".to_string(),
+            "Alter field y on order".to_string(),
+            "Raw Python operation".to_string(),
+        ];
+        let step = Step {
+            app: "orders",
+            name: "0010",
+            backwards: false,
+            operations: &ops,
+            sql: None,
+            atomic: Some(true),
+        };
+        let f = lint(&step, false, &[]);
+        assert_eq!(f[0].rule, "data-and-schema-in-one-migration");
+        assert_eq!(f[0].operation, Some(2));
     }
 
     #[test]

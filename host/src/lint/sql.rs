@@ -30,6 +30,10 @@ pub struct Statement {
     /// The relation whose schema the statement changes (ALTER TABLE, CREATE INDEX ON, RENAME,
     /// DROP), when it is a schema change of an existing relation.
     pub alters: Option<String>,
+    /// Columns the statement adds: (table, column).
+    pub adds_columns: Vec<(String, String)>,
+    /// The table and columns an index it creates covers.
+    pub indexes: Option<(String, Vec<String>)>,
 }
 
 /// The last name of a qualified name (a list of strings).
@@ -179,6 +183,15 @@ fn statement(n: &N) -> Statement {
             if !i.idxname.is_empty() {
                 s.creates.push(i.idxname.clone());
             }
+            let columns = i
+                .index_params
+                .iter()
+                .filter_map(|p| match &p.node {
+                    Some(N::IndexElem(e)) if !e.name.is_empty() => Some(e.name.clone()),
+                    _ => None,
+                })
+                .collect();
+            s.indexes = table(&i.relation).map(|t| (t, columns));
         }
         N::ReindexStmt(r) => {
             let concurrently = r.params.iter().any(|p| {
@@ -210,6 +223,9 @@ fn statement(n: &N) -> Statement {
                             c.def.as_ref().and_then(|d| d.node.as_ref())
                         {
                             added_column(col, &t, out);
+                            if let Some(t) = &t {
+                                s.adds_columns.push((t.clone(), col.colname.clone()));
+                            }
                         }
                     }
                     AlterTableType::AtAddConstraint => {
