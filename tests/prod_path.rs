@@ -533,3 +533,83 @@ fn backups_taken_in_the_same_second_never_collide() {
         assert_eq!(b["verified"], true);
     }
 }
+
+/// Django unapplies a migration in a transaction of its own and removes its record after it,
+/// so a `pre_delete` handler on the record that fails (here: a cache it cannot reach) leaves the
+/// column dropped while `django_migrations` still lists the migration (issue 38). The run says
+/// exactly that, marks itself half-applied in history, never says the database was not
+/// changed, and the `--fake` command it prints brings the record in line with the schema.
+#[test]
+fn a_rollback_whose_record_fails_is_reported_half_applied_with_its_recovery() {
+    let t = Prod::new(None);
+    add_migration(
+        &t.p,
+        "orders",
+        "0004_flag",
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.AddField('order', 'flag', models.BooleanField(null=True))]\n",
+    );
+    // The project's own signal handler on the migration record, failing once `refuse` exists.
+    let models = t.p.path().join("orders/models.py");
+    let mut text = std::fs::read_to_string(&models).unwrap();
+    text.push_str(
+        "\n\nimport os\nfrom django.db.models.signals import pre_delete\n\n\n\
+         def forget_cached_schema(sender, instance, **kwargs):\n    \
+         if getattr(instance, \"app\", None) == \"orders\" and os.path.exists(\"refuse\"):\n        \
+         raise ConnectionError(\"cache unavailable\")\n\n\n\
+         pre_delete.connect(forget_cached_schema, dispatch_uid=\"forget_cached_schema\")\n",
+    );
+    std::fs::write(&models, text).unwrap();
+    t.run(&["--env", "prod", "--confirm"]).expect(0);
+    let column = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'flag'";
+    assert_eq!(t.pg.psql(&t.db, column), "1");
+
+    std::fs::write(t.p.path().join("refuse"), "").unwrap();
+    let r = t.run(&[
+        "--env",
+        "prod",
+        "--rollback",
+        "--app",
+        "orders",
+        "--confirm",
+        "--allow-destructive",
+    ]);
+    r.expect(1);
+    // What the database holds now: the column is gone, the record is not.
+    assert_eq!(t.pg.psql(&t.db, column), "0");
+    assert!(t.applied().contains(&"orders.0004_flag".to_string()));
+    let e = r.error_line();
+    assert!(e.contains("cache unavailable"), "{}", r.all());
+    assert!(
+        e.contains("half-applied: Django failed while writing the record of orders.0004_flag"),
+        "{e}"
+    );
+    assert!(
+        e.contains("django_migrations still lists orders.0004_flag as applied"),
+        "{e}"
+    );
+    let h = t.p.history();
+    let last = h.last().unwrap();
+    assert_eq!(last["half_applied"]["name"], "0004_flag", "{last:#}");
+    assert_eq!(last["half_applied"]["backwards"], true);
+    let id = last["backup"]["id"].as_str().unwrap();
+    assert!(e.contains(&format!("restore backup {id}")), "{e}");
+    assert!(!r.stdout.contains("was not changed"), "{}", r.all());
+    // The printed --fake records what happened; the handler is gone again by then.
+    let fake = e
+        .split('`')
+        .find(|c| c.contains("--fake"))
+        .expect("a --fake command");
+    assert_eq!(
+        fake,
+        "platform-migrate --env prod --app orders --migration 0003_order_note --fake --confirm"
+    );
+    std::fs::remove_file(t.p.path().join("refuse")).unwrap();
+    let argv: Vec<&str> = fake.split_whitespace().skip(1).collect();
+    t.run(&argv).expect(0);
+    assert!(!t.applied().contains(&"orders.0004_flag".to_string()));
+    // Schema and record agree again: applying it anew works.
+    t.run(&["--env", "prod", "--confirm"]).expect(0);
+    assert_eq!(t.pg.psql(&t.db, column), "1");
+}

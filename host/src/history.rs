@@ -171,6 +171,10 @@ pub struct Entry {
     /// (no database file yet, or one with no tables), so a required backup did not stop the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nothing_to_back_up: Option<String>,
+    /// A migration whose schema change committed while its record in `django_migrations`
+    /// did not follow (the runner failed writing the record): schema and record disagree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_applied: Option<MigrationRecord>,
     /// How to undo this run; set when it was about to change the database.
     #[serde(default)]
     pub rollback_plan: Option<RollbackPlan>,

@@ -89,6 +89,12 @@ impl Run<'_> {
                 Ok(Done::Ok(word))
             }
             Err(e) => {
+                let writing_record = match &e {
+                    crate::plugin_api::RunnerError::CommandFailed(c) => {
+                        record_failure(&c.output_tail)
+                    }
+                    _ => None,
+                };
                 let mut fail = self.runner_fail("migration", e);
                 if !self.entry.lock_holders.is_empty() {
                     let tried = match self.entry.lock_retries.len() {
@@ -103,7 +109,10 @@ impl Run<'_> {
                 match &after {
                     Ok(Ok(_)) => {
                         let changed = changed_summary(&self.entry.applied);
-                        if changed.is_empty() {
+                        if let Some(half) = writing_record.and_then(|w| self.half_applied(w)) {
+                            fail.message.push_str("; ");
+                            fail.message.push_str(&half);
+                        } else if changed.is_empty() {
                             // Only the record was read: a migration whose schema change
                             // committed before its record failed would not show here.
                             let restore = match &self.entry.backup {
@@ -125,5 +134,96 @@ impl Run<'_> {
                 Err(fail)
             }
         }
+    }
+}
+
+/// Which record Django failed to write, read from the failed program's traceback (its frame
+/// in `MigrationRecorder`): `Some(true)` removing a record (unapplying), `Some(false)` adding
+/// one (applying).
+fn record_failure(output: &str) -> Option<bool> {
+    let frame = |f: &str| {
+        output
+            .lines()
+            .any(|l| l.contains("django/db/migrations/recorder.py") && l.trim_end().ends_with(f))
+    };
+    if frame("in record_unapplied") {
+        Some(true)
+    } else if frame("in record_applied") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+impl Run<'_> {
+    /// After Django failed writing a migration's record (`backwards`: removing it), the step
+    /// that was running when the record failed: its schema change committed (Django unapplies
+    /// in a transaction of its own and removes the record after it; a non-atomic migration
+    /// commits as it goes) while `django_migrations` still says otherwise. Recorded as
+    /// half-applied; returns what to tell the person: what disagrees and the two ways out.
+    fn half_applied(&mut self, backwards: bool) -> Option<String> {
+        let done = &self.entry.applied;
+        let step = self
+            .plan
+            .as_ref()?
+            .steps
+            .iter()
+            .find(|s| {
+                !done
+                    .iter()
+                    .any(|d| d.app == s.id.app && d.name == s.id.name)
+            })?
+            .clone();
+        if step.backwards != backwards || (!backwards && step.atomic != Some(false)) {
+            // An atomic migration records itself inside its own transaction: a failed
+            // record undid its schema change too.
+            return None;
+        }
+        let (app, name) = (step.id.app.clone(), step.id.name.clone());
+        self.entry.half_applied = Some(crate::history::MigrationRecord {
+            app: app.clone(),
+            name: name.clone(),
+            backwards,
+            phase: None,
+        });
+        let (what, target) = if backwards {
+            // The migration before it in its app: where the record should now stand.
+            let names: Vec<&str> = self
+                .before
+                .iter()
+                .filter(|m| m.id.app == app)
+                .map(|m| m.id.name.as_str())
+                .collect();
+            let prev = names
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| i.checked_sub(1))
+                .map_or("zero", |i| names[i]);
+            (
+                format!("its schema change was undone, but django_migrations still lists {app}.{name} as applied"),
+                prev.to_string(),
+            )
+        } else {
+            (
+                format!("its schema change committed, but django_migrations does not list {app}.{name} as applied"),
+                name.clone(),
+            )
+        };
+        let confirm = if self.env.require_confirm {
+            " --confirm"
+        } else {
+            ""
+        };
+        let restore = match &self.entry.backup {
+            Some(b) => format!(
+                "restore backup {} (`platform-migrate backups restore {} --to NEW_DATABASE`) to return to the state before the run, or ",
+                b.id, b.id
+            ),
+            None => String::new(),
+        };
+        Some(format!(
+            "half-applied: Django failed while writing the record of {app}.{name} (the traceback runs through MigrationRecorder): {what}, so the next run would fail on it. To recover, {restore}record what happened without running it: `platform-migrate --env {} --app {app} --migration {target} --fake{confirm}`",
+            self.env.name
+        ))
     }
 }

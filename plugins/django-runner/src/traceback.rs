@@ -1,7 +1,8 @@
 //! The part of a failed program's output a person needs: the last lines, and, when a Python
 //! traceback's own tail is all library frames, the project's first and last frames too (the
 //! code that explains the failure: a signal handler, a settings loader), which a plain tail
-//! cuts.
+//! cuts; and any frame of Django's migration recorder, which says the failure came while
+//! writing `django_migrations` (after the migration's schema change).
 
 /// The last `n` non-empty lines of `text`; when it holds a Python traceback whose project
 /// frames (files outside `site-packages`, the standard library and `<frozen ...>`) fall
@@ -15,16 +16,21 @@ pub fn tail(text: &str, n: usize) -> String {
         .filter(|(_, l)| project_frame(l))
         .map(|(i, _)| i)
         .collect();
+    let recorder = lines.iter().position(|l| recorder_frame(l));
     let mut kept: Vec<usize> = Vec::new();
-    for i in [frames.first(), frames.last()].into_iter().flatten() {
+    for i in [frames.first(), recorder.as_ref(), frames.last()]
+        .into_iter()
+        .flatten()
+    {
         if *i < start && !kept.contains(i) {
             kept.push(*i);
         }
     }
+    kept.sort_unstable();
     if kept.is_empty() {
         return lines[start..].join("\n");
     }
-    let mut out = vec!["The project's own frames of the traceback:"];
+    let mut out = vec!["The frames of the traceback that explain it:"];
     for i in kept {
         out.push(lines[i]);
         // The source line Python prints under the frame, when it is not the next frame.
@@ -40,6 +46,12 @@ pub fn tail(text: &str, n: usize) -> String {
     out.push("...");
     out.extend(&lines[start..]);
     out.join("\n")
+}
+
+/// A frame in Django's `MigrationRecorder` (`record_applied`, `record_unapplied`).
+fn recorder_frame(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("File \"") && l.contains("/django/db/migrations/recorder.py\"")
 }
 
 /// `  File "/srv/app/core/signals.py", line 12, in handler` for a file of the project.
@@ -77,7 +89,7 @@ redis.exceptions.ConnectionError: Error 13 connecting to 127.0.0.1:6379. Permiss
     fn project_frames_cut_by_the_tail_come_back_first() {
         let t = tail(TRACE, 4);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "The project's own frames of the traceback:");
+        assert_eq!(lines[0], "The frames of the traceback that explain it:");
         assert!(lines[1].contains("/srv/app/manage.py"), "{t}");
         assert_eq!(lines[2].trim(), "main()");
         assert!(lines[3].contains("/srv/app/core/signals.py"), "{t}");
@@ -85,6 +97,25 @@ redis.exceptions.ConnectionError: Error 13 connecting to 127.0.0.1:6379. Permiss
         assert_eq!(lines[5], "...");
         assert!(t.ends_with("Permission denied."), "{t}");
         assert_eq!(lines.len(), 6 + 4);
+    }
+
+    #[test]
+    fn a_frame_of_the_migration_recorder_is_kept() {
+        let trace = r#"Traceback (most recent call last):
+  File "/v/lib/python3.11/site-packages/django/db/migrations/executor.py", line 270, in unapply_migration
+    self.recorder.record_unapplied(migration.app_label, migration.name)
+  File "/v/lib/python3.11/site-packages/django/db/migrations/recorder.py", line 107, in record_unapplied
+    self.migration_qs.filter(app=app, name=name).delete()
+  File "/v/lib/python3.11/site-packages/django/db/models/query.py", line 1, in delete
+    x()
+  File "/srv/app/core/signals.py", line 12, in on_delete
+    cache.delete(key)
+RuntimeError: cache unavailable"#;
+        let t = tail(trace, 3);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].contains("recorder.py"), "{t}");
+        assert!(lines[1].ends_with("in record_unapplied"), "{t}");
+        assert!(t.ends_with("RuntimeError: cache unavailable"), "{t}");
     }
 
     #[test]
