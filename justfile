@@ -84,6 +84,15 @@ build: plugins
 bench: build test-setup
     cargo bench -p platform-migrate --bench compare
 
+# The large-app corpus (tests/corpus.rs): real apps from PyPI, each in a venv of its own under
+# target/corpus (tests/corpus/APP-requirements.txt), installed through the prod gate on a real
+# PostgreSQL, compared with `manage.py migrate`, rolled back and restored; prints each app's
+# timings beside Django's. Minutes per app, so not part of `just test` (wagtail's install is).
+corpus: build
+    automation/corpus-deps.sh
+    for req in tests/corpus/*-requirements.txt; do app=$(basename "$req" -requirements.txt); test -x target/corpus/$app/bin/python || {{python}} -m venv target/corpus/$app; target/corpus/$app/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"; done
+    cargo test --release -p platform-migrate --test integration -- --ignored --nocapture corpus::
+
 # Forget the demo's database, history and backups.
 demo-reset:
     rm -rf examples/demo/db.sqlite3 examples/demo/.platform-migrate

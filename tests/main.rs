@@ -7,6 +7,7 @@ mod common;
 
 mod bad_input;
 mod ci_mode;
+mod corpus;
 mod deploy_phases;
 mod dev_path;
 mod fleet;
