@@ -427,6 +427,11 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
     p.run_with(&["--env", "test"], &[(URL_VAR, pg.url(&url_db).as_str())])
         .expect(0);
     pg.psql(&url_db, common::pg::DEMO_ROWS);
+    // The index `unindex` drops exists before the plan (one the database lacks is the plan's).
+    pg.psql(
+        &url_db,
+        "CREATE INDEX orders_order_old_idx ON orders_order (note)",
+    );
     let unsafe_ops: &[(&str, &str, &str)] = &[
         ("drop_note", "migrations.RemoveField(\"order\", \"note\")", "drop-column"),
         ("rename_status", "migrations.RenameField(\"order\", \"status\", \"state\")", "rename-column"),

@@ -318,10 +318,13 @@ impl<'a> Linter<'a> {
                         push(h.rule, raw, h.table.as_ref(), op);
                     }
                     self.created.extend(st.creates);
-                    // A relation the plan created keeps its exemption under its new name.
+                    // A relation the plan created keeps its exemption under its new name; one
+                    // that existed before keeps its rows and readers under it.
                     for (old, new) in st.renames {
                         if self.created.contains(&old) {
                             self.created.insert(new);
+                        } else {
+                            self.created.remove(&new);
                         }
                     }
                 }
@@ -622,6 +625,30 @@ mod tests {
             ops.contains(&("index-without-concurrently".into(), Some(2))),
             "{ops:?}"
         );
+    }
+
+    #[test]
+    fn a_relation_that_existed_before_keeps_its_findings_under_a_new_name() {
+        // The runner names what the database lacks before the plan, the new name included;
+        // renamed from a relation that existed, it holds that relation's rows.
+        let sql: Vec<String> = vec![
+            r#"ALTER TABLE "orders_order" RENAME TO "orders_purchase";"#.to_string(),
+            r#"DROP TABLE "orders_purchase" CASCADE;"#.to_string(),
+            r#"DROP INDEX "orders_new_idx";"#.to_string(),
+        ];
+        let step = Step {
+            app: "orders",
+            name: "0009",
+            backwards: false,
+            operations: &[],
+            sql: Some(&sql),
+            atomic: Some(true),
+        };
+        let mut plan = Linter::new(&[]);
+        plan.plan_creates(&["orders_purchase".to_string(), "orders_new_idx".to_string()]);
+        let rules: Vec<String> = plan.step(&step, true).into_iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["rename-table", "drop-table"]);
+        assert_eq!(plan.set_aside(), 1);
     }
 
     #[test]

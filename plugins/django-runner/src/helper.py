@@ -314,13 +314,29 @@ def sql(conn, steps, only_existing=False):
     tableless = set()  # unmanaged or proxy models created by this plan: Django renders no SQL
     created = []
 
-    def needs_sql(migration):
+    # A project state that follows the plan without rendering models (cheap): where each
+    # model's table is at each step, to tell a change of a table that exists before the plan
+    # from one of a table that does not (and so is the plan's own).
+    from django.db.backends.utils import truncate_name
+
+    probe = state.clone()
+    longest = conn.ops.max_name_length()
+
+    def table_of(key):
+        model = probe.models.get(key)
+        if model is None:
+            return None
+        if not model.options.get("managed", True) or model.options.get("proxy"):
+            return None
+        return model.options.get("db_table") or truncate_name(f"{key[0]}_{key[1]}", longest)
+
+    def needs(app, operations):
         needed = False
-        for op in migration.operations:
+        for op in operations:
             kind = type(op)
-            key = (migration.app_label, getattr(op, "name_lower", None))
+            key = (app, getattr(op, "name_lower", None))
             if kind is ops.CreateModel:
-                tables = new_tables(conn, migration.app_label, op)
+                tables = new_tables(conn, app, op)
                 if tables is None:
                     tableless.add(key)
                     continue
@@ -331,19 +347,40 @@ def sql(conn, steps, only_existing=False):
                 needed = True
             elif kind in core:
                 model = getattr(op, "model_name_lower", None) or op.name_lower
-                key = (migration.app_label, model)
+                key = (app, model)
+                table = table_of(key)
                 if kind is ops.AlterModelOptions and key in tableless and "managed" in op.options:
                     needed = True  # a model that starts to have a table
                 elif key not in new_models and key not in tableless:
-                    needed = True
+                    if table is None or table in existing:
+                        needed = True
+                    elif table not in created:
+                        created.append(table)  # absent before the plan: the plan makes it
                 elif kind is ops.RenameModel:
-                    (new_models if key in new_models else tableless).add(
-                        (migration.app_label, op.new_name_lower)
-                    )
+                    (new_models if key in new_models else tableless).add((app, op.new_name_lower))
             elif kind is ops.RunPython:
                 continue  # rendered as a comment; it changes no table the linter reads
+            elif kind is ops.SeparateDatabaseAndState:
+                needed = needs(app, op.database_operations) or needed
             else:
-                needed = True  # RunSQL, SeparateDatabaseAndState, contrib and custom ones
+                needed = True  # RunSQL, contrib and custom ones
+        return needed
+
+    def needs_sql(migration):
+        app = migration.app_label
+        needed = needs(app, migration.operations)
+        for op in migration.operations:
+            # A table that exists before the plan keeps its rows under a new name.
+            renamed = None
+            if type(op) in (ops.AlterModelTable, ops.RenameModel):
+                old_key = (app, getattr(op, "name_lower", None) or getattr(op, "old_name_lower", None))
+                new_key = (app, op.new_name_lower) if type(op) is ops.RenameModel else old_key
+                renamed = (table_of(old_key), new_key)
+            op.state_forwards(app, probe)
+            if renamed and renamed[0] in existing:
+                new_table = table_of(renamed[1])
+                if new_table:
+                    existing.add(new_table)
         return needed
 
     migrations = [loader.get_migration(step["app"], step["name"]) for step in steps]
