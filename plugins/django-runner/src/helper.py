@@ -259,6 +259,45 @@ def sql_per_migration(loader, steps):
     return out
 
 
+def sql_forwards(conn, loader, steps):
+    """Forward steps rendered in one pass: one project state follows the graph's order through
+    every migration the steps depend on, rendering the steps and only moving the state
+    through the rest, so a long branch costs what `migrate` costs, not one state rebuild per
+    step. Each step meets the state `sqlmigrate` would give it (its ancestors applied)."""
+    from django.db.migrations.state import ProjectState
+
+    wanted = {(step["app"], step["name"]): i for i, step in enumerate(steps)}
+    order, seen = [], set()
+    for key in wanted:
+        for node in loader.graph.forwards_plan(key):
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+    out = [[] for _ in steps]
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    for n, node in enumerate(order):
+        migration = loader.graph.nodes[node]
+        if node not in wanted:
+            for op in migration.operations:
+                op.state_forwards(migration.app_label, state)
+            continue
+        before = state.clone()
+        try:
+            with conn.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+                state = migration.apply(state, editor, collect_sql=True)
+            statements = [str(s) for s in editor.collected_sql]
+        except Exception as e:  # some operations cannot be rendered without running
+            statements = [f"-- cannot render SQL: {type(e).__name__}: {e}"]
+            state = before
+            for op in migration.operations:
+                op.state_forwards(migration.app_label, state)
+        out[wanted[node]] = statements
+        # A rendered state costs on every later change; drop it before a run of skipped steps.
+        if n + 1 < len(order) and order[n + 1] not in wanted:
+            state.__dict__.pop("apps", None)
+    return out
+
+
 def core_operations():
     """Django's own schema operations on one model, whose table the operation names: the
     ones a step may skip when that table is new in the plan."""
@@ -305,7 +344,8 @@ def sql(conn, steps, only_existing=False):
     # Backwards steps need the state at each migration, and the full SQL of a long plan costs
     # the same either way: render those as `sqlmigrate` does.
     if not only_existing or any(step["backwards"] for step in steps):
-        out = sql_per_migration(loader, steps)
+        backwards = any(step["backwards"] for step in steps)
+        out = sql_per_migration(loader, steps) if backwards else sql_forwards(conn, loader, steps)
         return {"steps": out, "created": absent_relations(conn, out, []) if only_existing else []}
     existing = set(conn.introspection.table_names())
     state = executor._create_project_state(with_applied_migrations=True)
