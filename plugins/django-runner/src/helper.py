@@ -273,13 +273,29 @@ def sql_forwards(conn, loader, steps):
             if node not in seen:
                 seen.add(node)
                 order.append(node)
+    migrations = [loader.graph.nodes[node] for node in order]
+    rendered = render_in_order(
+        conn,
+        ProjectState(real_apps=loader.unmigrated_apps),
+        migrations,
+        [node in wanted for node in order],
+    )
     out = [[] for _ in steps]
-    state = ProjectState(real_apps=loader.unmigrated_apps)
-    for n, node in enumerate(order):
-        migration = loader.graph.nodes[node]
-        if node not in wanted:
+    for node, statements in zip(order, rendered):
+        if node in wanted:
+            out[wanted[node]] = statements
+    return out
+
+
+def render_in_order(conn, state, migrations, wanted):
+    """The SQL of each migration whose `wanted` flag is set, rendered in order in one project
+    state that only moves through the others (`[]` for those)."""
+    out = []
+    for i, migration in enumerate(migrations):
+        if not wanted[i]:
             for op in migration.operations:
                 op.state_forwards(migration.app_label, state)
+            out.append([])
             continue
         before = state.clone()
         try:
@@ -291,9 +307,9 @@ def sql_forwards(conn, loader, steps):
             state = before
             for op in migration.operations:
                 op.state_forwards(migration.app_label, state)
-        out[wanted[node]] = statements
+        out.append(statements)
         # A rendered state costs on every later change; drop it before a run of skipped steps.
-        if n + 1 < len(order) and order[n + 1] not in wanted:
+        if i + 1 < len(migrations) and not wanted[i + 1]:
             state.__dict__.pop("apps", None)
     return out
 
@@ -425,27 +441,7 @@ def sql(conn, steps, only_existing=False):
 
     migrations = [loader.get_migration(step["app"], step["name"]) for step in steps]
     wanted = [needs_sql(m) for m in migrations]
-    out = []
-    for i, migration in enumerate(migrations):
-        if not wanted[i]:
-            for op in migration.operations:
-                op.state_forwards(migration.app_label, state)
-            out.append([])
-            continue
-        before = state.clone()
-        try:
-            with conn.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
-                state = migration.apply(state, editor, collect_sql=True)
-            statements = [str(s) for s in editor.collected_sql]
-        except Exception as e:  # some operations cannot be rendered without running
-            statements = [f"-- cannot render SQL: {type(e).__name__}: {e}"]
-            state = before
-            for op in migration.operations:
-                op.state_forwards(migration.app_label, state)
-        out.append(statements)
-        # A rendered state costs on every later change; drop it before a run of skipped steps.
-        if i + 1 < len(migrations) and not wanted[i + 1]:
-            state.__dict__.pop("apps", None)
+    out = render_in_order(conn, state, migrations, wanted)
     return {"steps": out, "created": absent_relations(conn, out, created)}
 
 
