@@ -289,6 +289,19 @@ fn irreversible_migrations_need_allow_irreversible_in_prod() {
          class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0003_order_note\")]\n    \
          operations = [migrations.RunPython(forwards)]\n",
     );
+    // On a database where migrations are applied already (on an empty one, the way back is
+    // the empty database's backup, and an irreversible step is not refused).
+    t.run(&[
+        "--env",
+        "prod",
+        "--confirm",
+        "--app",
+        "orders",
+        "--migration",
+        "0003_order_note",
+    ])
+    .expect(0);
+    let (applied, backups) = (t.applied(), t.backup_files());
     let r = t.run(&["--env", "prod", "--confirm"]);
     r.expect(3);
     let e = r.error_line();
@@ -299,8 +312,8 @@ fn irreversible_migrations_need_allow_irreversible_in_prod() {
         ),
         "{e}"
     );
-    assert!(t.applied().is_empty(), "refused before anything ran");
-    assert!(t.backup_files().is_empty(), "refused before the backup");
+    assert_eq!(t.applied(), applied, "refused before anything ran");
+    assert_eq!(t.backup_files(), backups, "refused before the backup");
 
     let r = t.run(&["--env", "prod", "--confirm", "--allow-irreversible"]);
     r.expect(0);

@@ -37,6 +37,10 @@ for name in ("psycopg", "psycopg2", "django.db.backends.postgresql.base"):
         pass
 
 
+# The longest start request read (its argv holds the helper script).
+MAX_REQUEST = 1 << 20
+
+
 def landlock(ruleset):
     """Enter the ruleset the target's host made for this program (the same one a fresh
     start would enter before exec)."""
@@ -242,6 +246,13 @@ def main():
                     hosts.pop(fd).close()
                     continue
                 try:
+                    # A stream socket hands a long request (the helper script is tens of KiB)
+                    # over in pieces, the descriptors with the first: read to its newline.
+                    while not msg.endswith(b"\n") and len(msg) < MAX_REQUEST:
+                        more = s.recv(65536)
+                        if not more:
+                            break
+                        msg += more
                     request = json.loads(msg)
                     if len(got) < 5 or not request.get("argv"):
                         raise ValueError("a start needs argv and five descriptors")
