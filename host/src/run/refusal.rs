@@ -24,24 +24,7 @@ pub fn explain(output: &str, g: &Granted<'_>) -> Option<String> {
     let refused: Vec<&str> = output.lines().filter(|l| denied(l)).collect();
     for line in &refused {
         if let Some(port) = port_in(line).filter(|p| !g.connect.contains(p)) {
-            let mut ports = g.connect.to_vec();
-            ports.push(port);
-            let list = ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let granted = if g.connect.is_empty() {
-                "no TCP port".to_string()
-            } else {
-                format!("TCP port(s) {}", join(g.connect))
-            };
-            let fix = if g.builtin {
-                // Naming the database URL's port here too is harmless: granted once either way.
-                format!("settings.connect = [{list}]")
-            } else {
-                format!("grants.confine.connect = [{list}]")
-            };
+            let (granted, fix) = connect_grant(g, &port.to_string());
             return Some(format!(
                 "the sandbox most likely refused this: a program of plugin '{e}' tried to connect to port {port}, and plugins.{e} grants its programs {granted}. If the project needs that service, add to [plugins.{e}]: {fix}",
                 e = g.entry
@@ -74,18 +57,7 @@ pub fn explain(output: &str, g: &Granted<'_>) -> Option<String> {
         l.contains(".connect(") || l.contains("create_connection(")
     });
     if connecting && refused.iter().any(|l| path_in(l).is_none()) {
-        let granted = if g.connect.is_empty() {
-            "no TCP port".to_string()
-        } else {
-            format!("TCP port(s) {}", join(g.connect))
-        };
-        let mut ports: Vec<String> = g.connect.iter().map(u16::to_string).collect();
-        ports.push("PORT".into());
-        let fix = if g.builtin {
-            format!("settings.connect = [{}]", ports.join(", "))
-        } else {
-            format!("grants.confine.connect = [{}]", ports.join(", "))
-        };
+        let (granted, fix) = connect_grant(g, "PORT");
         return Some(format!(
             "the sandbox most likely refused this: a program of plugin '{e}' was refused a connection, and plugins.{e} grants its programs {granted}. If the project needs that service, add its port to [plugins.{e}]: {fix}",
             e = g.entry
@@ -94,12 +66,28 @@ pub fn explain(output: &str, g: &Granted<'_>) -> Option<String> {
     None
 }
 
-fn join(ports: &[u16]) -> String {
-    ports
+/// What the entry grants its programs to connect to, and the line that adds `port` to it: a
+/// built-in's `connect` setting (naming the database URL's port there too is harmless), or a
+/// plugin file's `grants.confine.connect`.
+fn connect_grant(g: &Granted<'_>, port: &str) -> (String, String) {
+    let granted: Vec<String> = g.connect.iter().map(u16::to_string).collect();
+    let said = if granted.is_empty() {
+        "no TCP port".to_string()
+    } else {
+        format!("TCP port(s) {}", granted.join(", "))
+    };
+    let key = if g.builtin {
+        "settings.connect"
+    } else {
+        "grants.confine.connect"
+    };
+    let list = granted
         .iter()
-        .map(u16::to_string)
+        .map(String::as_str)
+        .chain([port])
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    (said, format!("{key} = [{list}]"))
 }
 
 /// A line saying the operating system refused something (`EACCES` / `EPERM`).
