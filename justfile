@@ -89,7 +89,7 @@ bench: build test-setup
 # PostgreSQL, compared with `manage.py migrate`, rolled back and restored; prints each app's
 # timings beside Django's. Minutes per app, so not part of `just test` (wagtail's install is).
 corpus: build
-    automation/corpus-deps.sh
+    automation/system-deps.sh redis-server=redis-server
     for req in tests/corpus/*-requirements.txt; do app=$(basename "$req" -requirements.txt); test -x target/corpus/$app/bin/python || {{python}} -m venv target/corpus/$app; target/corpus/$app/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"; done
     cargo test --release -p platform-migrate --test integration -- --ignored --nocapture corpus::
 

@@ -116,7 +116,7 @@ impl Run<'_> {
                             // Only the record was read: a migration whose schema change
                             // committed before its record failed would not show here.
                             let restore = match &self.entry.backup {
-                                Some(b) => format!("; if the failure came after a migration's schema change committed, backup {} holds the state before the run (`platform-migrate backups restore {} --to NEW_DATABASE`)", b.id, b.id),
+                                Some(b) => format!("; if the failure came after a migration's schema change committed, backup {} holds the state before the run ({})", b.id, restore_command(&b.id)),
                                 None => String::new(),
                             };
                             self.ui.detail(&format!(
@@ -135,6 +135,11 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// The command that restores backup `id` into a new database, quoted for a message.
+fn restore_command(id: &str) -> String {
+    format!("`platform-migrate backups restore {id} --to NEW_DATABASE`")
 }
 
 /// Which record Django failed to write, read from the failed program's traceback (its frame
@@ -216,8 +221,9 @@ impl Run<'_> {
         };
         let restore = match &self.entry.backup {
             Some(b) => format!(
-                "restore backup {} (`platform-migrate backups restore {} --to NEW_DATABASE`) to return to the state before the run, or ",
-                b.id, b.id
+                "restore backup {} ({}) to return to the state before the run, or ",
+                b.id,
+                restore_command(&b.id)
             ),
             None => String::new(),
         };
