@@ -32,12 +32,12 @@ test: legacy-runner build dist python-plugin sdk-docs test-setup
 test-setup: setup
     {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
-# django-runner built against WIT platform:migrate@0.1.0 (target/legacy/), which the tests load
-# to prove that plugins built for 0.1.0 still run; then the current build is put back.
+# django-runner built against WIT platform:migrate@0.1.0 and 0.2.0 (target/legacy/), which the
+# tests load to prove that plugins built for older versions still run; then the current build
+# is put back.
 legacy-runner: setup
-    cargo build --release --target wasm32-wasip2 -p django-runner --features wit-v0-1
     mkdir -p target/legacy
-    cp target/wasm32-wasip2/release/django_runner.wasm target/legacy/django_runner_v0_1.wasm
+    for v in 1 2; do cargo build --release --target wasm32-wasip2 -p django-runner --features wit-v0-$v && cp target/wasm32-wasip2/release/django_runner.wasm target/legacy/django_runner_v0_$v.wasm; done
     cargo build --release --target wasm32-wasip2 -p django-runner
 
 # The SDK's docs, every world at once, into target/doc/platform_migrate_sdk/index.html
@@ -102,5 +102,5 @@ demo-reset:
 lint: setup
     cargo fmt --all --check
     cargo clippy --release -p platform-migrate -p libpq-url --all-targets -- -D warnings
-    for w in runner backup notifier runner,wit-v0-1; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
+    for w in runner backup notifier runner,wit-v0-1 runner,wit-v0-2; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
     for p in {{plugins}} {{examples}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done

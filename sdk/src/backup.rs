@@ -52,7 +52,22 @@
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated export shims
 pub mod world {
-    #[cfg(not(feature = "wit-v0-1"))]
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    wit_bindgen::generate!({
+        path: "wit/since_v0.3.0",
+        world: "backup-provider",
+        runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
+        with: {
+            "platform:migrate/log@0.3.0": crate::bindings::platform::migrate::log,
+            "platform:migrate/config@0.3.0": crate::bindings::platform::migrate::config,
+            "platform:migrate/process@0.3.0": crate::bindings::platform::migrate::process,
+        },
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_backup_world",
+        default_bindings_module: "::platform_migrate_sdk::backup::world",
+    });
+    #[cfg(feature = "wit-v0-2")]
     wit_bindgen::generate!({
         path: "wit/since_v0.2.0",
         world: "backup-provider",

@@ -32,7 +32,14 @@ pub use wit_bindgen as __wit_bindgen;
 
 /// Raw bindings of the host imports (`log`, `config`, `process`), shared by every world.
 pub mod bindings {
-    #[cfg(not(feature = "wit-v0-1"))]
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    wit_bindgen::generate!({
+        path: "wit/since_v0.3.0",
+        world: "host",
+        runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
+        generate_all,
+    });
+    #[cfg(feature = "wit-v0-2")]
     wit_bindgen::generate!({
         path: "wit/since_v0.2.0",
         world: "host",
@@ -68,6 +75,9 @@ pub mod http;
 pub mod notifier;
 #[cfg(feature = "notifier")]
 pub use notifier::Notifier;
+
+#[cfg(all(feature = "wit-v0-1", feature = "wit-v0-2"))]
+compile_error!("enable at most one of the features `wit-v0-1` and `wit-v0-2`");
 
 // Documentation (docs.rs, `just sdk-docs`) builds every world at once with `--cfg docsrs`.
 #[cfg(all(

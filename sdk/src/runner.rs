@@ -40,7 +40,22 @@
 #[doc(hidden)]
 #[allow(clippy::too_many_arguments)] // generated export shims
 pub mod world {
-    #[cfg(not(feature = "wit-v0-1"))]
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    wit_bindgen::generate!({
+        path: "wit/since_v0.3.0",
+        world: "migration-runner",
+        runtime_path: "::platform_migrate_sdk::__wit_bindgen::rt",
+        with: {
+            "platform:migrate/log@0.3.0": crate::bindings::platform::migrate::log,
+            "platform:migrate/config@0.3.0": crate::bindings::platform::migrate::config,
+            "platform:migrate/process@0.3.0": crate::bindings::platform::migrate::process,
+        },
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "__export_runner_world",
+        default_bindings_module: "::platform_migrate_sdk::runner::world",
+    });
+    #[cfg(feature = "wit-v0-2")]
     wit_bindgen::generate!({
         path: "wit/since_v0.2.0",
         world: "migration-runner",
@@ -81,6 +96,8 @@ pub use world::platform::migrate::runner_types::{
     DeployPhase, LedgerChecksum, LedgerContents, LedgerEntry, LedgerQuery, LedgerRun, LintSql,
     LockHolder,
 };
+#[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+pub use world::platform::migrate::runner_types::{SchemaKind, SchemaObject, Service};
 pub use world::platform::migrate::types::{Capability, MigrationRef, PluginInfo, RunContext};
 #[cfg(not(feature = "wit-v0-1"))]
 pub use world::platform::migrate::types::{Setting, SettingType};
@@ -242,6 +259,32 @@ pub trait Runner {
             "this runner keeps no ledger in the database".into(),
         ))
     }
+
+    /// The schema objects (tables, columns, indexes, constraints, sequences, views) of
+    /// `tables`, or of every table on the search path when `tables` is empty, each with its
+    /// definition in the database's own words. The host compares a snapshot from before step
+    /// 5 with one after a failure, and reads column types for the linter. Default: not
+    /// supported (a failure then reports only what the migration records show).
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    fn schema_snapshot(
+        ctx: RunContext,
+        tables: Vec<String>,
+    ) -> Result<Vec<SchemaObject>, RunnerError> {
+        let _ = (ctx, tables);
+        Err(RunnerError::Unsupported(
+            "this runner cannot read the database's schema".into(),
+        ))
+    }
+
+    /// The network services the project's settings name besides the database connection
+    /// (caches, other databases), for `init` to grant their ports. Default: not supported.
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    fn services(ctx: RunContext) -> Result<Vec<Service>, RunnerError> {
+        let _ = ctx;
+        Err(RunnerError::Unsupported(
+            "this runner cannot list the services its settings name".into(),
+        ))
+    }
 }
 
 /// The exports of [`register_runner!`] that WIT 0.2.0 added (ledger, lint SQL, empty tables).
@@ -298,6 +341,34 @@ macro_rules! __runner_ledger_exports {
             <$t as $crate::runner::Runner>::drop_invalid_index(ctx, name)
         }
     };
+}
+
+/// The exports of [`register_runner!`] that WIT 0.3.0 added (schema snapshot, services).
+#[doc(hidden)]
+#[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+#[macro_export]
+macro_rules! __runner_v0_3_exports {
+    ($t:ty) => {
+        fn schema_snapshot(
+            ctx: $crate::runner::RunContext,
+            tables: Vec<String>,
+        ) -> Result<Vec<$crate::runner::SchemaObject>, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::schema_snapshot(ctx, tables)
+        }
+        fn services(
+            ctx: $crate::runner::RunContext,
+        ) -> Result<Vec<$crate::runner::Service>, $crate::runner::RunnerError> {
+            <$t as $crate::runner::Runner>::services(ctx)
+        }
+    };
+}
+
+/// Older WIT versions have none of them.
+#[doc(hidden)]
+#[cfg(any(feature = "wit-v0-1", feature = "wit-v0-2"))]
+#[macro_export]
+macro_rules! __runner_v0_3_exports {
+    ($t:ty) => {};
 }
 
 /// WIT 0.1.0 has none of them.
@@ -376,6 +447,7 @@ macro_rules! register_runner {
                 <$t as $crate::runner::Runner>::lock_database(ctx, label)
             }
             $crate::__runner_ledger_exports!($t);
+            $crate::__runner_v0_3_exports!($t);
         }
         $crate::runner::world::__export_runner_world!(__PlatformMigrateRunner);
     };

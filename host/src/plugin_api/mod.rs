@@ -122,6 +122,26 @@ pub trait RunnerPlugin {
     ) -> Call<Vec<FixtureLoaded>, RunnerError>;
     fn pending_model_changes(&mut self, ctx: &RunContext) -> Call<Vec<ModelChange>, RunnerError>;
     fn lock_database(&mut self, ctx: &RunContext, label: &str) -> Call<(), RunnerError>;
+    /// The schema objects of `tables` (all of them when empty), as the catalog describes
+    /// them. Runners built against WIT before 0.3.0 answer `Unsupported`.
+    fn schema_snapshot(
+        &mut self,
+        ctx: &RunContext,
+        tables: &[String],
+    ) -> Call<Vec<SchemaObject>, RunnerError> {
+        let _ = (ctx, tables);
+        Ok(Err(RunnerError::Unsupported(
+            "this runner cannot read the database's schema".into(),
+        )))
+    }
+    /// The network services the project's settings name besides its database connection.
+    /// Runners built against WIT before 0.3.0 answer `Unsupported`.
+    fn services(&mut self, ctx: &RunContext) -> Call<Vec<Service>, RunnerError> {
+        let _ = ctx;
+        Ok(Err(RunnerError::Unsupported(
+            "this runner cannot list the services its settings name".into(),
+        )))
+    }
     /// The ledger in `schema`. Runners built against WIT 0.1.0 answer `Unsupported`.
     fn ledger_read(
         &mut self,

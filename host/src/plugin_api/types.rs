@@ -325,3 +325,49 @@ pub enum NotifyError {
     Unavailable(String),
     Misconfigured(String),
 }
+
+/// What kind of object a [`SchemaObject`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SchemaKind {
+    Table,
+    Column,
+    Index,
+    Constraint,
+    Sequence,
+    View,
+}
+
+impl SchemaKind {
+    /// The word a person reads: `column`, `index`, ...
+    pub fn word(self) -> &'static str {
+        match self {
+            SchemaKind::Table => "table",
+            SchemaKind::Column => "column",
+            SchemaKind::Index => "index",
+            SchemaKind::Constraint => "constraint",
+            SchemaKind::Sequence => "sequence",
+            SchemaKind::View => "view",
+        }
+    }
+}
+
+/// One object of the database's schema as its catalog describes it (`schema-snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SchemaObject {
+    pub kind: SchemaKind,
+    /// The relation it belongs to (its own name for a table, sequence or view).
+    pub relation: String,
+    /// Its own name.
+    pub name: String,
+    /// What defines it (a column's type and nullability, an index's definition, ...).
+    pub definition: String,
+}
+
+/// A network service the project's settings name (`services`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Where the settings name it, e.g. `CACHES["default"]`.
+    pub setting: String,
+    pub host: String,
+    pub port: Option<u16>,
+}

@@ -39,6 +39,14 @@ pub const FILES: &[(&str, &str)] = sdk_files![
     "wit/since_v0.2.0/process.wit",
     "wit/since_v0.2.0/runner.wit",
     "wit/since_v0.2.0/types.wit",
+    "wit/since_v0.3.0/backup.wit",
+    "wit/since_v0.3.0/config.wit",
+    "wit/since_v0.3.0/host.wit",
+    "wit/since_v0.3.0/log.wit",
+    "wit/since_v0.3.0/notifier.wit",
+    "wit/since_v0.3.0/process.wit",
+    "wit/since_v0.3.0/runner.wit",
+    "wit/since_v0.3.0/types.wit",
 ];
 
 const MANIFEST: &str = include_str!("../../../sdk/Cargo.toml");
@@ -124,7 +132,12 @@ mod tests {
     fn every_sdk_file_is_vendored() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
         let mut on_disk = Vec::new();
-        for dir in ["src", "wit/since_v0.1.0", "wit/since_v0.2.0"] {
+        for dir in [
+            "src",
+            "wit/since_v0.1.0",
+            "wit/since_v0.2.0",
+            "wit/since_v0.3.0",
+        ] {
             for e in std::fs::read_dir(root.join(dir)).unwrap() {
                 let name = e.unwrap().file_name().into_string().unwrap();
                 on_disk.push(format!("{dir}/{name}"));
@@ -133,7 +146,7 @@ mod tests {
         for d in std::fs::read_dir(root.join("wit")).unwrap() {
             let name = d.unwrap().file_name().into_string().unwrap();
             assert!(
-                ["since_v0.1.0", "since_v0.2.0"].contains(&name.as_str()),
+                ["since_v0.1.0", "since_v0.2.0", "since_v0.3.0"].contains(&name.as_str()),
                 "sdk/wit/{name} is not vendored: add it to FILES"
             );
         }

@@ -1,8 +1,7 @@
 //! Host-side bindings, one module per supported version of the WIT package, generated from
 //! `wit/since_vX.Y.Z` (kept side by side, like Zed's extension host). In each, the host imports
-//! are generated once (world `host`) and shared by the three plugin worlds. The newest version
-//! carries the host's implementation of the imports; older ones delegate to it
-//! (`host_v0_1.rs`).
+//! are generated once (world `host`) and shared by the three plugin worlds. 0.2.0's carry the host's
+//! implementation of the imports; the others delegate to it (`host_v0_1.rs`, `host_v0_3.rs`).
 
 /// One version's bindings: the host imports, then the three plugin worlds sharing them.
 macro_rules! version {
@@ -67,4 +66,9 @@ version!(
     /// `platform:migrate@0.2.0`: adds the runner's ledger (`ledger-read`, `ledger-append`).
     v0_2,
     "../wit/since_v0.2.0"
+);
+version!(
+    /// `platform:migrate@0.3.0`: adds the runner's `schema-snapshot` and `services`.
+    v0_3,
+    "../wit/since_v0.3.0"
 );

@@ -4,7 +4,7 @@
 //! `plugin check`, `plugin inspect` and every run's plugin loading go through here.
 
 use super::shape::{Shape, World};
-use super::{bindings, PluginError, Sandbox};
+use super::{bindings, versions, PluginError, Sandbox};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::Component;
 
@@ -52,14 +52,18 @@ impl Sandbox {
                 plugin: name.to_string(),
                 message: format!("{e:#}"),
             })?;
-        use bindings::{v0_1, v0_2};
-        let typed = match (world, wit_version.as_str()) {
-            (World::Runner, "0.1.0") => v0_1::runner::MigrationRunnerPre::new(pre).map(drop),
-            (World::Backup, "0.1.0") => v0_1::backup::BackupProviderPre::new(pre).map(drop),
-            (World::Notifier, "0.1.0") => v0_1::notifier::NotifierPre::new(pre).map(drop),
-            (World::Runner, _) => v0_2::runner::MigrationRunnerPre::new(pre).map(drop),
-            (World::Backup, _) => v0_2::backup::BackupProviderPre::new(pre).map(drop),
-            (World::Notifier, _) => v0_2::notifier::NotifierPre::new(pre).map(drop),
+        use bindings::{v0_1, v0_2, v0_3};
+        use versions::Wit;
+        let typed = match (world, wit_version) {
+            (World::Runner, Wit::V0_1) => v0_1::runner::MigrationRunnerPre::new(pre).map(drop),
+            (World::Backup, Wit::V0_1) => v0_1::backup::BackupProviderPre::new(pre).map(drop),
+            (World::Notifier, Wit::V0_1) => v0_1::notifier::NotifierPre::new(pre).map(drop),
+            (World::Runner, Wit::V0_2) => v0_2::runner::MigrationRunnerPre::new(pre).map(drop),
+            (World::Backup, Wit::V0_2) => v0_2::backup::BackupProviderPre::new(pre).map(drop),
+            (World::Notifier, Wit::V0_2) => v0_2::notifier::NotifierPre::new(pre).map(drop),
+            (World::Runner, Wit::V0_3) => v0_3::runner::MigrationRunnerPre::new(pre).map(drop),
+            (World::Backup, Wit::V0_3) => v0_3::backup::BackupProviderPre::new(pre).map(drop),
+            (World::Notifier, Wit::V0_3) => v0_3::notifier::NotifierPre::new(pre).map(drop),
         };
         typed.map_err(|e| PluginError::WrongWorld {
             plugin: name.to_string(),
@@ -68,7 +72,7 @@ impl Sandbox {
         })?;
         Ok(Examined {
             world,
-            wit_version,
+            wit_version: wit_version.to_string(),
             shape,
             sha256,
             size: bytes.len() as u64,
@@ -85,7 +89,7 @@ impl Sandbox {
         path: &str,
         component: &Component,
         want: Option<World>,
-    ) -> Result<(Shape, World, String), PluginError> {
+    ) -> Result<(Shape, World, versions::Wit), PluginError> {
         let shape = shape_of(self, component);
         let world = self.check_world(name, &shape, want)?;
         let version = self.check_version(name, path, &shape)?;
@@ -93,12 +97,22 @@ impl Sandbox {
     }
 
     /// The supported WIT version the component loads as, or a refusal naming both versions.
-    fn check_version(&self, name: &str, path: &str, shape: &Shape) -> Result<String, PluginError> {
-        shape.wit_version().map_err(|source| PluginError::Version {
-            plugin: name.to_string(),
-            path: path.to_string(),
-            source,
-        })
+    fn check_version(
+        &self,
+        name: &str,
+        path: &str,
+        shape: &Shape,
+    ) -> Result<versions::Wit, PluginError> {
+        shape
+            .wit_version()
+            .and_then(|v| {
+                versions::Wit::of(&v).ok_or(versions::VersionError::Unsupported { found: v })
+            })
+            .map_err(|source| PluginError::Version {
+                plugin: name.to_string(),
+                path: path.to_string(),
+                source,
+            })
     }
 
     /// The world the component implements, which must be `want` when given.

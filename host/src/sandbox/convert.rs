@@ -304,13 +304,18 @@ conversions!(v0_2 {
     runner: [R::LedgerConflict(m) => A::LedgerConflict(m),],
     backup: [B::Unsupported(m) => A::Unsupported(m),]
 });
+conversions!(v0_3 {
+    runner: [R::LedgerConflict(m) => A::LedgerConflict(m),],
+    backup: [B::Unsupported(m) => A::Unsupported(m),]
+});
 
 /// Migrations: 0.2.0 adds each one's file and atomicity and its operations' lines.
 mod migrations {
-    use super::super::bindings::{v0_1, v0_2};
+    use super::super::bindings::{v0_1, v0_2, v0_3};
     use crate::plugin_api as api;
     use v0_1::runner::platform::migrate::runner_types as r1;
     use v0_2::runner::platform::migrate::runner_types as r2;
+    use v0_3::runner::platform::migrate::runner_types as r3;
 
     impl From<r1::Migration> for api::Migration {
         fn from(m: r1::Migration) -> Self {
@@ -335,40 +340,47 @@ mod migrations {
         }
     }
 
-    impl From<r2::Migration> for api::Migration {
-        fn from(m: r2::Migration) -> Self {
-            api::Migration {
-                id: m.id.into(),
-                applied: m.applied,
-                dependencies: m.dependencies.into_iter().map(Into::into).collect(),
-                operations: m
-                    .operations
-                    .into_iter()
-                    .map(|o| api::Operation {
-                        description: o.description,
-                        reversible: o.reversible,
-                        line: o.line,
-                    })
-                    .collect(),
-                checksum: m.checksum,
-                file: m.file,
-                atomic: Some(m.atomic),
-                phase: m.phase.map(|p| match p {
-                    r2::DeployPhase::Pre => api::Phase::Pre,
-                    r2::DeployPhase::Post => api::Phase::Post,
-                    r2::DeployPhase::Any => api::Phase::Any,
-                }),
+    macro_rules! since_v0_2 {
+        ($r:ident) => {
+            impl From<$r::Migration> for api::Migration {
+                fn from(m: $r::Migration) -> Self {
+                    api::Migration {
+                        id: m.id.into(),
+                        applied: m.applied,
+                        dependencies: m.dependencies.into_iter().map(Into::into).collect(),
+                        operations: m
+                            .operations
+                            .into_iter()
+                            .map(|o| api::Operation {
+                                description: o.description,
+                                reversible: o.reversible,
+                                line: o.line,
+                            })
+                            .collect(),
+                        checksum: m.checksum,
+                        file: m.file,
+                        atomic: Some(m.atomic),
+                        phase: m.phase.map(|p| match p {
+                            $r::DeployPhase::Pre => api::Phase::Pre,
+                            $r::DeployPhase::Post => api::Phase::Post,
+                            $r::DeployPhase::Any => api::Phase::Any,
+                        }),
+                    }
+                }
             }
-        }
+        };
     }
+    since_v0_2!(r2);
+    since_v0_2!(r3);
 }
 
 /// Plan steps: 0.2.0 says whether each migration is atomic; 0.1.0 does not.
 mod plan_steps {
-    use super::super::bindings::{v0_1, v0_2};
+    use super::super::bindings::{v0_1, v0_2, v0_3};
     use crate::plugin_api as api;
     use v0_1::runner::platform::migrate::runner_types as r1;
     use v0_2::runner::platform::migrate::runner_types as r2;
+    use v0_3::runner::platform::migrate::runner_types as r3;
 
     impl From<&api::PlanStep> for r1::PlanStep {
         fn from(s: &api::PlanStep) -> Self {
@@ -393,106 +405,152 @@ mod plan_steps {
         }
     }
 
-    impl From<&api::PlanStep> for r2::PlanStep {
-        fn from(s: &api::PlanStep) -> Self {
-            r2::PlanStep {
-                id: (&s.id).into(),
-                backwards: s.backwards,
-                operations: s.operations.clone(),
-                irreversible: s.irreversible,
-                atomic: s.atomic.unwrap_or(true),
+    macro_rules! since_v0_2 {
+        ($r:ident) => {
+            impl From<&api::PlanStep> for $r::PlanStep {
+                fn from(s: &api::PlanStep) -> Self {
+                    $r::PlanStep {
+                        id: (&s.id).into(),
+                        backwards: s.backwards,
+                        operations: s.operations.clone(),
+                        irreversible: s.irreversible,
+                        atomic: s.atomic.unwrap_or(true),
+                    }
+                }
             }
-        }
-    }
 
-    impl From<r2::PlanStep> for api::PlanStep {
-        fn from(s: r2::PlanStep) -> Self {
-            api::PlanStep {
-                id: s.id.into(),
-                backwards: s.backwards,
-                operations: s.operations,
-                irreversible: s.irreversible,
-                atomic: Some(s.atomic),
+            impl From<$r::PlanStep> for api::PlanStep {
+                fn from(s: $r::PlanStep) -> Self {
+                    api::PlanStep {
+                        id: s.id.into(),
+                        backwards: s.backwards,
+                        operations: s.operations,
+                        irreversible: s.irreversible,
+                        atomic: Some(s.atomic),
+                    }
+                }
             }
-        }
+        };
     }
+    since_v0_2!(r2);
+    since_v0_2!(r3);
 }
 
 /// The runner's ledger, new in 0.2.0.
-mod ledger_v0_2 {
-    use super::super::bindings::v0_2::runner::platform::migrate::runner_types as rt;
+macro_rules! ledger {
+    ($module:ident, $version:ident) => {
+        mod $module {
+            use super::super::bindings::$version::runner::platform::migrate::runner_types as rt;
+            use crate::plugin_api as api;
+
+            impl From<&api::LedgerRun> for rt::LedgerRun {
+                fn from(r: &api::LedgerRun) -> Self {
+                    rt::LedgerRun {
+                        seq: r.seq,
+                        run_id: r.run_id.clone(),
+                        line: r.line.clone(),
+                        sha256: r.sha256.clone(),
+                    }
+                }
+            }
+
+            impl From<rt::LedgerRun> for api::LedgerRun {
+                fn from(r: rt::LedgerRun) -> Self {
+                    api::LedgerRun {
+                        seq: r.seq,
+                        run_id: r.run_id,
+                        line: r.line,
+                        sha256: r.sha256,
+                    }
+                }
+            }
+
+            impl From<&api::LedgerChecksum> for rt::LedgerChecksum {
+                fn from(c: &api::LedgerChecksum) -> Self {
+                    rt::LedgerChecksum {
+                        id: (&c.id).into(),
+                        sha256: c.sha256.clone(),
+                        run_id: c.run_id.clone(),
+                    }
+                }
+            }
+
+            impl From<rt::LedgerChecksum> for api::LedgerChecksum {
+                fn from(c: rt::LedgerChecksum) -> Self {
+                    api::LedgerChecksum {
+                        id: c.id.into(),
+                        sha256: c.sha256,
+                        run_id: c.run_id,
+                    }
+                }
+            }
+
+            impl From<api::LedgerQuery> for rt::LedgerQuery {
+                fn from(q: api::LedgerQuery) -> Self {
+                    rt::LedgerQuery {
+                        after_seq: q.after_seq,
+                        limit: q.limit,
+                        checksums: q.checksums,
+                    }
+                }
+            }
+
+            impl From<rt::LedgerContents> for api::LedgerContents {
+                fn from(c: rt::LedgerContents) -> Self {
+                    api::LedgerContents {
+                        exists: c.exists,
+                        can_create: c.can_create,
+                        runs: c.runs.into_iter().map(Into::into).collect(),
+                        last_seq: c.last_seq,
+                        checksums: c.checksums.into_iter().map(Into::into).collect(),
+                    }
+                }
+            }
+
+            impl From<&api::LedgerEntry> for rt::LedgerEntry {
+                fn from(e: &api::LedgerEntry) -> Self {
+                    rt::LedgerEntry {
+                        run: (&e.run).into(),
+                        record_checksums: e.record_checksums.iter().map(Into::into).collect(),
+                        forget_checksums: e.forget_checksums.iter().map(Into::into).collect(),
+                    }
+                }
+            }
+        }
+    };
+}
+ledger!(ledger_v0_2, v0_2);
+ledger!(ledger_v0_3, v0_3);
+
+/// The schema snapshot and services, new in 0.3.0.
+mod schema_v0_3 {
+    use super::super::bindings::v0_3::runner::platform::migrate::runner_types as rt;
     use crate::plugin_api as api;
 
-    impl From<&api::LedgerRun> for rt::LedgerRun {
-        fn from(r: &api::LedgerRun) -> Self {
-            rt::LedgerRun {
-                seq: r.seq,
-                run_id: r.run_id.clone(),
-                line: r.line.clone(),
-                sha256: r.sha256.clone(),
+    impl From<rt::SchemaObject> for api::SchemaObject {
+        fn from(o: rt::SchemaObject) -> Self {
+            api::SchemaObject {
+                kind: match o.kind {
+                    rt::SchemaKind::Table => api::SchemaKind::Table,
+                    rt::SchemaKind::Column => api::SchemaKind::Column,
+                    rt::SchemaKind::Index => api::SchemaKind::Index,
+                    rt::SchemaKind::Constraint => api::SchemaKind::Constraint,
+                    rt::SchemaKind::Sequence => api::SchemaKind::Sequence,
+                    rt::SchemaKind::View => api::SchemaKind::View,
+                },
+                relation: o.relation,
+                name: o.name,
+                definition: o.definition,
             }
         }
     }
 
-    impl From<rt::LedgerRun> for api::LedgerRun {
-        fn from(r: rt::LedgerRun) -> Self {
-            api::LedgerRun {
-                seq: r.seq,
-                run_id: r.run_id,
-                line: r.line,
-                sha256: r.sha256,
-            }
-        }
-    }
-
-    impl From<&api::LedgerChecksum> for rt::LedgerChecksum {
-        fn from(c: &api::LedgerChecksum) -> Self {
-            rt::LedgerChecksum {
-                id: (&c.id).into(),
-                sha256: c.sha256.clone(),
-                run_id: c.run_id.clone(),
-            }
-        }
-    }
-
-    impl From<rt::LedgerChecksum> for api::LedgerChecksum {
-        fn from(c: rt::LedgerChecksum) -> Self {
-            api::LedgerChecksum {
-                id: c.id.into(),
-                sha256: c.sha256,
-                run_id: c.run_id,
-            }
-        }
-    }
-
-    impl From<api::LedgerQuery> for rt::LedgerQuery {
-        fn from(q: api::LedgerQuery) -> Self {
-            rt::LedgerQuery {
-                after_seq: q.after_seq,
-                limit: q.limit,
-                checksums: q.checksums,
-            }
-        }
-    }
-
-    impl From<rt::LedgerContents> for api::LedgerContents {
-        fn from(c: rt::LedgerContents) -> Self {
-            api::LedgerContents {
-                exists: c.exists,
-                can_create: c.can_create,
-                runs: c.runs.into_iter().map(Into::into).collect(),
-                last_seq: c.last_seq,
-                checksums: c.checksums.into_iter().map(Into::into).collect(),
-            }
-        }
-    }
-
-    impl From<&api::LedgerEntry> for rt::LedgerEntry {
-        fn from(e: &api::LedgerEntry) -> Self {
-            rt::LedgerEntry {
-                run: (&e.run).into(),
-                record_checksums: e.record_checksums.iter().map(Into::into).collect(),
-                forget_checksums: e.forget_checksums.iter().map(Into::into).collect(),
+    impl From<rt::Service> for api::Service {
+        fn from(s: rt::Service) -> Self {
+            api::Service {
+                setting: s.setting,
+                host: s.host,
+                port: s.port,
             }
         }
     }

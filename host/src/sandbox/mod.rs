@@ -16,6 +16,7 @@ mod host_log;
 mod host_process;
 mod host_store;
 mod host_v0_1;
+mod host_v0_3;
 mod limits;
 mod naps;
 mod open;
@@ -177,7 +178,7 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         naps::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        // Every supported version's host imports, side by side (0.1.0's delegate to 0.2.0's).
+        // Every supported version's host imports, side by side (0.1.0's and 0.3.0's delegate to 0.2.0's).
         {
             use bindings::v0_1::platform::migrate::{config as cfg, log, process};
             log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
@@ -186,6 +187,12 @@ impl Sandbox {
         }
         {
             use bindings::v0_2::platform::migrate::{config as cfg, log, process};
+            log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+            cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+            process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        }
+        {
+            use bindings::v0_3::platform::migrate::{config as cfg, log, process};
             log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
             cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
             process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;

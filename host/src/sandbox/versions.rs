@@ -16,7 +16,43 @@ pub const PACKAGE: &str = "platform:migrate";
 
 /// Every WIT package version this host has bindings for, oldest first. Adding a version means
 /// adding `wit/since_vX.Y.Z` and its bindings; removing one is a breaking change of the host.
-pub const SUPPORTED: &[&str] = &["0.1.0", "0.2.0"];
+pub const SUPPORTED: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
+
+/// A supported WIT version, as the host dispatches on it: a call goes to the bindings of the
+/// plugin's version, and an export a later version added is `Unsupported` for older plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Wit {
+    V0_1,
+    V0_2,
+    V0_3,
+}
+
+impl Wit {
+    /// Every variant, oldest first (the same list as `SUPPORTED`, which a test checks).
+    pub const ALL: [Wit; 3] = [Wit::V0_1, Wit::V0_2, Wit::V0_3];
+    /// The newest: what the SDK builds against.
+    pub const NEWEST: Wit = Wit::V0_3;
+
+    /// `0.2.0` and so on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wit::V0_1 => "0.1.0",
+            Wit::V0_2 => "0.2.0",
+            Wit::V0_3 => "0.3.0",
+        }
+    }
+
+    /// The supported version `version` names exactly (what `resolve` returns).
+    pub fn of(version: &str) -> Option<Wit> {
+        Wit::ALL.into_iter().find(|w| w.as_str() == version)
+    }
+}
+
+impl std::fmt::Display for Wit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// sha256 of each published version's WIT files (name, NUL, contents, NUL, in name order).
 /// Published versions are frozen: a test fails when `wit/since_vX.Y.Z` changes, because
@@ -31,6 +67,10 @@ pub const FROZEN: &[(&str, &str)] = &[
     (
         "0.2.0",
         "96c6a84d541198912dd302556d4aa10199e78d8e803c20e1f596f5a8e6627681",
+    ),
+    (
+        "0.3.0",
+        "61ff58ea8869bbf744983c3cbec48b19d0323f1c5f3773df634192def973f2ed",
     ),
 ];
 
@@ -50,12 +90,11 @@ fn supported_list() -> String {
 }
 
 /// The SDK release line that builds components for the newest supported version (`0.2`).
-fn sdk_line() -> String {
-    let newest = SUPPORTED.last().copied().unwrap_or("0.1.0");
-    match Version::parse(newest) {
+pub fn sdk_line() -> String {
+    match Version::parse(Wit::NEWEST.as_str()) {
         Ok(v) if v.major == 0 => format!("0.{}", v.minor),
         Ok(v) => v.major.to_string(),
-        Err(_) => newest.to_string(),
+        Err(_) => Wit::NEWEST.to_string(),
     }
 }
 
@@ -108,6 +147,15 @@ mod tests {
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_typed_versions_are_the_supported_ones() {
+        let typed: Vec<&str> = Wit::ALL.iter().map(|w| w.as_str()).collect();
+        assert_eq!(typed, SUPPORTED);
+        assert_eq!(Wit::NEWEST.as_str(), *SUPPORTED.last().unwrap());
+        assert_eq!(Wit::of("0.2.0"), Some(Wit::V0_2));
+        assert_eq!(Wit::of("0.2"), None);
     }
 
     #[test]
@@ -200,7 +248,7 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("platform:migrate@0.9.0"), "{text}");
         assert!(text.contains("platform:migrate@0.1.0"), "{text}");
-        assert!(text.contains("platform-migrate-sdk 0.2"), "{text}");
+        assert!(text.contains("platform-migrate-sdk 0.3"), "{text}");
         assert_eq!(resolve([]).unwrap_err(), VersionError::Missing);
         assert!(matches!(
             resolve(["0.1.0", "0.2.0"]),

@@ -1,7 +1,8 @@
 //! Typed handles on the three plugin worlds. Every call drains the plugin's own output into the
 //! log and turns a trap into a `PluginError` naming the plugin and the call.
 
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
+use super::versions::Wit;
 use super::{Loaded, PluginError, PluginState, Sandbox};
 use crate::plugin_api::{self as api, Call, Info};
 use wasmtime::Store;
@@ -61,9 +62,30 @@ pub(super) trait Handle: Sized {
 }
 
 /// A plugin's bindings, in the WIT version it was built against.
-pub(super) enum Versioned<A, B> {
+pub(super) enum Versioned<A, B, C> {
     V0_1(A),
     V0_2(B),
+    V0_3(C),
+}
+
+impl<A, B, C> Versioned<A, B, C> {
+    /// The version the plugin was built against.
+    fn wit(&self) -> Wit {
+        match self {
+            Versioned::V0_1(_) => Wit::V0_1,
+            Versioned::V0_2(_) => Wit::V0_2,
+            Versioned::V0_3(_) => Wit::V0_3,
+        }
+    }
+}
+
+/// Instantiate `$pre`'s world of version module `$v` and wrap it as variant `$variant`.
+macro_rules! instantiate {
+    ($pre:expr, $store:expr, $v:ident :: $module:ident :: $world_pre:ident, $variant:ident) => {
+        $pre.and_then($v::$module::$world_pre::new)
+            .and_then(|pre| pre.instantiate(&mut $store))
+            .map(Versioned::$variant)
+    };
 }
 
 macro_rules! world_handle {
@@ -72,7 +94,11 @@ macro_rules! world_handle {
         pub struct $name {
             pub name: String,
             pub store: Store<PluginState>,
-            bindings: Versioned<v0_1::$module::$bindings, v0_2::$module::$bindings>,
+            bindings: Versioned<
+                v0_1::$module::$bindings,
+                v0_2::$module::$bindings,
+                v0_3::$module::$bindings,
+            >,
         }
 
         impl Handle for $name {
@@ -86,15 +112,10 @@ macro_rules! world_handle {
                 } = loaded;
                 let (_, _, version) = sandbox.conforms(&name, &path, &component, Some($world))?;
                 let pre = sandbox.instance_pre(&sha256, &component);
-                let bindings = match version.as_str() {
-                    "0.1.0" => pre
-                        .and_then(v0_1::$module::$pre::new)
-                        .and_then(|pre| pre.instantiate(&mut store))
-                        .map(Versioned::V0_1),
-                    _ => pre
-                        .and_then(v0_2::$module::$pre::new)
-                        .and_then(|pre| pre.instantiate(&mut store))
-                        .map(Versioned::V0_2),
+                let bindings = match version {
+                    Wit::V0_1 => instantiate!(pre, store, v0_1::$module::$pre, V0_1),
+                    Wit::V0_2 => instantiate!(pre, store, v0_2::$module::$pre, V0_2),
+                    Wit::V0_3 => instantiate!(pre, store, v0_3::$module::$pre, V0_3),
                 }
                 .map_err(|e| PluginError::WrongWorld {
                     plugin: name.clone(),
@@ -113,6 +134,7 @@ macro_rules! world_handle {
                 let r = match &self.bindings {
                     Versioned::V0_1(b) => b.call_describe(&mut self.store).map(Info::from),
                     Versioned::V0_2(b) => b.call_describe(&mut self.store).map(Info::from),
+                    Versioned::V0_3(b) => b.call_describe(&mut self.store).map(Info::from),
                 };
                 finish(&mut self.store, &self.name, "describe", r)
             }
@@ -158,39 +180,54 @@ world_handle!(
 /// Arm the call's deadline, make the call in the plugin's WIT version, and map both layers of
 /// its result to the host's types.
 macro_rules! call {
-    ($self:ident, $name:literal, $call:ident ( $($arg:expr),* )) => {
-        call!($self, $name, $call($($arg),*) => Into::into)
+    ($self:ident, $name:literal, $call:ident $args:tt) => {
+        call!($self, $name, $call $args => Into::into)
     };
-    ($self:ident, $name:literal, $call:ident ( $($arg:expr),* ) => $map:expr) => {{
+    ($self:ident, $name:literal, $call:ident $args:tt => $map:expr) => {{
         super::limits::arm(&mut $self.store);
         let r = match &$self.bindings {
-            Versioned::V0_1(b) => b
-                .$call(&mut $self.store $(, $arg)*)
-                .map(|r| r.map($map).map_err(Into::into)),
-            Versioned::V0_2(b) => b
-                .$call(&mut $self.store $(, $arg)*)
-                .map(|r| r.map($map).map_err(Into::into)),
+            Versioned::V0_1(b) => since!(@call b, $self, $call $args, $map),
+            Versioned::V0_2(b) => since!(@call b, $self, $call $args, $map),
+            Versioned::V0_3(b) => since!(@call b, $self, $call $args, $map),
         };
         finish(&mut $self.store, &$self.name, $name, r)
     }};
 }
 
-/// A call to an export WIT 0.2.0 added: a runner built against 0.1.0 answers `Unsupported`
-/// (it cannot `$what`); `$map` converts the success value.
-macro_rules! since_v0_2 {
-    ($self:ident, $what:literal, $name:literal, $call:ident ( $($arg:expr),* )) => {
-        since_v0_2!($self, $what, $name, $call($($arg),*) => std::convert::identity)
+/// A call to an export that the versions `[$variant, ...]` have; a plugin built against
+/// another answers `$unsupported` without being called. `$map` converts the success value.
+macro_rules! since {
+    (@call $b:ident, $self:ident, $call:ident ( $($arg:expr),* ), $map:expr) => {
+        $b.$call(&mut $self.store $(, $arg)*).map(|r| r.map($map).map_err(Into::into))
     };
-    ($self:ident, $what:literal, $name:literal, $call:ident ( $($arg:expr),* ) => $map:expr) => {{
-        let Versioned::V0_2(b) = &$self.bindings else {
-            return Ok(Err($self.not_in_v0_1($what)));
+    ($self:ident, [$($variant:ident),+], $unsupported:expr, $name:literal, $call:ident $args:tt) => {
+        since!($self, [$($variant),+], $unsupported, $name, $call $args => std::convert::identity)
+    };
+    ($self:ident, [$($variant:ident),+], $unsupported:expr, $name:literal, $call:ident $args:tt => $map:expr) => {{
+        #[allow(unreachable_patterns)]
+        let r = match &$self.bindings {
+            $(Versioned::$variant(b) => {
+                super::limits::arm(&mut $self.store);
+                since!(@call b, $self, $call $args, $map)
+            })+
+            _ => return Ok(Err($unsupported)),
         };
-        super::limits::arm(&mut $self.store);
-        let r = b
-            .$call(&mut $self.store $(, $arg)*)
-            .map(|r| r.map($map).map_err(Into::into));
         finish(&mut $self.store, &$self.name, $name, r)
     }};
+}
+
+/// A runner export WIT 0.2.0 added: older runners answer `Unsupported` (they cannot `$what`).
+macro_rules! since_v0_2 {
+    ($self:ident, $what:literal, $name:literal, $call:ident $args:tt $(=> $map:expr)?) => {
+        since!($self, [V0_2, V0_3], $self.older($what, Wit::V0_2), $name, $call $args $(=> $map)?)
+    };
+}
+
+/// A runner export WIT 0.3.0 added.
+macro_rules! since_v0_3 {
+    ($self:ident, $what:literal, $name:literal, $call:ident $args:tt $(=> $map:expr)?) => {
+        since!($self, [V0_3], $self.older($what, Wit::V0_3), $name, $call $args $(=> $map)?)
+    };
 }
 
 fn vec_into<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
@@ -277,27 +314,20 @@ impl api::RunnerPlugin for Runner {
         ctx: &api::RunContext,
         steps: &[api::PlanStep],
     ) -> Call<api::LintSql, api::RunnerError> {
-        let b = match &self.bindings {
-            Versioned::V0_1(_) => {
-                return Ok(self.sql(ctx, steps)?.map(|steps| api::LintSql {
-                    steps,
-                    created: Vec::new(),
-                }))
-            }
-            Versioned::V0_2(b) => b,
-        };
-        super::limits::arm(&mut self.store);
-        let steps: Vec<_> = steps.iter().map(Into::into).collect();
-        let r = b
-            .call_lint_sql(&mut self.store, &ctx.into(), &steps)
-            .map(|r| {
-                r.map(|l| api::LintSql {
-                    steps: l.steps,
-                    created: l.created,
-                })
-                .map_err(Into::into)
-            });
-        finish(&mut self.store, &self.name, "lint-sql", r)
+        if let Versioned::V0_1(_) = &self.bindings {
+            // 0.1.0 has no lint-sql: the full SQL, nothing left out.
+            return Ok(self.sql(ctx, steps)?.map(|steps| api::LintSql {
+                steps,
+                created: Vec::new(),
+            }));
+        }
+        since_v0_2!(self, "render lint SQL", "lint-sql", call_lint_sql(
+            &ctx.into(),
+            &steps.iter().map(Into::into).collect::<Vec<_>>()
+        ) => |l| api::LintSql {
+            steps: l.steps,
+            created: l.created,
+        })
     }
     fn empty_tables(
         &mut self,
@@ -361,15 +391,12 @@ impl api::RunnerPlugin for Runner {
         schema: &str,
         query: api::LedgerQuery,
     ) -> Call<api::LedgerContents, api::RunnerError> {
-        let b = match &self.bindings {
-            Versioned::V0_1(_) => return Ok(Err(self.no_ledger())),
-            Versioned::V0_2(b) => b,
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_ledger_read(&mut self.store, &ctx.into(), schema, query.into())
-            .map(|r| r.map(Into::into).map_err(Into::into));
-        finish(&mut self.store, &self.name, "ledger-read", r)
+        since_v0_2!(
+            self,
+            "keep a ledger in the database",
+            "ledger-read",
+            call_ledger_read(&ctx.into(), schema, query.into())
+        => Into::into)
     }
     fn ledger_append(
         &mut self,
@@ -377,32 +404,44 @@ impl api::RunnerPlugin for Runner {
         schema: &str,
         entry: &api::LedgerEntry,
     ) -> Call<(), api::RunnerError> {
-        let b = match &self.bindings {
-            Versioned::V0_1(_) => return Ok(Err(self.no_ledger())),
-            Versioned::V0_2(b) => b,
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_ledger_append(&mut self.store, &ctx.into(), schema, &entry.into())
-            .map(|r| r.map_err(Into::into));
-        finish(&mut self.store, &self.name, "ledger-append", r)
+        since_v0_2!(
+            self,
+            "keep a ledger in the database",
+            "ledger-append",
+            call_ledger_append(&ctx.into(), schema, &entry.into())
+        )
+    }
+    fn schema_snapshot(
+        &mut self,
+        ctx: &api::RunContext,
+        tables: &[String],
+    ) -> Call<Vec<api::SchemaObject>, api::RunnerError> {
+        since_v0_3!(
+            self,
+            "read the database's schema",
+            "schema-snapshot",
+            call_schema_snapshot(&ctx.into(), tables)
+        => vec_into)
+    }
+    fn services(&mut self, ctx: &api::RunContext) -> Call<Vec<api::Service>, api::RunnerError> {
+        since_v0_3!(
+            self,
+            "list the services its settings name",
+            "services",
+            call_services(&ctx.into())
+        => vec_into)
     }
 }
 
 impl Runner {
-    /// What a runner built against 0.1.0 answers for an export 0.2.0 added.
-    fn not_in_v0_1(&self, what: &str) -> api::RunnerError {
+    /// What a runner built against a version before `since` answers for an export `since`
+    /// added (it cannot `what`).
+    fn older(&self, what: &str, since: Wit) -> api::RunnerError {
         api::RunnerError::Unsupported(format!(
-            "plugin '{}' was built against platform:migrate@0.1.0, which cannot {what}; rebuild it with platform-migrate-sdk 0.2",
-            self.name
-        ))
-    }
-
-    /// What a runner built against 0.1.0 answers for the ledger, which 0.1.0 lacks.
-    fn no_ledger(&self) -> api::RunnerError {
-        api::RunnerError::Unsupported(format!(
-            "plugin '{}' was built against platform:migrate@0.1.0, which has no ledger; rebuild it with platform-migrate-sdk 0.2 to keep the ledger in the database",
-            self.name
+            "plugin '{}' was built against platform:migrate@{}, which cannot {what} (added in {since}); rebuild it with platform-migrate-sdk {}",
+            self.name,
+            self.bindings.wit(),
+            super::versions::sdk_line()
         ))
     }
 }
@@ -434,20 +473,19 @@ impl api::BackupPlugin for Backup {
         info: &api::BackupInfo,
         target: &str,
     ) -> Call<(), api::BackupError> {
-        let b = match &self.bindings {
-            Versioned::V0_1(_) => {
-                return Ok(Err(api::BackupError::Unsupported(format!(
-                    "plugin '{}' was built against platform:migrate@0.1.0, which cannot restore; rebuild it with platform-migrate-sdk 0.2, or restore by hand (README, Restoring a backup)",
-                    self.name
-                ))))
-            }
-            Versioned::V0_2(b) => b,
-        };
-        super::limits::arm(&mut self.store);
-        let r = b
-            .call_restore(&mut self.store, &ctx.into(), &info.into(), target)
-            .map(|r| r.map_err(Into::into));
-        finish(&mut self.store, &self.name, "restore", r)
+        let unsupported = api::BackupError::Unsupported(format!(
+            "plugin '{}' was built against platform:migrate@{}, which cannot restore; rebuild it with platform-migrate-sdk {}, or restore by hand (README, Restoring a backup)",
+            self.name,
+            self.bindings.wit(),
+            super::versions::sdk_line()
+        ));
+        since!(
+            self,
+            [V0_2, V0_3],
+            unsupported,
+            "restore",
+            call_restore(&ctx.into(), &info.into(), target)
+        )
     }
     fn stream_to(&mut self, store: std::sync::Arc<crate::store::Store>, env: &str) {
         self.store.data_mut().process.store = Some(super::StoreLink {

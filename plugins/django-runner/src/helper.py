@@ -520,6 +520,174 @@ def empty_tables(conn, tables):
     return empty
 
 
+# What a snapshot holds: at most this many objects (a larger schema is cut, and says so).
+SNAPSHOT_LIMIT = 200000
+
+
+def schema_snapshot(conn, tables):
+    """The schema objects of `tables` (every table, view and sequence of the schemas on the
+    search path when empty), from the database's catalog: a list of [kind, relation, name,
+    definition], each definition in the database's own words so that two snapshots differ
+    exactly where the schema changed."""
+    connect(conn)
+    tables = [str(t) for t in tables]
+    if conn.vendor == "postgresql":
+        return pg_snapshot(conn, tables)
+    if conn.vendor == "sqlite":
+        return sqlite_snapshot(conn, tables)
+    raise Fail("unsupported", f"schema snapshots are read on PostgreSQL and SQLite, not {conn.vendor}")
+
+
+# The relations of the schemas on the search path (a name qualified with its schema when that
+# is not the first one), restricted to %(tables)s unless it is empty.
+PG_RELATIONS = """
+    WITH rel AS (
+        SELECT c.oid, c.relkind,
+               CASE WHEN n.nspname = current_schema() THEN c.relname
+                    ELSE n.nspname || '.' || c.relname END AS name
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY (current_schemas(false))
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+    )
+    SELECT oid, relkind, name FROM rel
+    WHERE cardinality(%(tables)s::text[]) = 0 OR name = ANY (%(tables)s::text[])
+"""
+
+
+def pg_snapshot(conn, tables):
+    out = []
+    with conn.cursor() as c:
+        c.execute(
+            f"""WITH r AS ({PG_RELATIONS})
+            SELECT 'table', r.name, r.name, '' FROM r WHERE r.relkind IN ('r', 'p')
+            UNION ALL
+            SELECT 'view', r.name, r.name, pg_catalog.pg_get_viewdef(r.oid) FROM r
+              WHERE r.relkind IN ('v', 'm')
+            UNION ALL
+            SELECT 'sequence', r.name, r.name, pg_catalog.format_type(s.seqtypid, NULL)
+              FROM r JOIN pg_catalog.pg_sequence s ON s.seqrelid = r.oid
+            UNION ALL
+            SELECT 'column', r.name, a.attname,
+                   pg_catalog.format_type(a.atttypid, a.atttypmod)
+                   || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                   || COALESCE(' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid), '')
+              FROM r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
+              LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE r.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+            UNION ALL
+            SELECT 'index', r.name, i.relname,
+                   pg_catalog.pg_get_indexdef(x.indexrelid)
+                   || CASE WHEN x.indisvalid THEN '' ELSE ' (invalid)' END
+              FROM r JOIN pg_catalog.pg_index x ON x.indrelid = r.oid
+              JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+            UNION ALL
+            SELECT 'constraint', r.name, k.conname, pg_catalog.pg_get_constraintdef(k.oid)
+              FROM r JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid
+            LIMIT {SNAPSHOT_LIMIT}""",
+            {"tables": tables},
+        )
+        for row in c.fetchall():
+            out.append([row[0], row[1], row[2], row[3] or ""])
+    return out
+
+
+def sqlite_snapshot(conn, tables):
+    out = []
+    wanted = set(tables)
+    with conn.cursor() as c:
+        c.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master"
+            " WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+        rows = c.fetchall()
+        for kind, name, table, sql in rows:
+            if wanted and table not in wanted:
+                continue
+            if kind == "table":
+                out.append(["table", name, name, ""])
+                quoted = conn.ops.quote_name(name)
+                c.execute(f"PRAGMA table_info({quoted})")
+                for _cid, col, typ, notnull, default, pk in c.fetchall():
+                    text = (typ or "").lower()
+                    text += " not null" if notnull else ""
+                    text += f" default {default}" if default is not None else ""
+                    text += " primary key" if pk else ""
+                    out.append(["column", name, col, text])
+                c.execute(f"PRAGMA foreign_key_list({quoted})")
+                for fk in c.fetchall():
+                    out.append(["constraint", name, f"fk_{fk[3]}", f"FOREIGN KEY ({fk[3]}) REFERENCES {fk[2]}({fk[4]})"])
+            elif kind == "index":
+                out.append(["index", table, name, sql or "(automatic)"])
+            elif kind == "view":
+                out.append(["view", name, name, sql or ""])
+    return out[:SNAPSHOT_LIMIT]
+
+
+# Default ports of the services a Django project's settings name by URL scheme or backend.
+DEFAULT_PORTS = {
+    "redis": 6379, "rediss": 6379, "memcache": 11211, "memcached": 11211, "pymemcache": 11211,
+    "amqp": 5672, "amqps": 5671, "postgres": 5432, "postgresql": 5432, "mysql": 3306,
+}
+
+
+def service_of(setting, location, backend=""):
+    """[setting, host, port] for one location (`redis://h:6380/0`, `h:11211`, a unix socket:
+    none)."""
+    from urllib.parse import urlsplit
+
+    text = str(location).strip()
+    if not text or text.startswith(("unix:", "/")) or "://" not in text and ":" not in text:
+        return None
+    default = None
+    for word, port in DEFAULT_PORTS.items():
+        if word in backend.lower():
+            default = port
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError:
+        return None
+    scheme = url.scheme.lower()
+    if scheme == "unix" or not url.hostname:
+        return None
+    port = port or DEFAULT_PORTS.get(scheme) or default
+    return [setting, url.hostname, port]
+
+
+def services(conn):
+    """The network services the settings name besides `conn` itself: other databases,
+    caches, a Celery broker and result backend."""
+    from django.conf import settings
+
+    out = []
+    mine = (conn.settings_dict.get("HOST") or "", str(conn.settings_dict.get("PORT") or ""))
+    for alias, db in getattr(settings, "DATABASES", {}).items():
+        host, port = db.get("HOST") or "", str(db.get("PORT") or "")
+        if alias == conn.alias or (host, port) == mine or not host or host.startswith("/"):
+            continue
+        engine = db.get("ENGINE", "")
+        default = next((p for w, p in DEFAULT_PORTS.items() if w in engine), None)
+        out.append([f'DATABASES["{alias}"]', host, int(port) if port.isdigit() else default])
+    for alias, cache in getattr(settings, "CACHES", {}).items():
+        locations = cache.get("LOCATION") or []
+        if isinstance(locations, str):
+            locations = locations.split(";") if ";" in locations else [locations]
+        for location in locations:
+            found = service_of(f'CACHES["{alias}"]', location, cache.get("BACKEND", ""))
+            if found:
+                out.append(found)
+    for name in ("CELERY_BROKER_URL", "BROKER_URL", "CELERY_RESULT_BACKEND"):
+        value = getattr(settings, name, None)
+        if isinstance(value, str):
+            found = service_of(name, value)
+            if found:
+                out.append(found)
+    return out
+
+
 def reset(conn):
     connect(conn)
     vendor = conn.vendor
@@ -864,6 +1032,10 @@ def handle(args):
             result = list(connections.databases)
         elif cmd == "empty-tables":
             result = empty_tables(conn, args["tables"])
+        elif cmd == "schema-snapshot":
+            result = schema_snapshot(conn, args["tables"])
+        elif cmd == "services":
+            result = services(conn)
         elif cmd == "reset":
             result = reset(conn)
         elif cmd == "hold-lock":

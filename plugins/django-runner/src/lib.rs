@@ -580,6 +580,59 @@ impl Runner for Django {
         )?)
     }
 
+    /// PostgreSQL (every schema on the search path) and SQLite, read from the catalog by the
+    /// helper session.
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    fn schema_snapshot(
+        _ctx: RunContext,
+        tables: Vec<String>,
+    ) -> Result<Vec<SchemaObject>, RunnerError> {
+        let s = Settings::load()?;
+        let rows: Vec<(String, String, String, String)> = parse(helper(
+            &s,
+            json!({"cmd": "schema-snapshot", "tables": tables}),
+        )?)?;
+        rows.into_iter()
+            .map(|(kind, relation, name, definition)| {
+                let kind = match kind.as_str() {
+                    "table" => SchemaKind::Table,
+                    "column" => SchemaKind::Column,
+                    "index" => SchemaKind::Index,
+                    "constraint" => SchemaKind::Constraint,
+                    "sequence" => SchemaKind::Sequence,
+                    "view" => SchemaKind::View,
+                    other => {
+                        return Err(RunnerError::Other(format!(
+                            "the helper named an unknown schema object kind {other:?}"
+                        )))
+                    }
+                };
+                Ok(SchemaObject {
+                    kind,
+                    relation,
+                    name,
+                    definition,
+                })
+            })
+            .collect()
+    }
+
+    /// Other databases, caches and a Celery broker named in Django's settings.
+    #[cfg(not(any(feature = "wit-v0-1", feature = "wit-v0-2")))]
+    fn services(_ctx: RunContext) -> Result<Vec<Service>, RunnerError> {
+        let s = Settings::load()?;
+        let rows: Vec<(String, String, Option<u16>)> =
+            parse(helper(&s, json!({"cmd": "services"}))?)?;
+        Ok(rows
+            .into_iter()
+            .map(|(setting, host, port)| Service {
+                setting,
+                host,
+                port,
+            })
+            .collect())
+    }
+
     /// PostgreSQL: the helper session takes `pg_try_advisory_lock` on a connection of its own
     /// and holds it until the host closes its stdin (end of the run, or the host dying). A
     /// session that ends early is not restarted: the run stops.
