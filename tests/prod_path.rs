@@ -609,6 +609,18 @@ fn a_rollback_whose_record_fails_is_reported_half_applied_with_its_recovery() {
     let id = last["backup"]["id"].as_str().unwrap();
     assert!(e.contains(&format!("restore backup {id}")), "{e}");
     assert!(!r.stdout.contains("was not changed"), "{}", r.all());
+    // The catalog, compared before and after, names what changed.
+    assert_eq!(
+        last["schema_changes"],
+        serde_json::json!(["column orders_order.flag was dropped"]),
+        "{last:#}"
+    );
+    assert!(
+        r.all()
+            .contains("the schema changed: column orders_order.flag was dropped"),
+        "{}",
+        r.all()
+    );
     // The printed --fake records what happened; the handler is gone again by then.
     let fake = e
         .split('`')
@@ -625,4 +637,76 @@ fn a_rollback_whose_record_fails_is_reported_half_applied_with_its_recovery() {
     // Schema and record agree again: applying it anew works.
     t.run(&["--env", "prod", "--confirm"]).expect(0);
     assert_eq!(t.pg.psql(&t.db, column), "1");
+}
+
+/// A non-atomic migration commits its schema change, then fails in its data step: Django
+/// records nothing. The host compares the catalog from before step 5 with the one after, says
+/// exactly what changed that no record shows, and marks the run half-applied (issue 38).
+#[test]
+fn a_schema_change_no_record_shows_is_reported_half_applied_from_the_catalog() {
+    let t = Prod::new(None);
+    t.run(&["--env", "prod", "--confirm"]).expect(0);
+    add_migration(
+        &t.p,
+        "orders",
+        "0004_flag",
+        "from django.db import migrations, models\n\n\
+         def boom(apps, schema_editor):\n    raise RuntimeError('backfill failed')\n\n\
+         class Migration(migrations.Migration):\n    atomic = False\n    \
+         dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [\n        migrations.AddField('order', 'flag', models.BooleanField(null=True)),\n        \
+         migrations.RunPython(boom, migrations.RunPython.noop),\n    ]\n",
+    );
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(1);
+    let column = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'flag'";
+    assert_eq!(t.pg.psql(&t.db, column), "1", "the column committed");
+    assert!(!t.applied().contains(&"orders.0004_flag".to_string()));
+    let e = r.error_line();
+    assert!(e.contains("backfill failed"), "{}", r.all());
+    assert!(
+        e.contains("half-applied: the schema changed while applying orders.0004_flag, but django_migrations does not list it as applied: column orders_order.flag was added (`boolean`)"),
+        "{e}"
+    );
+    let h = t.p.history();
+    let last = h.last().unwrap();
+    assert_eq!(last["half_applied"]["name"], "0004_flag", "{last:#}");
+    assert_eq!(last["half_applied"]["backwards"], false);
+    assert_eq!(
+        last["schema_changes"],
+        serde_json::json!(["column orders_order.flag was added (`boolean`)"])
+    );
+    let id = last["backup"]["id"].as_str().unwrap();
+    assert!(e.contains(&format!("restore backup {id}")), "{e}");
+    assert!(!r.all().contains("was not changed"), "{}", r.all());
+}
+
+/// An atomic migration that fails changes nothing, and the run says so only because it
+/// compared the catalog too.
+#[test]
+fn a_failure_that_changed_nothing_says_so_after_comparing_the_catalog() {
+    let t = Prod::new(None);
+    t.run(&["--env", "prod", "--confirm"]).expect(0);
+    add_migration(
+        &t.p,
+        "orders",
+        "0004_flag",
+        "from django.db import migrations, models\n\n\
+         def boom(apps, schema_editor):\n    raise RuntimeError('backfill failed')\n\n\
+         class Migration(migrations.Migration):\n    \
+         dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+         operations = [migrations.RunPython(boom, migrations.RunPython.noop)]\n",
+    );
+    let r = t.run(&["--env", "prod", "--confirm"]);
+    r.expect(1);
+    assert!(
+        r.all()
+            .contains("the database was not changed: django_migrations and the schema ("),
+        "{}",
+        r.all()
+    );
+    let h = t.p.history();
+    let last = h.last().unwrap();
+    assert!(last.get("half_applied").is_none(), "{last:#}");
+    assert!(last.get("schema_changes").is_none(), "{last:#}");
 }

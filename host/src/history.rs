@@ -175,6 +175,10 @@ pub struct Entry {
     /// did not follow (the runner failed writing the record): schema and record disagree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub half_applied: Option<MigrationRecord>,
+    /// After a failed step 5: what the database's catalog shows changed since just before
+    /// it (one sentence per object, bounded), when the runner can read the catalog.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema_changes: Vec<String>,
     /// How to undo this run; set when it was about to change the database.
     #[serde(default)]
     pub rollback_plan: Option<RollbackPlan>,

@@ -21,6 +21,9 @@ struct Project {
     settings_env: Option<String>,
     /// The settings module Django will use (for the heading comment).
     settings: Option<String>,
+    /// Ports of the services the settings name besides the database (caches, other
+    /// databases, a broker), with where each is named: granted to the runner's programs.
+    connect: Vec<(u16, String)>,
 }
 
 /// `platform-migrate init`, writing `config` (exit 2 when it exists or no project is found).
@@ -37,8 +40,9 @@ pub fn main(config: &Path) -> Result<Code, Exit> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    let project = find(&dir)?;
-    let (vendor, database) = ask_django(&dir, &config, &project)?;
+    let mut project = find(&dir)?;
+    let (vendor, database, connect) = ask_django(&dir, &config, &project)?;
+    project.connect = connect;
     let text = render(&project, &vendor, &database, &dir);
     // create_new: a file that appeared meanwhile is still never overwritten.
     let mut file = std::fs::OpenOptions::new()
@@ -82,6 +86,7 @@ fn find(dir: &Path) -> Result<Project, Exit> {
         python,
         settings_env,
         settings: from_env.or(default),
+        connect: Vec::new(),
     })
 }
 
@@ -169,11 +174,29 @@ fn runner_settings(p: &Project) -> String {
             quoted(s)
         ));
     }
+    if !p.connect.is_empty() {
+        let ports: Vec<String> = p.connect.iter().map(|(port, _)| port.to_string()).collect();
+        let named: Vec<String> = p
+            .connect
+            .iter()
+            .map(|(_, setting)| crate::text::for_terminal(setting).replace(['\n', '\r'], " "))
+            .collect();
+        out.push_str(&format!(
+            "settings.connect = [{}]  # {}\n",
+            ports.join(", "),
+            named.join(", ")
+        ));
+    }
     out
 }
 
-/// Ask Django, through the built-in runner, which database the project uses: (vendor, name).
-fn ask_django(dir: &Path, config: &Path, p: &Project) -> Result<(String, String), Exit> {
+/// What init learns from Django through the built-in runner: the database's vendor and name,
+/// and the ports of the other services the settings name.
+type Learned = (String, String, Vec<(u16, String)>);
+
+/// Ask Django, through the built-in runner, which database the project uses and which other
+/// services its settings name (a runner before WIT 0.3.0 cannot say: none then).
+fn ask_django(dir: &Path, config: &Path, p: &Project) -> Result<Learned, Exit> {
     let text = format!(
         "[plugins.django]\nplugin = \"builtin:django-runner\"\n{}\n[env.init]\nrunner = \"django\"\n",
         runner_settings(p)
@@ -200,7 +223,26 @@ fn ask_django(dir: &Path, config: &Path, p: &Project) -> Result<(String, String)
             p.manage
         ))
     })?;
-    Ok((info.vendor, info.database))
+    let mut connect: Vec<(u16, String)> = Vec::new();
+    match runner.plugin.services(&ctx)? {
+        Ok(services) => {
+            for svc in services {
+                let Some(port) = svc.port.filter(|p| *p > 0) else {
+                    continue;
+                };
+                match connect.iter_mut().find(|(p, _)| *p == port) {
+                    Some((_, named)) => {
+                        named.push_str(" and ");
+                        named.push_str(&svc.setting);
+                    }
+                    None => connect.push((port, svc.setting)),
+                }
+            }
+        }
+        Err(e) => tracing::debug!("the runner cannot list services: {}", e.message()),
+    }
+    connect.sort();
+    Ok((info.vendor, info.database, connect))
 }
 
 /// The config text (at most about 30 lines).
@@ -284,6 +326,7 @@ mod tests {
             python: ".venv/bin/python".into(),
             settings_env: None,
             settings: Some("mysite.settings".into()),
+            connect: Vec::new(),
         };
         for (vendor, db) in [("sqlite", "/srv/app/db.sqlite3"), ("postgresql", "app")] {
             let text = render(&p, vendor, db, Path::new("/srv/app"));
@@ -308,6 +351,10 @@ mod tests {
             python: "/opt/my \"venv\"\\x/bin/python\u{1b}".into(),
             settings_env: Some("shop.settings.prod".into()),
             settings: None,
+            connect: vec![
+                (6379, "CACHES[\"default\"]\n".into()),
+                (11211, "CACHES[\"x\"]".into()),
+            ],
         };
         let text = render(
             &p,
@@ -331,6 +378,17 @@ mod tests {
         assert_eq!(
             setting("sqlite-backup", "source").as_str(),
             Some("/project/data/db \"1\".sqlite3")
+        );
+        // The services' ports reach both runners; a setting's name stays in its comment.
+        for runner in ["django", "django-prod"] {
+            let ports = setting(runner, "connect");
+            assert_eq!(ports.as_array().map(Vec::len), Some(2), "{text}");
+        }
+        assert!(
+            text.contains(
+                "settings.connect = [6379, 11211]  # CACHES[\"default\"] , CACHES[\"x\"]\n"
+            ),
+            "{text}"
         );
     }
 

@@ -6,9 +6,12 @@
 //! wasmtime; every rule has a firing and a quiet unit test.
 
 mod sql;
+mod types;
+
+pub use types::ColumnType;
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Every rule: id and the safer pattern to suggest.
 pub const RULES: &[(&str, &str)] = &[
@@ -199,6 +202,11 @@ pub struct Linter<'a> {
     created: BTreeSet<String>,
     /// Findings not made because they touch only what the plan itself creates.
     set_aside: usize,
+    /// Column types before the plan (from the catalog), then as the plan changes them:
+    /// (table, column) -> type.
+    columns: BTreeMap<(String, String), ColumnType>,
+    /// `alter-column-type` findings not made because the change keeps the table's bytes.
+    no_rewrite: usize,
 }
 
 impl<'a> Linter<'a> {
@@ -207,7 +215,46 @@ impl<'a> Linter<'a> {
             disabled,
             created: BTreeSet::new(),
             set_aside: 0,
+            columns: BTreeMap::new(),
+            no_rewrite: 0,
         }
+    }
+
+    /// The types of columns before the plan: (table, column, definition as a schema
+    /// snapshot gives it, `character varying(200) not null`).
+    pub fn known_columns<'c>(
+        &mut self,
+        columns: impl IntoIterator<Item = (&'c str, &'c str, &'c str)>,
+    ) {
+        for (table, column, definition) in columns {
+            if let Some(t) = ColumnType::from_catalog(definition) {
+                self.columns
+                    .insert((table.to_string(), column.to_string()), t);
+            }
+        }
+    }
+
+    /// How many type changes were not flagged because they rewrite nothing (a longer
+    /// `varchar`, `varchar` to `text`, ...).
+    pub fn no_rewrite(&self) -> usize {
+        self.no_rewrite
+    }
+
+    /// True when `hit` changes a column's type in a way that keeps the table (its type before
+    /// is known and the new one accepts its bytes as they are). Either way the column's type
+    /// is now the new one.
+    fn keeps_the_table(&mut self, hit: &sql::Hit) -> bool {
+        let (Some(table), Some(r)) = (&hit.table, &hit.retype) else {
+            return false;
+        };
+        let key = (table.clone(), r.column.clone());
+        let before = self.columns.remove(&key);
+        let Some(to) = r.to.clone() else {
+            return false;
+        };
+        let keeps = !r.using && before.is_some_and(|b| !b.rewrites_into(&to));
+        self.columns.insert(key, to);
+        keeps
     }
 
     /// How many findings were set aside so far because they touch only relations this plan
@@ -309,6 +356,10 @@ impl<'a> Linter<'a> {
                         None => {}
                     }
                     for h in &st.hits {
+                        if h.retype.is_some() && self.keeps_the_table(h) {
+                            self.no_rewrite += 1;
+                            continue;
+                        }
                         if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
                             if !disabled.iter().any(|d| d == h.rule) {
                                 self.set_aside += 1;
@@ -649,6 +700,47 @@ mod tests {
         let rules: Vec<String> = plan.step(&step, true).into_iter().map(|f| f.rule).collect();
         assert_eq!(rules, ["rename-table", "drop-table"]);
         assert_eq!(plan.set_aside(), 1);
+    }
+
+    #[test]
+    fn a_longer_varchar_is_no_rewrite_when_the_type_before_is_known() {
+        let sql: Vec<String> = [
+            r#"ALTER TABLE "shop_item" ALTER COLUMN "title" TYPE varchar(400);"#,
+            r#"ALTER TABLE "shop_item" ALTER COLUMN "code" TYPE varchar(10);"#,
+            r#"ALTER TABLE "shop_item" ALTER COLUMN "note" TYPE text;"#,
+            r#"ALTER TABLE "shop_item" ALTER COLUMN "price" TYPE numeric(12, 2) USING "price"::numeric(12, 2);"#,
+            r#"ALTER TABLE "shop_item" ALTER COLUMN "other" TYPE varchar(400);"#,
+            r#"ALTER TABLE "shop_item" ALTER COLUMN "title" TYPE varchar(300);"#,
+        ]
+        .map(String::from)
+        .to_vec();
+        let step = Step {
+            app: "shop",
+            name: "0002",
+            backwards: false,
+            operations: &[],
+            sql: Some(&sql),
+            atomic: Some(true),
+        };
+        let mut plan = Linter::new(&[]);
+        plan.known_columns([
+            ("shop_item", "title", "character varying(200) not null"),
+            ("shop_item", "code", "character varying(20) not null"),
+            ("shop_item", "note", "character varying(50)"),
+            ("shop_item", "price", "numeric(10,2)"),
+        ]);
+        let found: Vec<String> = plan
+            .step(&step, true)
+            .into_iter()
+            .map(|f| f.detail)
+            .collect();
+        // Shorter, a USING expression, a column of unknown type, and shortening what this
+        // plan lengthened: each can rewrite or check every row.
+        assert_eq!(found.len(), 4, "{found:?}");
+        for (f, col) in found.iter().zip(["code", "price", "other", "title"]) {
+            assert!(f.contains(col), "{f}");
+        }
+        assert_eq!(plan.no_rewrite(), 2);
     }
 
     #[test]

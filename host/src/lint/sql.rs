@@ -15,6 +15,54 @@ pub struct Hit {
     /// The relation (table or index: one namespace in PostgreSQL) the statement changes,
     /// unqualified, when it names one.
     pub table: Option<String>,
+    /// For `alter-column-type`: the column and the type it changes to, which the linter
+    /// compares with the column's type before (a longer `varchar` rewrites nothing).
+    pub retype: Option<Retype>,
+}
+
+/// A column's new type in `ALTER COLUMN ... TYPE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retype {
+    pub column: String,
+    /// `None` when the type cannot be read as a name and numbers (an array, ...).
+    pub to: Option<super::types::ColumnType>,
+    /// A `USING` expression (or a collation) computes every value again.
+    pub using: bool,
+}
+
+/// The new type of an `ALTER COLUMN ... TYPE` command's column definition.
+fn retype(column: &str, def: Option<&Node>) -> Retype {
+    let col = match def.and_then(|d| d.node.as_ref()) {
+        Some(N::ColumnDef(c)) => Some(c),
+        _ => None,
+    };
+    let to = col.and_then(|c| c.type_name.as_ref()).and_then(|t| {
+        let names: Vec<String> = t
+            .names
+            .iter()
+            .filter_map(|n| match &n.node {
+                Some(N::String(s)) => Some(s.sval.clone()),
+                _ => None,
+            })
+            .collect();
+        let mods = t
+            .typmods
+            .iter()
+            .map(|m| match &m.node {
+                Some(N::AConst(a)) => match &a.val {
+                    Some(pg_query::protobuf::a_const::Val::Ival(i)) => Some(i64::from(i.ival)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        super::types::ColumnType::parsed(&names, mods, !t.array_bounds.is_empty())
+    });
+    Retype {
+        column: column.to_string(),
+        to,
+        using: col.is_some_and(|c| c.raw_default.is_some() || c.coll_clause.is_some()),
+    }
 }
 
 /// What a statement tells the plan besides hits: the relations (tables and indexes) it
@@ -64,7 +112,11 @@ fn table(r: &Option<RangeVar>) -> Option<String> {
 }
 
 fn hit(rule: &'static str, t: Option<String>) -> Hit {
-    Hit { rule, table: t }
+    Hit {
+        rule,
+        table: t,
+        retype: None,
+    }
 }
 
 fn constraints(nodes: &[Node]) -> impl Iterator<Item = &Constraint> {
@@ -211,9 +263,10 @@ fn statement(n: &N) -> Statement {
                 };
                 match c.subtype() {
                     AlterTableType::AtDropColumn => out.push(hit("drop-column", t.clone())),
-                    AlterTableType::AtAlterColumnType => {
-                        out.push(hit("alter-column-type", t.clone()))
-                    }
+                    AlterTableType::AtAlterColumnType => out.push(Hit {
+                        retype: Some(retype(&c.name, c.def.as_deref())),
+                        ..hit("alter-column-type", t.clone())
+                    }),
                     AlterTableType::AtSetNotNull => out.push(hit("set-not-null", t.clone())),
                     AlterTableType::AtAddIdentity => {
                         out.push(hit("add-primary-key-or-identity", t.clone()))

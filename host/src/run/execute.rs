@@ -1,6 +1,7 @@
 //! Step 5: execute: apply the plan (or create migrations with --make). When it fails, the host
 //! reads the state again so that history and the message say exactly what did change.
 
+use super::fingerprint::{self, Fingerprint};
 use super::request::Action;
 use super::state::{changed_summary, diff};
 use super::{Done, Fail, Run};
@@ -57,6 +58,12 @@ impl Run<'_> {
             None => vec![plan.resolved.clone()],
         };
         // One apply per target (`--phase pre`: per app), stopping at the first that fails.
+        // The schema as it is just before anything runs, to compare after a failure.
+        let before_schema = if self.req.fake {
+            None
+        } else {
+            self.fingerprint()
+        };
         let mut result = Ok(Ok(()));
         for target in &targets {
             result = self.apply_with_retries(target);
@@ -106,12 +113,39 @@ impl Run<'_> {
                         self.entry.lock_holders.join("; ")
                     ));
                 }
+                // What the catalog shows changed, whatever the records say.
+                let schema_changes = before_schema.as_ref().and_then(|before| {
+                    self.fingerprint()
+                        .map(|after| (before.changes(&after), before.len()))
+                });
+                if let Some((changes, _)) = &schema_changes {
+                    self.entry.schema_changes = changes.clone();
+                }
                 match &after {
                     Ok(Ok(_)) => {
                         let changed = changed_summary(&self.entry.applied);
                         if let Some(half) = writing_record.and_then(|w| self.half_applied(w)) {
                             fail.message.push_str("; ");
                             fail.message.push_str(&half);
+                            if let Some((changes, _)) =
+                                schema_changes.as_ref().filter(|(c, _)| !c.is_empty())
+                            {
+                                self.ui.detail(&format!(
+                                    "the schema changed: {}",
+                                    fingerprint::summary(changes)
+                                ));
+                            }
+                        } else if let (true, Some((changes, objects))) =
+                            (changed.is_empty(), &schema_changes)
+                        {
+                            if changes.is_empty() {
+                                self.ui.detail(&format!(
+                                    "the database was not changed: django_migrations and the schema ({objects} objects in the catalog) are as before the run"
+                                ));
+                            } else if let Some(half) = self.unrecorded(changes) {
+                                fail.message.push_str("; ");
+                                fail.message.push_str(&half);
+                            }
                         } else if changed.is_empty() {
                             // Only the record was read: a migration whose schema change
                             // committed before its record failed would not show here.
@@ -125,6 +159,32 @@ impl Run<'_> {
                         } else {
                             self.ui
                                 .detail(&format!("changed before the failure: {changed}"));
+                            if let Some((changes, _)) =
+                                schema_changes.as_ref().filter(|(c, _)| !c.is_empty())
+                            {
+                                // Which of them the failed migration made cannot be told
+                                // apart; a non-atomic one may have left some behind.
+                                let failed = self.plan.as_ref().and_then(|p| {
+                                    p.steps.iter().find(|s| {
+                                        !self
+                                            .entry
+                                            .applied
+                                            .iter()
+                                            .any(|d| d.app == s.id.app && d.name == s.id.name)
+                                    })
+                                });
+                                let note = match failed {
+                                    Some(s) if s.atomic == Some(false) => format!(
+                                        "; {}.{} is not atomic, so some of them may be its own, which no record shows",
+                                        s.id.app, s.id.name
+                                    ),
+                                    _ => String::new(),
+                                };
+                                self.ui.detail(&format!(
+                                    "the schema changed since the run began (the recorded migrations' changes included): {}{note}",
+                                    fingerprint::summary(changes)
+                                ));
+                            }
                         }
                     }
                     _ => {
@@ -161,6 +221,59 @@ fn record_failure(output: &str) -> Option<bool> {
 }
 
 impl Run<'_> {
+    /// The schema as the runner reads it from the catalog; `None` when it cannot (a runner
+    /// built before WIT 0.3.0, a database it cannot read), which the messages then say.
+    fn fingerprint(&mut self) -> Option<Fingerprint> {
+        let ctx = self.ctx();
+        let runner = self.runner.as_mut()?;
+        match runner.schema_snapshot(&ctx, &[]) {
+            Ok(Ok(objects)) => Some(Fingerprint::new(objects)),
+            Ok(Err(crate::plugin_api::RunnerError::Unsupported(_))) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    "cannot read the schema, so a failure is judged by the migration records only: {}",
+                    crate::text::for_display(&format!("{e:?}"), 300)
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!("cannot read the schema: {e}");
+                None
+            }
+        }
+    }
+
+    /// The catalog changed while no migration's record did: the step that was running left
+    /// its changes behind (a non-atomic migration, or DDL that commits on its own). Recorded
+    /// as half-applied; returns what to tell the person: the changes and the ways out.
+    fn unrecorded(&mut self, changes: &[String]) -> Option<String> {
+        let step = self.plan.as_ref()?.steps.first()?.clone();
+        let (app, name) = (step.id.app.clone(), step.id.name.clone());
+        self.entry.half_applied = Some(crate::history::MigrationRecord {
+            app: app.clone(),
+            name: name.clone(),
+            backwards: step.backwards,
+            phase: None,
+        });
+        let restore = match &self.entry.backup {
+            Some(b) => format!(
+                "restore backup {} ({}) to return to the state before the run, or ",
+                b.id,
+                restore_command(&b.id)
+            ),
+            None => String::new(),
+        };
+        let (verb, recorded) = if step.backwards {
+            ("unapplying", "still lists it as applied")
+        } else {
+            ("applying", "does not list it as applied")
+        };
+        Some(format!(
+            "half-applied: the schema changed while {verb} {app}.{name}, but django_migrations {recorded}: {}. To recover, {restore}finish or undo those changes by hand so that the schema matches the record",
+            fingerprint::summary(changes)
+        ))
+    }
+
     /// After Django failed writing a migration's record (`backwards`: removing it), the step
     /// that was running when the record failed: its schema change committed (Django unapplies
     /// in a transaction of its own and removes the record after it; a non-atomic migration

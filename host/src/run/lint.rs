@@ -5,7 +5,7 @@
 
 use super::{Fail, Run};
 use crate::lint::{self, Linter, Step};
-use crate::plugin_api::{LintSql, RunnerError};
+use crate::plugin_api::{LintSql, RunnerError, SchemaKind, SchemaObject};
 
 impl Run<'_> {
     /// The plan's steps (none before step 2 has planned).
@@ -67,6 +67,12 @@ impl Run<'_> {
         // One linter over the whole plan: tables an earlier step creates are exempt later.
         let mut linter = Linter::new(&self.cfg.lint_disabled);
         linter.plan_creates(&sql.created);
+        let columns = self.column_types(&sql)?;
+        linter.known_columns(
+            columns
+                .iter()
+                .map(|o| (o.relation.as_str(), o.name.as_str(), o.definition.as_str())),
+        );
         for (i, st) in steps.iter().enumerate() {
             let step = Step {
                 app: &st.id.app,
@@ -77,6 +83,12 @@ impl Run<'_> {
                 atomic: st.atomic,
             };
             findings.extend(linter.step(&step, postgresql));
+        }
+        if linter.no_rewrite() > 0 {
+            self.ui.detail(&format!(
+                "{} column type change(s) not flagged: the database's catalog shows each keeps the table as it is (a longer varchar, varchar to text, more numeric precision)",
+                linter.no_rewrite()
+            ));
         }
         if linter.set_aside() > 0 {
             self.ui.detail(&format!(
@@ -97,6 +109,35 @@ impl Run<'_> {
         self.exempt_empty_tables(&mut findings)?;
         self.entry.findings = findings;
         Ok(())
+    }
+
+    /// The columns' types before the plan, read from the catalog only when a statement
+    /// changes a column's type (what the linter compares them with). A runner that cannot
+    /// read the catalog leaves every type change flagged.
+    fn column_types(&mut self, sql: &LintSql) -> Result<Vec<SchemaObject>, Fail> {
+        let retypes = sql.steps.iter().flatten().any(|s| {
+            let s = s.to_ascii_uppercase();
+            s.contains("ALTER COLUMN") && s.contains(" TYPE ")
+        });
+        if !retypes {
+            return Ok(Vec::new());
+        }
+        let ctx = self.ctx();
+        let runner = self.runner.as_mut().expect("runner loaded in step 1");
+        Ok(match runner.schema_snapshot(&ctx, &[])? {
+            Ok(objects) => objects
+                .into_iter()
+                .filter(|o| o.kind == SchemaKind::Column)
+                .collect(),
+            Err(RunnerError::Unsupported(_)) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot read column types, so every type change is flagged: {}",
+                    crate::text::for_display(&format!("{e:?}"), 300)
+                );
+                Vec::new()
+            }
+        })
     }
 
     /// Drop lock and rewrite findings on tables the database reports empty (they hold no

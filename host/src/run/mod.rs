@@ -12,6 +12,7 @@ mod errors;
 mod execute;
 #[cfg(test)]
 mod fakes;
+mod fingerprint;
 mod fixtures;
 mod ledger;
 mod lint;
