@@ -35,7 +35,13 @@ const CORPUS: &[Case] = &[
     ("db_default_volatile", "migrations.AddField('order', 'uid', models.UUIDField(db_default=RandomUUID()))", true, &["default-rewrites-table"]),
     ("db_default_const", "migrations.AddField('order', 'flag', models.IntegerField(db_default=1))", true, &[]),
     // AlterField: type, null, unique.
-    ("alter_type", "migrations.AlterField('order', 'total', models.DecimalField(max_digits=14, decimal_places=2))", true, &["alter-column-type"]),
+    // A new scale changes every value; more precision (decimal(10,2) to (14,2)), a longer varchar
+    // or varchar to text keep the table as it is (the catalog's type before is compared), and
+    // shortening what this plan lengthened checks every row again.
+    ("alter_type", "migrations.AlterField('order', 'total', models.DecimalField(max_digits=14, decimal_places=3))", true, &["alter-column-type"]),
+    ("alter_longer", "migrations.AlterField('order', 'status', models.CharField(default='new', max_length=32))", true, &[]),
+    ("alter_shorter", "migrations.AlterField('order', 'status', models.CharField(default='new', max_length=24))", true, &["alter-column-type"]),
+    ("alter_to_text", "migrations.AlterField('order', 'status', models.TextField(default='new'))", true, &[]),
     ("alter_null", "migrations.AlterField('order', 'code2', models.CharField(max_length=20, default=''))", true, &["set-not-null"]),
     ("alter_null_twin", "migrations.AlterField('order', 'rank', models.IntegerField(null=True, db_index=True, help_text='x'))", true, &[]),
     ("alter_unique", "migrations.AlterField('order', 'code2', models.CharField(max_length=20, default='', unique=True))", true, &[UNIQUE, IDX]),

@@ -731,3 +731,36 @@ fn a_value_pinned_in_grants_env_reaches_the_program() {
         port.to_string()
     );
 }
+
+/// `init` asks Django (WIT 0.3.0 `services`) which services the settings name besides the
+/// database, and grants their ports to the runner's programs: a project whose migration
+/// reaches its Redis cache runs with the config init wrote, unchanged.
+#[test]
+fn init_grants_the_ports_of_the_services_the_settings_name() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = Project::new();
+    std::fs::remove_file(p.path().join("platform-migrate.toml")).unwrap();
+    let settings = p.path().join("demo/settings.py");
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str(&format!(
+        "\nCACHES = {{\"default\": {{\"BACKEND\": \"django.core.cache.backends.redis.RedisCache\", \"LOCATION\": \"redis://127.0.0.1:{port}/0\"}}}}\n"
+    ));
+    std::fs::write(&settings, text).unwrap();
+    add_ping_migration(&p, port);
+    let venv = common::root().join(".venv");
+    let r = p.run_with(&["init"], &[("VIRTUAL_ENV", venv.to_str().unwrap())]);
+    r.expect(0);
+    let config = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    assert!(
+        config.contains(&format!(
+            "settings.connect = [{port}]  # CACHES[\"default\"]\n"
+        )),
+        "{config}"
+    );
+    p.run(&["--env", "dev"]).expect(0);
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("pinned.txt")).unwrap(),
+        "unset"
+    );
+}

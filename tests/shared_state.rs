@@ -319,8 +319,9 @@ fn a_runner_built_against_wit_0_1_0_still_loads_and_runs() {
     let r = db.run(&strict, &["--env", "prod", "--confirm"]);
     r.expect(2);
     assert!(
-        r.error_line()
-            .contains("platform:migrate@0.1.0, which has no ledger"),
+        r.error_line().contains(
+            "platform:migrate@0.1.0, which cannot keep a ledger in the database (added in 0.2.0)"
+        ),
         "{}",
         r.all()
     );
@@ -329,6 +330,30 @@ fn a_runner_built_against_wit_0_1_0_still_loads_and_runs() {
     assert_eq!(db.pg.applied(&db.db).len(), 6);
     assert_eq!(db.ledger_runs(), 0);
     assert!(auto.history().last().unwrap().get("ledger").is_none());
+}
+
+/// A runner built against 0.2.0 keeps its ledger; what 0.3.0 added (the schema snapshot) it
+/// answers as unsupported, and runs go on without it.
+#[test]
+fn a_runner_built_against_wit_0_2_0_still_loads_and_keeps_its_ledger() {
+    let legacy = common::root().join("target/legacy/django_runner_v0_2.wasm");
+    assert!(
+        legacy.exists(),
+        "{} is missing: run the tests with `just test` (recipe legacy-runner)",
+        legacy.display()
+    );
+    let out = Project::new().run(&["plugin", "check", legacy.to_str().unwrap()]);
+    out.expect(0);
+    assert!(
+        out.stdout.contains("platform:migrate@0.2.0"),
+        "{}",
+        out.all()
+    );
+    let db = Db::new();
+    let p = machine(&config(Some(&legacy), ""));
+    db.run(&p, &["--env", "prod", "--confirm"]).expect(0);
+    assert_eq!(db.pg.applied(&db.db).len(), 6);
+    assert_eq!(db.ledger_runs(), 1);
 }
 
 // ---- backups off the runner ------------------------------------------------------------

@@ -36,7 +36,34 @@ fn retype(column: &str, def: Option<&Node>) -> Retype {
         Some(N::ColumnDef(c)) => Some(c),
         _ => None,
     };
-    let to = col.and_then(|c| c.type_name.as_ref()).and_then(|t| {
+    let to = col.and_then(|c| c.type_name.as_ref()).and_then(column_type);
+    // Django writes `USING "col"::type` for a cast PostgreSQL would make anyway: that one
+    // computes nothing new.
+    let plain_cast = |e: &Node| match &e.node {
+        Some(N::TypeCast(tc)) => {
+            let of_itself = match tc.arg.as_ref().and_then(|a| a.node.as_ref()) {
+                Some(N::ColumnRef(r)) => matches!(
+                    r.fields.last().and_then(|f| f.node.as_ref()),
+                    Some(N::String(x)) if x.sval == column
+                ),
+                _ => false,
+            };
+            of_itself && tc.type_name.as_ref().and_then(column_type) == to
+        }
+        _ => false,
+    };
+    Retype {
+        column: column.to_string(),
+        using: col.is_some_and(|c| {
+            c.raw_default.as_deref().is_some_and(|e| !plain_cast(e)) || c.coll_clause.is_some()
+        }),
+        to,
+    }
+}
+
+/// A type name as the parser gives it, read as a [`ColumnType`].
+fn column_type(t: &pg_query::protobuf::TypeName) -> Option<super::types::ColumnType> {
+    {
         let names: Vec<String> = t
             .names
             .iter()
@@ -57,11 +84,6 @@ fn retype(column: &str, def: Option<&Node>) -> Retype {
             })
             .collect::<Option<Vec<i64>>>()?;
         super::types::ColumnType::parsed(&names, mods, !t.array_bounds.is_empty())
-    });
-    Retype {
-        column: column.to_string(),
-        to,
-        using: col.is_some_and(|c| c.raw_default.is_some() || c.coll_clause.is_some()),
     }
 }
 
