@@ -435,7 +435,7 @@ fn every_rule_fires_on_a_real_unsafe_migration_and_not_on_its_safe_twin() {
     let unsafe_ops: &[(&str, &str, &str)] = &[
         ("drop_note", "migrations.RemoveField(\"order\", \"note\")", "drop-column"),
         ("rename_status", "migrations.RenameField(\"order\", \"status\", \"state\")", "rename-column"),
-        ("total_type", "migrations.AlterField(\"order\", \"total\", models.DecimalField(max_digits=14, decimal_places=2))", "alter-column-type"),
+        ("total_type", "migrations.AlterField(\"order\", \"total\", models.DecimalField(max_digits=14, decimal_places=3))", "alter-column-type"),
         ("priority", "migrations.AddField(\"order\", \"priority\", models.IntegerField())", "add-column-not-null-without-default"),
         ("memo", "migrations.AddField(\"order\", \"memo\", models.TextField(null=True))", ""),
         ("memo_required", "migrations.AlterField(\"order\", \"memo\", models.TextField(default=\"\"))", "set-not-null"),

@@ -109,7 +109,7 @@ fn scaffolded_plugins_of_each_kind_build_test_and_run_through_the_host() {
     );
     assert!(work
         .path()
-        .join("log-notifier/platform-migrate-sdk/wit/since_v0.2.0/notifier.wit")
+        .join("log-notifier/platform-migrate-sdk/wit/since_v0.3.0/notifier.wit")
         .is_file());
 
     for (wasm, kind, world) in [
@@ -328,7 +328,7 @@ fn inspect_reports_world_version_capabilities_hash_and_size() {
     let sha = hex::encode(sha2::Sha256::digest(&bytes));
     assert_eq!(v["world"], "notifier");
     assert_eq!(v["wit_package"], "platform:migrate");
-    assert_eq!(v["wit_version"], "0.2.0");
+    assert_eq!(v["wit_version"], "0.3.0");
     assert_eq!(v["name"], "slack-notifier");
     assert_eq!(v["sha256"], sha.as_str());
     assert_eq!(v["size"], bytes.len() as u64);
@@ -354,7 +354,7 @@ fn inspect_reports_world_version_capabilities_hash_and_size() {
     out.expect(0);
     for want in [
         "world         migration-runner",
-        "platform:migrate@0.2.0",
+        "platform:migrate@0.3.0",
         "process: run granted programs",
         "[plugins.django-runner]",
     ] {
@@ -444,7 +444,7 @@ fn check_accepts_every_built_plugin_and_names_what_is_wrong_otherwise() {
     assert!(
         listed
             .stdout
-            .contains("migration-runner plugin, platform:migrate@0.2.0"),
+            .contains("migration-runner plugin, platform:migrate@0.3.0"),
         "{}",
         listed.all()
     );

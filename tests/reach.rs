@@ -63,7 +63,7 @@ fn version_names_the_wit_versions_and_each_builtin_by_the_sha256_of_its_build() 
         r.stdout
     );
     assert!(
-        r.stdout.contains("platform:migrate 0.1.0, 0.2.0"),
+        r.stdout.contains("platform:migrate 0.1.0, 0.2.0, 0.3.0"),
         "{}",
         r.stdout
     );
@@ -93,7 +93,7 @@ fn builtins_are_listed_and_inspected_with_the_grant_the_host_derives() {
     for entry in doc["plugins"].as_array().unwrap() {
         assert_eq!(entry["state"], "builtin", "{entry}");
         assert!(entry["path"].as_str().unwrap().starts_with("builtin:"));
-        assert_eq!(entry["wit_version"], "0.2.0");
+        assert_eq!(entry["wit_version"], "0.3.0");
     }
     let r = p.run(&["plugin", "inspect", "django"]);
     r.expect(0);
