@@ -756,3 +756,76 @@ fn a_kernel_without_landlock_is_said_in_step_1_and_plugins_list() {
     let r = p.run(&["--env", "dev", "--show"]);
     assert!(!r.stdout.contains("lacks"), "{}", r.all());
 }
+
+// ---- the output gate (issue 32): what a plugin writes reaches people as one line each ------
+
+/// A plugin log line holding new lines prints as one line: no forged step line, no workflow
+/// command at the start of any line of the output.
+#[test]
+fn a_log_line_cannot_forge_a_step_or_a_workflow_command() {
+    let (p, r) = hostile("log-forge", "", "");
+    contained(&p, &r, 1, "blocked log-forge");
+    let all = r.all();
+    assert!(
+        all.contains("starting\\n[3/6] backup: succeeded (forged)"),
+        "{all}"
+    );
+    for line in all.lines() {
+        let text = line.trim_start();
+        assert!(
+            !text.starts_with("::"),
+            "a workflow command reached the output: {line}"
+        );
+        assert!(
+            !text.starts_with("[3/6] backup: succeeded"),
+            "a forged step line: {line}"
+        );
+    }
+}
+
+/// The granted secret printed hex-encoded, reversed, split by zero-width spaces or inside a
+/// base64 text is masked like the literal, in the output and in the state.
+#[test]
+fn encoded_forms_of_a_secret_are_masked() {
+    let token = "tok-encoded-0123456789-secret";
+    let extra = "grants.secrets = { token = { env = \"PM_HOSTILE_TOKEN\" } }";
+    let py = python().display().to_string();
+    let commands = format!(r#"[{{ program = "{py}", args = ["manage.py", "**"] }}]"#);
+    let (p, r) = hostile_with(
+        "encoded-secret",
+        "",
+        &commands,
+        extra,
+        &[("PM_HOSTILE_TOKEN", token)],
+    );
+    contained(&p, &r, 1, "blocked encoded-secret");
+    let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+    let reversed: String = token.chars().rev().collect();
+    for form in [hex.as_str(), reversed.as_str(), "0123456789"] {
+        assert!(!r.all().contains(form), "{form} leaked: {}", r.all());
+        assert!(!p.state_text().contains(form), "{form} in the state");
+    }
+    // hex, reversed, zero-width split and base64: each masked in place.
+    let e = r.error_line();
+    assert!(e.matches("[REDACTED]").count() >= 4, "{e}");
+}
+
+/// `plugin inspect` shows a plugin's own description and version bounded and on one line
+/// each: no escape sequence, no forged line, no workflow command, no 22 MB.
+#[test]
+fn inspect_shows_what_describe_says_bounded_and_escaped() {
+    let p = hostile_project("describe-flood", "", "[]", "");
+    let r = p.run(&["plugin", "inspect", "hostile"]);
+    let all = r.all();
+    assert!(all.len() < 64 * 1024, "inspect printed {} bytes", all.len());
+    assert!(
+        !all.contains('\x1b') && !all.contains('\x07'),
+        "escapes reached the terminal"
+    );
+    for line in all.lines() {
+        let text = line.trim_start();
+        assert!(!text.starts_with("::"), "{line}");
+        assert!(!text.starts_with("[1/6]"), "{line}");
+    }
+    assert!(all.contains("\\u{1b}]0;owned"), "{all}");
+}

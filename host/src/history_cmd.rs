@@ -145,7 +145,10 @@ pub fn print(
                         }
                         for r in rows {
                             match ledger::entry_of(&r) {
-                                Some(e) => println!("{}", summary(&e, width)),
+                                Some(e) => println!(
+                                    "{}",
+                                    crate::text::one_line(&summary(&e, width), MAX_ROW)
+                                ),
                                 None => println!(
                                     "row {}: not a run record; run `platform-migrate history --env {} verify`",
                                     r.seq, env.name
@@ -192,14 +195,26 @@ fn read_latest(
         Ok(_) => return Ok(Ok(None)),
         Err(e) => return Ok(Err(e)),
     };
-    let mut rows = Vec::new();
+    let mut rows: Vec<LedgerRun> = Vec::new();
     let mut after = last.saturating_sub(limit as u64);
-    while after < last {
+    while after < last && rows.len() < limit {
         let page = runner.ledger_read(ctx, schema, LedgerQuery::runs(after, ledger::PAGE))?;
         match page {
             Ok(c) if !c.runs.is_empty() => {
-                after = c.runs.last().map_or(last, |r| r.seq);
-                rows.extend(c.runs);
+                // The rows are the runner's answer: each page must move forward, one row
+                // after another, within what was asked, or reading stops here.
+                for mut r in c.runs.into_iter().take(ledger::PAGE as usize) {
+                    if r.seq <= after || r.seq > last {
+                        return Err(Exit::failed(format!(
+                            "the ledger of schema {schema} answered row {} after row {after} (of {last}): its rows do not advance, so it is not read further; run `platform-migrate history --env {} verify`",
+                            r.seq, ctx.env
+                        )));
+                    }
+                    after = r.seq;
+                    // Shown to people: masked and bounded like any plugin output.
+                    r.line = crate::text::bounded(&r.line, MAX_ROW);
+                    rows.push(r);
+                }
             }
             Ok(_) => break,
             Err(e) => return Ok(Err(e)),
@@ -207,6 +222,9 @@ fn read_latest(
     }
     Ok(Ok(Some(rows)))
 }
+
+/// Longest ledger row `history` shows (a run record is a few KiB).
+const MAX_ROW: usize = 256 * 1024;
 
 /// `history [--env ENV] verify`: this machine's chain, and with `--env` the ledger's chain
 /// and this machine's runs against the rows it wrote.

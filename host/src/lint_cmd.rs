@@ -380,8 +380,9 @@ pub(crate) fn lint(
 
 fn print_human(r: &Report) {
     let short = |s: &str| s.chars().take(12).collect::<String>();
-    // Paths come from the branch under review: a file name may hold escape sequences.
-    let safe = crate::text::for_terminal;
+    // Paths and names come from the branch under review and SQL from the runner: a file name
+    // may hold escape sequences, new lines or a workflow command. One line each.
+    let safe = |s: &str| crate::text::one_line(s, 1024);
     println!(
         "lint: {} migration(s) added or changed since {} (merge base {}), rendered by env {}",
         r.migrations.len(),
@@ -393,8 +394,8 @@ fn print_human(r: &Report) {
         println!(
             "  {} {}.{} ({})",
             m.change.word(),
-            m.app,
-            m.name,
+            safe(&m.app),
+            safe(&m.name),
             safe(&m.file)
         );
     }
@@ -403,15 +404,15 @@ fn print_human(r: &Report) {
             "{}:{}: {}.{}: {}: {}",
             safe(&f.file),
             f.line,
-            f.finding.app,
-            f.finding.name,
+            safe(&f.finding.app),
+            safe(&f.finding.name),
             f.finding.rule.to_ascii_uppercase(),
-            f.finding.detail
+            safe(&f.finding.detail)
         );
         println!("    safer: {}", f.finding.advice);
     }
     for d in &r.drift {
-        println!("{}:{}: DRIFT: {}", safe(&d.file), d.line, d.message);
+        println!("{}:{}: DRIFT: {}", safe(&d.file), d.line, safe(&d.message));
     }
     for u in &r.unknown {
         println!(

@@ -7,7 +7,9 @@ use crate::history::Entry;
 use crate::lint_cmd::Report;
 use std::fmt::Write;
 
-/// `s` safe inside a table cell: one line, `|` and Markdown/HTML punctuation escaped, cut.
+/// `s` safe inside a table cell: one line, `|` and Markdown/HTML punctuation escaped, cut;
+/// what GitHub would turn into a link or a notification defused with a zero-width space: a
+/// bare URL (`https://`, `www.`) and a mention (`@user`, `@org/team`).
 pub fn cell(s: &str) -> String {
     let one = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(one.len());
@@ -17,10 +19,13 @@ pub fn cell(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            '@' => out.push_str("@\u{200b}"),
             _ => out.push(c),
         }
     }
-    out
+    out.replace("://", "\u{200b}://")
+        .replace("www.", "www\u{200b}.")
+        .replace("WWW.", "WWW\u{200b}.")
 }
 
 /// A `code` span holding `s` (for SQL and file paths): backticks in `s` are dropped.
@@ -227,6 +232,14 @@ pub fn lint(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_cannot_link_or_mention() {
+        let c = cell("see https://evil.example/x and www.evil.example, cc @org/team @someone");
+        assert!(!c.contains("https://") && !c.contains("www.e"), "{c}");
+        assert!(!c.contains("@org") && !c.contains("@someone"), "{c}");
+        assert!(c.contains("evil.example"), "{c}");
+    }
 
     #[test]
     fn cells_cannot_break_the_table_or_inject_markup() {

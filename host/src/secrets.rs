@@ -38,18 +38,30 @@ impl Redactor {
         if let Ok(mut v) = self.values.write() {
             if !v.iter().any(|x| x == value) {
                 v.push(value.to_string());
+                // The forms a plugin may print it in to slip past a literal match.
+                for form in encodings(value) {
+                    if !v.contains(&form) {
+                        v.push(form);
+                    }
+                }
                 // Longest first, so a secret containing another is masked whole.
                 v.sort_by_key(|s| std::cmp::Reverse(s.len()));
             }
         }
     }
 
-    /// `text` with every known secret masked.
+    /// `text` with every known secret masked. Invisible format characters (zero-width spaces
+    /// and joiners, byte-order marks) are dropped first: they change nothing a person sees, but
+    /// could split a secret so that no match finds it.
     pub fn redact(&self, text: &str) -> String {
         let Ok(values) = self.values.read() else {
             return text.to_string();
         };
-        let mut out = text.to_string();
+        let mut out: String = if text.chars().any(invisible) {
+            text.chars().filter(|c| !invisible(*c)).collect()
+        } else {
+            text.to_string()
+        };
         for v in values.iter() {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), MASK);
@@ -57,6 +69,43 @@ impl Redactor {
         }
         out
     }
+}
+
+/// Zero-width and other invisible format characters.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}' | '\u{180e}')
+}
+
+/// Forms of `value` that print it without its literal text: reversed, hex (both cases),
+/// percent-encoded, and base64 (standard and URL-safe) in each of the three alignments it can
+/// take inside a longer encoded text (only the characters that depend on the secret alone).
+fn encodings(value: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let bytes = value.as_bytes();
+    let mut out = vec![
+        value.chars().rev().collect::<String>(),
+        hex::encode(bytes),
+        hex::encode_upper(bytes),
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    ];
+    for offset in 0..3usize {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(bytes);
+        padded.extend_from_slice(&[0, 0]);
+        // Characters whose six bits all come from the secret's bytes.
+        let (first, end) = ((8 * offset).div_ceil(6), 8 * (offset + bytes.len()) / 6);
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let text = engine.encode(&padded);
+            if let Some(core) = text.get(first..end) {
+                out.push(core.to_string());
+            }
+        }
+    }
+    // Short forms would mask ordinary text.
+    out.retain(|f| f.len() >= 8 && f != value);
+    out
 }
 
 /// The password of a `scheme://user:password@host/...` URL, as written and percent-decoded.
@@ -156,6 +205,33 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_reversed_and_split_forms_of_a_secret_are_masked() {
+        use base64::Engine;
+        let r = Redactor::default();
+        let secret = "xoxb-encoded-form-secret-77";
+        r.add(secret);
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        for text in [
+            hex::encode(secret),
+            hex::encode_upper(secret),
+            secret.chars().rev().collect::<String>(),
+            secret.replace('-', "-\u{200b}"),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+            b64(secret),
+            b64(&format!("a{secret}")),
+            b64(&format!("ab{secret}tail")),
+            base64::engine::general_purpose::URL_SAFE.encode(format!("token={secret}")),
+        ] {
+            let out = r.redact(&format!("sent {text} ok"));
+            assert!(out.contains(MASK), "{text} -> {out}");
+            assert!(out.starts_with("sent ") && out.ends_with(" ok"), "{out}");
+        }
+        // An ordinary word is left alone.
+        assert_eq!(r.redact("encoded form"), "encoded form");
+    }
 
     #[test]
     fn redacts_every_occurrence_longest_first() {

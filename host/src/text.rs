@@ -28,11 +28,10 @@ pub fn for_display(s: &str, max: usize) -> String {
 }
 
 /// `s` with control characters other than newline and tab shown as `\u{..}` escapes, so plugin
-/// text cannot move the cursor, rewrite the terminal's title or fake colours.
+/// text cannot move the cursor, rewrite the terminal's title or fake colours; and a line that
+/// would start a CI workflow command (`::error`, `::add-mask::`, after any indentation) gets a
+/// backslash before its `::`, so a runner such as GitHub Actions reads it as text.
 pub fn for_terminal(s: &str) -> String {
-    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return s.to_string();
-    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() && c != '\n' && c != '\t' {
@@ -41,7 +40,39 @@ pub fn for_terminal(s: &str) -> String {
             out.push(c);
         }
     }
+    defuse_workflow_commands(out)
+}
+
+/// Every line of `s` whose text starts with `::` gets `\` before it.
+fn defuse_workflow_commands(s: String) -> String {
+    if !s.contains("::") {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let text = line.trim_start();
+        if text.starts_with("::") {
+            out.push_str(&line[..line.len() - text.len()]);
+            out.push('\\');
+            out.push_str(text);
+        } else {
+            out.push_str(line);
+        }
+    }
     out
+}
+
+/// The output gate for one line that a plugin, a database or a git branch controls and that a
+/// person or a CI system reads (a log line, a name, a ledger row): secrets masked, every control
+/// character escaped (newlines and tabs too, so it can never start a line of its own), a
+/// workflow command defused, then cut to `max` bytes.
+pub fn one_line(s: &str, max: usize) -> String {
+    let masked = Redactor::default().redact(s);
+    let flat = masked.replace('\n', "\\n").replace('\t', "\\t");
+    cut(for_terminal(&flat), max)
 }
 
 /// Longest backup id a provider may return.
@@ -79,6 +110,22 @@ mod tests {
         );
         assert!(s.contains("\\u{1b}[32msucceeded"), "{s}");
         assert!(s.contains("\nnext\tcol"), "{s}");
+    }
+
+    #[test]
+    fn workflow_commands_and_new_lines_cannot_be_forged() {
+        let s = for_terminal("ok\n  ::error file=x::owned\n::add-mask::x\na::b");
+        assert_eq!(s, "ok\n  \\::error file=x::owned\n\\::add-mask::x\na::b");
+        let line = one_line("fine\n[3/6] backup: succeeded\n::warning::x\t\x1b[1m", 200);
+        assert!(
+            !line.contains('\n') && !line.contains('\t') && !line.contains('\x1b'),
+            "{line}"
+        );
+        assert_eq!(
+            line,
+            "fine\\n[3/6] backup: succeeded\\n::warning::x\\t\\u{1b}[1m"
+        );
+        assert_eq!(one_line("::error::x", 100), "\\::error::x");
     }
 
     #[test]

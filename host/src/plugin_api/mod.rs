@@ -30,6 +30,43 @@ pub struct Info {
     pub settings: Option<Vec<SettingSpec>>,
 }
 
+/// Bounds on what `describe` may hand the host: it is plugin output that reaches people
+/// (`plugin inspect`, `plugins list`, messages) and config checks.
+const MAX_DESCRIBED: usize = 512;
+const MAX_NEEDS: usize = 256;
+
+impl Info {
+    /// The same, made safe to show and bounded: every text on one line, secrets masked,
+    /// escapes and workflow commands defused, each cut to a few hundred bytes; at most
+    /// `MAX_NEEDS` capabilities and settings (a plugin needing more is not one to trust, and
+    /// a capability left out is still refused when the plugin uses it).
+    pub fn bounded(self) -> Info {
+        let line = |s: &str| crate::text::one_line(s, MAX_DESCRIBED);
+        Info {
+            name: line(&self.name),
+            version: line(&self.version),
+            description: line(&self.description),
+            needs: self
+                .needs
+                .into_iter()
+                .take(MAX_NEEDS)
+                .map(|n| n.map_value(|v| crate::text::one_line(v, MAX_DESCRIBED)))
+                .collect(),
+            settings: self.settings.map(|list| {
+                list.into_iter()
+                    .take(MAX_NEEDS)
+                    .map(|s| SettingSpec {
+                        name: line(&s.name),
+                        default: s.default.as_deref().map(line),
+                        description: line(&s.description),
+                        ..s
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
 /// A file the host wrote from a child's stdout, measured as the bytes passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {

@@ -13,6 +13,17 @@ pub enum Need {
 }
 
 impl Need {
+    /// The same capability with its value passed through `f`.
+    pub fn map_value(self, f: impl FnOnce(&str) -> String) -> Need {
+        match self {
+            Need::RunProgram(v) => Need::RunProgram(f(&v)),
+            Need::Directory(v) => Need::Directory(f(&v)),
+            Need::EnvVar(v) => Need::EnvVar(f(&v)),
+            Need::Secret(v) => Need::Secret(f(&v)),
+            Need::OutboundHttp(v) => Need::OutboundHttp(f(&v)),
+        }
+    }
+
     /// The capability's WIT case name and its value: `("secret", "slack-webhook")`.
     pub fn parts(&self) -> (&'static str, &str) {
         match self {

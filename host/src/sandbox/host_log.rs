@@ -20,8 +20,9 @@ impl Host for PluginState {
             }
             line.push_str(&format!(" {k}={v}"));
         }
-        // Secrets masked, control characters escaped, then cut.
-        let line = crate::text::for_display(&line, MAX_LOG_LINE);
+        // Secrets masked, control characters (new lines too: one line stays one line) and
+        // workflow commands defused, then cut.
+        let line = crate::text::one_line(&line, MAX_LOG_LINE);
         self.log.bytes += line.len();
         if self.log.bytes >= MAX_LOG_BYTES {
             tracing::warn!(plugin = %plugin, "plugin wrote {MAX_LOG_BYTES} bytes of logs; its further log lines are dropped");

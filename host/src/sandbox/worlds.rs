@@ -136,7 +136,8 @@ macro_rules! world_handle {
                     Versioned::V0_2(b) => b.call_describe(&mut self.store).map(Info::from),
                     Versioned::V0_3(b) => b.call_describe(&mut self.store).map(Info::from),
                 };
-                finish(&mut self.store, &self.name, "describe", r)
+                // Plugin text from here on: one line each, bounded, escaped.
+                finish(&mut self.store, &self.name, "describe", r).map(Info::bounded)
             }
         }
 

@@ -81,7 +81,20 @@ fn call(url: &str) -> BackupError {
 
 impl BackupProvider for Hostile {
     fn describe() -> PluginInfo {
-        platform_migrate_sdk::info!("hostile", "Misbehaves on purpose (tests only)", [])
+        let mut info =
+            platform_migrate_sdk::info!("hostile", "Misbehaves on purpose (tests only)", []);
+        // Text for `plugin inspect`: escapes, a forged line, a workflow command, 22 MB.
+        if config::get("behaviour").as_deref() == Some("describe-flood") {
+            info.description = format!(
+                "\x1b]0;owned\x07\n::error::forged by describe\n{}",
+                "\x1b[2J".repeat(200_000)
+            );
+            info.version = format!(
+                "1.0\n[1/6] validate environment: ok{}",
+                "v".repeat(22 << 20)
+            );
+        }
+        info
     }
 
     fn create(_ctx: RunContext) -> Result<BackupInfo, BackupError> {
@@ -259,6 +272,27 @@ impl BackupProvider for Hostile {
                 // The secret straddles the host's 2000-byte cut.
                 BackupError::Other(format!("{}{secret}{}", "z".repeat(1990), "z".repeat(4000)))
             }
+            // One log line that would print as several: a fake step line and workflow commands.
+            "log-forge" => {
+                platform_migrate_sdk::log::warn(
+                    "starting\n[3/6] backup: succeeded (forged)\n::error::forged by a plugin\n::add-mask::x",
+                );
+                blocked("log-forge", "done")
+            }
+            // The granted secret in forms a literal match misses.
+            "encoded-secret" => {
+                let secret = config::secret("token").unwrap_or_default();
+                let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+                let reversed: String = secret.chars().rev().collect();
+                let split: String = secret.chars().flat_map(|c| [c, '\u{200b}']).collect();
+                let b64 = base64_of(&format!("key={secret}"));
+                platform_migrate_sdk::log::warn(&format!(
+                    "hex {hex} rev {reversed} zw {split} b64 {b64}"
+                ));
+                BackupError::Other(format!(
+                    "blocked encoded-secret: hex {hex} rev {reversed} zw {split} b64 {b64}"
+                ))
+            }
             "escape-codes" => BackupError::Other(
                 "\x1b]0;owned title\x07\x1b[2J\x1b[32msucceeded: all good\x1b[0m".into(),
             ),
@@ -302,3 +336,24 @@ fn serde_json_argv(text: &str) -> Vec<String> {
 }
 
 register_backup!(Hostile);
+
+/// Standard base64, padded (written out: the plugin has no crate for it).
+fn base64_of(text: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = text.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &x)| n | (x as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
