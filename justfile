@@ -91,7 +91,7 @@ bench: build test-setup
 corpus: build
     automation/system-deps.sh redis-server=redis-server
     for req in tests/corpus/*-requirements.txt; do app=$(basename "$req" -requirements.txt); test -x target/corpus/$app/bin/python || {{python}} -m venv target/corpus/$app; target/corpus/$app/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"; done
-    cargo test --release -p platform-migrate --test integration -- --ignored --nocapture corpus::
+    cargo test --release -p platform-migrate --test integration -- --ignored --nocapture --test-threads=1 corpus::
 
 # Forget the demo's database, history and backups.
 demo-reset:

@@ -230,7 +230,10 @@ backup = "pg-backup"
         ("PM_CORPUS_DB_PASSWORD", pg.password.as_str()),
         ("PM_CORPUS_DATABASE_URL", url.as_str()),
     ];
-    let by_hand = |args: &[&str], db: &str| -> f64 {
+    // `partial`: a migrate to a point half-way, whose post_migrate handlers may assume a fully
+    // migrated project (Nautobot's look up models of apps not migrated yet): Django records
+    // the migrations before it sends the signal, so only such a failure is let through.
+    let manage = |args: &[&str], db: &str, partial: bool| -> f64 {
         let t = Instant::now();
         let out = Command::new(&python)
             .args(app.manage)
@@ -240,14 +243,15 @@ backup = "pg-backup"
             .env(app.password_var, &pg.password)
             .output()
             .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            out.status.success(),
-            "{} {args:?}: {}",
+            out.status.success() || (partial && stderr.contains("in emit_post_migrate_signal")),
+            "{} {args:?}: {stderr}",
             app.name,
-            String::from_utf8_lossy(&out.stderr)
         );
         t.elapsed().as_secs_f64()
     };
+    let by_hand = |args: &[&str], db: &str| manage(args, db, false);
 
     // Planning everything on an empty database: no finding, and next to `migrate --plan`.
     let (shown, show_secs) = run_bin(dir, &["--env", "prod", "--show", "--output", "json"], &env);
@@ -323,9 +327,12 @@ backup = "pg-backup"
         targets.retain(|(t, _)| t != a);
         targets.push((a.clone(), n.clone()));
     }
-    for (a, n) in &targets {
-        by_hand(&["migrate", a, n], &upgrade);
+    // The latest target first: it brings most of the first half with it.
+    for (a, n) in targets.iter().rev() {
+        manage(&["migrate", a, n], &upgrade, true);
     }
+    let installed = pg.applied(&upgrade).len();
+    assert!(installed >= plan.len() / 2, "{installed} installed");
     let (filled, refused) = one_row_everywhere(pg, &upgrade);
     std::fs::write(dir.join("upgrade.toml"), config_for(&upgrade)).unwrap();
     let (shown, _) = run_bin(
@@ -373,9 +380,8 @@ backup = "pg-backup"
     );
 
     println!(
-        "{} upgrade: {} of {steps} migrations installed first, {filled} tables given a row ({refused} refused), {pending_after} planned: {} findings, each reviewed",
+        "{} upgrade: {installed} of {steps} migrations installed first, {filled} tables given a row ({refused} refused), {pending_after} planned: {} findings, each reviewed",
         app.name,
-        plan.len() / 2,
         found.len()
     );
     println!(
@@ -489,9 +495,125 @@ const NOT_NULL: &str = "SET NOT NULL scans every row under ACCESS EXCLUSIVE: rea
 const DATA_AND_SCHEMA: &str = "the data step runs inside the schema change's transaction, so its locks are held for as long as the data takes";
 const DROP_INDEX: &str =
     "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table";
+const CHECKED_CONSTRAINT: &str = "ADD CONSTRAINT ... FOREIGN KEY (or CHECK) without NOT VALID reads every row under a lock that blocks writes";
 
-/// Nautobot's upgrade findings, reviewed.
-const NAUTOBOT_UPGRADE: &[(&str, &str, &str)] = &[];
+/// Nautobot's upgrade findings, reviewed one by one (Nautobot 3.2.7: 236 migrations planned
+/// after the first half, every table holding a row; 304 findings in 110 (migration, rule)
+/// pairs). Each is on a table or index that exists before the plan: the drops of indexes are
+/// Django rebuilding a foreign key's index (a DROP then a CREATE of the same name, both
+/// locking); the one type change was checked against the migration that made the column.
+const NAUTOBOT_UPGRADE: &[(&str, &str, &str)] = &[
+    ("circuits.0018_status_nonnullable", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("circuits.0018_status_nonnullable", "set-not-null", NOT_NULL),
+    ("circuits.0019_remove_providernetwork_slug", "drop-column", DROP_COLUMN),
+    ("circuits.0022_circuittermination_cloud_network", "foreign-key-inline", FK),
+    ("circuits.0022_circuittermination_cloud_network", "index-without-concurrently", INDEX),
+    ("circuits.0023_remove_circuittermination_cable_peer_fields", "drop-column", DROP_COLUMN),
+    ("dcim.0047_status_nonnullable", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("dcim.0047_status_nonnullable", "set-not-null", NOT_NULL),
+    ("dcim.0048_ensure_virtual_chassis_names_are_unique_and_add_uniqueness_constraint", "data-and-schema-in-one-migration", DATA_AND_SCHEMA),
+    ("dcim.0048_ensure_virtual_chassis_names_are_unique_and_add_uniqueness_constraint", "drop-index-without-concurrently", DROP_INDEX),
+    ("dcim.0048_ensure_virtual_chassis_names_are_unique_and_add_uniqueness_constraint", "index-without-concurrently", INDEX),
+    ("dcim.0048_ensure_virtual_chassis_names_are_unique_and_add_uniqueness_constraint", "unique-constraint", UNIQUE),
+    ("dcim.0049_remove_slugs_and_change_device_primary_ip_fields", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("dcim.0049_remove_slugs_and_change_device_primary_ip_fields", "drop-column", DROP_COLUMN),
+    ("dcim.0049_remove_slugs_and_change_device_primary_ip_fields", "index-without-concurrently", INDEX),
+    ("dcim.0052_fix_interface_redundancy_group_created", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("dcim.0052_fix_interface_redundancy_group_created", "drop-column", DROP_COLUMN),
+    ("dcim.0052_fix_interface_redundancy_group_created", "rename-column", RENAME),
+    ("dcim.0052_fix_interface_redundancy_group_created", "set-not-null", NOT_NULL),
+    ("dcim.0053_create_device_family_model", "foreign-key-inline", FK),
+    ("dcim.0053_create_device_family_model", "index-without-concurrently", INDEX),
+    ("dcim.0054_softwareimage_softwareversion", "foreign-key-inline", FK),
+    ("dcim.0054_softwareimage_softwareversion", "index-without-concurrently", INDEX),
+    ("dcim.0057_controller_models", "foreign-key-inline", FK),
+    ("dcim.0057_controller_models", "index-without-concurrently", INDEX),
+    ("dcim.0059_add_role_field_to_interface_models", "foreign-key-inline", FK),
+    ("dcim.0059_add_role_field_to_interface_models", "index-without-concurrently", INDEX),
+    ("dcim.0061_module_models", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("dcim.0061_module_models", "foreign-key-inline", FK),
+    ("dcim.0061_module_models", "index-without-concurrently", INDEX),
+    ("dcim.0061_module_models", "unique-constraint", UNIQUE),
+    ("dcim.0072_alter_powerfeed_options_and_more", "foreign-key-inline", FK),
+    ("dcim.0072_alter_powerfeed_options_and_more", "index-without-concurrently", INDEX),
+    ("dcim.0072_alter_powerfeed_options_and_more", "unique-constraint", UNIQUE),
+    ("dcim.0078_remove_device_cluster", "drop-column", DROP_COLUMN),
+    ("dcim.0081_alter_device_device_redundancy_group_priority_and_more", "alter-column-type", "smallint to integer on dcim_device and its redundancy-group association (PositiveSmallIntegerField to PositiveIntegerField): every row rewritten under ACCESS EXCLUSIVE"),
+    ("dcim.0088_cabletocabletermination", "foreign-key-inline", FK),
+    ("dcim.0088_cabletocabletermination", "index-without-concurrently", INDEX),
+    ("dcim.0088_cabletocabletermination", "unique-constraint", UNIQUE),
+    ("dcim.0090_remove_cable_old_gfk_fields", "drop-column", DROP_COLUMN),
+    ("dcim.0091_cablepath_add_lane_fields", "drop-column", DROP_COLUMN),
+    ("dcim.0091_cablepath_add_lane_fields", "unique-constraint", UNIQUE),
+    ("dcim.0092_remove_consoleport_dcim_consoleport_device_name_unique_and_more", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("dcim.0092_remove_consoleport_dcim_consoleport_device_name_unique_and_more", "drop-index-without-concurrently", DROP_INDEX),
+    ("dcim.0092_remove_consoleport_dcim_consoleport_device_name_unique_and_more", "index-without-concurrently", INDEX),
+    ("django_celery_results.0007_remove_taskresult_hidden", "drop-column", DROP_COLUMN),
+    ("django_celery_results.0009_groupresult", "drop-index-without-concurrently", DROP_INDEX),
+    ("django_celery_results.0009_groupresult", "index-without-concurrently", INDEX),
+    ("django_celery_results.0013_taskresult_django_cele_periodi_1993cf_idx", "index-without-concurrently", INDEX),
+    ("extras.0086_taggeditem_uniqueness", "index-without-concurrently", INDEX),
+    ("extras.0086_taggeditem_uniqueness", "unique-constraint", UNIQUE),
+    ("extras.0087_job__celery_task_fields__dryrun_support", "drop-column", DROP_COLUMN),
+    ("extras.0087_job__celery_task_fields__dryrun_support", "rename-column", RENAME),
+    ("extras.0087_job__celery_task_fields__dryrun_support", "set-not-null", NOT_NULL),
+    ("extras.0093_uniqueness_fixup", "drop-column", DROP_COLUMN),
+    ("extras.0093_uniqueness_fixup", "drop-index-without-concurrently", DROP_INDEX),
+    ("extras.0093_uniqueness_fixup", "index-without-concurrently", INDEX),
+    ("extras.0093_uniqueness_fixup", "unique-constraint", UNIQUE),
+    ("extras.0094_alter_objectchange_unique_together", "unique-constraint", UNIQUE),
+    ("extras.0096_remove_slugs", "drop-column", DROP_COLUMN),
+    ("extras.0096_remove_slugs", "unique-constraint", UNIQUE),
+    ("extras.0097_alter_job_result_remove_result", "drop-column", DROP_COLUMN),
+    ("extras.0098_rename_data_jobresult_result", "rename-column", RENAME),
+    ("extras.0100_fileproxy_job_result", "foreign-key-inline", FK),
+    ("extras.0100_fileproxy_job_result", "index-without-concurrently", INDEX),
+    ("extras.0102_set_null_objectchange_contenttype", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("extras.0103_add_db_indexes_to_object_change", "index-without-concurrently", INDEX),
+    ("extras.0109_dynamicgroup_group_type_dynamicgroup_tags_and_more", "foreign-key-inline", FK),
+    ("extras.0109_dynamicgroup_group_type_dynamicgroup_tags_and_more", "index-without-concurrently", INDEX),
+    ("extras.0117_create_job_queue_model", "foreign-key-inline", FK),
+    ("extras.0117_create_job_queue_model", "index-without-concurrently", INDEX),
+    ("extras.0117_create_job_queue_model", "rename-column", RENAME),
+    ("extras.0119_remove_task_queues_from_job_and_queue_from_scheduled_job", "drop-column", DROP_COLUMN),
+    ("extras.0119_remove_task_queues_from_job_and_queue_from_scheduled_job", "set-not-null", NOT_NULL),
+    ("extras.0122_add_graphqlquery_owner_content_type", "foreign-key-inline", FK),
+    ("extras.0122_add_graphqlquery_owner_content_type", "index-without-concurrently", INDEX),
+    ("extras.0123_alter_joblogentry_created", "index-without-concurrently", INDEX),
+    ("extras.0124_add_joblogentry_index", "index-without-concurrently", INDEX),
+    ("extras.0125_jobresult_date_started", "index-without-concurrently", INDEX),
+    ("extras.0128_remove_job_approval_required_and_more", "drop-column", DROP_COLUMN),
+    ("extras.0128_remove_job_approval_required_and_more", "rename-column", RENAME),
+    ("extras.0136_scheduledjob_clocked_scheduledjob_exchange_and_more", "foreign-key-inline", FK),
+    ("extras.0136_scheduledjob_clocked_scheduledjob_exchange_and_more", "index-without-concurrently", INDEX),
+    ("extras.0140_scheduledjob_state", "index-without-concurrently", INDEX),
+    ("extras.0142_remove_scheduledjob_approval_required", "drop-column", DROP_COLUMN),
+    ("extras.0143_computedfield_output_type_jobresult_cancel_type_and_more", "foreign-key-inline", FK),
+    ("extras.0143_computedfield_output_type_jobresult_cancel_type_and_more", "index-without-concurrently", INDEX),
+    ("ipam.0036_add_uniqueness_constraints_to_service", "unique-constraint", UNIQUE),
+    ("ipam.0038_vlan_group_name_unique_remove_slug", "drop-column", DROP_COLUMN),
+    ("ipam.0038_vlan_group_name_unique_remove_slug", "drop-index-without-concurrently", DROP_INDEX),
+    ("ipam.0038_vlan_group_name_unique_remove_slug", "index-without-concurrently", INDEX),
+    ("ipam.0038_vlan_group_name_unique_remove_slug", "unique-constraint", UNIQUE),
+    ("ipam.0042_remove_location_from_vlan_and_prefix", "drop-column", DROP_COLUMN),
+    ("ipam.0044_ip_version_nonnullable", "set-not-null", NOT_NULL),
+    ("ipam.0048_vrf_status", "foreign-key-inline", FK),
+    ("ipam.0048_vrf_status", "index-without-concurrently", INDEX),
+    ("ipam.0051_added_optional_vrf_relationship_to_vdc", "foreign-key-inline", FK),
+    ("ipam.0051_added_optional_vrf_relationship_to_vdc", "index-without-concurrently", INDEX),
+    ("ipam.0051_added_optional_vrf_relationship_to_vdc", "unique-constraint", UNIQUE),
+    ("ipam.0052_alter_ipaddress_index_together_and_more", "index-without-concurrently", INDEX),
+    ("ipam.0054_namespace_tenant", "foreign-key-inline", FK),
+    ("ipam.0054_namespace_tenant", "index-without-concurrently", INDEX),
+    ("users.0006_make_object_permission_name_globally_unique", "index-without-concurrently", INDEX),
+    ("users.0006_make_object_permission_name_globally_unique", "unique-constraint", UNIQUE),
+    ("virtualization.0026_change_virtualmachine_primary_ip_fields", "constraint-without-not-valid", CHECKED_CONSTRAINT),
+    ("virtualization.0026_change_virtualmachine_primary_ip_fields", "index-without-concurrently", INDEX),
+    ("virtualization.0027_virtualmachine_software_image", "foreign-key-inline", FK),
+    ("virtualization.0027_virtualmachine_software_image", "index-without-concurrently", INDEX),
+    ("virtualization.0029_add_role_field_to_interface_models", "foreign-key-inline", FK),
+    ("virtualization.0029_add_role_field_to_interface_models", "index-without-concurrently", INDEX),
+];
 
 /// pretix's upgrade findings, reviewed one by one (pretix 2026.8.0: 151 migrations planned
 /// after the first 151, every table holding a row). Each is on a table that exists before the

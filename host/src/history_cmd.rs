@@ -329,6 +329,50 @@ pub fn verify(cfg: &Config, env: Option<&str>, verbosity: Verbosity) -> Result<C
 
 #[cfg(test)]
 mod tests {
+    /// A runner whose ledger pages never move forward: `history --env` stops with a message
+    /// naming the rows instead of reading forever (issue 32).
+    #[test]
+    fn ledger_pages_that_do_not_advance_stop_the_read() {
+        use crate::plugin_api::{LedgerContents, LedgerRun, RunContext};
+        use crate::run::fakes::{FakeRunner, Script};
+        let runs: Vec<LedgerRun> = (1..=3)
+            .map(|seq| LedgerRun {
+                seq,
+                run_id: format!("r{seq}"),
+                line: "{}".into(),
+                sha256: String::new(),
+            })
+            .collect();
+        let script = std::rc::Rc::new(std::cell::RefCell::new(Script {
+            ledger: Some(LedgerContents {
+                exists: true,
+                can_create: true,
+                last_seq: 3,
+                runs,
+                checksums: vec![],
+            }),
+            ledger_stuck: true,
+            ..Script::default()
+        }));
+        let mut runner = FakeRunner(script.clone());
+        let ctx = RunContext::new("prod", "prod-history", false);
+        // Reading from row 1 on, the runner answers row 1 again.
+        let e = read_latest(&mut runner, &ctx, "platform_migrate", 2).unwrap_err();
+        assert!(
+            e.message.contains("answered row 1 after row 1")
+                && e.message.contains("do not advance"),
+            "{}",
+            e.message
+        );
+        // An honest ledger reads to its end.
+        script.borrow_mut().ledger_stuck = false;
+        let rows = read_latest(&mut runner, &ctx, "platform_migrate", 2)
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
+    }
+
     use super::*;
 
     #[test]

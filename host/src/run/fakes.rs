@@ -29,6 +29,9 @@ pub struct Script {
     pub ledger_fails: bool,
     /// The database user may not create the ledger when set.
     pub ledger_no_create: bool,
+    /// `ledger-read` answers every page from the first row, whatever it is asked (a runner
+    /// whose pages never advance).
+    pub ledger_stuck: bool,
     /// Calls made, in order (`"apply All"`, `"create"`, `"notify Succeeded"`, ...).
     pub calls: Vec<String>,
 }
@@ -58,7 +61,7 @@ pub fn migration(app: &str, name: &str) -> Migration {
 
 pub struct FakeOpener(pub Shared);
 
-struct FakeRunner(Shared);
+pub struct FakeRunner(pub Shared);
 struct FakeBackup(Shared);
 struct FakeNotifier(Shared);
 
@@ -214,7 +217,7 @@ impl RunnerPlugin for FakeRunner {
             runs: l
                 .runs
                 .iter()
-                .filter(|r| r.seq > q.after_seq)
+                .filter(|r| s.ledger_stuck || r.seq > q.after_seq)
                 .take(q.limit as usize)
                 .cloned()
                 .collect(),

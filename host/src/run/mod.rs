@@ -11,7 +11,7 @@ mod empty_db;
 mod errors;
 mod execute;
 #[cfg(test)]
-mod fakes;
+pub(crate) mod fakes;
 mod fingerprint;
 mod fixtures;
 mod ledger;
