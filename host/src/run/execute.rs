@@ -243,6 +243,19 @@ impl Run<'_> {
         }
     }
 
+    /// The first way out of a half-applied run, when a backup was taken: "restore backup X
+    /// (command) to return to the state before the run, or ".
+    fn restore_first(&self) -> String {
+        match &self.entry.backup {
+            Some(b) => format!(
+                "restore backup {} ({}) to return to the state before the run, or ",
+                b.id,
+                restore_command(&b.id)
+            ),
+            None => String::new(),
+        }
+    }
+
     /// The catalog changed while no migration's record did: the step that was running left
     /// its changes behind (a non-atomic migration, or DDL that commits on its own). Recorded
     /// as half-applied; returns what to tell the person: the changes and the ways out.
@@ -255,14 +268,7 @@ impl Run<'_> {
             backwards: step.backwards,
             phase: None,
         });
-        let restore = match &self.entry.backup {
-            Some(b) => format!(
-                "restore backup {} ({}) to return to the state before the run, or ",
-                b.id,
-                restore_command(&b.id)
-            ),
-            None => String::new(),
-        };
+        let restore = self.restore_first();
         let (verb, recorded) = if step.backwards {
             ("unapplying", "still lists it as applied")
         } else {
@@ -332,14 +338,7 @@ impl Run<'_> {
         } else {
             ""
         };
-        let restore = match &self.entry.backup {
-            Some(b) => format!(
-                "restore backup {} ({}) to return to the state before the run, or ",
-                b.id,
-                restore_command(&b.id)
-            ),
-            None => String::new(),
-        };
+        let restore = self.restore_first();
         Some(format!(
             "half-applied: Django failed while writing the record of {app}.{name} (the traceback runs through MigrationRecorder): {what}, so the next run would fail on it. To recover, {restore}record what happened without running it: `platform-migrate --env {} --app {app} --migration {target} --fake{confirm}`",
             self.env.name
