@@ -164,16 +164,7 @@ impl Run<'_> {
                             {
                                 // Which of them the failed migration made cannot be told
                                 // apart; a non-atomic one may have left some behind.
-                                let failed = self.plan.as_ref().and_then(|p| {
-                                    p.steps.iter().find(|s| {
-                                        !self
-                                            .entry
-                                            .applied
-                                            .iter()
-                                            .any(|d| d.app == s.id.app && d.name == s.id.name)
-                                    })
-                                });
-                                let note = match failed {
+                                let note = match self.failed_step() {
                                     Some(s) if s.atomic == Some(false) => format!(
                                         "; {}.{} is not atomic, so some of them may be its own, which no record shows",
                                         s.id.app, s.id.name
@@ -243,6 +234,17 @@ impl Run<'_> {
         }
     }
 
+    /// The step that was running when the run failed: the plan's first step not among those
+    /// recorded as done.
+    fn failed_step(&self) -> Option<&crate::plugin_api::PlanStep> {
+        let done = &self.entry.applied;
+        self.plan.as_ref()?.steps.iter().find(|s| {
+            !done
+                .iter()
+                .any(|d| d.app == s.id.app && d.name == s.id.name)
+        })
+    }
+
     /// The first way out of a half-applied run, when a backup was taken: "restore backup X
     /// (command) to return to the state before the run, or ".
     fn restore_first(&self) -> String {
@@ -260,7 +262,7 @@ impl Run<'_> {
     /// its changes behind (a non-atomic migration, or DDL that commits on its own). Recorded
     /// as half-applied; returns what to tell the person: the changes and the ways out.
     fn unrecorded(&mut self, changes: &[String]) -> Option<String> {
-        let step = self.plan.as_ref()?.steps.first()?.clone();
+        let step = self.failed_step()?.clone();
         let (app, name) = (step.id.app.clone(), step.id.name.clone());
         self.entry.half_applied = Some(crate::history::MigrationRecord {
             app: app.clone(),
@@ -286,18 +288,7 @@ impl Run<'_> {
     /// commits as it goes) while `django_migrations` still says otherwise. Recorded as
     /// half-applied; returns what to tell the person: what disagrees and the two ways out.
     fn half_applied(&mut self, backwards: bool) -> Option<String> {
-        let done = &self.entry.applied;
-        let step = self
-            .plan
-            .as_ref()?
-            .steps
-            .iter()
-            .find(|s| {
-                !done
-                    .iter()
-                    .any(|d| d.app == s.id.app && d.name == s.id.name)
-            })?
-            .clone();
+        let step = self.failed_step()?.clone();
         if step.backwards != backwards || (!backwards && step.atomic != Some(false)) {
             // An atomic migration records itself inside its own transaction: a failed
             // record undid its schema change too.

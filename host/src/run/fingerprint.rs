@@ -14,13 +14,8 @@ const KEPT: usize = 200;
 /// A schema as a snapshot gives it: (kind, relation, name) -> definition.
 pub struct Fingerprint(BTreeMap<(SchemaKind, String, String), String>);
 
-/// A name or definition from the catalog, on one line and bounded (it is plugin output).
-fn shown(s: &str, max: usize) -> String {
-    let one_line = crate::text::for_terminal(s)
-        .replace('\n', "\\n")
-        .replace('\t', " ");
-    crate::text::cut(crate::secrets::Redactor::default().redact(&one_line), max)
-}
+// A name or definition from the catalog is plugin output: one line each, masked, bounded.
+use crate::text::one_line as shown;
 
 impl Fingerprint {
     pub fn new(objects: Vec<SchemaObject>) -> Fingerprint {
