@@ -155,6 +155,62 @@ fn table_rows(md: &str) -> Vec<Vec<String>> {
     rows
 }
 
+const COUPON: &str = "from django.db import migrations, models\n\n\
+class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0006_order_gift\")]\n\n    \
+operations = [\n        migrations.CreateModel(\"Coupon\", [(\"id\", models.AutoField(primary_key=True)), \
+(\"code\", models.CharField(max_length=20))]),\n    ]\n";
+const COUPON_INDEX: &str = "from django.db import migrations, models\n\n\
+class Migration(migrations.Migration):\n    dependencies = [(\"orders\", \"0007_coupon\")]\n\n    \
+operations = [\n        migrations.AddField(\"coupon\", \"order\", models.ForeignKey(\"orders.Order\", models.CASCADE, null=True)),\n        \
+migrations.AddIndex(\"coupon\", models.Index(fields=[\"code\"], name=\"coupon_code_idx\")),\n    ]\n";
+
+/// A database where the branch starts lets the runner leave out what only builds the branch's
+/// own tables (as `--show` does); an empty one has every step rendered. Both give one verdict,
+/// and what the branch does to a table it creates is no finding in either.
+#[test]
+fn a_branch_gets_one_verdict_from_a_database_at_its_base_and_from_an_empty_one() {
+    let r = repo();
+    add_migration(&r.p, "orders", "0007_coupon", COUPON);
+    add_migration(&r.p, "orders", "0008_coupon_order", COUPON_INDEX);
+    git(r.p.path(), &["add", "-A"]);
+    git(r.p.path(), &["commit", "-qm", "coupons"]);
+    let findings = |url: &str| -> Vec<(String, String)> {
+        let out = r.p.run_with(
+            &["lint", "--env", "ci", "--since", "main", "--output", "json"],
+            &[(URL_VAR, url)],
+        );
+        out.expect(9);
+        let doc = json(&out);
+        let mut got: Vec<(String, String)> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap().to_string(),
+                    f["rule"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let empty = r.pg.create_db("pr_empty");
+    let from_empty = findings(&r.pg.url(&empty));
+    r.apply_base();
+    let from_base = findings(&r.url);
+    let expected: Vec<(String, String)> = [
+        ("0004_order_buyer", "foreign-key-inline"),
+        ("0004_order_buyer", "index-without-concurrently"),
+        ("0005_order_total_idx", "index-without-concurrently"),
+    ]
+    .iter()
+    .map(|(n, r)| (n.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(from_base, expected);
+    assert_eq!(from_empty, expected);
+}
+
 #[test]
 fn a_branch_gets_exactly_its_unsafe_migrations_with_file_and_line() {
     let r = repo();

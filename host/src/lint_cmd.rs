@@ -11,7 +11,9 @@ use crate::config::{Config, EnvConfig};
 use crate::exit::{Code, Exit};
 use crate::git::{Change, Changed, GitError, Repo};
 use crate::lint::{Finding, Linter, Step};
-use crate::plugin_api::{Migration, MigrationRef, Opener, PlanStep, RunContext, RunnerError};
+use crate::plugin_api::{
+    LintSql, Migration, MigrationRef, Opener, PlanStep, RunContext, RunnerError,
+};
 use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
 use crate::ui::{Ui, Verbosity};
@@ -149,6 +151,28 @@ fn same_file(git_path: &str, runner_path: &str) -> bool {
         .collect();
     let n = a.len().min(b.len());
     n > 0 && a[a.len() - n..] == b[b.len() - n..]
+}
+
+/// Whether the database stands where the branch starts: none of the branch's migrations
+/// applied, and every migration they depend on outside it applied. Then the relations the
+/// database lacks are exactly those the branch creates, and the runner may leave out the steps
+/// that only build them (`lint-sql`, as `--show` does: a large branch renders in its time).
+/// Anywhere else (an empty CI database, a branch already applied) every step is rendered.
+fn at_branch_base(all: &[Migration], branch: &BTreeSet<MigrationRef>) -> bool {
+    let by_id: BTreeMap<&MigrationRef, &Migration> = all.iter().map(|m| (&m.id, m)).collect();
+    let mut seen: BTreeSet<&MigrationRef> = BTreeSet::new();
+    let mut todo: Vec<&MigrationRef> = branch.iter().collect();
+    while let Some(id) = todo.pop() {
+        let Some(m) = by_id.get(id) else {
+            return false; // a dependency the runner does not know: render in full
+        };
+        let inside = branch.contains(id);
+        if m.applied == inside {
+            return false;
+        }
+        todo.extend(m.dependencies.iter().filter(|d| seen.insert(*d)));
+    }
+    true
 }
 
 /// Order `picked` so that every migration comes after those it depends on (through any
@@ -301,16 +325,24 @@ pub(crate) fn lint(
         })
         .collect();
     let postgresql = info.vendor == "postgresql";
-    let sql = if postgresql && !steps.is_empty() {
+    let sql = if !postgresql || steps.is_empty() {
+        LintSql::default()
+    } else if at_branch_base(&all, &picked) {
         runner
-            .sql(&ctx, &steps)?
+            .lint_sql(&ctx, &steps)?
             .map_err(|e| runner_error(env, "render the SQL", e))?
     } else {
-        Vec::new()
+        LintSql {
+            steps: runner
+                .sql(&ctx, &steps)?
+                .map_err(|e| runner_error(env, "render the SQL", e))?,
+            created: Vec::new(),
+        }
     };
     // No empty-table exemption here: the branch is linted for the databases it will reach,
     // not for this one (in CI a fresh database whose tables are all empty).
     let mut linter = Linter::new(&cfg.lint_disabled);
+    linter.plan_creates(&sql.created);
     let mut findings = Vec::new();
     for (i, st) in steps.iter().enumerate() {
         let step = Step {
@@ -319,7 +351,7 @@ pub(crate) fn lint(
             backwards: false,
             operations: &st.operations,
             sql: if postgresql {
-                sql.get(i).map(Vec::as_slice)
+                sql.steps.get(i).map(Vec::as_slice)
             } else {
                 None
             },
@@ -488,5 +520,39 @@ mod tests {
             .map(|r| format!("{}.{}", r.app, r.name))
             .collect();
         assert_eq!(order, ["a.0001", "a.0002", "b.0001"]);
+    }
+
+    #[test]
+    fn a_database_is_at_the_branch_base_only_with_every_outside_dependency_applied() {
+        let applied = |mut x: Migration| {
+            x.applied = true;
+            x
+        };
+        let id = |a: &str, n: &str| MigrationRef {
+            app: a.into(),
+            name: n.into(),
+        };
+        let branch: BTreeSet<MigrationRef> = [id("a", "0002"), id("b", "0001")].into();
+        let base = vec![
+            applied(m("a", "0001", &[])),
+            applied(m("c", "0001", &[])),
+            m("a", "0002", &[("a", "0001")]),
+            m("b", "0001", &[("a", "0002"), ("c", "0001")]),
+            m("d", "0001", &[]), // pending, but nothing in the branch needs it
+        ];
+        assert!(at_branch_base(&base, &branch));
+
+        // An empty database (CI): the branch's tables are not all it lacks.
+        let mut empty = base.clone();
+        empty[1].applied = false;
+        assert!(!at_branch_base(&empty, &branch));
+        // A branch migration already applied.
+        let mut ahead = base.clone();
+        ahead[2].applied = true;
+        assert!(!at_branch_base(&ahead, &branch));
+        // A dependency the runner does not list.
+        let mut unknown = base;
+        unknown[3].dependencies.push(id("e", "0001"));
+        assert!(!at_branch_base(&unknown, &branch));
     }
 }

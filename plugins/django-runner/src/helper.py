@@ -287,11 +287,53 @@ def sql_forwards(conn, loader, steps):
     return out
 
 
+@contextlib.contextmanager
+def narrow_reloads():
+    """While SQL is only rendered, a changed model re-renders itself and the models that point
+    to it or that it points to, not, as Django's `reload_model` does, every model related to
+    those in turn. A project whose models all point to a few shared ones (content types,
+    tags, statuses) otherwise re-renders most of its models on every field change: Nautobot's
+    upgrade rendered 63,000 models for 111 migrations (89 s; 15 s narrowed). The SQL is the
+    same: it is made from the changed model and its direct relations; a model further away
+    keeps a reference to an older class of an unchanged model. Never used while migrating,
+    where RunPython code gets Django's fully consistent state."""
+    from django.db.migrations.state import ProjectState, get_related_models_tuples
+
+    def find(self, app_label, model_name, delay=False):
+        try:
+            related = get_related_models_tuples(self.apps.get_model(app_label, model_name))
+        except LookupError:
+            related = set()
+        related.add((app_label, model_name))
+        return related
+
+    wide = ProjectState._find_reload_model
+    ProjectState._find_reload_model = find
+    try:
+        yield
+    finally:
+        ProjectState._find_reload_model = wide
+
+
 def render_in_order(conn, state, migrations, wanted):
     """The SQL of each migration whose `wanted` flag is set, rendered in order in one project
     state that only moves through the others (`[]` for those)."""
+    with narrow_reloads():
+        return render_each(conn, state, migrations, wanted)
+
+
+# Re-rendering every model of a state costs about what this many migrations cost to move
+# through a rendered one (narrowed reloads; measured on Nautobot, pretix and wagtail).
+RENDER_COST_IN_STEPS = 8
+
+
+def render_each(conn, state, migrations, wanted):
+    last = max((i for i, w in enumerate(wanted) if w), default=-1)
     out = []
     for i, migration in enumerate(migrations):
+        if i > last:
+            out.append([])  # nothing after this is rendered: the state need not move
+            continue
         if not wanted[i]:
             for op in migration.operations:
                 op.state_forwards(migration.app_label, state)
@@ -308,8 +350,10 @@ def render_in_order(conn, state, migrations, wanted):
             for op in migration.operations:
                 op.state_forwards(migration.app_label, state)
         out.append(statements)
-        # A rendered state costs on every later change; drop it before a run of skipped steps.
-        if i + 1 < len(migrations) and not wanted[i + 1]:
+        # A rendered state costs on every later change: drop it before a long run of skipped
+        # steps, and render it again at the next wanted one.
+        skipped = next((j for j in range(i + 1, last + 1) if wanted[j]), last + 1) - i - 1
+        if skipped > RENDER_COST_IN_STEPS:
             state.__dict__.pop("apps", None)
     return out
 
