@@ -95,7 +95,7 @@ corpus: build
 
 # Forget the demo's database, history and backups.
 demo-reset:
-    rm -rf examples/demo/db.sqlite3 examples/demo/.platform-migrate
+    rm -rf examples/demo/db.sqlite3 examples/demo/.platform-migrate "${XDG_STATE_HOME:-$HOME/.local/state}"/platform-migrate/demo-*
 
 # Format and lint every crate: the host, the SDK with each world, the plugins, the examples and
 # the test plugin (clippy -D warnings). CI runs it (.ci/run).

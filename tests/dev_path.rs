@@ -330,6 +330,7 @@ fn automation_script_is_the_same_binary() {
     let out = std::process::Command::new(&script)
         .args(["--env", "test", "--show"])
         .current_dir(p.path())
+        .env("XDG_STATE_HOME", p.state_home.path())
         .env(
             "PLATFORM_MIGRATE_BIN",
             env!("CARGO_BIN_EXE_platform-migrate"),

@@ -160,7 +160,7 @@ fn every_target_migrates_canary_first_with_bounded_parallelism() {
         .collect();
     assert_eq!(targets.len(), 8, "{targets:?}");
     for t in TARGETS {
-        let dir = f.p.path().join(".platform-migrate/backups/prod").join(t);
+        let dir = f.p.state().join("backups/prod").join(t);
         assert_eq!(
             std::fs::read_dir(&dir).unwrap().count(),
             1,
@@ -633,6 +633,7 @@ fn the_github_actions_matrix_runs_as_written() {
         let mut c = std::process::Command::new("bash");
         c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
             .current_dir(f.p.path())
+            .env("XDG_STATE_HOME", f.p.state_home.path())
             .env("PATH", &path);
         for (k, v) in f.env() {
             c.env(k, v);
@@ -714,6 +715,7 @@ fn the_kubernetes_indexed_job_shards_cover_every_target_once() {
             c.args(&command[1..])
                 .arg(script)
                 .current_dir(f.p.path())
+                .env("XDG_STATE_HOME", f.p.state_home.path())
                 .env("PATH", &path)
                 .env("JOB_COMPLETION_INDEX", index.to_string())
                 .stdout(std::process::Stdio::piped())
@@ -832,7 +834,9 @@ fn on_a_terminal_each_running_target_has_a_live_line() {
         env!("CARGO_BIN_EXE_platform-migrate")
     );
     let mut c = std::process::Command::new("script");
-    c.args(["-qec", &cmd, "/dev/null"]).current_dir(f.p.path());
+    c.args(["-qec", &cmd, "/dev/null"])
+        .current_dir(f.p.path())
+        .env("XDG_STATE_HOME", f.p.state_home.path());
     for (k, v) in f.env() {
         c.env(k, v);
     }
@@ -986,7 +990,7 @@ fn warm_python_targets_fork_from_one_interpreter_each_confined_and_with_its_own_
     let r = Run::from(c.output().unwrap());
     let logs = || {
         let mut out = String::new();
-        for run in std::fs::read_dir(p.path().join(".platform-migrate/fleet")).unwrap() {
+        for run in std::fs::read_dir(p.state().join("fleet")).unwrap() {
             for f in std::fs::read_dir(run.unwrap().path()).unwrap() {
                 let f = f.unwrap().path();
                 if f.ends_with("t1.log") || f.ends_with("warm-python.log") {

@@ -706,10 +706,12 @@ fn a_program_the_plugin_could_have_written_is_refused() {
     let p = hostile_project(
         "escape",
         "",
-        r#"[{ program = ".platform-migrate/backups/dev/tool" }]"#,
-        "settings.argv = [\".platform-migrate/backups/dev/tool\"]",
+        r#"[{ program = "TOOL" }]"#,
+        "settings.argv = [\"TOOL\"]",
     );
-    let dir = p.path().join(".platform-migrate/backups/dev");
+    let dir = p.state().join("backups/dev");
+    let config = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    p.write_config(&config.replace("TOOL", &dir.join("tool").display().to_string()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("tool"),
@@ -828,4 +830,231 @@ fn inspect_shows_what_describe_says_bounded_and_escaped() {
         assert!(!text.starts_with("[1/6]"), "{line}");
     }
     assert!(all.contains("\\u{1b}]0;owned"), "{all}");
+}
+
+/// A plugin's program that may write the project folder (a dev env's `confine.write = ["."]`)
+/// may write `.git/config` too: `lint --since` then runs git there. No filter driver, hook,
+/// fsmonitor, external diff or pager that config names is started, although `git status` and
+/// `git diff` compare a work-tree file whose stat changed (the case where git runs a clean
+/// filter).
+#[test]
+fn lint_runs_no_program_that_the_repository_config_names() {
+    use crate::pr_lint::{git, repo};
+    let r = repo();
+    let dir = r.p.path();
+    let marker = tempfile::tempdir().unwrap();
+    let started = |what: &str| marker.path().join(what);
+    let script = |what: &str| {
+        let path = dir.join(format!("evil-{what}.sh"));
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\ntouch '{}'\ncat\n", started(what).display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path.display().to_string()
+    };
+    std::fs::write(dir.join(".gitattributes"), "*.py filter=evil diff=evil\n").unwrap();
+    git(dir, &["add", ".gitattributes"]);
+    git(dir, &["commit", "-qm", "attributes"]);
+    let hooks = dir.join("hooks");
+    std::fs::create_dir(&hooks).unwrap();
+    for (key, value) in [
+        ("filter.evil.clean", script("clean")),
+        ("filter.evil.required", "true".into()),
+        ("diff.evil.textconv", script("textconv")),
+        ("diff.external", script("external")),
+        ("core.fsmonitor", script("fsmonitor")),
+        ("core.pager", script("pager")),
+        ("core.hooksPath", hooks.display().to_string()),
+    ] {
+        git(dir, &["config", key, &value]);
+    }
+    // Same content, a new mtime: git must read the file through its clean filter to compare.
+    let tracked = dir.join("orders/migrations/0004_order_buyer.py");
+    let text = std::fs::read(&tracked).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&tracked, text).unwrap();
+
+    let out = r.lint(&["--output", "json"]);
+    out.expect(9);
+    let ran: Vec<String> = std::fs::read_dir(marker.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(ran.is_empty(), "git started {ran:?}\n{}", out.all());
+    // Git itself, asked the same with the repository's config, does start the filter: the
+    // config above is one git obeys.
+    git(dir, &["status", "--porcelain"]);
+    assert!(
+        started("clean").exists(),
+        "git did not run the filter: the test proves nothing"
+    );
+}
+
+/// A provider that reports a 1 TiB file with nothing written in it (4 KiB on disk): the host
+/// refuses it from its holes instead of hashing a terabyte of zeros past every deadline.
+#[test]
+fn a_sparse_backup_is_refused_without_being_read() {
+    let (p, r) = hostile("sparse", "", "");
+    contained(&p, &r, 1, "(a sparse file)");
+    assert!(p.catalog().is_empty(), "{:?}", p.catalog());
+}
+
+/// A provider's `verify` swaps the file the host measured for a symbolic link to another file
+/// (a decoy it wrote; with a program it starts, any file the host user can read). The copy to
+/// the store reads from one handle and never follows the link, and no object whose bytes
+/// differ from the measured ones ever appears in the store.
+#[test]
+fn a_backup_swapped_for_a_symlink_after_it_was_measured_is_never_uploaded() {
+    let s3 = common::s3::S3::start();
+    let store = s3
+        .store_table("dev", "swap", "PM_TEST_S3_KEY_ID", "PM_TEST_S3_SECRET")
+        .replace("part-size-mb = 5", "part-size-mb = 5\nkeep-local = true");
+    let p = hostile_project(
+        "swap-link",
+        "",
+        r#"[{ program = "cat", args = ["<path:/granted>"] }]"#,
+        &store,
+    );
+    let r = p.run_with(
+        &["--env", "dev"],
+        &[
+            ("PM_TEST_S3_KEY_ID", s3.key_id.as_str()),
+            ("PM_TEST_S3_SECRET", s3.secret.as_str()),
+        ],
+    );
+    contained(&p, &r, 1, "is a symbolic link");
+    let keys = s3.keys();
+    assert!(
+        !keys.iter().any(|k| k.ends_with(".bin")),
+        "an object reached the store: {keys:?}"
+    );
+    for k in &keys {
+        assert!(
+            !String::from_utf8_lossy(&s3.get(k)).contains("LEAKED"),
+            "{k}"
+        );
+    }
+}
+
+/// A symlink in a granted folder that leads nowhere yet passes a check that only follows
+/// links that resolve: the program would then create its target wherever it points. Refused
+/// before the program starts.
+#[test]
+fn a_dangling_symlink_in_a_grant_is_refused_before_the_spawn() {
+    let granted = r#"[{ program = "touch", args = ["<path:/granted>"] }]"#;
+    let p = hostile_project("path-run", r#"["touch", "{granted}/new"]"#, granted, "");
+    let planted = p.path().join("planted.txt");
+    std::os::unix::fs::symlink(&planted, p.path().join("granted/new")).unwrap();
+    let r = p.run(&["--env", "dev"]);
+    contained(&p, &r, 4, "leads to nothing yet");
+    assert!(!planted.exists());
+}
+
+/// The state directory (history, the catalog, every env's backups) lies outside everything a
+/// program a plugin starts may reach. Before, it lay in the config's folder, which such
+/// programs read: a dev plugin's interpreter read prod's dump and, under the demo's
+/// `confine.write = ["."]`, rewrote the history with a recomputed chain.
+#[test]
+fn the_state_directory_is_out_of_every_program_s_reach() {
+    let py = python().display().to_string();
+    let commands = format!(r#"[{{ program = "{py}", args = ["-c", "**"] }}]"#);
+    let p = hostile_project("escape", "", &commands, "");
+    // A prod dump and the history, where the host keeps them.
+    let prod = p.state().join("backups/prod");
+    std::fs::create_dir_all(&prod).unwrap();
+    std::fs::write(prod.join("prod-1.dump"), "LEAKED prod rows").unwrap();
+    std::fs::write(p.state().join("history.jsonl"), "").unwrap();
+    let script = format!(
+        r#"
+import os
+def probe(name, f):
+    try:
+        out = f()
+        print("LEAKED", name, out)
+    except Exception as e:
+        print("contained", name, type(e).__name__)
+probe("read-prod-dump", lambda: open("{dump}").read())
+probe("list-state", lambda: os.listdir("{state}"))
+probe("write-history", lambda: open("{state}/history.jsonl", "a").write("forged"))
+"#,
+        dump = prod.join("prod-1.dump").display(),
+        state = p.state().display(),
+    );
+    let config = std::fs::read_to_string(p.path().join("platform-migrate.toml")).unwrap();
+    p.write_config(&format!(
+        "{config}settings.argv = [\"{py}\", \"-c\", '''{script}''']\ngrants.confine.write = [\".\"]\n"
+    ));
+    let r = p.run(&["--env", "dev"]);
+    r.expect(1);
+    let e = r.error_line();
+    for probe in ["read-prod-dump", "list-state", "write-history"] {
+        assert!(
+            e.contains(&format!("contained {probe}")),
+            "{probe}: {}",
+            r.all()
+        );
+    }
+    assert!(!r.all().contains("LEAKED"), "{}", r.all());
+    assert!(!std::fs::read_to_string(p.state().join("history.jsonl"))
+        .unwrap()
+        .contains("forged"));
+    assert!(!p.path().join(".platform-migrate").exists());
+}
+
+/// A config that would put the state, or one env's backups, where a plugin's programs reach
+/// is refused before anything runs (exit 2, the line naming the folder and the way out); a
+/// `.platform-migrate` an earlier version left beside the config is moved out, whole.
+#[test]
+fn a_config_that_opens_the_state_to_plugins_is_refused_and_old_state_is_moved_out() {
+    let p = Project::new();
+    let base = common::config_text();
+    let refused = |config: &str, needle: &str| {
+        p.write_config(config);
+        let r = p.run(&["--env", "dev", "--show"]);
+        r.expect(2);
+        assert!(r.error_line().contains(needle), "{needle}\n{}", r.all());
+    };
+    refused(
+        &format!("state-dir = \".platform-migrate\"\n{base}"),
+        "lies inside the config's folder",
+    );
+    let home = p.state_home.path().display().to_string();
+    refused(
+        &base.replace(
+            "grants.confine.write = [\".\"]",
+            &format!("grants.confine.write = [\".\"]\ngrants.confine.read = [\"{home}\"]"),
+        ),
+        "which contains the state directory",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let shared = outside.path().display().to_string();
+    refused(
+        &base
+            .replace(
+                "[env.test]\nrunner = \"django\"\n",
+                &format!("[env.test]\nrunner = \"django\"\nbackup = \"sqlite-backup\"\nbackup-dir = \"{shared}/test\"\n"),
+            )
+            .replace(
+            "[env.prod]\nrunner = \"django\"\nbackup = \"sqlite-backup\"\n",
+            &format!("[env.prod]\nrunner = \"django\"\nbackup = \"sqlite-backup\"\nbackup-dir = \"{shared}\"\n"),
+        ),
+        "one env's backup provider would reach the other's backups",
+    );
+
+    // An earlier version's state beside the config: moved out on the next run, nothing lost.
+    p.write_config(&base);
+    let old = p.path().join(".platform-migrate");
+    std::fs::create_dir_all(old.join("backups/prod")).unwrap();
+    std::fs::write(old.join("backups/prod/kept.dump"), "old dump").unwrap();
+    let r = p.run(&["--env", "dev"]);
+    r.expect(0);
+    assert!(!old.exists());
+    assert_eq!(
+        std::fs::read_to_string(p.state().join("backups/prod/kept.dump")).unwrap(),
+        "old dump"
+    );
+    assert_eq!(p.history().len(), 1);
 }

@@ -194,7 +194,7 @@ fn an_edited_applied_migration_is_reported_and_blocks_prod_until_accepted() {
     let run = |args: &[&str]| p.run_with(args, &env);
     run(&["--env", "prod", "--confirm"]).expect(0);
     let sums: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join(".platform-migrate/checksums/prod.json")).unwrap(),
+        &std::fs::read_to_string(p.state().join("checksums/prod.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(sums["migrations"].as_object().unwrap().len(), 6, "{sums:#}");

@@ -185,7 +185,9 @@ settings = {{ prefix = "kit-test" }}
 
     let in_proj = |args: &[&str]| {
         let mut c = bin();
-        c.current_dir(&proj).args(args);
+        c.current_dir(&proj)
+            .env("XDG_STATE_HOME", work.path().join("state"))
+            .args(args);
         run(c)
     };
     let shown = in_proj(&["--env", "dev", "--show"]);
@@ -207,7 +209,13 @@ settings = {{ prefix = "kit-test" }}
     let ledger = sqlite("SELECT app || '.' || name FROM platform_migrate_applied ORDER BY name;");
     assert_eq!(ledger.trim(), "shop.0001_init\nshop.0002_price");
     // The scaffolded backup provider's copy is in the catalog, verified, and a real database.
-    let backups: Vec<PathBuf> = std::fs::read_dir(proj.join(".platform-migrate/backups/dev"))
+    let state = std::fs::read_dir(work.path().join("state/platform-migrate"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let backups: Vec<PathBuf> = std::fs::read_dir(state.join("backups/dev"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "bak"))

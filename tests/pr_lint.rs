@@ -13,7 +13,7 @@ use std::process::Command;
 
 const URL_VAR: &str = "PM_CI_DATABASE_URL";
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -50,14 +50,14 @@ operations = [\n        migrations.AddField(\"order\", \"gift\", models.BooleanF
 
 /// The demo in a git repository: `main` with its migrations (applied to `db`), then branch
 /// `feature` with three new ones, committed.
-struct Repo {
-    p: Project,
+pub(crate) struct Repo {
+    pub(crate) p: Project,
     pg: Pg,
     db: String,
     url: String,
 }
 
-fn repo() -> Repo {
+pub(crate) fn repo() -> Repo {
     let pg = Pg::start();
     let db = pg.create_db("pr");
     let url = pg.url(&db);
@@ -84,7 +84,7 @@ fn repo() -> Repo {
 }
 
 impl Repo {
-    fn lint(&self, extra: &[&str]) -> Run {
+    pub(crate) fn lint(&self, extra: &[&str]) -> Run {
         let mut args = vec!["lint", "--env", "ci", "--since", "main"];
         args.extend_from_slice(extra);
         self.p.run_with(&args, &[(URL_VAR, self.url.as_str())])
@@ -108,6 +108,7 @@ impl Repo {
             Command::new(env!("CARGO_BIN_EXE_platform-migrate"))
                 .args(["--env", "ci"])
                 .current_dir(&wt)
+                .env("XDG_STATE_HOME", self.p.state_home.path())
                 .env(URL_VAR, &self.url)
                 .output()
                 .unwrap(),
@@ -476,6 +477,7 @@ fn the_pull_request_workflow_runs_as_written() {
         let out = Command::new("bash")
             .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
             .current_dir(r.p.path())
+            .env("XDG_STATE_HOME", r.p.state_home.path())
             .env("PATH", &path)
             .env(URL_VAR, &r.url)
             .env("BASE_REF", "main")

@@ -164,7 +164,7 @@ fn prod_backs_up_verifies_catalogues_then_migrates_and_the_backup_restores() {
     assert_eq!(last["env"], "prod");
     assert_eq!(last["verified"], true);
     let path = PathBuf::from(last["path"].as_str().unwrap());
-    assert!(path.starts_with(t.p.path().join(".platform-migrate/backups/prod")));
+    assert!(path.starts_with(t.p.state().join("backups/prod")));
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         name.starts_with("prod-") && name.ends_with(".dump"),

@@ -226,8 +226,8 @@ fn prod_on_postgresql_runs_its_first_install_with_confirm_alone_on_builtins() {
     assert_eq!(pg.applied(&db).len(), 6);
     // The backup it took restores (pg_restore into a new database).
     let file = p
-        .path()
-        .join(".platform-migrate/backups/prod")
+        .state()
+        .join("backups/prod")
         .join(doc["backup"]["file"].as_str().unwrap());
     assert!(file.is_file());
     let r = p.run_with(
@@ -463,6 +463,7 @@ fn installed(bin: &Path, dir: &Path, args: &[&str], venv: &Path) -> Run {
         Command::new(bin.join("platform-migrate"))
             .args(args)
             .current_dir(dir)
+            .env("XDG_STATE_HOME", venv.with_file_name("state"))
             .env("PATH", path_without_cargo(bin))
             .env("VIRTUAL_ENV", venv)
             .env_remove("CARGO_HOME")
@@ -611,6 +612,7 @@ fn the_github_action_installs_the_wheel_runs_and_writes_the_summary() {
                 p.path()
                     .join(expand(step["working-directory"].as_str().unwrap_or("."))),
             )
+            .env("XDG_STATE_HOME", p.state_home.path())
             .env("PATH", &path)
             .env("RUNNER_TEMP", runner.path())
             .env("GITHUB_STEP_SUMMARY", &summary)

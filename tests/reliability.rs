@@ -21,7 +21,7 @@ fn history_verify_finds_an_edited_line() {
     );
 
     // Rewrite the refusal as a success: the line itself parses, but the chain breaks.
-    let file = p.path().join(".platform-migrate/history.jsonl");
+    let file = p.state().join("history.jsonl");
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let forged = lines[1].replace("\"outcome\":\"succeeded\"", "\"outcome\":\"failed\"");
@@ -171,7 +171,7 @@ fn a_second_run_of_the_same_env_fails_fast_naming_the_holder_or_waits() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let lock = p.path().join(".platform-migrate/locks/dev.lock");
+    let lock = p.state().join("locks/dev.lock");
     wait_for_holder(&lock, a.id());
 
     let b = p.run(&["--env", "dev"]);
@@ -246,12 +246,16 @@ fn two_state_directories_on_one_postgresql_database_are_kept_apart_and_a_crash_f
     add_gate(&p);
     let entry = common::pg::django_pg_plugin(URL_VAR);
     for (file, state) in [
-        ("platform-migrate.toml", ".state-a"),
-        ("other.toml", ".state-b"),
+        ("platform-migrate.toml", "state-a"),
+        ("other.toml", "state-b"),
     ] {
+        let state = p.state_home.path().join(state);
         std::fs::write(
             p.path().join(file),
-            format!("state-dir = \"{state}\"\n{entry}\n[env.test]\nrunner = \"django-pg\"\n"),
+            format!(
+                "state-dir = \"{}\"\n{entry}\n[env.test]\nrunner = \"django-pg\"\n",
+                state.display()
+            ),
         )
         .unwrap();
     }
@@ -269,7 +273,7 @@ fn two_state_directories_on_one_postgresql_database_are_kept_apart_and_a_crash_f
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_holder(&p.path().join(".state-a/locks/test.lock"), a.id());
+    wait_for_holder(&p.state_home.path().join("state-a/locks/test.lock"), a.id());
     for _ in 0..600 {
         if held() == "1" {
             break;
@@ -314,7 +318,7 @@ fn an_interrupted_run_is_recorded_and_releases_its_lock() {
 /// The scenario above on `p` (whatever its config runs the migration with).
 pub(crate) fn interrupted_mid_migration(p: &Project) {
     add_gate(p);
-    let lock = p.path().join(".platform-migrate/locks/dev.lock");
+    let lock = p.state().join("locks/dev.lock");
     for (sig, code, name) in [
         (libc::SIGINT, 130, "SIGINT"),
         (libc::SIGTERM, 143, "SIGTERM"),

@@ -195,7 +195,7 @@ fn an_ephemeral_runner_still_gets_the_drift_check_and_the_history() {
     let db = Db::new();
     let text = config(None, "");
     let ci = machine(&text);
-    let state = ci.path().join(".platform-migrate");
+    let state = ci.state();
     // Every CI job starts from a fresh clone: nothing of the last job's state is left.
     db.run(&ci, &["--env", "prod", "--confirm"]).expect(0);
     std::fs::remove_dir_all(&state).unwrap();
@@ -565,7 +565,7 @@ fn backups_go_to_the_store_and_any_machine_lists_verifies_and_prunes_them() {
     s3.put(key, &bytes);
 
     // Without any state directory (an ephemeral CI runner), the store still lists them.
-    std::fs::remove_dir_all(b.path().join(".platform-migrate")).unwrap();
+    std::fs::remove_dir_all(b.state()).unwrap();
     let listed = run_s3(&db, &s3, &b, &["backups", "list", "--env", "prod"], &secret);
     listed.expect(0);
     assert!(listed.stdout.contains(id), "{}", listed.all());

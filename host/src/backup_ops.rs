@@ -62,13 +62,11 @@ fn now() -> String {
 /// Size and sha256 of a backup file: the host's record from streaming it when the file is
 /// still that size, otherwise a fresh pass over the file.
 fn measure(backup: &dyn BackupPlugin, dir: &Path, file: &str) -> std::io::Result<(u64, String)> {
-    let path = dir.join(file);
-    if let Some(w) = backup.written(&path) {
-        if std::fs::metadata(&path).map(|m| m.len()).ok() == Some(w.size) {
-            return Ok((w.size, w.sha256));
-        }
+    let (f, len) = catalog::open_backup(dir, file)?;
+    match backup.written(&dir.join(file)) {
+        Some(w) if w.size == len => Ok((w.size, w.sha256)),
+        _ => catalog::hash(f),
     }
-    catalog::measure(dir, file)
 }
 
 /// The env's backup store, connected and reachable, or why not (before any backup is taken).
@@ -95,17 +93,32 @@ pub fn send_to_store(
 ) -> Result<(), Failed> {
     let host = |e: crate::store::StoreError| Failed::Host(e.to_string());
     let key = store.cfg.key(&entry.env, &entry.file);
-    let file = std::fs::File::open(&entry.path)
+    // One handle from the measured file to the store: what the provider does to the path
+    // after its `verify` (a symlink in its place, another file) is not followed.
+    let dir = entry.path.parent().unwrap_or(Path::new("/"));
+    let (file, len) = catalog::open_backup(dir, &entry.file)
         .map_err(|e| Failed::Host(format!("cannot read {}: {e}", entry.path.display())))?;
-    let (size, sha) = store.upload(file, &key).map_err(host)?;
-    if size != entry.size || sha != entry.sha256 {
-        return Err(Failed::Host(format!(
-            "{} changed while it was uploaded ({size} bytes, sha256 {sha}; measured {} bytes, sha256 {})",
+    let changed = |size: u64, sha: &str| {
+        Failed::Host(format!(
+            "{} changed after it was measured ({size} bytes, sha256 {sha}; measured {} bytes, sha256 {}); nothing was stored",
             entry.path.display(),
             entry.size,
             entry.sha256
-        )));
+        ))
+    };
+    if len != entry.size {
+        return Err(changed(len, "not read"));
     }
+    // Compared before the multipart upload completes: an object whose bytes differ from what
+    // the host measured never appears in the store (the upload is aborted instead).
+    let mut up = store.begin_upload(&key).map_err(host)?;
+    up.feed(file).map_err(host)?;
+    let (size, sha) = up.so_far();
+    if size != entry.size || sha != entry.sha256 {
+        up.abort();
+        return Err(changed(size, &sha));
+    }
+    let (size, sha) = up.finish().map_err(host)?;
     store.check(&key, size, &sha).map_err(host)?;
     entry.store = Some(store.cfg.object_url(&key));
     store.put_manifest(&key, entry).map_err(host)?;

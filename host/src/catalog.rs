@@ -169,10 +169,104 @@ pub fn remove(state_dir: &Path, env: &str, id: &str) -> Result<(), CatalogError>
     })
 }
 
-/// Size and sha256 of `file` inside `dir`; `..` and symlinks out of `dir` are refused.
+/// A file more than this long is refused when less than half of it holds data: a dump is
+/// written, not reserved, and a hole-punched file would keep the host hashing zeros for
+/// minutes (1 TiB in 4 KiB on disk).
+const SPARSE_FROM: u64 = 1 << 20;
+
+/// Open the backup file `file` in `dir` once, for everything the host then does with it
+/// (measure, hash, upload): never through a symbolic link (a provider may have swapped the
+/// measured file for one), only a regular file, and not mostly holes. `file` is a plain name
+/// (checked when the provider returned it); `dir` is the host's own folder.
+pub fn open_backup(dir: &Path, file: &str) -> std::io::Result<(std::fs::File, u64)> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::OpenOptionsExt;
+    if file.is_empty() || file.contains('/') || file == "." || file == ".." {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{file:?} is not a plain file name"),
+        ));
+    }
+    let path = dir.join(file);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        // Non-blocking: a FIFO put in its place cannot hang the open.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "{} is a symbolic link; the host reads only the file the provider wrote",
+                    path.display()
+                ),
+            ),
+            _ => e,
+        })?;
+    let meta = f.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let len = meta.len();
+    if len > SPARSE_FROM {
+        let data = data_bytes(&f, len);
+        // SEEK_DATA/SEEK_HOLE moved the offset: whoever reads the handle starts at byte 0.
+        std::io::Seek::rewind(&mut &f)?;
+        if data.saturating_mul(2) < len {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "{} is {len} bytes long but holds data in only {data} of them (a sparse file); a backup is written in full",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok((f, len))
+}
+
+/// The bytes of `f` (of length `len`) that are data, not holes (`SEEK_DATA`/`SEEK_HOLE`); a
+/// file system that cannot say reports the whole length.
+fn data_bytes(f: &std::fs::File, len: u64) -> u64 {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    let mut at: libc::off_t = 0;
+    let mut data: u64 = 0;
+    // Bounded: past this many extents the file is judged by what was seen plus the rest.
+    for _ in 0..100_000 {
+        // SAFETY: lseek on a descriptor this function borrows; no memory is passed.
+        let start = unsafe { libc::lseek(fd, at, libc::SEEK_DATA) };
+        if start < 0 {
+            return match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ENXIO) => data, // no data after `at`
+                _ => len,
+            };
+        }
+        // SAFETY: as above.
+        let end = unsafe { libc::lseek(fd, start, libc::SEEK_HOLE) };
+        if end < start {
+            return len;
+        }
+        data += (end - start) as u64;
+        at = end;
+        if at as u64 >= len {
+            return data;
+        }
+    }
+    data + (len - at as u64)
+}
+
+/// Size and sha256 of the backup file `file` inside `dir` ([`open_backup`]'s checks).
 pub fn measure(dir: &Path, file: &str) -> std::io::Result<(u64, String)> {
-    let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
-    let mut f = root.open(file)?;
+    let (f, _) = open_backup(dir, file)?;
+    hash(f)
+}
+
+/// Size and sha256 of everything `f` yields.
+pub fn hash(mut f: impl Read) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -440,5 +534,24 @@ mod tests {
         assert!(measure(&inner, "../secret").is_err());
         std::os::unix::fs::symlink(d.path().join("secret"), inner.join("link")).unwrap();
         assert!(measure(&inner, "link").is_err());
+        // A link to a file inside the folder is refused too: the host reads what was written.
+        std::fs::write(inner.join("real"), b"x").unwrap();
+        std::os::unix::fs::symlink("real", inner.join("inside")).unwrap();
+        let e = measure(&inner, "inside").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        std::fs::create_dir(inner.join("dir")).unwrap();
+        assert!(measure(&inner, "dir").is_err());
+    }
+
+    #[test]
+    fn a_sparse_file_is_refused_before_it_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(d.path().join("sparse")).unwrap();
+        f.set_len(1 << 40).unwrap(); // 1 TiB, nothing written
+        let e = measure(d.path(), "sparse").unwrap_err();
+        assert!(e.to_string().contains("sparse"), "{e}");
+        // A file written in full of the same length class is measured.
+        std::fs::write(d.path().join("full"), vec![7u8; 3 << 20]).unwrap();
+        assert_eq!(measure(d.path(), "full").unwrap().0, 3 << 20);
     }
 }

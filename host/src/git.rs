@@ -54,18 +54,86 @@ pub struct Changed {
 /// A git work tree.
 pub struct Repo {
     pub top: PathBuf,
+    /// [`filter_overrides`] for this repository.
+    no_filters: Vec<String>,
+}
+
+/// Settings that would have git start a program, each switched off on the command line, which
+/// wins over every config file: the work tree may be writable by a plugin's programs (a dev
+/// env's `confine.write = ["."]`), and so may `.git/config`. Hooks, the fsmonitor daemon, an
+/// external diff or text conversion, a pager, attributes from outside the repository; filter
+/// drivers, whose names only the config knows, are switched off by [`filter_overrides`].
+const NO_PROGRAMS: &[&str] = &[
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "diff.external=",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "core.attributesFile=/dev/null",
+    "-c",
+    "core.quotePath=false",
+];
+
+fn command(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C")
+        .arg(dir)
+        .args(NO_PROGRAMS)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ATTR_NOSYSTEM", "1")
+        .env("GIT_PAGER", "cat")
+        .env("LC_ALL", "C");
+    for v in [
+        "GIT_EXTERNAL_DIFF",
+        "GIT_SSH_COMMAND",
+        "GIT_ASKPASS",
+        "GIT_DIFF_OPTS",
+    ] {
+        c.env_remove(v);
+    }
+    c
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, GitError> {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "core.fsmonitor=false", "-c", "core.quotePath=false"])
+    command(dir)
         .args(args)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("LC_ALL", "C")
         .output()
         .map_err(|e| GitError::NoGit(e.to_string()))
+}
+
+/// `-c filter.NAME.clean= -c filter.NAME.smudge= -c filter.NAME.process= -c
+/// filter.NAME.required=false` for every filter driver any config level (includes followed)
+/// names: `git status` and `git diff` against the work tree run a clean filter on each file
+/// whose stat changed, and an empty command is no filter. Reading the config starts nothing.
+fn filter_overrides(dir: &Path) -> Result<Vec<String>, GitError> {
+    let o = git(dir, &["config", "--null", "--get-regexp", r"^filter\."])?;
+    // Exit 1: no such key. Anything else is read as no filters, and git's own run says why.
+    let mut names: Vec<String> = Vec::new();
+    for entry in o.stdout.split(|b| *b == 0) {
+        let key = String::from_utf8_lossy(entry.split(|b| *b == b'\n').next().unwrap_or(&[]))
+            .into_owned();
+        let Some(rest) = key.strip_prefix("filter.") else {
+            continue;
+        };
+        if let Some((name, _)) = rest.rsplit_once('.') {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    Ok(names
+        .iter()
+        .flat_map(|n| {
+            ["clean=", "smudge=", "process=", "required=false"]
+                .map(|k| ["-c".to_string(), format!("filter.{n}.{k}")])
+        })
+        .flatten()
+        .collect())
 }
 
 fn stderr_line(o: &std::process::Output) -> String {
@@ -87,14 +155,18 @@ impl Repo {
                 detail: stderr_line(&o),
             });
         }
-        let top = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        Ok(Repo {
-            top: PathBuf::from(top),
-        })
+        let top = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        let no_filters = filter_overrides(&top)?;
+        Ok(Repo { top, no_filters })
     }
 
+    /// A command that compares the work tree: filters off as well.
     fn run(&self, what: &str, args: &[&str]) -> Result<Vec<u8>, GitError> {
-        let o = git(&self.top, args)?;
+        let o = command(&self.top)
+            .args(&self.no_filters)
+            .args(args)
+            .output()
+            .map_err(|e| GitError::NoGit(e.to_string()))?;
         if !o.status.success() {
             return Err(GitError::Failed {
                 what: what.into(),
@@ -150,6 +222,8 @@ impl Repo {
                 "-z",
                 "--no-renames",
                 "--no-ext-diff",
+                "--no-textconv",
+                "--ignore-submodules=all",
                 base,
                 "--",
             ],
@@ -157,7 +231,13 @@ impl Repo {
         // One status read gives both what is uncommitted and what is untracked (`??`).
         let status = self.run(
             "status",
-            &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
+            &[
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--ignore-submodules=all",
+            ],
         )?;
         let dirty = parse_status(&status);
         let mut out = parse_name_status(&diff);

@@ -41,6 +41,8 @@ pub fn plugin(name: &str) -> PathBuf {
 
 pub struct Project {
     pub dir: tempfile::TempDir,
+    /// `XDG_STATE_HOME` for every run: the state directory lies outside the project.
+    pub state_home: tempfile::TempDir,
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -186,11 +188,40 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         copy_tree(&root().join("examples/demo"), dir.path());
         std::fs::write(dir.path().join("platform-migrate.toml"), config_text()).unwrap();
-        Project { dir }
+        Project {
+            dir,
+            state_home: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The state directory of the config in the project folder, as the host names it by
+    /// default: `$XDG_STATE_HOME/platform-migrate/<folder>-<sha256 of its real path, 12 hex>`.
+    pub fn state(&self) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let real = std::fs::canonicalize(self.path()).unwrap();
+        let digest = hex::encode(Sha256::digest(real.as_os_str().as_encoded_bytes()));
+        let name: String = real
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        self.state_home
+            .path()
+            .join("platform-migrate")
+            .join(format!("{name}-{}", &digest[..12]))
     }
 
     pub fn write_config(&self, text: &str) {
@@ -207,6 +238,7 @@ impl Project {
         let mut c = Command::new(env!("CARGO_BIN_EXE_platform-migrate"));
         c.args(args)
             .current_dir(self.path())
+            .env("XDG_STATE_HOME", self.state_home.path())
             .env_remove("PLATFORM_MIGRATE_LOG")
             .envs(env.iter().copied());
         c
@@ -219,7 +251,7 @@ impl Project {
 
     /// The backup catalog as JSON (`backups` array), empty when there is none.
     pub fn catalog(&self) -> Vec<serde_json::Value> {
-        match std::fs::read_to_string(self.path().join(".platform-migrate/backups.json")) {
+        match std::fs::read_to_string(self.state().join("backups.json")) {
             Ok(t) => {
                 let v: serde_json::Value = serde_json::from_str(&t).unwrap();
                 v["backups"].as_array().cloned().unwrap_or_default()
@@ -232,8 +264,7 @@ impl Project {
     pub fn state_text(&self) -> String {
         let mut out = String::new();
         for name in ["history.jsonl", "backups.json"] {
-            if let Ok(t) = std::fs::read_to_string(self.path().join(".platform-migrate").join(name))
-            {
+            if let Ok(t) = std::fs::read_to_string(self.state().join(name)) {
                 out.push_str(&t);
             }
         }
@@ -289,7 +320,7 @@ impl Project {
 
     /// History lines as JSON.
     pub fn history(&self) -> Vec<serde_json::Value> {
-        match std::fs::read_to_string(self.path().join(".platform-migrate/history.jsonl")) {
+        match std::fs::read_to_string(self.state().join("history.jsonl")) {
             Ok(t) => t
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
@@ -299,7 +330,7 @@ impl Project {
     }
 
     pub fn backups(&self, env: &str) -> Vec<PathBuf> {
-        let dir = self.path().join(".platform-migrate/backups").join(env);
+        let dir = self.state().join("backups").join(env);
         let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
             Err(_) => Vec::new(),

@@ -1,6 +1,7 @@
 //! Loading and checking `platform-migrate.toml`. Every error names file, line and column.
 
 mod builtin;
+pub mod isolation;
 mod raw;
 
 pub use raw::SecretSource;
@@ -21,6 +22,8 @@ pub enum ConfigError {
     Missing { path: String },
     #[error("cannot read config file {path}: {reason}")]
     Unreadable { path: String, reason: String },
+    #[error("{path}: {message}")]
+    Whole { path: String, message: String },
     #[error("{path}:{line}:{column}: {message}")]
     At {
         path: String,
@@ -291,7 +294,16 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Config::parse(&text, &shown, abs.clone(), base_dir)
+        let cfg = Config::parse(&text, &shown, abs.clone(), base_dir)?;
+        if cfg.state_dir_is_default(&text) {
+            isolation::adopt_old_state(&cfg.base_dir, &cfg.state_dir, &shown)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Whether the config leaves `state-dir` to the default.
+    fn state_dir_is_default(&self, text: &str) -> bool {
+        toml::from_str::<RawConfig>(text).is_ok_and(|r| r.state_dir.is_none())
     }
 
     /// Parse config text; `shown` names the file in messages.
@@ -317,7 +329,14 @@ impl Config {
                 },
             }
         })?;
-        let state_dir = base_dir.join(raw.state_dir.as_deref().unwrap_or(".platform-migrate"));
+        let whole = |message: String| ConfigError::Whole {
+            path: shown.to_string(),
+            message,
+        };
+        let state_dir = match raw.state_dir.as_deref() {
+            Some(d) => base_dir.join(d),
+            None => isolation::default_state_dir(&base_dir).map_err(whole)?,
+        };
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
             let resolved = resolve_plugin(&src, &base_dir, &name, p)?;
@@ -343,14 +362,16 @@ impl Config {
             }
             lint_disabled.push(r.get_ref().clone());
         }
-        Ok(Config {
+        let config = Config {
             path,
             base_dir,
             state_dir,
             plugins,
             envs,
             lint_disabled,
-        })
+        };
+        isolation::check(&config).map_err(whole)?;
+        Ok(config)
     }
 
     /// The environment called `name`, or a usage message listing the configured ones.
@@ -1030,7 +1051,9 @@ runner = "django"
         assert!(c.envs["prod"].require_confirm && c.envs["prod"].backup_required);
         assert_eq!(
             c.envs["dev"].backup_dir,
-            PathBuf::from("/cfg/.platform-migrate/backups/dev")
+            isolation::default_state_dir(Path::new("/cfg"))
+                .unwrap()
+                .join("backups/dev")
         );
     }
 

@@ -8,7 +8,8 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawConfig {
-    /// Where history and backups go; default `.platform-migrate` next to the config.
+    /// Where history and backups go; default under the user's state home, outside the
+    /// project ([`super::isolation::default_state_dir`]).
     pub state_dir: Option<String>,
     /// With the place of each entry's name, for errors about the entry as a whole.
     #[serde(default)]

@@ -12,7 +12,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 struct Setup {
-    dir: tempfile::TempDir,
+    /// Holds the project and state folders for the test's length.
+    _dir: tempfile::TempDir,
     cfg: Config,
     script: Shared,
 }
@@ -22,6 +23,7 @@ fn setup(backup_required: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         r#"
+state-dir = "{state}"
 [plugins.runner]
 path = "runner.wasm"
 [plugins.backup]
@@ -35,13 +37,14 @@ backup = "backup"
 backup-required = {backup_required}
 notifiers = ["notifier"]
 verbose = false
-"#
+"#,
+        state = dir.path().join("state").display()
     );
     let cfg = Config::parse(
         &text,
         "platform-migrate.toml",
-        dir.path().join("platform-migrate.toml"),
-        dir.path().to_path_buf(),
+        dir.path().join("project/platform-migrate.toml"),
+        dir.path().join("project"),
     )
     .unwrap();
     let script = Rc::new(RefCell::new(Script {
@@ -51,7 +54,11 @@ verbose = false
         ],
         ..Script::default()
     }));
-    Setup { dir, cfg, script }
+    Setup {
+        _dir: dir,
+        cfg,
+        script,
+    }
 }
 
 impl Setup {
@@ -99,11 +106,7 @@ fn a_run_plans_applies_and_records_six_steps() {
     assert_eq!(e.steps.len(), 6, "{:?}", e.steps);
     assert_eq!(e.applied.len(), 2, "{:?}", e.applied);
     assert!(s.script.borrow().migrations.iter().all(|m| m.applied));
-    assert!(s
-        .dir
-        .path()
-        .join(".platform-migrate/history.jsonl")
-        .exists());
+    assert!(s.cfg.state_dir.join("history.jsonl").exists());
 }
 
 #[test]
@@ -300,22 +303,26 @@ fn a_ledger_that_cannot_be_written_fails_the_run_and_says_so() {
 #[test]
 fn ledger_on_refuses_a_database_that_cannot_keep_one() {
     let dir = tempfile::tempdir().unwrap();
-    let text = r#"
+    let text = format!(
+        r#"
+state-dir = "{}"
 [plugins.runner]
 path = "runner.wasm"
 [env.dev]
 runner = "runner"
 ledger = "on"
-"#;
+"#,
+        dir.path().join("state").display()
+    );
     let cfg = Config::parse(
-        text,
+        &text,
         "platform-migrate.toml",
-        dir.path().join("platform-migrate.toml"),
-        dir.path().to_path_buf(),
+        dir.path().join("project/platform-migrate.toml"),
+        dir.path().join("project"),
     )
     .unwrap();
     let s = Setup {
-        dir,
+        _dir: dir,
         cfg,
         script: Rc::new(RefCell::new(Script {
             migrations: vec![migration("users", "0001_initial")],

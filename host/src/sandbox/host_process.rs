@@ -287,6 +287,18 @@ fn leaves_its_grant(args: &[String], dirs: &[policy::DirGrant]) -> Option<String
             let real = loop {
                 match std::fs::canonicalize(probe) {
                     Ok(r) => break Some(r),
+                    // A link that leads nowhere yet: the program would create its target,
+                    // wherever the link points.
+                    Err(_)
+                        if std::fs::symlink_metadata(probe)
+                            .is_ok_and(|m| m.file_type().is_symlink()) =>
+                    {
+                        return Some(format!(
+                            "its argument `{}` names a symlink in the granted folder {} that leads to nothing yet (a program would create the file wherever it points)",
+                            crate::text::for_terminal(path),
+                            d.guest
+                        ));
+                    }
                     Err(_) => match probe.parent() {
                         Some(p) => probe = p,
                         None => break None,

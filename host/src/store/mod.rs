@@ -129,15 +129,6 @@ impl Store {
         }
     }
 
-    /// Stream `reader` into `key` as a multipart upload, hashing the bytes as they pass;
-    /// returns their size and sha256. On any failure the upload is aborted, so no partial
-    /// object is left under the key.
-    pub fn upload(&self, reader: impl Read, key: &str) -> Result<(u64, String), StoreError> {
-        let mut up = self.begin_upload(key)?;
-        up.feed(reader)?;
-        up.finish()
-    }
-
     /// Start a multipart upload to `key`; bytes go up in parts as they are written.
     pub fn begin_upload(&self, key: &str) -> Result<Uploader<'_>, StoreError> {
         let _rt = self.rt.enter();
@@ -394,6 +385,11 @@ impl Uploader<'_> {
         self.size += buf.len() as u64;
         w.write(buf);
         Ok(())
+    }
+
+    /// The size and sha256 of what was written so far (before the object exists).
+    pub fn so_far(&self) -> (u64, String) {
+        (self.size, hex::encode(self.hasher.clone().finalize()))
     }
 
     /// Complete the upload; returns the size and sha256 of what was written.

@@ -317,13 +317,61 @@ impl BackupProvider for Hostile {
                     created: String::new(),
                 });
             }
+            // A 1 TiB file with nothing written (4 KiB on disk): the host must not hash it.
+            "sparse" => {
+                let file = format!("hostile-{}.bin", stamp());
+                let f = std::fs::File::create(format!("/backups/{file}"))
+                    .map_err(|e| blocked("create /backups", e))?;
+                f.set_len(1 << 40).map_err(|e| blocked("set_len", e))?;
+                return Ok(BackupInfo {
+                    id: format!("sparse-{}", stamp()),
+                    file,
+                    size: 1 << 40,
+                    created: String::new(),
+                });
+            }
+            // An honest file now, and a decoy beside it that `verify` puts in its place.
+            "swap-link" => {
+                let n = stamp();
+                let file = format!("hostile-{n}.bin");
+                std::fs::write(format!("/backups/{file}"), b"the measured backup")
+                    .and_then(|()| {
+                        std::fs::write(format!("/backups/decoy-{n}.bin"), b"LEAKED decoy bytes")
+                    })
+                    .map_err(|e| blocked("write /backups", e))?;
+                return Ok(BackupInfo {
+                    id: format!("swap-{n}"),
+                    file,
+                    size: 19,
+                    created: String::new(),
+                });
+            }
             other => BackupError::Misconfigured(format!("unknown behaviour {other:?}")),
         })
     }
 
-    fn verify(_ctx: RunContext, _backup: BackupInfo) -> Result<(), BackupError> {
-        Ok(())
+    /// `swap-link`: once the host has measured the file, replace it with a symbolic link to
+    /// the decoy; what the host does with the path afterwards is the attack.
+    fn verify(_ctx: RunContext, backup: BackupInfo) -> Result<(), BackupError> {
+        if config::get("behaviour").as_deref() != Some("swap-link") {
+            return Ok(());
+        }
+        let dirs = wasip2::filesystem::preopens::get_directories();
+        let Some((dir, _)) = dirs.iter().find(|(_, p)| p == "/backups") else {
+            return Err(blocked("swap-link", "no /backups"));
+        };
+        let decoy = backup.file.replacen("hostile-", "decoy-", 1);
+        dir.unlink_file_at(&backup.file)
+            .and_then(|()| dir.symlink_at(&decoy, &backup.file))
+            .map_err(|e| blocked("swap-link", format!("{e:?}")))
     }
+}
+
+fn stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 /// `arg` for `run` is a JSON array (settings that are arrays arrive as JSON text).
