@@ -106,17 +106,7 @@ fn a_release_runs_its_pre_steps_before_the_deploy_and_the_rest_after() {
     pg.psql(&db, common::pg::DEMO_ROWS);
     let shown = p.run_with(&["--env", "test", "--show", "--output", "json"], &env);
     shown.expect(0);
-    let rules: Vec<(String, String)> = json(&shown)["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().into(),
-                f["rule"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let rules = common::findings(&json(&shown));
     assert_eq!(
         rules,
         [(

@@ -450,17 +450,7 @@ fn what_a_plan_does_to_what_it_created_is_judged_against_the_database_before_it(
     let shown = p.run_with(&["--env", "prod", "--show", "--output", "json"], &env);
     shown.expect(0);
     let doc: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
-    let found: BTreeSet<(String, String)> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["rule"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let found: BTreeSet<(String, String)> = common::findings(&doc).into_iter().collect();
     assert_eq!(
         found,
         BTreeSet::from([

@@ -405,18 +405,7 @@ fn findings(pg: &Pg, db: &str, p: &Project) -> Vec<(String, String)> {
         &[(URL_VAR, url.as_str())],
     );
     r.expect(0);
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["rule"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    common::findings(&serde_json::from_str(&r.stdout).unwrap())
 }
 
 #[test]

@@ -181,18 +181,7 @@ fn a_branch_gets_one_verdict_from_a_database_at_its_base_and_from_an_empty_one()
             &[(URL_VAR, url)],
         );
         out.expect(9);
-        let doc = json(&out);
-        let mut got: Vec<(String, String)> = doc["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["name"].as_str().unwrap().to_string(),
-                    f["rule"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
+        let mut got = common::findings(&json(&out));
         got.sort();
         got
     };

@@ -39,6 +39,21 @@ pub fn plugin(name: &str) -> PathBuf {
     p
 }
 
+/// The findings of a run report or a lint report, as (migration name, rule), in its order.
+pub fn findings(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 pub struct Project {
     pub dir: tempfile::TempDir,
     /// `XDG_STATE_HOME` for every run: the state directory lies outside the project.
