@@ -295,15 +295,11 @@ impl Config {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let cfg = Config::parse(&text, &shown, abs.clone(), base_dir)?;
-        if cfg.state_dir_is_default(&text) {
+        // The default state directory takes over what an earlier version left beside the config.
+        if isolation::default_state_dir(&cfg.base_dir).is_ok_and(|d| d == cfg.state_dir) {
             isolation::adopt_old_state(&cfg.base_dir, &cfg.state_dir, &shown)?;
         }
         Ok(cfg)
-    }
-
-    /// Whether the config leaves `state-dir` to the default.
-    fn state_dir_is_default(&self, text: &str) -> bool {
-        toml::from_str::<RawConfig>(text).is_ok_and(|r| r.state_dir.is_none())
     }
 
     /// Parse config text; `shown` names the file in messages.
