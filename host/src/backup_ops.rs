@@ -96,18 +96,38 @@ pub fn send_to_store(
     // One handle from the measured file to the store: what the provider does to the path
     // after its `verify` (a symlink in its place, another file) is not followed.
     let dir = entry.path.parent().unwrap_or(Path::new("/"));
-    let (file, len) = catalog::open_backup(dir, &entry.file)
-        .map_err(|e| Failed::Host(format!("cannot read {}: {e}", entry.path.display())))?;
-    let changed = |size: u64, sha: &str| {
-        Failed::Host(format!(
-            "{} changed after it was measured ({size} bytes, sha256 {sha}; measured {} bytes, sha256 {}); nothing was stored",
+    // What was verified is no longer what lies there (swapped, changed, gone): the catalog
+    // stops listing it as verified, and nothing is stored.
+    let unverified = |entry: &mut catalog::Backup, why: String| {
+        entry.verified = false;
+        entry.verified_at = None;
+        match catalog::mark(state_dir, entry) {
+            Ok(()) => Failed::Host(format!(
+                "{why}; nothing was stored, and the catalog no longer lists it as verified"
+            )),
+            Err(e) => Failed::Host(format!(
+                "{why}; nothing was stored, and the catalog could not be updated: {e}"
+            )),
+        }
+    };
+    let (file, len) = match catalog::open_backup(dir, &entry.file) {
+        Ok(x) => x,
+        Err(e) => {
+            let why = format!("cannot read {}: {e}", entry.path.display());
+            return Err(unverified(entry, why));
+        }
+    };
+    let changed = |entry: &catalog::Backup, size: u64, sha: &str| {
+        format!(
+            "{} changed after it was measured ({size} bytes, sha256 {sha}; measured {} bytes, sha256 {})",
             entry.path.display(),
             entry.size,
             entry.sha256
-        ))
+        )
     };
     if len != entry.size {
-        return Err(changed(len, "not read"));
+        let why = changed(entry, len, "not read");
+        return Err(unverified(entry, why));
     }
     // Compared before the multipart upload completes: an object whose bytes differ from what
     // the host measured never appears in the store (the upload is aborted instead).
@@ -116,7 +136,8 @@ pub fn send_to_store(
     let (size, sha) = up.so_far();
     if size != entry.size || sha != entry.sha256 {
         up.abort();
-        return Err(changed(size, &sha));
+        let why = changed(entry, size, &sha);
+        return Err(unverified(entry, why));
     }
     let (size, sha) = up.finish().map_err(host)?;
     store.check(&key, size, &sha).map_err(host)?;

@@ -223,6 +223,10 @@ fn read_latest(
     Ok(Ok(Some(rows)))
 }
 
+/// Most rows `history verify` reads from a ledger (a run a minute for two years): a runner's
+/// answers cannot keep it reading for ever.
+const MAX_LEDGER_ROWS: u64 = 1_000_000;
+
 /// Longest ledger row `history` shows (a run record is a few KiB).
 const MAX_ROW: usize = 256 * 1024;
 
@@ -275,10 +279,30 @@ pub fn verify(cfg: &Config, env: Option<&str>, verbosity: Verbosity) -> Result<C
         .collect();
     let mut v = Verifier::default();
     let mut after = 0;
+    // The last row as the first page says: the read ends there, however many rows (or
+    // pages) a runner's answers would go on offering.
+    let mut last: Option<u64> = None;
     loop {
         let page = runner.ledger_read(&ctx, schema, LedgerQuery::runs(after, ledger::PAGE))?;
         let runs = match page {
-            Ok(c) if c.exists => c.runs,
+            Ok(c) if c.exists => {
+                let last = *last.get_or_insert(c.last_seq);
+                if last > MAX_LEDGER_ROWS {
+                    return Err(Exit::failed(format!(
+                        "the ledger of schema {schema} in env {name}'s database says it holds {last} rows, more than the {MAX_LEDGER_ROWS} `history verify` reads; check `SELECT count(*) FROM {schema}.runs`"
+                    )));
+                }
+                if let Some(r) = c.runs.iter().find(|r| r.seq > last) {
+                    return Err(Exit::failed(format!(
+                        "the ledger of schema {schema} in env {name}'s database answered row {} beyond its last row {last}: its answers are not a ledger, so it is not read further",
+                        r.seq
+                    )));
+                }
+                c.runs
+                    .into_iter()
+                    .take(ledger::PAGE as usize)
+                    .collect::<Vec<_>>()
+            }
             Ok(_) => {
                 println!("env {name}'s database has no ledger yet");
                 return Ok(Code::Success);

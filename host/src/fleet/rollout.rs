@@ -42,6 +42,12 @@ pub fn targets(cfg: &Config, env: &EnvConfig) -> Result<Vec<Target>, Exit> {
             env.name
         )));
     }
+    // Every target's values fill the config before any target runs: one that would point a
+    // secret elsewhere (or names a value it lacks) stops the whole rollout here.
+    for t in &list {
+        super::target::config_for(cfg, &env.name, t)
+            .map_err(|e| Exit::usage(format!("env {}: {e}; nothing was run", env.name)))?;
+    }
     Ok(list)
 }
 

@@ -9,6 +9,15 @@ use crate::config::Config;
 /// `text` with `${target}`, `${target.name}` and `${target.KEY}` replaced; an unknown KEY is
 /// an error naming it.
 pub fn substitute(text: &str, target: &Target) -> Result<String, String> {
+    substitute_checked(text, target, |_| Ok(()))
+}
+
+/// [`substitute`], with each value put in passed through `check` first.
+fn substitute_checked(
+    text: &str,
+    target: &Target,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("${target") {
@@ -34,6 +43,13 @@ pub fn substitute(text: &str, target: &Target) -> Result<String, String> {
                 continue;
             }
         };
+        check(&value).map_err(|why| {
+            format!(
+                "`${{{key}}}` of target {:?} is {:?}, which {why}",
+                crate::text::for_terminal(&target.name),
+                crate::text::cut(crate::text::for_terminal(&value), 80)
+            )
+        })?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -62,15 +78,50 @@ pub fn config_for(cfg: &Config, env: &str, target: &Target) -> Result<Config, St
             s.value = substitute_toml(&s.value, target).map_err(at)?;
         }
         for source in p.secrets.values_mut() {
+            // Secret sources read what the host may read: a target (its list may come from
+            // a command) picks among the variables or files the template names, and never
+            // leads to another one.
             if let Some(v) = &source.env {
-                source.env = Some(substitute(v, target).map_err(at)?);
+                source.env = Some(substitute_checked(v, target, env_part).map_err(at)?);
             }
             if let Some(f) = &source.file {
-                source.file = Some(substitute(f, target).map_err(at)?);
+                source.file = Some(substitute_checked(f, target, file_part).map_err(at)?);
             }
         }
     }
     Ok(out)
+}
+
+/// A target's value inside a secret's environment variable name: letters, digits, `_`, `-`
+/// and `.` (what target names may hold).
+fn env_part(value: &str) -> Result<(), String> {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        Ok(())
+    } else {
+        Err(
+            "may not stand in a secret's variable name (only letters, digits, `_`, `-` and `.`)"
+                .into(),
+        )
+    }
+}
+
+/// A target's value inside a secret's file path: one plain name, so that the path stays in
+/// the folder the template names (no `/`, `..`, `.` or control characters).
+fn file_part(value: &str) -> Result<(), String> {
+    let plain = !value.is_empty()
+        && value != "."
+        && value != ".."
+        && !value.contains('/')
+        && !value.chars().any(char::is_control);
+    if plain {
+        Ok(())
+    } else {
+        Err("may not stand in a secret's file path: only one plain file or folder name (no `/`, `.` or `..`) keeps it in the folder the path names".into())
+    }
 }
 
 fn substitute_toml(v: &toml::Value, target: &Target) -> Result<toml::Value, String> {
@@ -115,6 +166,44 @@ mod tests {
         let e = substitute("${target.host}", &t()).unwrap_err();
         assert!(e.contains("vars = { host = \"...\" }"), "{e}");
         assert!(substitute("${target", &t()).is_err());
+    }
+
+    /// A target's vars cannot point a secret at another file or variable than the ones its
+    /// template names (issue 32).
+    #[test]
+    fn target_values_stay_inside_the_secret_sources_they_fill() {
+        let cfg = Config::parse(
+            "[plugins.r]\npath = \"r.wasm\"\ngrants.secrets.url = { file = \"secrets/${target.file}\" }\ngrants.secrets.key = { env = \"PM_KEY_${target}\" }\n\n[env.prod]\nrunner = \"r\"\n",
+            "pm.toml",
+            "/c/pm.toml".into(),
+            "/c".into(),
+        )
+        .unwrap();
+        let with = |name: &str, file: &str| Target {
+            name: name.into(),
+            vars: [("file".to_string(), file.to_string())].into(),
+        };
+        let ok = config_for(&cfg, "prod", &with("eu_1", "eu.url")).unwrap();
+        let sources = &ok.plugins["r"].secrets;
+        assert_eq!(sources["url"].file.as_deref(), Some("/c/secrets/eu.url"));
+        assert_eq!(sources["key"].env.as_deref(), Some("PM_KEY_eu_1"));
+        for bad in [
+            "../../etc/shadow",
+            "/etc/shadow",
+            "..",
+            ".",
+            "a/b",
+            "",
+            "x\ny",
+        ] {
+            let e = config_for(&cfg, "prod", &with("eu", bad)).unwrap_err();
+            assert!(e.contains("secret's file path"), "{bad:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        for bad in ["A=B", "x y", ""] {
+            let e = config_for(&cfg, "prod", &with(bad, "eu.url")).unwrap_err();
+            assert!(e.contains("secret's variable name"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -139,6 +139,13 @@ impl PluginState {
             );
             return Err(Error::Denied(self.deny(msg)));
         }
+        if self.process.started_this_call >= MAX_STARTS_PER_CALL {
+            let msg = format!(
+                "plugin '{}' may not start more than {MAX_STARTS_PER_CALL} programs in one call; start fewer (one program taking many arguments) or split the work over calls",
+                self.grants.plugin
+            );
+            return Err(Error::Denied(self.deny(msg)));
+        }
         if self.process.live_children >= MAX_CHILDREN {
             let msg = format!(
                 "plugin '{}' may not start more than {MAX_CHILDREN} programs at once",
@@ -203,6 +210,8 @@ impl PluginState {
             vec![tmp],
         );
         let confine = crate::confine::prepare(&policy).map_err(|e| Error::Io(e.to_string()))?;
+        // Counted once every check passed: what is about to start.
+        self.process.started_this_call += 1;
         Ok(Prepared {
             program,
             env,
@@ -319,6 +328,11 @@ fn leaves_its_grant(args: &[String], dirs: &[policy::DirGrant]) -> Option<String
 
 /// Programs one plugin may keep running at once (background ones count until dropped).
 const MAX_CHILDREN: usize = 16;
+
+/// Programs one call into a plugin may start in all: a plugin cannot turn a call into a
+/// stream of thousands of spawns. A run's calls start one or two (django-runner's
+/// `load-fixtures` one per fixture), so this leaves room for a long fixture list.
+pub const MAX_STARTS_PER_CALL: usize = 256;
 
 impl Host for PluginState {
     fn host_path(&mut self, guest: String) -> Result<String, Error> {

@@ -113,6 +113,7 @@ pub fn start_ticker(engine: &Engine) {
 
 /// Give the next call into the store its full deadline and forget any earlier limit hit.
 pub fn arm(store: &mut Store<super::PluginState>) {
+    store.data_mut().process.started_this_call = 0;
     let l = &mut store.data_mut().limiter;
     l.hit = None;
     l.deadline.set(Instant::now() + l.limits.call_timeout);

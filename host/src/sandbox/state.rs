@@ -34,6 +34,9 @@ pub struct ProcessCap {
     pub store: Option<super::StoreLink>,
     /// Programs running for this plugin now (background ones until dropped).
     pub live_children: usize,
+    /// Programs started since the current call into the plugin began
+    /// (`host_process::MAX_STARTS_PER_CALL`).
+    pub started_this_call: usize,
     /// The private temp dir (`TMPDIR` and `HOME`) of the programs, made on first use and
     /// removed with the plugin.
     pub tmp: Option<tempfile::TempDir>,
@@ -108,6 +111,7 @@ impl PluginState {
                 written: Vec::new(),
                 store: None,
                 live_children: 0,
+                started_this_call: 0,
                 tmp: None,
             },
             log: LogCap::default(),

@@ -211,6 +211,25 @@ impl BackupProvider for Hostile {
                 }
                 blocked("deny-flood", format!("{denied} denied"))
             }
+            // Thousands of short programs, one after another, in one call.
+            "spawn-storm" => {
+                let mut ran = 0;
+                for _ in 0..3000 {
+                    match Command::new("true").run() {
+                        Ok(_) => ran += 1,
+                        Err(e) => {
+                            return Err(blocked(
+                                "spawn-storm",
+                                format!(
+                                    "after {ran}: {}",
+                                    platform_migrate_sdk::process::message(&e)
+                                ),
+                            ))
+                        }
+                    }
+                }
+                leaked("spawn-storm", format!("{ran} started"))
+            }
             // Start programs in the background and never let go of them.
             "children" => {
                 let mut kept = Vec::new();
