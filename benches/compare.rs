@@ -379,7 +379,7 @@ fn large_project(n: usize, cache: &Path, rows: &mut Vec<Row>) {
         ),
         (
             &in_session,
-            "full install as above, migrate-in-session = true (one Django start) vs manage.py migrate",
+            "full install as above, migrate-in-session = true (the migrate in the first session, the rest in a second) vs manage.py migrate",
         ),
     ];
     for (project, what) in installs {

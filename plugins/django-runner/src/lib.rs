@@ -201,13 +201,20 @@ fn migrate_in_session(
     // As long as a `manage.py migrate` may run: the host caps the wait at the grant's
     // timeout-secs (and the call's deadline), as it caps a program it runs.
     let timeout_ms = s.timeout_secs.map_or(u64::MAX, |t| t.saturating_mul(1000));
+    // The migration's code runs in this session and may change how it answers (a patched
+    // recorder reporting a migration applied that is not). What the run asks afterwards
+    // (verify, its ledger row) is answered by a session started now, before any migration
+    // code ran, beside the migration: its Django start overlaps the migrate.
+    let fresh = helper_command(s).ok().and_then(|c| c.start().ok());
     log::debug(&format!("running {command}"));
     let answer = match session_request_within(s, &line, timeout_ms) {
         Ok(a) => a,
         Err(SessionError::Runner(e)) => return Err(e),
         Err(SessionError::Broken(why)) => {
             // Ended, or still running past its time: stop it (dropping the handle ends its
-            // process group) and say what it wrote last.
+            // process group) and say what it wrote last. A later request starts a session
+            // (and takes the run lock again) as after any session that ended.
+            drop(fresh);
             let err = SESSION.with(|c| c.borrow_mut().take().map(|c| c.stderr()));
             return Err(RunnerError::CommandFailed(CommandFailure {
                 command,
@@ -216,7 +223,34 @@ fn migrate_in_session(
             }));
         }
     };
-    match reply(&answer) {
+    let result = migrate_reply(&command, &answer);
+    retire_session(fresh);
+    result
+}
+
+/// Put the session a migration ran in out of service: it keeps the run lock (when it holds
+/// it) until the run ends, and `fresh` (started before the migration) serves what follows.
+/// Without a usable `fresh`, the next request starts a session as usual.
+fn retire_session(fresh: Option<process::Child>) {
+    let used = SESSION.with(|c| c.borrow_mut().take());
+    if LOCK.with(|l| l.borrow().is_some()) {
+        RETIRED.with(|r| *r.borrow_mut() = used);
+    } else {
+        drop(used);
+    }
+    let ready = fresh.filter(|child| {
+        answer(child, SESSION_START_MS)
+            .ok()
+            .is_some_and(|a| reply(&a).is_ok())
+    });
+    SESSION.with(|c| *c.borrow_mut() = ready);
+}
+
+/// What a `migrate` request in the session answered: done, or the migration's failure with
+/// the traceback the session wrote.
+fn migrate_reply(command: &str, answer: &str) -> Result<(), RunnerError> {
+    let command = command.to_string();
+    match reply(answer) {
         Ok(_) => Ok(()),
         Err(RunnerError::Other(message)) => {
             // The migration failed in the session (which lives on): its traceback went to
@@ -240,6 +274,9 @@ thread_local! {
     /// The run lock's label, once a session has taken it (`hold-lock`): a session started
     /// after that takes it again before it serves anything.
     static LOCK: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// The session a migration ran in (`migrate-in-session`), asked nothing more: it only
+    /// holds the run lock until the run ends.
+    static RETIRED: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Longest wait for Django to start, or for one answer of the session.
@@ -315,7 +352,8 @@ fn session_request_within(
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             let child = start_helper(s)?;
-            if let Some(label) = LOCK.with(|l| l.borrow().clone()) {
+            let held = RETIRED.with(|r| r.borrow().is_some());
+            if let Some(label) = LOCK.with(|l| l.borrow().clone()).filter(|_| !held) {
                 // The session that held the run lock was stopped (a migrate past its time):
                 // what the run still does (verify, its ledger row) goes on under the lock.
                 relock(s, &child, &label)?;

@@ -85,7 +85,7 @@ pub fn schema() -> Vec<platform_migrate_sdk::runner::Setting> {
         Setting::new(
             "migrate-in-session",
             T::Boolean,
-            "migrate inside the helper session instead of a new `manage.py migrate` (one Django start per run, not two); grant the migrating helper's sha256 instead of the plain one",
+            "migrate inside the helper session instead of a new `manage.py migrate` (no second Django start before migrating; a fresh session answers what follows); grant the migrating helper's sha256 instead of the plain one",
         )
         .default_toml("false"),
     ]
