@@ -7,8 +7,8 @@ bin := justfile_directory() / "target/release/platform-migrate"
 plugins := "django-runner file-backup pg-dump-backup slack-notifier"
 # Example plugins for authors (PLUGINS.md); built with the plugins and run by tests/plugin_kit.rs.
 examples := "webhook-notifier dir-archive-backup"
-# Test-only components (tests/hostile-plugin misbehaves on purpose); built by `just test`.
-test-plugins := "hostile-plugin"
+# Test-only components (tests/hostile-plugin and tests/hostile-runner misbehave on purpose); built by `just test`.
+test-plugins := "hostile-plugin hostile-runner"
 
 # Build everything and run the demo: show the plan, then migrate the demo project in dev.
 demo: build

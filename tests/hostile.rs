@@ -547,6 +547,22 @@ fn background_children_are_bounded() {
     contained(&p, &r, 4, "may not start more than 16 programs at once");
 }
 
+/// One call cannot become a stream of spawns: 3,000 short programs in a row are cut off at
+/// the per-call bound, and the next call starts afresh (issue 32).
+#[test]
+fn one_call_cannot_start_programs_without_bound() {
+    let commands = r#"[{ program = "true", args = [] }]"#;
+    let (p, r) = hostile_with("spawn-storm", "", commands, "", &[]);
+    contained(
+        &p,
+        &r,
+        4,
+        "may not start more than 256 programs in one call",
+    );
+    let started = r.all().lines().filter(|l| l.trim() == "$ true").count();
+    assert_eq!(started, 256, "{}", r.error_line());
+}
+
 #[test]
 fn a_plugin_blocked_in_a_sleep_is_stopped_at_its_deadline_and_by_a_signal() {
     let t = std::time::Instant::now();
@@ -926,6 +942,16 @@ fn a_backup_swapped_for_a_symlink_after_it_was_measured_is_never_uploaded() {
         ],
     );
     contained(&p, &r, 1, "is a symbolic link");
+    assert!(
+        r.error_line().contains("no longer lists it as verified"),
+        "{}",
+        r.all()
+    );
+    // What the provider verified is gone from where it was: not listed as a backup to
+    // restore from.
+    let catalog = p.catalog();
+    assert_eq!(catalog.len(), 1, "{catalog:?}");
+    assert_eq!(catalog[0]["verified"], false, "{catalog:?}");
     let keys = s3.keys();
     assert!(
         !keys.iter().any(|k| k.ends_with(".bin")),
@@ -1057,4 +1083,165 @@ fn a_config_that_opens_the_state_to_plugins_is_refused_and_old_state_is_moved_ou
         "old dump"
     );
     assert_eq!(p.history().len(), 1);
+}
+
+/// Migration code runs in the helper session under `migrate-in-session`, so it can change how
+/// that session answers: here a migration skips the one after it and patches Django's
+/// recorder to report it applied. The run must still see from the database that it is not:
+/// what follows the migrate is asked of a session no migration code ran in (issue 32).
+#[test]
+fn a_migration_in_the_session_cannot_forge_what_verify_reads() {
+    let p = Project::new();
+    p.write_config(&crate::in_session::sqlite_in_session());
+    p.run(&["--env", "dev"]).expect(0);
+    common::add_migration(
+        &p,
+        "orders",
+        "0004_forge",
+        "from django.db import migrations\n\
+         from django.db.migrations.executor import MigrationExecutor\n\
+         from django.db.migrations.recorder import MigrationRecorder\n\n\
+         def forge(apps, schema_editor):\n    \
+             apply = MigrationExecutor.apply_migration\n    \
+             def skip(self, state, migration, *a, **k):\n        \
+                 if migration.name == '0005_real':\n            return state\n        \
+                 return apply(self, state, migration, *a, **k)\n    \
+             MigrationExecutor.apply_migration = skip\n    \
+             applied = MigrationRecorder.applied_migrations\n    \
+             def forged(self):\n        \
+                 rows = dict(applied(self))\n        \
+                 rows[('orders', '0005_real')] = None\n        \
+                 return rows\n    \
+             MigrationRecorder.applied_migrations = forged\n\n\
+         class Migration(migrations.Migration):\n    \
+             dependencies = [(\"orders\", \"0003_order_note\")]\n    \
+             operations = [migrations.RunPython(forge, migrations.RunPython.noop)]\n",
+    );
+    common::add_migration(
+        &p,
+        "orders",
+        "0005_real",
+        "from django.db import migrations\n\n\
+         class Migration(migrations.Migration):\n    \
+             dependencies = [(\"orders\", \"0004_forge\")]\n    \
+             operations = [migrations.RunSQL('CREATE TABLE forged_check (id integer)', 'DROP TABLE forged_check')]\n",
+    );
+    let r = p.run(&["--env", "dev"]);
+    r.expect(1);
+    let e = r.error_line();
+    assert!(
+        e.contains("database state does not match the plan")
+            && e.contains("orders.0005_real is not applied"),
+        "{}",
+        r.all()
+    );
+    assert!(!p.applied().contains(&("orders".into(), "0005_real".into())));
+    let tables = p.query("SELECT name FROM sqlite_master WHERE name = 'forged_check'");
+    assert!(tables.is_empty(), "{tables:?}");
+    assert_eq!(p.history().last().unwrap()["outcome"], "failed");
+}
+
+/// A fleet's target list may come from a command; a target's vars fill the secret sources
+/// its template names and nothing else: a var that climbs out of the folder a secret's file
+/// path names (or swaps in another variable) is refused before anything runs (issue 32).
+#[test]
+fn a_target_s_vars_cannot_point_a_secret_at_another_file() {
+    let p = Project::new();
+    let plugin = common::pg::django_pg_plugin("PM_UNUSED");
+    let plugin = plugin.replace(
+        "grants.secrets = { database-url = { env = \"PM_UNUSED\" } }",
+        "grants.secrets = { database-url = { file = \"urls/${target.url}\" } }",
+    );
+    assert!(plugin.contains("${target.url}"), "{plugin}");
+    std::fs::create_dir_all(p.path().join("urls")).unwrap();
+    std::fs::write(p.path().join("urls/t1.url"), "postgres://nowhere/t1").unwrap();
+    std::fs::write(p.path().join("outside.txt"), "LEAKED-outside-secret").unwrap();
+    p.write_config(&format!(
+        "{plugin}\n[env.prod]\nrunner = \"django-pg\"\nbackup-required = false\n\n[env.prod.fleet]\ntargets = [{{ name = \"t1\", vars = {{ url = \"../outside.txt\" }} }}]\n"
+    ));
+    let r = p.run(&["--env", "prod", "--show"]);
+    r.expect(2);
+    let e = r.error_line();
+    assert!(
+        e.contains("`${target.url}` of target \"t1\"")
+            && e.contains("secret's file path")
+            && e.contains("nothing was run"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("LEAKED"), "{}", r.all());
+}
+
+/// A runner's ledger answers are plugin output like any other (issue 32): pages that repeat
+/// a row, or go on past the last row with a correctly chained ledger, end the read with a
+/// message instead of reading for ever; rows carrying the runner's secret, a newline, a
+/// forged step line or a workflow command reach people masked and on one line.
+#[test]
+fn a_runner_s_ledger_answers_are_bounded_masked_and_must_advance() {
+    let project = |behaviour: &str| {
+        let p = Project::new();
+        p.write_config(&format!(
+            r#"[plugins.hostile-runner]
+path = "{path}"
+settings.ledger = "{behaviour}"
+grants.secrets = {{ token = {{ env = "PM_HOSTILE_TOKEN" }} }}
+
+[env.prod]
+runner = "hostile-runner"
+backup-required = false
+"#,
+            path = plugin("hostile_runner").display(),
+        ));
+        p
+    };
+    let token = [("PM_HOSTILE_TOKEN", "tok-3f9a1c77e0b2-ledger")];
+    let bounded = |r: &Run| {
+        assert!(
+            r.all().len() < 64 << 10,
+            "output is {} bytes",
+            r.all().len()
+        );
+    };
+
+    // Pages that never move forward.
+    let p = project("stuck");
+    let r = p.run_with(&["history", "--env", "prod"], &token);
+    r.expect(1);
+    assert!(r.error_line().contains("do not advance"), "{}", r.all());
+    bounded(&r);
+
+    // A correctly chained ledger that goes on past the row count it gave.
+    let p = project("endless");
+    let r = p.run_with(&["history", "--env", "prod", "verify"], &token);
+    r.expect(1);
+    assert!(
+        r.error_line()
+            .contains("answered row 4 beyond its last row 3"),
+        "{}",
+        r.all()
+    );
+    bounded(&r);
+
+    // Rows carrying the secret, a forged step line and workflow commands.
+    let p = project("secret");
+    for args in [
+        &["history", "--env", "prod"][..],
+        &["history", "--env", "prod", "--output", "json"][..],
+    ] {
+        let r = p.run_with(args, &token);
+        r.expect(0);
+        let out = r.all();
+        assert!(!out.contains(token[0].1), "{out}");
+        assert!(
+            out.contains("hostile-3") || out.contains("2026-12-08"),
+            "{out}"
+        );
+        assert!(
+            !out.lines().any(|l| l.starts_with("[3/6]")
+                || l.trim_start().starts_with("::add-mask::")
+                || l.trim_start().starts_with("::error")),
+            "{out}"
+        );
+        bounded(&r);
+    }
 }
