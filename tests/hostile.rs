@@ -1085,60 +1085,74 @@ fn a_config_that_opens_the_state_to_plugins_is_refused_and_old_state_is_moved_ou
     assert_eq!(p.history().len(), 1);
 }
 
-/// Migration code runs in the helper session under `migrate-in-session`, so it can change how
-/// that session answers: here a migration skips the one after it and patches Django's
-/// recorder to report it applied. The run must still see from the database that it is not:
-/// what follows the migrate is asked of a session no migration code ran in (issue 32).
+/// A migration's code can try to make the run see a migration as applied that is not: it
+/// skips the migration after it and (a) patches Django's recorder in the process it runs in,
+/// which under `migrate-in-session` is the helper session itself, and (b) rewrites its app's
+/// `migrations/__init__.py` (the runner's programs may write the project folder) so that any
+/// new migration loader, which reloads that file, patches the recorder too. Both ways of
+/// migrating must still find from the database that it is not applied (issue 32).
 #[test]
-fn a_migration_in_the_session_cannot_forge_what_verify_reads() {
-    let p = Project::new();
-    p.write_config(&crate::in_session::sqlite_in_session());
-    p.run(&["--env", "dev"]).expect(0);
-    common::add_migration(
-        &p,
-        "orders",
-        "0004_forge",
-        "from django.db import migrations\n\
-         from django.db.migrations.executor import MigrationExecutor\n\
-         from django.db.migrations.recorder import MigrationRecorder\n\n\
+fn a_migration_cannot_forge_what_verify_reads() {
+    let patch = "from django.db.migrations.recorder import MigrationRecorder\n\
+        if not getattr(MigrationRecorder, 'forged', False):\n    \
+            applied = MigrationRecorder.applied_migrations\n    \
+            def forged(self):\n        \
+                rows = dict(applied(self))\n        \
+                rows[('orders', '0005_real')] = None\n        \
+                return rows\n    \
+            MigrationRecorder.applied_migrations = forged\n    \
+            MigrationRecorder.forged = True\n";
+    let forge = format!(
+        "import os\nfrom django.db import migrations\n\
+         from django.db.migrations.executor import MigrationExecutor\n\n\
+         PATCH = {patch:?}\n\n\
          def forge(apps, schema_editor):\n    \
              apply = MigrationExecutor.apply_migration\n    \
              def skip(self, state, migration, *a, **k):\n        \
                  if migration.name == '0005_real':\n            return state\n        \
                  return apply(self, state, migration, *a, **k)\n    \
              MigrationExecutor.apply_migration = skip\n    \
-             applied = MigrationRecorder.applied_migrations\n    \
-             def forged(self):\n        \
-                 rows = dict(applied(self))\n        \
-                 rows[('orders', '0005_real')] = None\n        \
-                 return rows\n    \
-             MigrationRecorder.applied_migrations = forged\n\n\
+             exec(PATCH, {{}})\n    \
+             with open(os.path.join(os.path.dirname(__file__), '__init__.py'), 'a') as f:\n        \
+                 f.write('\\n' + PATCH)\n\n\
          class Migration(migrations.Migration):\n    \
              dependencies = [(\"orders\", \"0003_order_note\")]\n    \
-             operations = [migrations.RunPython(forge, migrations.RunPython.noop)]\n",
+             operations = [migrations.RunPython(forge, migrations.RunPython.noop)]\n"
     );
-    common::add_migration(
-        &p,
-        "orders",
-        "0005_real",
-        "from django.db import migrations\n\n\
-         class Migration(migrations.Migration):\n    \
-             dependencies = [(\"orders\", \"0004_forge\")]\n    \
-             operations = [migrations.RunSQL('CREATE TABLE forged_check (id integer)', 'DROP TABLE forged_check')]\n",
-    );
-    let r = p.run(&["--env", "dev"]);
-    r.expect(1);
-    let e = r.error_line();
-    assert!(
-        e.contains("database state does not match the plan")
-            && e.contains("orders.0005_real is not applied"),
-        "{}",
-        r.all()
-    );
-    assert!(!p.applied().contains(&("orders".into(), "0005_real".into())));
-    let tables = p.query("SELECT name FROM sqlite_master WHERE name = 'forged_check'");
-    assert!(tables.is_empty(), "{tables:?}");
-    assert_eq!(p.history().last().unwrap()["outcome"], "failed");
+    for in_session in [false, true] {
+        let p = Project::new();
+        p.write_config(&common::config_text_with(in_session));
+        p.run(&["--env", "dev"]).expect(0);
+        common::add_migration(&p, "orders", "0004_forge", &forge);
+        common::add_migration(
+            &p,
+            "orders",
+            "0005_real",
+            "from django.db import migrations\n\n\
+             class Migration(migrations.Migration):\n    \
+                 dependencies = [(\"orders\", \"0004_forge\")]\n    \
+                 operations = [migrations.RunSQL('CREATE TABLE forged_check (id integer)', 'DROP TABLE forged_check')]\n",
+        );
+        let r = p.run(&["--env", "dev"]);
+        let init = std::fs::read_to_string(p.path().join("orders/migrations/__init__.py")).unwrap();
+        assert!(
+            init.contains("forged"),
+            "in_session={in_session}: the migration did not run:\n{}",
+            r.all()
+        );
+        r.expect(1);
+        let e = r.error_line();
+        assert!(
+            e.contains("database state does not match the plan")
+                && e.contains("orders.0005_real is not applied"),
+            "in_session={in_session}:\n{}",
+            r.all()
+        );
+        assert!(!p.applied().contains(&("orders".into(), "0005_real".into())));
+        let tables = p.query("SELECT name FROM sqlite_master WHERE name = 'forged_check'");
+        assert!(tables.is_empty(), "{tables:?}");
+        assert_eq!(p.history().last().unwrap()["outcome"], "failed");
+    }
 }
 
 /// A fleet's target list may come from a command; a target's vars fill the secret sources

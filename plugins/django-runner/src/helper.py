@@ -166,6 +166,15 @@ def list_migrations(conn):
     return out
 
 
+def applied_only(conn):
+    """The migrations django_migrations records as applied, read without loading a migration
+    module or any other code of the project: what the run reads after a migrate, whose code
+    may have rewritten files a new loader would import."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return sorted([list(k) for k in MigrationRecorder(conn).applied_migrations()])
+
+
 def rollback_target(loader, app):
     graph = loader.graph
     applied = [k for k in loader.applied_migrations if k[0] == app and k in graph.nodes]
@@ -1060,6 +1069,9 @@ def handle(args):
         elif cmd == "list":
             connect(conn)
             result = list_migrations(conn)
+        elif cmd == "applied":
+            connect(conn)
+            result = applied_only(conn)
         elif cmd == "plan":
             connect(conn)
             result = plan(conn, args["target"])

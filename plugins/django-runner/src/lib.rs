@@ -203,9 +203,23 @@ fn migrate_in_session(
     let timeout_ms = s.timeout_secs.map_or(u64::MAX, |t| t.saturating_mul(1000));
     // The migration's code runs in this session and may change how it answers (a patched
     // recorder reporting a migration applied that is not). What the run asks afterwards
-    // (verify, its ledger row) is answered by a session started now, before any migration
-    // code ran, beside the migration: its Django start overlaps the migrate.
-    let fresh = helper_command(s).ok().and_then(|c| c.start().ok());
+    // (verify, its ledger row) is answered by a second session, ready before any migration
+    // code runs (its Django start has imported the project by then); started at `plan`, so
+    // its start overlapped the planning.
+    let spare = SPARE.with(|c| c.borrow_mut().take());
+    let fresh = match spare {
+        Some(child) => child,
+        None => helper_command(s)?.start().map_err(host_error)?,
+    };
+    if let Err(why) =
+        answer(&fresh, SESSION_START_MS).and_then(|a| reply(&a).map_err(|e| format!("{e:?}")))
+    {
+        return Err(RunnerError::Other(format!(
+            "the second helper session, which reads the database after a migrate in the session, did not start; nothing was migrated: {}",
+            traceback::tail(&why, 5)
+        )));
+    }
+    let fresh = Some(fresh);
     log::debug(&format!("running {command}"));
     let answer = match session_request_within(s, &line, timeout_ms) {
         Ok(a) => a,
@@ -229,8 +243,7 @@ fn migrate_in_session(
 }
 
 /// Put the session a migration ran in out of service: it keeps the run lock (when it holds
-/// it) until the run ends, and `fresh` (started before the migration) serves what follows.
-/// Without a usable `fresh`, the next request starts a session as usual.
+/// it) until the run ends, and `fresh` (ready before the migration) serves what follows.
 fn retire_session(fresh: Option<process::Child>) {
     let used = SESSION.with(|c| c.borrow_mut().take());
     if LOCK.with(|l| l.borrow().is_some()) {
@@ -238,12 +251,7 @@ fn retire_session(fresh: Option<process::Child>) {
     } else {
         drop(used);
     }
-    let ready = fresh.filter(|child| {
-        answer(child, SESSION_START_MS)
-            .ok()
-            .is_some_and(|a| reply(&a).is_ok())
-    });
-    SESSION.with(|c| *c.borrow_mut() = ready);
+    SESSION.with(|c| *c.borrow_mut() = fresh);
 }
 
 /// What a `migrate` request in the session answered: done, or the migration's failure with
@@ -277,6 +285,13 @@ thread_local! {
     /// The session a migration ran in (`migrate-in-session`), asked nothing more: it only
     /// holds the run lock until the run ends.
     static RETIRED: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
+    /// The session that will serve after a migrate in the session, started at the first
+    /// `plan` so that its Django start overlaps the rest of the run's planning.
+    static SPARE: std::cell::RefCell<Option<process::Child>> = const { std::cell::RefCell::new(None) };
+    /// The last full `list` answer, read before any migrate of this run.
+    static LISTED: std::cell::RefCell<Option<Value>> = const { std::cell::RefCell::new(None) };
+    /// Whether `apply` has run (a migration's code may have run since).
+    static MIGRATED: std::cell::RefCell<bool> = const { std::cell::RefCell::new(false) };
 }
 
 /// Longest wait for Django to start, or for one answer of the session.
@@ -487,7 +502,32 @@ fn mref(app: String, name: String) -> MigrationRef {
 }
 
 fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
-    let migrations: Vec<JsonMigration> = parse(helper(s, json!({"cmd": "list"}))?)?;
+    let listed = match (
+        MIGRATED.with(|m| *m.borrow()),
+        LISTED.with(|l| l.borrow().clone()),
+    ) {
+        // After a migrate: the graph as read before it, with the applied set from
+        // django_migrations alone. A new loader would import migration modules (and reload
+        // each app's `migrations/__init__.py`) that the migration's code may have rewritten.
+        (true, Some(mut before)) => {
+            let applied: Vec<(String, String)> = parse(helper(s, json!({"cmd": "applied"}))?)?;
+            if let Some(items) = before.as_array_mut() {
+                for m in items {
+                    let is = applied
+                        .iter()
+                        .any(|(a, n)| m["app"] == *a && m["name"] == *n);
+                    m["applied"] = json!(is);
+                }
+            }
+            before
+        }
+        _ => {
+            let listed = helper(s, json!({"cmd": "list"}))?;
+            LISTED.with(|l| *l.borrow_mut() = Some(listed.clone()));
+            listed
+        }
+    };
+    let migrations: Vec<JsonMigration> = parse(listed)?;
     Ok(migrations
         .into_iter()
         .map(|m| Migration {
@@ -706,6 +746,12 @@ impl Runner for Django {
 
     fn plan(_ctx: RunContext, target: Target) -> Result<Plan, RunnerError> {
         let s = Settings::load()?;
+        let migrated = MIGRATED.with(|m| *m.borrow());
+        if s.migrate_in_session && !migrated && SPARE.with(|c| c.borrow().is_none()) {
+            // Not waited for here: it gets ready while the run plans (see migrate_in_session).
+            let spare = helper_command(&s).ok().and_then(|c| c.start().ok());
+            SPARE.with(|c| *c.borrow_mut() = spare);
+        }
         let target = match target {
             Target::All => json!({"kind": "all"}),
             Target::App(app) => json!({"kind": "app", "app": app}),
@@ -738,6 +784,7 @@ impl Runner for Django {
 
     fn apply(_ctx: RunContext, target: ResolvedTarget, fake: bool) -> Result<(), RunnerError> {
         let s = Settings::load()?;
+        MIGRATED.with(|m| *m.borrow_mut() = true);
         if s.migrate_in_session {
             return migrate_in_session(&s, &target, fake);
         }
