@@ -548,11 +548,31 @@ pub(crate) fn blocked_for_a_few_seconds_then_retried(runner: &str) {
     let url = pg.url(&db);
     let env = [(URL_VAR, url.as_str())];
     p.run_with(&["--env", "test"], &env).expect(0);
+    // What the ledger row is written under: the run lock (an advisory lock) must still be
+    // held after the retried migrate, in both ways of migrating.
+    pg.psql(
+        &db,
+        "CREATE TABLE lock_at_ledger (locks int); GRANT ALL ON lock_at_ledger TO PUBLIC; \
+         CREATE FUNCTION lock_at_ledger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         INSERT INTO lock_at_ledger SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted; \
+         RETURN NEW; END $$; \
+         CREATE TRIGGER lock_at_ledger BEFORE INSERT ON platform_migrate.runs \
+         FOR EACH ROW EXECUTE FUNCTION lock_at_ledger();",
+    );
     add_priority(&p);
     let mut holder = share_lock_on_orders(&pg, &db, 3);
     let r = p.run_with(&["--env", "test", "--output", "json"], &env);
     holder.wait().unwrap();
     r.expect(0);
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT string_agg(locks::text, ',') FROM lock_at_ledger"
+        ),
+        "1",
+        "the ledger row was written without the run lock held:\n{}",
+        r.all()
+    );
     assert!(
         r.stderr
             .contains("attempt 1: orders.0004_order_priority gave up at the lock timeout"),

@@ -246,7 +246,10 @@ fn migrate_in_session(
 /// it) until the run ends, and `fresh` (ready before the migration) serves what follows.
 fn retire_session(fresh: Option<process::Child>) {
     let used = SESSION.with(|c| c.borrow_mut().take());
-    if LOCK.with(|l| l.borrow().is_some()) {
+    // Only the session that took the lock holds it: after a retried migrate, the first one
+    // retired still does (a later session never took it again), so it is the one kept.
+    let holds = LOCK.with(|l| l.borrow().is_some()) && RETIRED.with(|r| r.borrow().is_none());
+    if holds {
         RETIRED.with(|r| *r.borrow_mut() = used);
     } else {
         drop(used);
