@@ -38,7 +38,7 @@ fn a_release_runs_its_pre_steps_before_the_deploy_and_the_rest_after() {
     let db = pg.create_db("phases");
     let (p, url) = demo(&pg, &db);
     let env = [(URL_VAR, url.as_str())];
-    // The worked example of the README: add a column, backfill it, drop the old one.
+    // The worked example of docs/production.md: add a column, backfill it, drop the old one.
     add_migration(
         &p,
         "orders",
@@ -101,7 +101,7 @@ fn a_release_runs_its_pre_steps_before_the_deploy_and_the_rest_after() {
         "joined = models.DateTimeField(auto_now_add=True)",
         "joined = models.DateTimeField(auto_now_add=True)\n    nickname = models.TextField(null=True)",
     );
-    // --show marks every step's phase, with the findings the README's worked example quotes
+    // --show marks every step's phase, with the findings docs/production.md's worked example quotes
     // (on tables holding rows, so that nothing is exempt as empty).
     pg.psql(&db, common::pg::DEMO_ROWS);
     let shown = p.run_with(&["--env", "test", "--show", "--output", "json"], &env);

@@ -439,25 +439,25 @@ fn a_migration_that_fails_midway_is_reported_exactly() {
 }
 
 #[test]
-fn the_readme_pins_the_current_helper_script() {
-    // The runner's `-c` script is pinned by sha256 in the README's grant for the plugin file
-    // (the demo uses the built-in, whose grant the host derives); a change to helper.py must
-    // change the README too.
+fn the_config_reference_pins_the_current_helper_script() {
+    // The runner's `-c` script is pinned by sha256 in the config reference's grant for the
+    // plugin file (the demo uses the built-in, whose grant the host derives); a change to
+    // helper.py must change docs/configuration.md too.
     let sha = common::helper_sha256();
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("docs/configuration.md")).unwrap();
     assert!(
         readme.contains(&format!("sha256:{sha}")),
-        "README.md does not pin sha256:{sha}"
+        "docs/configuration.md does not pin sha256:{sha}"
     );
     assert!(
         !readme.contains("args = [\"manage.py\", \"**\"]"),
-        "README.md still grants manage.py **"
+        "docs/configuration.md still grants manage.py **"
     );
-    // The README gives the migrating helper's pin (`migrate-in-session`) too.
+    // The reference gives the migrating helper's pin (`migrate-in-session`) too.
     let migrating = common::helper_migrating_sha256();
     assert!(
         readme.contains(&format!("sha256:{migrating}")),
-        "README.md does not pin the migrating helper, sha256:{migrating}"
+        "docs/configuration.md does not pin the migrating helper, sha256:{migrating}"
     );
 }
 

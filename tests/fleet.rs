@@ -600,10 +600,10 @@ fn path_with_binary() -> (tempfile::TempDir, String) {
 
 fn example(name: &str) -> String {
     let text = std::fs::read_to_string(common::root().join("examples/fleet").join(name)).unwrap();
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(common::root().join("docs/fleets.md")).unwrap();
     assert!(
         readme.contains(text.trim()),
-        "README shows examples/fleet/{name} as it is"
+        "docs/fleets.md shows examples/fleet/{name} as it is"
     );
     text
 }

@@ -426,10 +426,10 @@ fn bad_git_input_is_named_and_an_uncommitted_migration_is_linted_as_on_disk() {
 fn the_pull_request_workflow_runs_as_written() {
     use yaml_rust2::YamlLoader;
     let text = std::fs::read_to_string(root().join("examples/ci/pull-request-lint.yml")).unwrap();
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/ci.md")).unwrap();
     assert!(
         readme.contains(text.trim()),
-        "README shows examples/ci/pull-request-lint.yml as it is"
+        "docs/ci.md shows examples/ci/pull-request-lint.yml as it is"
     );
     let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
     let job = &doc["jobs"]["lint-migrations"];

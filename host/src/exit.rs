@@ -1,4 +1,4 @@
-//! Exit codes (documented in the README) and the error type that carries one to `main`.
+//! Exit codes (documented in the README, "Exit codes") and the error type that carries one to `main`.
 
 use std::fmt;
 

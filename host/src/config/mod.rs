@@ -18,7 +18,9 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
 /// A config problem at a place in the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config file {path} not found; create it or pass --config PATH (see the README's config reference)")]
+    #[error(
+        "config file {path} not found; create it or pass --config PATH (see docs/configuration.md)"
+    )]
     Missing { path: String },
     #[error("cannot read config file {path}: {reason}")]
     Unreadable { path: String, reason: String },

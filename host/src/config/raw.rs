@@ -1,4 +1,4 @@
-//! The config file as written (serde model of the TOML). See the README's config reference.
+//! The config file as written (serde model of the TOML). See docs/configuration.md.
 
 use crate::policy::{Access, CommandGrant};
 use serde::Deserialize;
@@ -271,4 +271,185 @@ pub struct RawStore {
     pub keep_local: bool,
     /// Part size of multipart uploads in MiB (5 to 5120; default 16).
     pub part_size_mb: Option<Spanned<u64>>,
+}
+
+/// docs/configuration.md (with docs/fleets.md for `[env.NAME.fleet]`) is the config
+/// reference: every key the parser accepts is documented there, and every key its TOML
+/// examples write (commented out or not) is one the parser accepts in that table.
+#[cfg(test)]
+mod reference {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The keys serde accepts in the table of type `T`, read from its own "unknown field"
+    /// message for the key `zzz-unknown` placed in that table by `text`.
+    fn accepted<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &str) -> BTreeSet<String> {
+        let e = toml::from_str::<T>(text).expect_err("zzz-unknown must be refused");
+        let msg = e.message().to_string();
+        let list = msg
+            .split_once("expected one of ")
+            .or_else(|| msg.split_once("expected "))
+            .unwrap_or_else(|| panic!("no list of fields in {msg:?}"))
+            .1;
+        list.split(", ")
+            .flat_map(|k| k.split(" or "))
+            .map(|k| k.trim().trim_matches('`').to_string())
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+
+    /// Table name (as the docs' headers name it) -> the keys it accepts.
+    fn tables() -> BTreeMap<&'static str, BTreeSet<String>> {
+        let env = "[plugins.r]\npath = \"r.wasm\"\n[env.dev]\nrunner = \"r\"\n";
+        BTreeMap::from([
+            ("top", accepted::<RawConfig>("zzz-unknown = 1\n")),
+            ("lint", accepted::<RawConfig>("[lint]\nzzz-unknown = 1\n")),
+            ("plugin", accepted::<RawConfig>("[plugins.r]\nzzz-unknown = 1\n")),
+            (
+                "limits",
+                accepted::<RawConfig>("[plugins.r]\npath = \"r.wasm\"\n[plugins.r.limits]\nzzz-unknown = 1\n"),
+            ),
+            (
+                "grants",
+                accepted::<RawConfig>("[plugins.r]\npath = \"r.wasm\"\n[plugins.r.grants]\nzzz-unknown = 1\n"),
+            ),
+            (
+                "confine",
+                accepted::<RawConfig>("[plugins.r]\npath = \"r.wasm\"\n[plugins.r.grants.confine]\nzzz-unknown = 1\n"),
+            ),
+            ("env", accepted::<RawConfig>(&format!("{env}zzz-unknown = 1\n"))),
+            (
+                "fleet",
+                accepted::<RawConfig>(&format!("{env}[env.dev.fleet]\nzzz-unknown = 1\n")),
+            ),
+            (
+                "targets-command",
+                accepted::<RawConfig>(&format!(
+                    "{env}[env.dev.fleet]\ntargets-command = {{ argv = [\"x\"], zzz-unknown = 1 }}\n"
+                )),
+            ),
+            (
+                "backup-store",
+                accepted::<RawConfig>(&format!("{env}[env.dev.backup-store]\nzzz-unknown = 1\n")),
+            ),
+            ("secret", accepted::<SecretSource>("zzz-unknown = 1\n")),
+            ("dir", accepted::<RawDir>("zzz-unknown = 1\n")),
+            ("pinned", accepted::<RawPinned>("zzz-unknown = 1\n")),
+        ])
+    }
+
+    fn docs() -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        ["docs/configuration.md", "docs/fleets.md"]
+            .iter()
+            .map(|f| std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn every_key_the_parser_accepts_is_documented() {
+        let docs = docs();
+        let mut missing = Vec::new();
+        for (table, keys) in tables() {
+            for k in keys {
+                let shown = [
+                    format!("{k} ="),
+                    format!("{k}."),
+                    format!("`{k}`"),
+                    format!(".{k}]"),
+                    format!("[{k}]"),
+                ];
+                if !shown.iter().any(|s| docs.contains(s.as_str())) {
+                    missing.push(format!("{table}: {k}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undocumented config keys: {missing:?}");
+    }
+
+    #[test]
+    fn every_key_the_reference_writes_is_accepted() {
+        let tables = tables();
+        let header = table_of_header;
+        let mut wrong = Vec::new();
+        let mut checked = 0;
+        for block in docs().split("```toml").skip(1) {
+            let mut table = "top".to_string();
+            let block = block.split("```").next().unwrap_or("");
+            for line in block.lines() {
+                let bare = line.trim_start_matches('#').trim();
+                if let Some(h) = header(bare) {
+                    table = h;
+                    continue;
+                }
+                if line.starts_with(' ') || line.starts_with("#  ") {
+                    continue; // continued values and indented comments
+                }
+                let Some((key, _)) = bare.split_once('=') else {
+                    continue;
+                };
+                let key = key.trim();
+                if key.is_empty()
+                    || !key.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    })
+                {
+                    continue; // prose
+                }
+                let mut path: Vec<&str> = key.split('.').collect();
+                let mut t = table.as_str();
+                if t == "settings" {
+                    continue; // the plugin's own settings, checked by the plugin's declaration
+                }
+                // Dotted keys walk into nested tables: grants.confine.connect, confine.write.
+                while path.len() > 1 {
+                    t = match (t, path[0]) {
+                        ("plugin", "grants") => "grants",
+                        ("plugin", "limits") => "limits",
+                        ("plugin", "settings") => "settings",
+                        ("grants", "confine") => "confine",
+                        ("grants", "secrets") => "secrets",
+                        _ => "?",
+                    };
+                    path.remove(0);
+                }
+                if t == "settings" || t == "secrets" {
+                    continue;
+                }
+                checked += 1;
+                if !tables.get(t).is_some_and(|k| k.contains(path[0])) {
+                    wrong.push(format!("[{table}] {key}"));
+                }
+            }
+        }
+        assert!(
+            checked > 60,
+            "only {checked} keys found in the reference's examples"
+        );
+        assert!(wrong.is_empty(), "keys the parser refuses: {wrong:?}");
+    }
+
+    /// The table kind a `[header]` line names (`None` when the line is not one).
+    fn table_of_header(line: &str) -> Option<String> {
+        let inner = line.strip_prefix('[')?.split(']').next()?;
+        if inner.contains(' ') || inner.contains('"') || inner.is_empty() {
+            return None;
+        }
+        let parts: Vec<&str> = inner.split('.').collect();
+        Some(
+            match parts.as_slice() {
+                ["lint"] => "lint",
+                ["plugins", _] => "plugin",
+                ["plugins", _, "limits"] => "limits",
+                ["plugins", _, "grants"] => "grants",
+                ["plugins", _, "settings"] => "settings",
+                ["env", _] => "env",
+                ["env", _, "fleet"] => "fleet",
+                ["env", _, "backup-store"] => "backup-store",
+                _ => "?",
+            }
+            .to_string(),
+        )
+    }
 }

@@ -475,7 +475,7 @@ impl api::BackupPlugin for Backup {
         target: &str,
     ) -> Call<(), api::BackupError> {
         let unsupported = api::BackupError::Unsupported(format!(
-            "plugin '{}' was built against platform:migrate@{}, which cannot restore; rebuild it with platform-migrate-sdk {}, or restore by hand (README, Restoring a backup)",
+            "plugin '{}' was built against platform:migrate@{}, which cannot restore; rebuild it with platform-migrate-sdk {}, or restore by hand (docs/backups.md, Restoring a backup)",
             self.name,
             self.bindings.wit(),
             super::versions::sdk_line()
