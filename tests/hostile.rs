@@ -1259,3 +1259,47 @@ backup-required = false
         bounded(&r);
     }
 }
+
+/// A branch under review names its own migration files: a name holding an escape sequence,
+/// a new line and a workflow command, and a mention, reaches `lint`'s human output on one
+/// line with nothing at a line's start, and its Markdown output with the mention defused
+/// (issue 32).
+#[test]
+fn a_branch_s_file_names_cannot_forge_lint_output() {
+    use crate::pr_lint::{git, repo};
+    let r = repo();
+    let name = "0007_x\u{1b}[2J\n::error::forged @octo-org";
+    common::add_migration(
+        &r.p,
+        "orders",
+        name,
+        "from django.db import migrations, models\n\n\
+         class Migration(migrations.Migration):\n    \
+             dependencies = [(\"orders\", \"0006_order_gift\")]\n    \
+             operations = [migrations.AddIndex(\"order\", models.Index(fields=[\"status\"], name=\"order_status_idx\"))]\n",
+    );
+    git(r.p.path(), &["add", "-A"]);
+    git(r.p.path(), &["commit", "-qm", "forged name"]);
+    let human = r.lint(&[]);
+    human.expect(9);
+    let all = human.all();
+    assert!(
+        all.contains("::error::forged"),
+        "the name was not shown:\n{all}"
+    );
+    assert!(!all.contains('\u{1b}'), "{all}");
+    assert!(
+        !all.lines().any(|l| l.trim_start().starts_with("::")),
+        "{all}"
+    );
+    let md = r.lint(&["--output", "markdown"]);
+    md.expect(9);
+    assert!(md.stdout.contains("octo-org"), "{}", md.stdout);
+    // GitHub turns no mention or link inside a code span into one: the name may stand there
+    // as written, and nowhere outside one.
+    for line in md.stdout.lines() {
+        let outside: String = line.split('`').step_by(2).collect();
+        assert!(!outside.contains("@octo-org"), "{line}");
+    }
+    assert!(!md.stdout.contains('\u{1b}'), "{}", md.stdout);
+}
