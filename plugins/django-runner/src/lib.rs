@@ -211,15 +211,16 @@ fn migrate_in_session(
         Some(child) => child,
         None => helper_command(s)?.start().map_err(host_error)?,
     };
-    if let Err(why) =
-        answer(&fresh, SESSION_START_MS).and_then(|a| reply(&a).map_err(|e| format!("{e:?}")))
-    {
+    if let Err(e) = await_ready(&fresh) {
+        let why = match e {
+            SessionError::Broken(why) => why,
+            SessionError::Runner(e) => format!("{e:?}"),
+        };
         return Err(RunnerError::Other(format!(
             "the second helper session, which reads the database after a migrate in the session, did not start; nothing was migrated: {}",
             traceback::tail(&why, 5)
         )));
     }
-    let fresh = Some(fresh);
     log::debug(&format!("running {command}"));
     let answer = match session_request_within(s, &line, timeout_ms) {
         Ok(a) => a,
@@ -244,7 +245,7 @@ fn migrate_in_session(
 
 /// Put the session a migration ran in out of service: it keeps the run lock (when it holds
 /// it) until the run ends, and `fresh` (ready before the migration) serves what follows.
-fn retire_session(fresh: Option<process::Child>) {
+fn retire_session(fresh: process::Child) {
     let used = SESSION.with(|c| c.borrow_mut().take());
     // Only the session that took the lock holds it: after a retried migrate, the first one
     // retired still does (a later session never took it again), so it is the one kept.
@@ -254,7 +255,7 @@ fn retire_session(fresh: Option<process::Child>) {
     } else {
         drop(used);
     }
-    SESSION.with(|c| *c.borrow_mut() = fresh);
+    SESSION.with(|c| *c.borrow_mut() = Some(fresh));
 }
 
 /// What a `migrate` request in the session answered: done, or the migration's failure with
@@ -336,9 +337,15 @@ fn start_helper(s: &Settings) -> Result<process::Child, SessionError> {
         .map_err(SessionError::Runner)?
         .start()
         .map_err(|e| SessionError::Runner(host_error(e)))?;
-    let ready = answer(&child, SESSION_START_MS).map_err(SessionError::Broken)?;
-    reply(&ready).map_err(SessionError::Runner)?;
+    await_ready(&child)?;
     Ok(child)
+}
+
+/// Wait for a started helper to say it is ready (Django set up, the project imported).
+fn await_ready(child: &process::Child) -> Result<(), SessionError> {
+    let ready = answer(child, SESSION_START_MS).map_err(SessionError::Broken)?;
+    reply(&ready).map_err(SessionError::Runner)?;
+    Ok(())
 }
 
 /// Take the run lock `label` again in a new session `child`; another run that took it in
@@ -505,14 +512,15 @@ fn mref(app: String, name: String) -> MigrationRef {
 }
 
 fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
-    let listed = match (
-        MIGRATED.with(|m| *m.borrow()),
-        LISTED.with(|l| l.borrow().clone()),
-    ) {
-        // After a migrate: the graph as read before it, with the applied set from
-        // django_migrations alone. A new loader would import migration modules (and reload
-        // each app's `migrations/__init__.py`) that the migration's code may have rewritten.
-        (true, Some(mut before)) => {
+    // After a migrate: the graph as read before it, with the applied set from
+    // django_migrations alone. A new loader would import migration modules (and reload each
+    // app's `migrations/__init__.py`) that the migration's code may have rewritten.
+    let before = MIGRATED
+        .with(|m| *m.borrow())
+        .then(|| LISTED.with(|l| l.borrow().clone()))
+        .flatten();
+    let listed = match before {
+        Some(mut before) => {
             let applied: Vec<(String, String)> = parse(helper(s, json!({"cmd": "applied"}))?)?;
             if let Some(items) = before.as_array_mut() {
                 for m in items {
@@ -524,7 +532,7 @@ fn list(s: &Settings) -> Result<Vec<Migration>, RunnerError> {
             }
             before
         }
-        _ => {
+        None => {
             let listed = helper(s, json!({"cmd": "list"}))?;
             LISTED.with(|l| *l.borrow_mut() = Some(listed.clone()));
             listed
