@@ -13,7 +13,8 @@
 //!   commands; `history`: the run log (hash-chained); `ledger`: the same log and the drift
 //!   checksums kept in the environment's database, for every machine; `outcome`: the words runs and steps end
 //!   with; `ui`: human output; `report`: `--output json`; `markdown`: `--output markdown`.
-//! - `lint_cmd`: `lint --since`, what a git branch adds (`git`), with `sarif` output;
+//! - `lint_cmd`: `lint --since`, what a git branch adds (`git`); `lint_report`: what it found,
+//!   read by every output (`markdown`, `sarif`);
 //!   `phase`: deploy phases (`--phase pre|post`).
 //! - `store`: backups off the runner, in an S3-compatible object store.
 //! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands; `builtins`: the
@@ -43,6 +44,7 @@ pub mod interrupt;
 pub(crate) mod ledger;
 pub(crate) mod lint;
 pub(crate) mod lint_cmd;
+pub(crate) mod lint_report;
 pub(crate) mod lock;
 pub(crate) mod markdown;
 pub(crate) mod outcome;

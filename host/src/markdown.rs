@@ -4,7 +4,7 @@
 //! table cell, open a link or inject HTML.
 
 use crate::history::Entry;
-use crate::lint_cmd::Report;
+use crate::lint_report::Report;
 use std::fmt::Write;
 
 /// `s` safe inside a table cell: one line, `|` and Markdown/HTML punctuation escaped, cut;

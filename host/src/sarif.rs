@@ -3,7 +3,7 @@
 //! tests validate the output against the schema vendored in `schemas/sarif-schema-2.1.0.json`.
 
 use crate::lint::{advice, RULES};
-use crate::lint_cmd::Report;
+use crate::lint_report::Report;
 use serde_json::{json, Value};
 
 /// The rule id drift is reported under.
