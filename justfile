@@ -9,6 +9,8 @@ plugins := "django-runner file-backup pg-dump-backup slack-notifier"
 examples := "webhook-notifier dir-archive-backup"
 # Test-only components (tests/hostile-plugin and tests/hostile-runner misbehave on purpose); built by `just test`.
 test-plugins := "hostile-plugin hostile-runner"
+# The host's library crates (crates/, docs/layout.md), linted with the binary.
+host-crates := "-p platform-migrate-core -p platform-migrate-policy -p platform-migrate-lint -p platform-migrate-process -p platform-migrate-builtins -p platform-migrate-config -p platform-migrate-store -p platform-migrate-plugin-api -p platform-migrate-sandbox"
 
 # Build everything and run the demo: show the plan, then migrate the demo project in dev.
 demo: build
@@ -101,6 +103,6 @@ demo-reset:
 # the test plugin (clippy -D warnings). CI runs it (.ci/run).
 lint: setup
     cargo fmt --all --check
-    cargo clippy --release -p platform-migrate -p libpq-url --all-targets -- -D warnings
+    cargo clippy --release -p platform-migrate {{host-crates}} -p libpq-url --all-targets -- -D warnings
     for w in runner backup notifier runner,wit-v0-1 runner,wit-v0-2; do cargo clippy --release -p platform-migrate-sdk --features "$w" --all-targets -- -D warnings; done
     for p in {{plugins}} {{examples}} {{test-plugins}}; do cargo clippy --release -p "$p" --all-targets -- -D warnings; done

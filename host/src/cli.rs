@@ -41,15 +41,8 @@ pub struct Cli {
     pub color: ColorChoice,
 }
 
-/// When human output is coloured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ColorChoice {
-    /// On a terminal, unless the NO_COLOR environment variable is set.
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
+/// When human output is coloured (defined beside the colours it sets).
+pub use crate::ui::ColorChoice;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -24,51 +24,65 @@
 //! the compiler reports what nothing uses.
 
 pub mod app;
-pub(crate) mod atomic;
-pub(crate) mod background;
+pub(crate) use platform_migrate_core::atomic;
 pub(crate) mod backup_ops;
 pub(crate) mod backups;
-pub(crate) mod builtins;
-pub(crate) mod catalog;
+pub(crate) use platform_migrate_builtins::builtins;
+pub(crate) use platform_migrate_store::catalog;
 pub(crate) mod checksums;
 pub mod cli;
-pub(crate) mod config;
-pub mod confine;
-pub mod exit;
+pub(crate) use platform_migrate_config::config;
+pub use platform_migrate_core::exit;
+pub use platform_migrate_policy::confine;
 pub(crate) mod fleet;
 pub(crate) mod git;
 pub(crate) mod history;
 pub(crate) mod history_cmd;
 pub(crate) mod init;
-pub mod interrupt;
+pub use platform_migrate_core::interrupt;
 pub(crate) mod ledger;
-pub(crate) mod lint;
+pub(crate) use platform_migrate_lint::lint;
 pub(crate) mod lint_cmd;
 pub(crate) mod lint_report;
 pub(crate) mod lock;
 pub(crate) mod markdown;
 pub(crate) mod outcome;
-pub mod phase;
-pub(crate) mod plugin_api;
+pub use platform_migrate_core::phase;
+pub(crate) use platform_migrate_plugin_api::plugin_api;
 pub(crate) mod plugins;
-pub(crate) mod policy;
-pub(crate) mod proc;
+pub(crate) use platform_migrate_policy::policy;
+pub(crate) use platform_migrate_process::proc;
 pub(crate) mod report;
 pub(crate) mod run;
-pub(crate) mod sandbox;
+pub(crate) use platform_migrate_sandbox::sandbox;
 pub(crate) mod sarif;
-pub mod secrets;
-pub(crate) mod store;
-pub mod text;
+pub use platform_migrate_core::secrets;
+pub use platform_migrate_core::text;
+pub(crate) use platform_migrate_store::store;
 
-/// What `--version` prints after the name: the host's version, the WIT versions it loads, and
-/// the sha256 of each built-in plugin.
-pub use builtins::version_text;
 /// Colours of human output and logs, from `--color` (and `NO_COLOR`).
 pub use ui::set_color;
 
+pub(crate) use platform_migrate_core::ui;
+pub use platform_migrate_process::warm;
 /// For the benchmarks (`benches/compare.rs`): the engine plugins run on, and the
 /// compiled-plugin cache.
 pub use sandbox::{cache as compiled_cache, engine as plugin_engine};
-pub(crate) mod ui;
-pub mod warm;
+
+/// What `--version` prints after the program's name: the host's version, the WIT versions it
+/// loads, and each built-in's sha256.
+pub fn version_text() -> String {
+    let mut out = format!("{}\n", env!("CARGO_PKG_VERSION"));
+    out.push_str(&format!(
+        "wit: {} {}\n",
+        crate::sandbox::versions::PACKAGE,
+        crate::sandbox::versions::SUPPORTED.join(", ")
+    ));
+    for b in builtins::all() {
+        match b.sha256() {
+            Some(sha) => out.push_str(&format!("{:<24} sha256:{sha}\n", b.label())),
+            None => out.push_str(&format!("{:<24} not built into this binary\n", b.label())),
+        }
+    }
+    out.trim_end().to_string()
+}

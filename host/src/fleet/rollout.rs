@@ -295,7 +295,7 @@ pub fn run(
     let warm = fleet.warm_python.as_deref().and_then(|python| {
         let runner = cfg.plugins.get(&env.runner)?;
         // Ports of URL secrets the fleet's host can read (a per-target template cannot be).
-        let grants = crate::secrets::grants_with_url_ports(runner, &Default::default());
+        let grants = crate::config::grants_with_url_ports(runner, &Default::default());
         let policy = crate::warm::zygote::policy_for(python, &cfg.base_dir, &grants);
         let started = std::fs::File::create(logs.join("warm-python.log"))
             .map_err(|e| e.to_string())

@@ -102,7 +102,7 @@ impl Run<'_> {
     /// against what the runner's entry grants (its database URL's port included).
     fn refused_by_sandbox(&self, output: &str) -> Option<String> {
         let entry = self.cfg.plugins.get(&self.env.runner)?;
-        let grants = crate::secrets::grants_with_url_ports(entry, &self.redactor);
+        let grants = crate::config::grants_with_url_ports(entry, &self.redactor);
         let g = super::refusal::Granted {
             entry: &self.env.runner,
             builtin: entry.builtin.is_some(),

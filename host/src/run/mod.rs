@@ -51,27 +51,6 @@ pub(crate) enum Done {
 /// How a step failed: the exit code and a one-line message (the same type `main` reports).
 pub(crate) type Fail = Exit;
 
-impl From<crate::plugin_api::OpenError> for Exit {
-    fn from(e: crate::plugin_api::OpenError) -> Exit {
-        match e {
-            crate::plugin_api::OpenError::Plugin(e) => e.into(),
-            crate::plugin_api::OpenError::Denied(m) => Exit::new(Code::Denied, m),
-            crate::plugin_api::OpenError::Settings(e) => Exit::usage(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::sandbox::PluginError> for Exit {
-    fn from(e: crate::sandbox::PluginError) -> Exit {
-        let code = if e.is_config_problem() {
-            Code::Usage
-        } else {
-            Code::Failed
-        };
-        Exit::new(code, e.to_string())
-    }
-}
-
 /// Everything a run carries from step to step.
 pub(crate) struct Run<'a> {
     pub cfg: &'a Config,
