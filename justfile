@@ -66,7 +66,7 @@ plugins: setup
 python-plugin: setup
     {{venv}}/bin/python -m pip install --quiet --disable-pip-version-check -r examples/plugins/python-file-notifier/requirements.txt
     mkdir -p target/python
-    {{venv}}/bin/componentize-py -d wit/since_v0.1.0 -w notifier componentize app -p examples/plugins/python-file-notifier -o target/python/file_notifier.wasm
+    {{venv}}/bin/componentize-py -d sdk/wit/since_v0.1.0 -w notifier componentize app -p examples/plugins/python-file-notifier -o target/python/file_notifier.wasm
 
 # The wheel (target/wheels/platform_migrate-*.whl) `pip install` takes: the host with its
 # built-in plugins embedded (maturin, bindings = "bin"; pyproject.toml). Built after the

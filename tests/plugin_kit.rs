@@ -302,7 +302,7 @@ fn dummy_component(wit_dir: &Path, world: &str) -> Vec<u8> {
 fn wit_as_version(dir: &Path, version: &str) -> PathBuf {
     let out = dir.join(format!("wit-{version}"));
     std::fs::create_dir_all(&out).unwrap();
-    for e in std::fs::read_dir(root().join("wit/since_v0.1.0")).unwrap() {
+    for e in std::fs::read_dir(root().join("sdk/wit/since_v0.1.0")).unwrap() {
         let e = e.unwrap();
         let text = std::fs::read_to_string(e.path()).unwrap();
         std::fs::write(
@@ -482,7 +482,7 @@ path = \"{}\"
     let file = dir.path().join("current.wasm");
     std::fs::write(
         &file,
-        dummy_component(&root().join("wit/since_v0.1.0"), "notifier"),
+        dummy_component(&root().join("sdk/wit/since_v0.1.0"), "notifier"),
     )
     .unwrap();
     check(&file, Some("notifier")).expect(0);

@@ -3,7 +3,7 @@
 //! on its own. The policy it implements is written down in PLUGINS.md ("Versions").
 //!
 //! A component records the WIT version it was built against in the names of its imports:
-//! `platform:migrate/log@0.1.0`. The host keeps each version it supports in `wit/since_vX.Y.Z`
+//! `platform:migrate/log@0.1.0`. The host keeps each version it supports in `sdk/wit/since_vX.Y.Z`
 //! with its own bindings, and loads a plugin when one of them is *compatible*: same major
 //! version (for 0.x: same minor), and not older than the plugin's (a plugin built against
 //! 0.1.2 may use things 0.1.0 lacks).
@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 pub const PACKAGE: &str = "platform:migrate";
 
 /// Every WIT package version this host has bindings for, oldest first. Adding a version means
-/// adding `wit/since_vX.Y.Z` and its bindings; removing one is a breaking change of the host.
+/// adding `sdk/wit/since_vX.Y.Z` and its bindings; removing one is a breaking change of the host.
 pub const SUPPORTED: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 /// A supported WIT version, as the host dispatches on it: a call goes to the bindings of the
@@ -55,7 +55,7 @@ impl std::fmt::Display for Wit {
 }
 
 /// sha256 of each published version's WIT files (name, NUL, contents, NUL, in name order).
-/// Published versions are frozen: a test fails when `wit/since_vX.Y.Z` changes, because
+/// Published versions are frozen: a test fails when `sdk/wit/since_vX.Y.Z` changes, because
 /// components built against it would no longer match what the host links. Change the contract
 /// by adding a new version next to it (PLUGINS.md, "Versions").
 #[cfg(test)]
@@ -81,7 +81,7 @@ pub enum VersionError {
     Unsupported { found: String },
     #[error("it imports several versions of {PACKAGE} ({}); rebuild it against one version", .found.join(", "))]
     Mixed { found: Vec<String> },
-    #[error("it does not import any {PACKAGE} interface, so the WIT version it was built against is unknown; build it with platform-migrate-sdk or against the WIT package in wit/")]
+    #[error("it does not import any {PACKAGE} interface, so the WIT version it was built against is unknown; build it with platform-migrate-sdk or against the WIT package in the SDK's wit/")]
     Missing,
 }
 
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn published_wit_versions_are_frozen() {
-        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/wit");
         for v in SUPPORTED {
             let (_, want) = FROZEN
                 .iter()
@@ -215,29 +215,11 @@ mod tests {
                 &wit_hash(&dir),
                 want,
                 "{} changed, but published WIT versions are frozen: put the change in a new \
-                 wit/since_vX.Y.Z and add it to SUPPORTED (PLUGINS.md, Versions)",
+                 sdk/wit/since_vX.Y.Z and add it to SUPPORTED (PLUGINS.md, Versions)",
                 dir.display()
             );
             let text = std::fs::read_to_string(dir.join("types.wit")).unwrap();
             assert!(text.contains(&format!("package {PACKAGE}@{v};")), "{v}");
-        }
-    }
-
-    /// The SDK carries its own copy of the WIT (so that it packages on its own); it must be
-    /// the contract the host links, file for file.
-    #[test]
-    fn the_sdk_carries_the_same_wit() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for v in SUPPORTED {
-            let ours = root.join(format!("wit/since_v{v}"));
-            let sdk = root.join(format!("sdk/wit/since_v{v}"));
-            assert_eq!(
-                wit_hash(&sdk),
-                wit_hash(&ours),
-                "{} differs from {}: copy wit/ into sdk/wit/ (cp -r wit/since_v{v} sdk/wit/)",
-                sdk.display(),
-                ours.display()
-            );
         }
     }
 

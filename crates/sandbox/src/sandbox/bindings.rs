@@ -1,5 +1,6 @@
 //! Host-side bindings, one module per supported version of the WIT package, generated from
-//! `wit/since_vX.Y.Z` (kept side by side, like Zed's extension host). In each, the host imports
+//! `sdk/wit/since_vX.Y.Z`, the one copy of the WIT on disk (kept side by side, like Zed's
+//! extension host; the SDK ships it). In each, the host imports
 //! are generated once (world `host`) and shared by the three plugin worlds. 0.2.0's carry the host's
 //! implementation of the imports; the others delegate to it (`host_v0_1.rs`, `host_v0_3.rs`).
 
@@ -60,15 +61,15 @@ macro_rules! world {
 version!(
     /// `platform:migrate@0.1.0`, frozen: plugins built against it keep loading.
     v0_1,
-    "../../wit/since_v0.1.0"
+    "../../sdk/wit/since_v0.1.0"
 );
 version!(
     /// `platform:migrate@0.2.0`: adds the runner's ledger (`ledger-read`, `ledger-append`).
     v0_2,
-    "../../wit/since_v0.2.0"
+    "../../sdk/wit/since_v0.2.0"
 );
 version!(
     /// `platform:migrate@0.3.0`: adds the runner's `schema-snapshot` and `services`.
     v0_3,
-    "../../wit/since_v0.3.0"
+    "../../sdk/wit/since_v0.3.0"
 );
