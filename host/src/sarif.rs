@@ -2,7 +2,7 @@
 //! the line of its operation, so code-scanning views annotate the pull request's diff. The
 //! tests validate the output against the schema vendored in `schemas/sarif-schema-2.1.0.json`.
 
-use crate::lint::{advice, RULES};
+use crate::lint::Rule;
 use crate::lint_report::Report;
 use serde_json::{json, Value};
 
@@ -31,16 +31,16 @@ fn location(file: &str, line: u32) -> Value {
 
 /// The SARIF log of a lint report.
 pub fn lint(r: &Report) -> Value {
-    let mut rules: Vec<Value> = RULES.iter().map(|(id, help)| rule(id, help)).collect();
+    let mut rules: Vec<Value> = Rule::ALL.iter().map(|r| rule(r.id(), r.advice())).collect();
     rules.push(rule(
         DRIFT,
         "an applied migration's file changed: databases that applied it will not run the change; put the change in a new migration",
     ));
     let index = |id: &str| {
-        RULES
+        Rule::ALL
             .iter()
-            .position(|(r, _)| *r == id)
-            .unwrap_or(RULES.len())
+            .position(|r| r.id() == id)
+            .unwrap_or(Rule::ALL.len())
     };
     let mut results: Vec<Value> = r
         .findings
@@ -57,7 +57,7 @@ pub fn lint(r: &Report) -> Value {
                         f.finding.name,
                         f.finding.rule,
                         f.finding.detail,
-                        advice(&f.finding.rule)
+                        f.finding.advice
                     )
                 },
                 "locations": location(&f.file, f.line),
@@ -70,7 +70,7 @@ pub fn lint(r: &Report) -> Value {
     results.extend(r.drift.iter().map(|d| {
         json!({
             "ruleId": DRIFT,
-            "ruleIndex": RULES.len(),
+            "ruleIndex": Rule::ALL.len(),
             "level": "error",
             "message": { "text": d.message },
             "locations": location(&d.file, d.line),

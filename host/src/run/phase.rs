@@ -5,13 +5,10 @@
 //! refuses one that depends on a post step; `--phase post` runs the rest.
 
 use super::{Fail, Run};
+use crate::lint::Rule;
 use crate::phase::Phase;
 use crate::plugin_api::{AppPosition, MigrationRef, PlanStep, ResolvedTarget};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Findings that break code still running against the database: their step waits until the
-/// new code is live.
-pub const BREAKING: &[&str] = &["drop-table", "drop-column", "rename-table", "rename-column"];
 
 /// A step's phase: declared, or `post` when `breaking`, else `pre`.
 pub fn phase_of(declared: Option<Phase>, breaking: bool) -> Phase {
@@ -79,7 +76,9 @@ impl Run<'_> {
                 .find(|m| m.id == st.id)
                 .and_then(|m| m.phase);
             let breaking = self.entry.findings.iter().any(|f| {
-                f.app == st.id.app && f.name == st.id.name && BREAKING.contains(&f.rule.as_str())
+                f.app == st.id.app
+                    && f.name == st.id.name
+                    && Rule::from_id(&f.rule).is_some_and(Rule::breaks_running_code)
             });
             phase.insert(st.id.clone(), phase_of(declared, breaking));
         }

@@ -351,8 +351,8 @@ impl Config {
         }
         let mut lint_disabled = Vec::new();
         for r in &raw.lint.disable {
-            if !crate::lint::known(r.get_ref()) {
-                let known: Vec<&str> = crate::lint::RULES.iter().map(|(id, _)| *id).collect();
+            if crate::lint::Rule::from_id(r.get_ref()).is_none() {
+                let known: Vec<&str> = crate::lint::Rule::ALL.iter().map(|r| r.id()).collect();
                 return Err(src.err(
                     r.span(),
                     format!(

@@ -5,45 +5,15 @@
 //! readers yet. Rules can be switched off per project (`[lint] disable = [...]`). Free of
 //! wasmtime; every rule has a firing and a quiet unit test.
 
+mod rules;
 mod sql;
 mod types;
 
+pub use rules::Rule;
 pub use types::ColumnType;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Every rule: id and the safer pattern to suggest.
-pub const RULES: &[(&str, &str)] = &[
-    ("drop-table", "dropping a table loses its data and breaks code still reading it: deploy code that no longer uses it first, keep a backup, and drop it in a later release"),
-    ("drop-column", "dropping a column loses its data and breaks running code that selects it: stop using it in a release first (and remove it from the model with SeparateDatabaseAndState), then drop it later"),
-    ("rename-table", "renaming a table breaks running code that uses the old name: add the new table (or a view), migrate code, then drop the old name in a later release"),
-    ("rename-column", "renaming a column breaks running code that uses the old name: add the new column, backfill, switch code over, then drop the old one later"),
-    ("alter-column-type", "changing a column type rewrites the table under an ACCESS EXCLUSIVE lock: add a new column, backfill in batches, then swap"),
-    ("add-column-not-null-without-default", "a NOT NULL column without a default fails on a non-empty table: add it nullable or with a default, backfill, then set NOT NULL"),
-    ("set-not-null", "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock: add a CHECK (col IS NOT NULL) NOT VALID constraint, VALIDATE it, then SET NOT NULL"),
-    ("constraint-without-not-valid", "adding a FOREIGN KEY or CHECK constraint validates every row under lock: add it NOT VALID, then VALIDATE CONSTRAINT in a separate migration"),
-    ("unique-constraint", "adding a UNIQUE constraint builds its index under lock: CREATE UNIQUE INDEX CONCURRENTLY first (AddIndexConcurrently), then ADD CONSTRAINT ... USING INDEX"),
-    ("index-without-concurrently", "CREATE INDEX blocks writes to the table while it builds: use AddIndexConcurrently in a non-atomic migration (CREATE INDEX CONCURRENTLY)"),
-    ("drop-index-without-concurrently", "DROP INDEX blocks the table: use RemoveIndexConcurrently in a non-atomic migration (DROP INDEX CONCURRENTLY)"),
-    ("foreign-key-inline", "a column added with REFERENCES validates its foreign key under lock (Django renders ForeignKey this way): add the column without db_constraint, then add the constraint NOT VALID and VALIDATE it in a later migration"),
-    ("add-primary-key-or-identity", "adding a primary key or an identity column builds an index or rewrites the table under an ACCESS EXCLUSIVE lock: build a unique index CONCURRENTLY first and add the key USING INDEX"),
-    ("default-rewrites-table", "a default computed per row (gen_random_uuid(), random(), clock_timestamp(), a generated column) rewrites the whole table under lock: add the column nullable, backfill in batches, then set the default"),
-    ("reindex-without-concurrently", "REINDEX blocks writes to the table while it rebuilds: use REINDEX ... CONCURRENTLY outside a transaction"),
-    ("concurrently-in-atomic", "CREATE INDEX CONCURRENTLY (and DROP INDEX / REINDEX CONCURRENTLY) cannot run inside a transaction, so this atomic migration fails when it runs: set atomic = False on the migration"),
-    ("data-and-schema-in-one-migration", "a data migration (RunPython) in the same atomic migration as schema changes holds the schema changes' locks while the data is processed: move the data step into a migration of its own"),
-];
-
-pub fn advice(rule: &str) -> &'static str {
-    RULES
-        .iter()
-        .find(|(id, _)| *id == rule)
-        .map_or("", |(_, a)| a)
-}
-
-pub fn known(rule: &str) -> bool {
-    RULES.iter().any(|(id, _)| *id == rule)
-}
 
 /// One finding in one plan step.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -102,41 +72,26 @@ pub fn operation_of_entries(
     out
 }
 
-/// Rules about locks held or rows rewritten while a statement runs: on a table with no rows
-/// they cost nothing, so a finding on a table the database reports empty is dropped. Drops
-/// and renames stay (they break running code whatever the table holds), and so does what
-/// fails whatever the rows (`concurrently-in-atomic`).
-pub const ROW_RULES: &[&str] = &[
-    "alter-column-type",
-    "add-column-not-null-without-default",
-    "set-not-null",
-    "constraint-without-not-valid",
-    "unique-constraint",
-    "index-without-concurrently",
-    "foreign-key-inline",
-    "add-primary-key-or-identity",
-    "default-rewrites-table",
-    "reindex-without-concurrently",
-];
+/// Whether a finding's rule is one an empty table exempts ([`Rule::rows`]).
+fn about_rows(f: &Finding) -> bool {
+    Rule::from_id(&f.rule).is_some_and(Rule::rows)
+}
 
 /// The tables of findings that an empty table would exempt: what to ask the database about.
 pub fn row_tables(findings: &[Finding]) -> Vec<String> {
     let set: BTreeSet<String> = findings
         .iter()
-        .filter(|f| ROW_RULES.contains(&f.rule.as_str()))
+        .filter(|f| about_rows(f))
         .filter_map(|f| f.table.clone())
         .collect();
     set.into_iter().collect()
 }
 
-/// Drop the findings of [`ROW_RULES`] on tables the database reports `empty`; returns how
+/// Drop the findings of rules about rows ([`Rule::rows`]) on tables the database reports `empty`; returns how
 /// many were dropped.
 pub fn exempt_empty(findings: &mut Vec<Finding>, empty: &[String]) -> usize {
     let before = findings.len();
-    findings.retain(|f| {
-        !(ROW_RULES.contains(&f.rule.as_str())
-            && f.table.as_ref().is_some_and(|t| empty.contains(t)))
-    });
+    findings.retain(|f| !(about_rows(f) && f.table.as_ref().is_some_and(|t| empty.contains(t))));
     before - findings.len()
 }
 
@@ -176,20 +131,20 @@ fn data_operation(ops: &[String]) -> Option<usize> {
 }
 
 /// Rules from Django's operation descriptions, for databases whose SQL is not linted.
-fn operation_rules(op: &str) -> Vec<&'static str> {
+fn operation_rules(op: &str) -> Vec<Rule> {
     let o = op.to_ascii_lowercase();
     let mut hits = Vec::new();
     if o.starts_with("delete model ") {
-        hits.push("drop-table");
+        hits.push(Rule::DropTable);
     }
     if o.starts_with("remove field ") {
-        hits.push("drop-column");
+        hits.push(Rule::DropColumn);
     }
     if o.starts_with("rename model ") || o.starts_with("rename table ") {
-        hits.push("rename-table");
+        hits.push(Rule::RenameTable);
     }
     if o.starts_with("rename field ") {
-        hits.push("rename-column");
+        hits.push(Rule::RenameColumn);
     }
     hits
 }
@@ -274,15 +229,15 @@ impl<'a> Linter<'a> {
     pub fn step(&mut self, step: &Step<'_>, postgresql: bool) -> Vec<Finding> {
         let mut out = Vec::new();
         let disabled = self.disabled;
-        let mut push = |rule: &'static str, detail: &str, table: Option<&String>, operation| {
-            if !disabled.iter().any(|d| d == rule) {
+        let mut push = |rule: Rule, detail: &str, table: Option<&String>, operation| {
+            if !disabled.iter().any(|d| d == rule.id()) {
                 out.push(Finding {
-                    rule: rule.into(),
+                    rule: rule.id().into(),
                     app: step.app.into(),
                     name: step.name.into(),
                     backwards: step.backwards,
                     detail: short(detail),
-                    advice: advice(rule).into(),
+                    advice: rule.advice().into(),
                     table: table.cloned(),
                     operation,
                 });
@@ -293,7 +248,7 @@ impl<'a> Linter<'a> {
         let linting_sql = postgresql && step.sql.is_some();
         if data && !linting_sql {
             push(
-                "data-and-schema-in-one-migration",
+                Rule::DataAndSchemaInOneMigration,
                 &step.operations.join("; "),
                 None,
                 data_operation(step.operations),
@@ -316,7 +271,7 @@ impl<'a> Linter<'a> {
                     && raw.trim_start().starts_with("-- cannot render SQL")
                     && raw.contains("inside a transaction")
                 {
-                    push("concurrently-in-atomic", raw, None, op);
+                    push(Rule::ConcurrentlyInAtomic, raw, None, op);
                     continue;
                 }
                 let statements = match sql::lint_sql(raw) {
@@ -348,7 +303,7 @@ impl<'a> Linter<'a> {
                         })
                         .map_or(op, |(_, owner)| *owner);
                     if atomic && st.outside_transaction {
-                        push("concurrently-in-atomic", raw, None, op);
+                        push(Rule::ConcurrentlyInAtomic, raw, None, op);
                     }
                     match &st.alters {
                         Some(t) if self.created.contains(t) => changes_created = true,
@@ -361,7 +316,7 @@ impl<'a> Linter<'a> {
                             continue;
                         }
                         if h.table.as_ref().is_some_and(|t| self.created.contains(t)) {
-                            if !disabled.iter().any(|d| d == h.rule) {
+                            if !disabled.iter().any(|d| d == h.rule.id()) {
                                 self.set_aside += 1;
                             }
                             continue;
@@ -382,7 +337,7 @@ impl<'a> Linter<'a> {
             }
             if data && changes_existing {
                 push(
-                    "data-and-schema-in-one-migration",
+                    Rule::DataAndSchemaInOneMigration,
                     &step.operations.join("; "),
                     None,
                     data_operation(step.operations),
@@ -426,90 +381,20 @@ mod tests {
 
     #[test]
     fn each_sql_rule_fires_on_the_unsafe_form_and_not_on_its_safe_twin() {
-        let cases: &[(&str, &str, &str)] = &[
-            (
-                "drop-table",
-                r#"DROP TABLE "orders_old" CASCADE;"#,
-                r#"CREATE TABLE "orders_new" ("id" bigint);"#,
-            ),
-            (
-                "drop-column",
-                r#"ALTER TABLE "orders_order" DROP COLUMN "note" CASCADE;"#,
-                r#"ALTER TABLE "orders_order" ADD COLUMN "note2" text NULL;"#,
-            ),
-            (
-                "rename-table",
-                r#"ALTER TABLE "orders_order" RENAME TO "orders_purchase";"#,
-                r#"CREATE VIEW "orders_purchase" AS SELECT 1;"#,
-            ),
-            (
-                "rename-column",
-                r#"ALTER TABLE "orders_order" RENAME COLUMN "note" TO "memo";"#,
-                r#"ALTER TABLE "orders_order" ADD COLUMN "memo" text NULL;"#,
-            ),
-            (
-                "alter-column-type",
-                r#"ALTER TABLE "orders_order" ALTER COLUMN "total" TYPE numeric(12, 2) USING "total"::numeric(12, 2);"#,
-                r#"ALTER TABLE "orders_order" ADD COLUMN "total2" numeric(12, 2) NULL;"#,
-            ),
-            (
-                "add-column-not-null-without-default",
-                r#"ALTER TABLE "orders_order" ADD COLUMN "priority" integer NOT NULL;"#,
-                r#"ALTER TABLE "orders_order" ADD COLUMN "priority" integer DEFAULT 0 NOT NULL;"#,
-            ),
-            (
-                "set-not-null",
-                r#"ALTER TABLE "orders_order" ALTER COLUMN "note" SET NOT NULL;"#,
-                r#"ALTER TABLE "orders_order" ALTER COLUMN "note" DROP NOT NULL;"#,
-            ),
-            (
-                "constraint-without-not-valid",
-                r#"ALTER TABLE "orders_order" ADD CONSTRAINT "fk" FOREIGN KEY ("user_id") REFERENCES "users_user" ("id") DEFERRABLE INITIALLY DEFERRED;"#,
-                r#"ALTER TABLE "orders_order" ADD CONSTRAINT "fk" FOREIGN KEY ("user_id") REFERENCES "users_user" ("id") NOT VALID;"#,
-            ),
-            (
-                "unique-constraint",
-                r#"ALTER TABLE "orders_order" ADD CONSTRAINT "u" UNIQUE ("note");"#,
-                r#"ALTER TABLE "orders_order" ADD CONSTRAINT "u" UNIQUE USING INDEX "u_idx";"#,
-            ),
-            (
-                "index-without-concurrently",
-                r#"CREATE INDEX "orders_note_idx" ON "orders_order" ("note");"#,
-                r#"CREATE INDEX CONCURRENTLY "orders_note_idx" ON "orders_order" ("note");"#,
-            ),
-            (
-                "drop-index-without-concurrently",
-                r#"DROP INDEX IF EXISTS "orders_note_idx";"#,
-                r#"DROP INDEX CONCURRENTLY IF EXISTS "orders_note_idx";"#,
-            ),
-            (
-                "foreign-key-inline",
-                r#"ALTER TABLE "orders_order" ADD COLUMN "user_id" bigint NULL CONSTRAINT "fk" REFERENCES "users_user"("id") DEFERRABLE INITIALLY DEFERRED;"#,
-                r#"ALTER TABLE "orders_order" ADD COLUMN "user_id" bigint NULL;"#,
-            ),
-            (
-                "add-primary-key-or-identity",
-                r#"ALTER TABLE "orders_order" ADD COLUMN "n" integer GENERATED BY DEFAULT AS IDENTITY;"#,
-                r#"ALTER TABLE "orders_order" ADD CONSTRAINT "pk" PRIMARY KEY USING INDEX "pk_idx";"#,
-            ),
-            (
-                "default-rewrites-table",
-                r#"ALTER TABLE "orders_order" ADD COLUMN "u" uuid DEFAULT gen_random_uuid() NOT NULL;"#,
-                r#"ALTER TABLE "orders_order" ADD COLUMN "u" uuid DEFAULT '00000000-0000-0000-0000-000000000000' NOT NULL;"#,
-            ),
-            (
-                "reindex-without-concurrently",
-                r#"REINDEX INDEX "orders_note_idx";"#,
-                r#"REINDEX INDEX CONCURRENTLY "orders_note_idx";"#,
-            ),
-        ];
         // The two rules about a whole step (its atomicity) have tests of their own below.
-        let step_rules = ["concurrently-in-atomic", "data-and-schema-in-one-migration"];
-        assert_eq!(
-            cases.len() + step_rules.len(),
-            RULES.len(),
-            "every rule has a case"
-        );
+        let step_rules = [
+            Rule::ConcurrentlyInAtomic,
+            Rule::DataAndSchemaInOneMigration,
+        ];
+        for rule in Rule::ALL {
+            assert!(
+                rule.example().is_some() || step_rules.contains(rule),
+                "{rule} has no example: give it a statement it fires on and its safe twin"
+            );
+        }
+        let cases = Rule::ALL
+            .iter()
+            .filter_map(|r| r.example().map(|(bad, good)| (r.id(), bad, good)));
         for (rule, unsafe_sql, safe_sql) in cases {
             assert!(
                 pg(&[unsafe_sql]).contains(&rule.to_string()),
@@ -820,6 +705,6 @@ mod tests {
         assert_eq!(f[0].rule, "drop-column");
         assert!(f[0].advice.contains("SeparateDatabaseAndState"));
         assert!(lint(&step, false, &["drop-column".into()]).is_empty());
-        assert!(known("set-not-null") && !known("nope"));
+        assert!(Rule::from_id("set-not-null").is_some() && Rule::from_id("nope").is_none());
     }
 }

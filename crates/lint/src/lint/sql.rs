@@ -3,6 +3,7 @@
 //! rule. Each hit names the rule and the table it touches; `mod.rs` exempts tables created
 //! earlier in the same plan.
 
+use super::Rule;
 use pg_query::protobuf::node::Node as N;
 use pg_query::protobuf::{
     AlterTableType, ColumnDef, ConstrType, Constraint, Node, ObjectType, RangeVar,
@@ -11,7 +12,7 @@ use pg_query::protobuf::{
 /// One rule firing on one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
-    pub rule: &'static str,
+    pub rule: Rule,
     /// The relation (table or index: one namespace in PostgreSQL) the statement changes,
     /// unqualified, when it names one.
     pub table: Option<String>,
@@ -133,7 +134,7 @@ fn table(r: &Option<RangeVar>) -> Option<String> {
     r.as_ref().map(|r| r.relname.clone())
 }
 
-fn hit(rule: &'static str, t: Option<String>) -> Hit {
+fn hit(rule: Rule, t: Option<String>) -> Hit {
     Hit {
         rule,
         table: t,
@@ -174,22 +175,22 @@ fn added_column(c: &ColumnDef, t: &Option<String>, out: &mut Vec<Hit>) {
         .iter()
         .find(|x| x.contype() == ConstrType::ConstrDefault);
     if (has(ConstrType::ConstrNotnull) || c.is_not_null) && default.is_none() {
-        out.push(hit("add-column-not-null-without-default", t.clone()));
+        out.push(hit(Rule::AddColumnNotNullWithoutDefault, t.clone()));
     }
     if has(ConstrType::ConstrForeign) {
-        out.push(hit("foreign-key-inline", t.clone()));
+        out.push(hit(Rule::ForeignKeyInline, t.clone()));
     }
     if has(ConstrType::ConstrUnique) {
-        out.push(hit("unique-constraint", t.clone()));
+        out.push(hit(Rule::UniqueConstraint, t.clone()));
     }
     if has(ConstrType::ConstrPrimary) || has(ConstrType::ConstrIdentity) || !c.identity.is_empty() {
-        out.push(hit("add-primary-key-or-identity", t.clone()));
+        out.push(hit(Rule::AddPrimaryKeyOrIdentity, t.clone()));
     }
     let rewrites = has(ConstrType::ConstrGenerated)
         || default.is_some_and(|d| d.raw_expr.as_deref().is_some_and(volatile))
         || c.raw_default.as_deref().is_some_and(volatile);
     if rewrites {
-        out.push(hit("default-rewrites-table", t.clone()));
+        out.push(hit(Rule::DefaultRewritesTable, t.clone()));
     }
 }
 
@@ -197,13 +198,13 @@ fn added_column(c: &ColumnDef, t: &Option<String>, out: &mut Vec<Hit>) {
 fn added_constraint(c: &Constraint, t: &Option<String>, out: &mut Vec<Hit>) {
     match c.contype() {
         ConstrType::ConstrForeign | ConstrType::ConstrCheck if !c.skip_validation => {
-            out.push(hit("constraint-without-not-valid", t.clone()))
+            out.push(hit(Rule::ConstraintWithoutNotValid, t.clone()))
         }
         ConstrType::ConstrUnique | ConstrType::ConstrExclusion if c.indexname.is_empty() => {
-            out.push(hit("unique-constraint", t.clone()))
+            out.push(hit(Rule::UniqueConstraint, t.clone()))
         }
         ConstrType::ConstrPrimary if c.indexname.is_empty() => {
-            out.push(hit("add-primary-key-or-identity", t.clone()))
+            out.push(hit(Rule::AddPrimaryKeyOrIdentity, t.clone()))
         }
         _ => {}
     }
@@ -226,19 +227,19 @@ fn statement(n: &N) -> Statement {
         N::DropStmt(d) => match d.remove_type() {
             ObjectType::ObjectTable => {
                 for o in &d.objects {
-                    out.push(hit("drop-table", last_name(o)));
+                    out.push(hit(Rule::DropTable, last_name(o)));
                 }
             }
             ObjectType::ObjectIndex if !d.concurrent => {
                 for o in &d.objects {
-                    out.push(hit("drop-index-without-concurrently", last_name(o)));
+                    out.push(hit(Rule::DropIndexWithoutConcurrently, last_name(o)));
                 }
             }
             _ => {}
         },
         N::RenameStmt(r) => match r.rename_type() {
             ObjectType::ObjectTable => {
-                out.push(hit("rename-table", table(&r.relation)));
+                out.push(hit(Rule::RenameTable, table(&r.relation)));
                 s.renames
                     .extend(table(&r.relation).map(|old| (old, r.newname.clone())));
             }
@@ -246,13 +247,13 @@ fn statement(n: &N) -> Statement {
                 s.renames
                     .extend(table(&r.relation).map(|old| (old, r.newname.clone())));
             }
-            ObjectType::ObjectColumn => out.push(hit("rename-column", table(&r.relation))),
+            ObjectType::ObjectColumn => out.push(hit(Rule::RenameColumn, table(&r.relation))),
             _ => {}
         },
         N::IndexStmt(i) => {
             s.outside_transaction = i.concurrent;
             if !i.concurrent {
-                out.push(hit("index-without-concurrently", table(&i.relation)));
+                out.push(hit(Rule::IndexWithoutConcurrently, table(&i.relation)));
             }
             if !i.idxname.is_empty() {
                 s.creates.push(i.idxname.clone());
@@ -274,7 +275,7 @@ fn statement(n: &N) -> Statement {
             if concurrently {
                 s.outside_transaction = true;
             } else {
-                out.push(hit("reindex-without-concurrently", table(&r.relation)));
+                out.push(hit(Rule::ReindexWithoutConcurrently, table(&r.relation)));
             }
         }
         N::AlterTableStmt(a) => {
@@ -284,14 +285,14 @@ fn statement(n: &N) -> Statement {
                     continue;
                 };
                 match c.subtype() {
-                    AlterTableType::AtDropColumn => out.push(hit("drop-column", t.clone())),
+                    AlterTableType::AtDropColumn => out.push(hit(Rule::DropColumn, t.clone())),
                     AlterTableType::AtAlterColumnType => out.push(Hit {
                         retype: Some(retype(&c.name, c.def.as_deref())),
-                        ..hit("alter-column-type", t.clone())
+                        ..hit(Rule::AlterColumnType, t.clone())
                     }),
-                    AlterTableType::AtSetNotNull => out.push(hit("set-not-null", t.clone())),
+                    AlterTableType::AtSetNotNull => out.push(hit(Rule::SetNotNull, t.clone())),
                     AlterTableType::AtAddIdentity => {
-                        out.push(hit("add-primary-key-or-identity", t.clone()))
+                        out.push(hit(Rule::AddPrimaryKeyOrIdentity, t.clone()))
                     }
                     AlterTableType::AtAddColumn => {
                         if let Some(N::ColumnDef(col)) =
@@ -358,7 +359,7 @@ mod tests {
         lint_sql(sql)
             .unwrap()
             .into_iter()
-            .flat_map(|s| s.hits.into_iter().map(|h| h.rule))
+            .flat_map(|s| s.hits.into_iter().map(|h| h.rule.id()))
             .collect()
     }
 
