@@ -25,6 +25,24 @@ fn missing_env_is_a_usage_error() {
     unchanged(&p);
 }
 
+/// Each command prints only the formats it has: `--output markdown` on `history` or `sarif` on a
+/// run is refused before anything runs, naming what the command prints.
+#[test]
+fn an_output_format_a_command_lacks_is_refused() {
+    let p = Project::new();
+    for (args, says) in [
+        (&["--output", "markdown", "history"][..], "`history` prints human or json"),
+        (&["--output", "sarif", "backups", "list"], "`backups` prints human or json"),
+        (&["--output", "markdown", "targets", "--env", "dev"], "`targets` prints human or json"),
+        (&["--env", "dev", "--output", "sarif"], "a run prints human, json or markdown"),
+    ] {
+        let r = p.run(args);
+        r.expect(2);
+        assert!(r.error_line().contains(says), "{args:?}: {}", r.all());
+    }
+    unchanged(&p);
+}
+
 #[test]
 fn unknown_env_lists_the_configured_ones() {
     let p = Project::new();

@@ -1,6 +1,6 @@
 //! From parsed arguments to an exit code.
 
-use crate::cli::{Cli, Command, HistoryCommand};
+use crate::cli::{Cli, Command, HistoryCommand, ListOutput};
 use crate::config::Config;
 use crate::exit::{Code, Exit};
 use crate::ui::Verbosity;
@@ -27,9 +27,8 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
     }
     // Commands on plugin files work without a config.
     if let Some(Command::Plugins(cmd)) = &cli.command {
-        if let Some(code) =
-            crate::plugins::without_config(cmd, cli.run.output == crate::cli::OutputFormat::Json)?
-        {
+        let output = cli.run.output.for_list("plugins")?;
+        if let Some(code) = crate::plugins::without_config(cmd, output == ListOutput::Json)? {
             return Ok(code);
         }
     }
@@ -61,11 +60,13 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             env.as_deref(),
             *limit,
             verbosity.unwrap_or(Verbosity::Normal),
-            cli.run.output == crate::cli::OutputFormat::Json,
+            cli.run.output.for_list("history")?,
         ),
-        Some(Command::Plugins(cmd)) => {
-            crate::plugins::main(&cfg, cmd, cli.run.output == crate::cli::OutputFormat::Json)
-        }
+        Some(Command::Plugins(cmd)) => crate::plugins::main(
+            &cfg,
+            cmd,
+            cli.run.output.for_list("plugins")? == ListOutput::Json,
+        ),
         Some(Command::Lint { env, since }) => crate::lint_cmd::main(
             &cfg,
             env,
@@ -77,14 +78,11 @@ fn dispatch(cli: Cli, argv: Vec<String>) -> Result<Code, Exit> {
             &cfg,
             cmd,
             verbosity.unwrap_or(Verbosity::Normal),
-            cli.run.output == crate::cli::OutputFormat::Json,
+            cli.run.output.for_list("backups")?,
         ),
-        Some(Command::Targets { env, shard }) => crate::fleet::rollout::list(
-            &cfg,
-            env,
-            *shard,
-            cli.run.output == crate::cli::OutputFormat::Json,
-        ),
+        Some(Command::Targets { env, shard }) => {
+            crate::fleet::rollout::list(&cfg, env, *shard, cli.run.output.for_list("targets")?)
+        }
         Some(Command::Init) => crate::init::main(&cli.config),
         None => crate::run::run(&cfg, &cli.run, verbosity, argv),
     }

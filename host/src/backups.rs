@@ -32,8 +32,9 @@ pub fn main(
     cfg: &Config,
     cmd: &BackupsCommand,
     verbosity: Verbosity,
-    json: bool,
+    output: crate::cli::ListOutput,
 ) -> Result<Code, Exit> {
+    let json = output == crate::cli::ListOutput::Json;
     match cmd {
         BackupsCommand::List { env, target } => {
             let shown = match (env, target) {

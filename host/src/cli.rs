@@ -1,5 +1,6 @@
 //! The command line, defined in one place.
 
+use crate::exit::Exit;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -58,6 +59,56 @@ pub enum OutputFormat {
     /// SARIF 2.1.0 on stdout (`lint` only): each finding at its migration file and line, for
     /// code-scanning views.
     Sarif,
+}
+
+/// What a migration run prints: SARIF is for `lint` (findings at their file and line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutput {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// What the commands that list things print (`history`, `backups`, `plugins`, `targets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOutput {
+    Human,
+    Json,
+}
+
+impl OutputFormat {
+    fn flag(self) -> &'static str {
+        match self {
+            OutputFormat::Human => "human",
+            OutputFormat::Json => "json",
+            OutputFormat::Markdown => "markdown",
+            OutputFormat::Sarif => "sarif",
+        }
+    }
+
+    /// The output of a migration run; `--output sarif` is refused.
+    pub fn for_run(self) -> Result<RunOutput, Exit> {
+        match self {
+            OutputFormat::Human => Ok(RunOutput::Human),
+            OutputFormat::Json => Ok(RunOutput::Json),
+            OutputFormat::Markdown => Ok(RunOutput::Markdown),
+            OutputFormat::Sarif => Err(Exit::usage(
+                "--output sarif is for `lint` (findings with their file and line); a run prints human, json or markdown",
+            )),
+        }
+    }
+
+    /// The output of a listing command named `command`; Markdown and SARIF are refused.
+    pub fn for_list(self, command: &str) -> Result<ListOutput, Exit> {
+        match self {
+            OutputFormat::Human => Ok(ListOutput::Human),
+            OutputFormat::Json => Ok(ListOutput::Json),
+            other => Err(Exit::usage(format!(
+                "--output {} is for a run and `lint`; `{command}` prints human or json",
+                other.flag()
+            ))),
+        }
+    }
 }
 
 /// Flags of a migration run (the default command).

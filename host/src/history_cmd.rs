@@ -113,8 +113,9 @@ pub fn print(
     env: Option<&str>,
     limit: Option<usize>,
     verbosity: Verbosity,
-    json: bool,
+    output: crate::cli::ListOutput,
 ) -> Result<Code, Exit> {
+    let json = output == crate::cli::ListOutput::Json;
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     // `--output json`: one document (schemas/history.schema.json) with the runs as recorded.
     let emit = |source: &str, entries: &[Entry]| {

@@ -73,7 +73,13 @@ fn runner_aliases(cfg: &Config, env: &EnvConfig) -> Result<Vec<String>, String> 
 }
 
 /// `platform-migrate targets --env ENV [--shard I/N]`.
-pub fn list(cfg: &Config, env: &str, shard: Option<Shard>, json: bool) -> Result<Code, Exit> {
+pub fn list(
+    cfg: &Config,
+    env: &str,
+    shard: Option<Shard>,
+    output: crate::cli::ListOutput,
+) -> Result<Code, Exit> {
+    let json = output == crate::cli::ListOutput::Json;
     let env = cfg.env(env).map_err(Exit::usage)?;
     let mut all = targets(cfg, env)?;
     if let Some(s) = shard {
@@ -245,7 +251,7 @@ pub fn run(
         .parallel
         .unwrap_or(fleet.parallel)
         .clamp(1, super::MAX_PARALLEL);
-    let json = args.output == crate::cli::OutputFormat::Json;
+    let json = args.output.for_run()? == crate::cli::RunOutput::Json;
     let say = |line: &str| {
         if json {
             eprintln!("{line}");

@@ -29,6 +29,7 @@ mod tests;
 mod validate;
 mod verify;
 
+use crate::cli::RunOutput;
 use crate::config::{Config, EnvConfig};
 use crate::exit::{Code, Exit};
 use crate::history::{self, Entry, Outcome, StepRecord, StepStatus};
@@ -201,6 +202,7 @@ pub fn run(
     argv: Vec<String>,
 ) -> Result<Code, Exit> {
     let req = Request::from_args(args)?;
+    let output = args.output.for_run()?;
     let env = cfg.env(&req.env).map_err(Exit::usage)?;
     // A fleet: one target here, or all of them (or a shard) through child runs.
     let target_cfg;
@@ -224,13 +226,7 @@ pub fn run(
     } else {
         Verbosity::Normal
     });
-    let output = args.output;
-    if output == crate::cli::OutputFormat::Sarif {
-        return Err(Exit::usage(
-            "--output sarif is for `lint` (findings with their file and line); a run prints human, json or markdown",
-        ));
-    }
-    let ui = if output != crate::cli::OutputFormat::Human {
+    let ui = if output != RunOutput::Human {
         Ui::new(level).on_stderr()
     } else {
         Ui::new(level)
@@ -245,7 +241,7 @@ pub(crate) fn run_with(
     cfg: &Config,
     req: Request,
     ui: Ui,
-    output: crate::cli::OutputFormat,
+    output: RunOutput,
     opener: &dyn Opener,
     argv: Vec<String>,
 ) -> Result<Code, Exit> {
@@ -402,9 +398,9 @@ pub(crate) fn run_with(
         }));
     }
     match output {
-        crate::cli::OutputFormat::Json => crate::report::print(&entry),
-        crate::cli::OutputFormat::Markdown => print!("{}", crate::markdown::run(&entry)),
-        crate::cli::OutputFormat::Human | crate::cli::OutputFormat::Sarif => {}
+        RunOutput::Json => crate::report::print(&entry),
+        RunOutput::Markdown => print!("{}", crate::markdown::run(&entry)),
+        RunOutput::Human => {}
     }
     verdict
 }

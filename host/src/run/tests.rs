@@ -74,7 +74,7 @@ impl Setup {
             &self.cfg,
             req,
             ui,
-            crate::cli::OutputFormat::Human,
+            crate::cli::RunOutput::Human,
             &opener,
             argv.iter().map(|s| s.to_string()).collect(),
         )
