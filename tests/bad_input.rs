@@ -31,10 +31,22 @@ fn missing_env_is_a_usage_error() {
 fn an_output_format_a_command_lacks_is_refused() {
     let p = Project::new();
     for (args, says) in [
-        (&["--output", "markdown", "history"][..], "`history` prints human or json"),
-        (&["--output", "sarif", "backups", "list"], "`backups` prints human or json"),
-        (&["--output", "markdown", "targets", "--env", "dev"], "`targets` prints human or json"),
-        (&["--env", "dev", "--output", "sarif"], "a run prints human, json or markdown"),
+        (
+            &["--output", "markdown", "history"][..],
+            "`history` prints human or json",
+        ),
+        (
+            &["--output", "sarif", "backups", "list"],
+            "`backups` prints human or json",
+        ),
+        (
+            &["--output", "markdown", "targets", "--env", "dev"],
+            "`targets` prints human or json",
+        ),
+        (
+            &["--env", "dev", "--output", "sarif"],
+            "a run prints human, json or markdown",
+        ),
     ] {
         let r = p.run(args);
         r.expect(2);

@@ -52,20 +52,7 @@ impl Sandbox {
                 plugin: name.to_string(),
                 message: format!("{e:#}"),
             })?;
-        use bindings::{v0_1, v0_2, v0_3};
-        use versions::Wit;
-        let typed = match (world, wit_version) {
-            (World::Runner, Wit::V0_1) => v0_1::runner::MigrationRunnerPre::new(pre).map(drop),
-            (World::Backup, Wit::V0_1) => v0_1::backup::BackupProviderPre::new(pre).map(drop),
-            (World::Notifier, Wit::V0_1) => v0_1::notifier::NotifierPre::new(pre).map(drop),
-            (World::Runner, Wit::V0_2) => v0_2::runner::MigrationRunnerPre::new(pre).map(drop),
-            (World::Backup, Wit::V0_2) => v0_2::backup::BackupProviderPre::new(pre).map(drop),
-            (World::Notifier, Wit::V0_2) => v0_2::notifier::NotifierPre::new(pre).map(drop),
-            (World::Runner, Wit::V0_3) => v0_3::runner::MigrationRunnerPre::new(pre).map(drop),
-            (World::Backup, Wit::V0_3) => v0_3::backup::BackupProviderPre::new(pre).map(drop),
-            (World::Notifier, Wit::V0_3) => v0_3::notifier::NotifierPre::new(pre).map(drop),
-        };
-        typed.map_err(|e| PluginError::WrongWorld {
+        bindings::check_world(world, wit_version, pre).map_err(|e| PluginError::WrongWorld {
             plugin: name.to_string(),
             world: world.wit_name(),
             message: format!("an export does not have the world's type: {e:#}"),

@@ -1,6 +1,6 @@
 //! The `config` import: the plugin's own settings and its granted secrets.
 
-use super::bindings::v0_2::platform::migrate::config::{Host, SecretError};
+use super::bindings::latest::platform::migrate::config::{Host, SecretError};
 use super::state::PluginState;
 use crate::secrets;
 

@@ -1,6 +1,6 @@
 //! The `log` import: plugin lines into the host's `tracing`, redacted.
 
-use super::bindings::v0_2::platform::migrate::log::{Host, Level};
+use super::bindings::latest::platform::migrate::log::{Host, Level};
 use super::state::PluginState;
 
 /// Bytes of log lines one plugin may write in its life, and the longest line kept.

@@ -2,7 +2,7 @@
 //! `crate::proc` (argv only, clean environment, timeout, capped output). Files named for stdin
 //! and stdout are opened by the host through cap-std inside their grant.
 
-use super::bindings::v0_2::platform::migrate::process::{
+use super::bindings::latest::platform::migrate::process::{
     Command, Error, Host, HostChild, Output, WrittenFile,
 };
 use super::state::{PluginState, Written};

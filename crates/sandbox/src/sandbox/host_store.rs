@@ -4,8 +4,8 @@
 //! store through a pipe. The dump never lands on the runner's disk and never enters the
 //! plugin's memory; the host hashes it as it passes, as it does for local files.
 
+use super::latest_process::Error;
 use super::state::PluginState;
-use super::v0_2_process::Error;
 use crate::store::{Store, StoreError};
 use std::os::fd::OwnedFd;
 use std::sync::mpsc;

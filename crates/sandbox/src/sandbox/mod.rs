@@ -5,7 +5,7 @@
 
 mod bindings;
 /// The 0.2.0 `process` types the host implementation speaks.
-use bindings::v0_2::platform::migrate::process as v0_2_process;
+use bindings::latest::platform::migrate::process as latest_process;
 pub mod cache;
 mod check;
 mod convert;
@@ -16,7 +16,7 @@ mod host_log;
 mod host_process;
 mod host_store;
 mod host_v0_1;
-mod host_v0_3;
+mod host_v0_2;
 mod limits;
 mod naps;
 mod open;
@@ -39,7 +39,7 @@ use crate::ui::Ui;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -103,25 +103,8 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         naps::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        // Every supported version's host imports, side by side (0.1.0's and 0.3.0's delegate to 0.2.0's).
-        {
-            use bindings::v0_1::platform::migrate::{config as cfg, log, process};
-            log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-            cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-            process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        }
-        {
-            use bindings::v0_2::platform::migrate::{config as cfg, log, process};
-            log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-            cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-            process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        }
-        {
-            use bindings::v0_3::platform::migrate::{config as cfg, log, process};
-            log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-            cfg::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-            process::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
-        }
+        // Every supported version's host imports, side by side (older versions' delegate to the newest's).
+        bindings::add_imports_to_linker(&mut linker)?;
         let cache = cache::Cache::new(&engine, cache::default_dir());
         Ok(Sandbox {
             engine,

@@ -136,13 +136,13 @@ impl ProcessCap {
     /// The private temp dir for the plugin's programs, made on first use.
     pub fn private_tmp(
         &mut self,
-    ) -> Result<PathBuf, super::bindings::v0_2::platform::migrate::process::Error> {
+    ) -> Result<PathBuf, super::bindings::latest::platform::migrate::process::Error> {
         if self.tmp.is_none() {
             let d = tempfile::Builder::new()
                 .prefix("platform-migrate-child-")
                 .tempdir()
                 .map_err(|e| {
-                    super::bindings::v0_2::platform::migrate::process::Error::Io(format!(
+                    super::bindings::latest::platform::migrate::process::Error::Io(format!(
                         "cannot make a private temp dir: {e}"
                     ))
                 })?;
