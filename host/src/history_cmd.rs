@@ -86,7 +86,7 @@ fn ledger_runner(
         }
         Err(e) => return Err(Exit::failed(format!("cannot read the ledger: {e:?}"))),
     };
-    if info.vendor != "postgresql" {
+    if info.vendor != crate::plugin_api::Vendor::PostgreSql {
         return Ok(Err(format!(
             "its database is {}, and the ledger needs PostgreSQL",
             info.vendor

@@ -242,7 +242,7 @@ fn ask_django(dir: &Path, config: &Path, p: &Project) -> Result<Learned, Exit> {
         Err(e) => tracing::debug!("the runner cannot list services: {}", e.message()),
     }
     connect.sort();
-    Ok((info.vendor, info.database, connect))
+    Ok((info.vendor.to_string(), info.database, connect))
 }
 
 /// The config text (at most about 30 lines).

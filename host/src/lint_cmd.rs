@@ -13,7 +13,7 @@ use crate::git::{Change, Changed, GitError, Repo};
 use crate::lint::{Linter, Step};
 use crate::lint_report::{Drift, Linted, Located, Report, SCHEMA_VERSION};
 use crate::plugin_api::{
-    LintSql, Migration, MigrationRef, Opener, PlanStep, RunContext, RunnerError,
+    LintSql, Migration, MigrationRef, Opener, PlanStep, RunContext, RunnerError, Vendor,
 };
 use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
@@ -260,7 +260,7 @@ pub(crate) fn lint(
             atomic: m.atomic,
         })
         .collect();
-    let postgresql = info.vendor == "postgresql";
+    let postgresql = info.vendor == Vendor::PostgreSql;
     let sql = if !postgresql || steps.is_empty() {
         LintSql::default()
     } else if at_branch_base(&all, &picked) {

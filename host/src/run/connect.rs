@@ -4,7 +4,7 @@
 use super::request::Action;
 use super::{Done, Fail, Run};
 use crate::history::MigrationRecord;
-use crate::plugin_api::{MigrationRef, RunContext, RunnerError, Target};
+use crate::plugin_api::{MigrationRef, RunContext, RunnerError, Target, Vendor};
 use std::time::{Duration, Instant};
 
 impl Run<'_> {
@@ -113,8 +113,8 @@ impl Run<'_> {
         let name = self.env.backup.as_ref()?;
         let builtin = self.cfg.plugins.get(name)?.builtin?;
         let backs_up = match builtin {
-            "pg-dump-backup" => "postgresql",
-            "file-backup" => "sqlite",
+            "pg-dump-backup" => Vendor::PostgreSql,
+            "file-backup" => Vendor::Sqlite,
             _ => return None,
         };
         (self.vendor != backs_up).then(|| {

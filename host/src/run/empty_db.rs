@@ -5,13 +5,14 @@
 //! with changes not yet in the file. Anything the check cannot read counts as not empty, and
 //! the file is opened once, never through a symlink.
 
+use crate::plugin_api::Vendor;
 use std::io::Read;
 use std::path::Path;
 
 /// Why `database` (as the runner named it; relative to `base`) holds nothing to lose, or
 /// `None` when it may hold something.
-pub(super) fn nothing_to_lose(vendor: &str, database: &str, base: &Path) -> Option<String> {
-    if vendor != "sqlite" || database.is_empty() || database.starts_with(':') {
+pub(super) fn nothing_to_lose(vendor: &Vendor, database: &str, base: &Path) -> Option<String> {
+    if *vendor != Vendor::Sqlite || database.is_empty() || database.starts_with(':') {
         return None;
     }
     let path = base.join(database);
@@ -74,7 +75,7 @@ mod tests {
     #[test]
     fn missing_empty_and_tableless_files_have_nothing_to_lose() {
         let d = tempfile::tempdir().unwrap();
-        let check = |name: &str| nothing_to_lose("sqlite", name, d.path());
+        let check = |name: &str| nothing_to_lose(&Vendor::Sqlite, name, d.path());
         assert_eq!(
             check("db.sqlite3").unwrap(),
             "db.sqlite3 does not exist yet"
@@ -107,7 +108,7 @@ mod tests {
     #[test]
     fn anything_unclear_counts_as_something_to_lose() {
         let d = tempfile::tempdir().unwrap();
-        let check = |name: &str| nothing_to_lose("sqlite", name, d.path());
+        let check = |name: &str| nothing_to_lose(&Vendor::Sqlite, name, d.path());
         std::fs::write(d.path().join("junk"), vec![7u8; 4096]).unwrap();
         assert_eq!(check("junk"), None);
         std::fs::write(d.path().join("w"), b"").unwrap();
@@ -118,7 +119,7 @@ mod tests {
         // A link to nothing is not "does not exist yet": something put it there.
         std::os::unix::fs::symlink(d.path().join("gone"), d.path().join("dangling")).unwrap();
         assert_eq!(check("dangling"), None);
-        assert_eq!(nothing_to_lose("postgresql", "shop", d.path()), None);
+        assert_eq!(nothing_to_lose(&Vendor::PostgreSql, "shop", d.path()), None);
         assert_eq!(check(":memory:"), None);
     }
 }

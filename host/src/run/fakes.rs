@@ -127,8 +127,8 @@ impl RunnerPlugin for FakeRunner {
         self.call("check-connection");
         Ok(Ok(ConnectionInfo {
             vendor: match self.0.borrow().vendor.as_str() {
-                "" => "sqlite".into(),
-                v => v.into(),
+                "" => Vendor::Sqlite,
+                v => Vendor::named(v),
             },
             database: "memory".into(),
             framework: "Fake 1.0".into(),

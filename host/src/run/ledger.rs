@@ -8,7 +8,7 @@ use super::{Fail, Run};
 use crate::history::{Entry, LedgerMark};
 use crate::ledger::{self, Mode};
 use crate::plugin_api::{LedgerChecksum, LedgerEntry, LedgerQuery, LedgerRun, MigrationRef};
-use crate::plugin_api::{RunContext, RunnerError};
+use crate::plugin_api::{RunContext, RunnerError, Vendor};
 use std::collections::BTreeMap;
 
 /// The ledger as step 2 found it.
@@ -95,7 +95,7 @@ impl Run<'_> {
                 }
             }
         };
-        if self.vendor != "postgresql" {
+        if self.vendor != Vendor::PostgreSql {
             return local_only(format!(
                 "the ledger needs PostgreSQL and the database is {}",
                 self.vendor

@@ -5,7 +5,7 @@
 
 use super::{Fail, Run};
 use crate::lint::{self, Linter, Step};
-use crate::plugin_api::{LintSql, RunnerError, SchemaKind, SchemaObject};
+use crate::plugin_api::{LintSql, RunnerError, SchemaKind, SchemaObject, Vendor};
 
 impl Run<'_> {
     /// The plan's steps (none before step 2 has planned).
@@ -53,7 +53,7 @@ impl Run<'_> {
     }
 
     pub(super) fn lint_plan(&mut self) -> Result<(), Fail> {
-        let postgresql = self.vendor == "postgresql";
+        let postgresql = self.vendor == Vendor::PostgreSql;
         let steps = self.plan_steps();
         if steps.is_empty() {
             return Ok(());

@@ -34,7 +34,7 @@ use crate::config::{Config, EnvConfig};
 use crate::exit::{Code, Exit};
 use crate::history::{self, Entry, Outcome, StepRecord, StepStatus};
 use crate::plugin_api::{BackupPlugin, NotifierPlugin, Opener, RunnerPlugin};
-use crate::plugin_api::{Migration, Plan};
+use crate::plugin_api::{Migration, Plan, Vendor};
 use crate::sandbox::Sandbox;
 use crate::secrets::Redactor;
 use crate::ui::{fmt_duration, Ui, Verbosity};
@@ -70,8 +70,8 @@ pub(crate) struct Run<'a> {
     pub before: Vec<Migration>,
     pub plan: Option<Plan>,
     pub entry: Entry,
-    /// Database vendor as the runner reported it in step 2 (`postgresql`, `sqlite`, ...).
-    pub vendor: String,
+    /// Database vendor as the runner reported it in step 2.
+    pub vendor: Vendor,
     /// The database as the runner named it in step 2 (SQLite: its file).
     pub database: String,
     /// Each plan step's SQL, once rendered (for the linter and `--sql`).
@@ -291,7 +291,7 @@ pub(crate) fn run_with(
         plan: None,
         entry,
         lock: None,
-        vendor: String::new(),
+        vendor: Vendor::Unknown,
         database: String::new(),
         step_sql: None,
         phase_targets: None,

@@ -8,6 +8,7 @@
 
 use super::{Fail, Run};
 use crate::history::LockRetry;
+use crate::plugin_api::Vendor;
 use crate::plugin_api::{Migration, PlanStep, ResolvedTarget, RunnerError};
 use std::time::{Duration, Instant};
 
@@ -55,7 +56,7 @@ impl Run<'_> {
         resolved: &ResolvedTarget,
     ) -> Result<Result<(), RunnerError>, Fail> {
         let ctx = self.ctx();
-        let retries = if self.vendor == "postgresql" && !self.req.fake {
+        let retries = if self.vendor == Vendor::PostgreSql && !self.req.fake {
             self.env.lock_retries
         } else {
             0

@@ -63,10 +63,51 @@ pub struct Migration {
 
 pub use crate::phase::Phase;
 
+/// The kind of database a runner reached, from the name it reports (Django's `vendor`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Vendor {
+    /// `postgresql`: the linter reads its SQL, the ledger and lock-timeout retries work.
+    PostgreSql,
+    /// `sqlite`: a file a backup can copy.
+    Sqlite,
+    /// Any other name, kept as reported (`mysql`, ...); empty before step 2.
+    Other(String),
+    #[default]
+    Unknown,
+}
+
+impl Vendor {
+    /// The vendor a runner's name stands for.
+    pub fn named(name: &str) -> Vendor {
+        match name {
+            "postgresql" => Vendor::PostgreSql,
+            "sqlite" => Vendor::Sqlite,
+            "" => Vendor::Unknown,
+            other => Vendor::Other(other.to_string()),
+        }
+    }
+
+    /// The name as runners report it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Vendor::PostgreSql => "postgresql",
+            Vendor::Sqlite => "sqlite",
+            Vendor::Other(name) => name,
+            Vendor::Unknown => "",
+        }
+    }
+}
+
+impl std::fmt::Display for Vendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The database the runner is connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
-    pub vendor: String,
+    pub vendor: Vendor,
     pub database: String,
     pub framework: String,
 }

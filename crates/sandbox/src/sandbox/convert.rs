@@ -110,7 +110,7 @@ macro_rules! conversions {
         impl From<rt::ConnectionInfo> for api::ConnectionInfo {
             fn from(c: rt::ConnectionInfo) -> Self {
                 api::ConnectionInfo {
-                    vendor: c.vendor,
+                    vendor: api::Vendor::named(&c.vendor),
                     database: c.database,
                     framework: c.framework,
                 }
