@@ -3,7 +3,7 @@
 //! extension host; the SDK ships it). In each, the host imports
 //! are generated once (world `host`) and shared by the three plugin worlds. The newest's
 //! (`latest`) carry the host's implementation of the imports; the others delegate to it
-//! (`host_v0_1.rs`, `host_v0_2.rs`).
+//! (`host_older.rs`).
 
 /// One version's bindings: the host imports, then the three plugin worlds sharing them.
 macro_rules! version {
