@@ -382,16 +382,41 @@ pub fn add_slow_sql_migration(p: &Project, seconds: u32) {
     );
 }
 
-/// Assert that `doc` matches the JSON schema at `schema` (a path from the repository root).
+/// Assert that `doc` matches the JSON schema at `schema` (a path from the repository root),
+/// as the reference validator reads it: Python's `jsonschema` in the test venv
+/// (tests/requirements.txt), with the draft the schema names. (A Rust validator in the test
+/// build turned on features of crates the binary shares, so `cargo test` built wasmtime a
+/// second time.)
 #[track_caller]
 pub fn validate_schema(doc: &serde_json::Value, schema: &str) {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(schema)).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    const CHECK: &str = "import json, sys\n\
+from jsonschema import validators\n\
+schema = json.load(open(sys.argv[1]))\n\
+doc = json.load(sys.stdin)\n\
+cls = validators.validator_for(schema)\n\
+cls.check_schema(schema)\n\
+errors = ['%s at /%s' % (e.message, '/'.join(map(str, e.absolute_path))) for e in cls(schema).iter_errors(doc)]\n\
+print(json.dumps(errors))\n";
+    let mut child = std::process::Command::new(python())
+        .args(["-c", CHECK])
+        .arg(root().join(schema))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the test venv's python runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(doc.to_string().as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the schema check could not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: Vec<String> = serde_json::from_slice(&out.stdout).expect("a JSON list of errors");
     assert!(
         errors.is_empty(),
         "does not match the schema: {errors:#?}\n{doc:#}"
