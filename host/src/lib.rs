@@ -1,24 +1,16 @@
 //! platform-migrate: run Django migrations safely across environments through sandboxed
-//! WebAssembly plugins. Where things are:
-//! - `cli`: the command line; `exit`: exit codes.
-//! - `config`: `platform-migrate.toml`; `policy`: grants and their checks (no wasmtime);
-//!   `secrets`: resolution and redaction.
-//! - `plugin_api`: what the host asks of plugins, in its own types (one trait per world and
-//!   `Opener`, the one way to open a plugin); `sandbox`: wasmtime, WASI, the host imports
-//!   (`log`, `config`, `process`, `wasi:http`) and the WIT bindings, converted to
-//!   `plugin_api` in `sandbox/convert.rs`.
-//! - `proc`, `background`: spawning the programs plugins start; `confine`: the kernel
-//!   confinement (Landlock) every such program runs under; `text`: plugin text made safe.
-//! - `run`: the six steps, one file each; `backup_ops`: backups for step 3 and the `backups`
-//!   commands; `history`: the run log (hash-chained); `ledger`: the same log and the drift
-//!   checksums kept in the environment's database, for every machine; `outcome`: the words runs and steps end
-//!   with; `ui`: human output; `report`: `--output json`; `markdown`: `--output markdown`.
-//! - `lint_cmd`: `lint --since`, what a git branch adds (`git`); `lint_report`: what it found,
-//!   read by every output (`markdown`, `sarif`);
-//!   `phase`: deploy phases (`--phase pre|post`).
-//! - `store`: backups off the runner, in an S3-compatible object store.
-//! - `backups`, `plugins`: the `backups ...` and `plugin(s) ...` commands; `builtins`: the
-//!   plugins embedded in the binary and the grants derived for them.
+//! WebAssembly plugins. This is the binary's crate: the command line (`cli`, `app`), the six
+//! steps of a run (`run`, one file each), backups for step 3 and the `backups` commands
+//! (`backup_ops`, `backups`), the run log (`history`, hash-chained) and the same log in the
+//! environment's database (`ledger`), the words runs and steps end with (`outcome`), the
+//! outputs (`report`: `--output json`, `markdown`, `sarif`), `lint --since` (`lint_cmd`, `git`,
+//! `lint_report`), fleets (`fleet`), `init` and the `plugin(s)` commands (`plugins`).
+//!
+//! The rest lives in the library crates under `crates/` (docs/layout.md), whose dependencies
+//! point one way, and is imported here under the same module names (`crate::config`, ...):
+//! `core` (`text`, `secrets`, `exit`, `atomic`, `interrupt`, `phase`, `ui`), `policy` (`policy`,
+//! `confine`), `lint`, `process` (`proc`, `background`, `warm`), `builtins`, `config`, `store`
+//! (`store`, `catalog`), `plugin-api` (`plugin_api`) and `sandbox` (the only one with wasmtime).
 //!
 //! Only what `main.rs` and the benchmarks use is public; everything else is `pub(crate)`, so
 //! the compiler reports what nothing uses.
