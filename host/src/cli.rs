@@ -77,15 +77,6 @@ pub enum ListOutput {
 }
 
 impl OutputFormat {
-    fn flag(self) -> &'static str {
-        match self {
-            OutputFormat::Human => "human",
-            OutputFormat::Json => "json",
-            OutputFormat::Markdown => "markdown",
-            OutputFormat::Sarif => "sarif",
-        }
-    }
-
     /// The output of a migration run; `--output sarif` is refused.
     pub fn for_run(self) -> Result<RunOutput, Exit> {
         match self {
@@ -105,7 +96,8 @@ impl OutputFormat {
             OutputFormat::Json => Ok(ListOutput::Json),
             other => Err(Exit::usage(format!(
                 "--output {} is for a run and `lint`; `{command}` prints human or json",
-                other.flag()
+                clap::ValueEnum::to_possible_value(&other)
+                    .map_or_else(String::new, |v| v.get_name().to_string())
             ))),
         }
     }

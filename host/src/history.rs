@@ -5,9 +5,9 @@
 //! `history.head` records how many lines there are and the sha256 of the last, rewritten with
 //! every append, so removing the last lines is found too (unless the head is rewritten as well).
 
+use crate::digest::sha256_hex;
 pub use crate::outcome::{NotificationStatus, Outcome, StepStatus};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -287,10 +287,6 @@ struct Line<'a> {
     prev: String,
     #[serde(flatten)]
     entry: &'a Entry,
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// The history line of `entry` linked to `prev`: every text field redacted and bounded, no

@@ -11,19 +11,15 @@
 //! `history verify --env` makes. `run/ledger.rs` uses it during a run; `history_cmd.rs` for
 //! `history`.
 
+use crate::digest::sha256_hex;
 use crate::history::{self, Entry};
 use crate::plugin_api::LedgerRun;
-use sha2::{Digest, Sha256};
 
 /// Runs read per call when a whole ledger is read (`history verify`): pages stay well under a
 /// plugin's output limit even with large run records.
 pub const PAGE: u32 = 50;
 
 pub use crate::config::ledger::Mode;
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// The row that records `entry` as number `seq`, linked to the row before it by `prev` (the
 /// sha256 of that row's line; [`history::GENESIS`] for the first). The line is the history line

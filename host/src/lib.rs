@@ -17,6 +17,7 @@
 
 pub mod app;
 pub(crate) use platform_migrate_core::atomic;
+pub(crate) use platform_migrate_core::digest;
 pub(crate) mod backup_ops;
 pub(crate) mod backups;
 pub(crate) use platform_migrate_builtins::builtins;

@@ -4,7 +4,7 @@
 //! core <- policy <- process <- builtins <- config (with lint) <- store <- plugin-api <- sandbox <- the binary.
 
 use platform_migrate_builtins::builtins;
-use platform_migrate_core::secrets;
+use platform_migrate_core::{digest, secrets};
 use platform_migrate_lint::lint;
 use platform_migrate_policy::policy;
 use platform_migrate_process::proc;

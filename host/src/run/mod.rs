@@ -170,10 +170,9 @@ impl Run<'_> {
 }
 
 fn run_id(env: &str) -> String {
-    use sha2::{Digest, Sha256};
     let now = chrono::Utc::now();
     let seed = format!("{:?}{}{}", now, std::process::id(), env);
-    let h = hex::encode(Sha256::digest(seed.as_bytes()));
+    let h = crate::digest::sha256_hex(seed.as_bytes());
     format!("{env}-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &h[..6])
 }
 

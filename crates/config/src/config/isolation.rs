@@ -25,10 +25,7 @@ pub fn default_state_dir(base_dir: &Path) -> Result<PathBuf, String> {
         },
     };
     let real = std::fs::canonicalize(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
-    let digest = {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(real.as_os_str().as_encoded_bytes()))
-    };
+    let digest = { crate::digest::sha256_hex(real.as_os_str().as_encoded_bytes()) };
     let name: String = real
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
