@@ -189,6 +189,13 @@ rules! {
         example: Some((r#"REINDEX INDEX "orders_note_idx";"#, r#"REINDEX INDEX CONCURRENTLY "orders_note_idx";"#)),
         advice: "REINDEX blocks writes to the table while it rebuilds: use REINDEX ... CONCURRENTLY outside a transaction",
     }
+    VacuumFullOrCluster {
+        id: "vacuum-full-or-cluster",
+        rows: true,
+        breaks_running_code: false,
+        example: Some((r#"VACUUM FULL "orders_order";"#, r#"VACUUM "orders_order";"#)),
+        advice: "VACUUM FULL and CLUSTER rewrite the whole table under an ACCESS EXCLUSIVE lock, so every read and write waits until they finish: take them out of the migration and rewrite the table online with pg_repack (or pg_squeeze) at a quiet time",
+    }
     ConcurrentlyInAtomic {
         id: "concurrently-in-atomic",
         rows: false,

@@ -194,6 +194,21 @@ fn added_column(c: &ColumnDef, t: &Option<String>, out: &mut Vec<Hit>) {
     }
 }
 
+/// A `VACUUM` option that asks for `FULL` (`VACUUM FULL t`, `VACUUM (FULL) t`), and not
+/// `FULL false`.
+fn full(option: &Node) -> bool {
+    let Some(N::DefElem(d)) = &option.node else {
+        return false;
+    };
+    let off = match d.arg.as_deref().and_then(|a| a.node.as_ref()) {
+        Some(N::Boolean(b)) => !b.boolval,
+        Some(N::String(s)) => ["false", "off", "0"].contains(&s.sval.to_ascii_lowercase().as_str()),
+        Some(N::Integer(i)) => i.ival == 0,
+        _ => false,
+    };
+    d.defname.eq_ignore_ascii_case("full") && !off
+}
+
 /// Rules on an `ADD CONSTRAINT`.
 fn added_constraint(c: &Constraint, t: &Option<String>, out: &mut Vec<Hit>) {
     match c.contype() {
@@ -222,7 +237,28 @@ fn statement(n: &N) -> Statement {
                 s.creates.extend(table(&into.rel));
             }
         }
-        N::VacuumStmt(_) | N::CreatedbStmt(_) | N::DropdbStmt(_) => s.outside_transaction = true,
+        N::VacuumStmt(v) => {
+            s.outside_transaction = true;
+            if v.options.iter().any(full) {
+                let rels = v.rels.iter().filter_map(|r| match &r.node {
+                    Some(N::VacuumRelation(r)) => Some(table(&r.relation)),
+                    _ => None,
+                });
+                let rels: Vec<Option<String>> = rels.collect();
+                if rels.is_empty() {
+                    out.push(hit(Rule::VacuumFullOrCluster, None));
+                }
+                for t in rels {
+                    out.push(hit(Rule::VacuumFullOrCluster, t));
+                }
+            }
+        }
+        N::ClusterStmt(c) => {
+            // CLUSTER without a table reclusters every table, and only outside a transaction.
+            s.outside_transaction = c.relation.is_none();
+            out.push(hit(Rule::VacuumFullOrCluster, table(&c.relation)));
+        }
+        N::CreatedbStmt(_) | N::DropdbStmt(_) => s.outside_transaction = true,
         N::DropStmt(d) if d.concurrent => s.outside_transaction = true,
         N::DropStmt(d) => match d.remove_type() {
             ObjectType::ObjectTable => {
@@ -361,6 +397,28 @@ mod tests {
             .into_iter()
             .flat_map(|s| s.hits.into_iter().map(|h| h.rule.id()))
             .collect()
+    }
+
+    #[test]
+    fn vacuum_full_and_cluster_fire_in_every_spelling() {
+        for sql in [
+            "VACUUM FULL orders_order",
+            "vacuum (full, analyze) orders_order",
+            "VACUUM (FULL true) public.orders_order",
+            "CLUSTER orders_order USING orders_order_pkey",
+            "CLUSTER orders_order",
+        ] {
+            assert_eq!(rules(sql), ["vacuum-full-or-cluster"], "{sql}");
+        }
+        let all = lint_sql("VACUUM FULL").unwrap();
+        assert_eq!(all[0].hits[0].table, None);
+        for sql in [
+            "VACUUM orders_order",
+            "VACUUM (FULL false) orders_order",
+            "ANALYZE orders_order",
+        ] {
+            assert!(rules(sql).is_empty(), "{sql}");
+        }
     }
 
     #[test]
